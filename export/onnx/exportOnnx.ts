@@ -1,0 +1,99 @@
+/**
+ * Writes a plain (folded) model as an ONNX ModelProto: opset 17, IR version 8, dynamic batch
+ * dimension 'N', NCHW image layout (layout.ts), provenance in metadata_props.
+ */
+import { onnx } from 'onnx-proto';
+import { Model } from '../../src/nn/model';
+import { Layer, walkLayers } from '../../src/nn/layer';
+import { isLatePhase } from '../../src/latephase/latePhaseLayer';
+import { ExportError } from '../../src/errors';
+import { PACKAGE } from '../../src/version';
+import { GraphBuilder } from './graph';
+import { LoweringContext, OnnxValue } from './lowering';
+import { findLowering, supportedKinds } from './registry';
+import { onnxDims } from './layout';
+
+export const OPSET = 17;
+export const IR_VERSION = 8;
+export const INPUT_NAME = 'input';
+export const LOGITS_NAME = 'logits';
+export const PROBABILITIES_NAME = 'probabilities';
+
+export interface ExportOptions {
+  /** Key/value facts recorded in metadata_props (K, fold mode, backend, seed, ...). */
+  readonly provenance?: Readonly<Record<string, string | number | boolean>>;
+  /** Add a Softmax output next to the logits (default: when the output is a class vector). */
+  readonly probabilities?: boolean;
+}
+
+export interface TensorSignature {
+  readonly name: string;
+  /** 'N' is the dynamic batch dimension. */
+  readonly dims: ReadonlyArray<number | 'N'>;
+}
+
+export interface OnnxExport {
+  readonly bytes: Uint8Array;
+  readonly input: TensorSignature;
+  readonly outputs: readonly TensorSignature[];
+  readonly opset: number;
+  readonly irVersion: number;
+  readonly nodeCount: number;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+function checkPlain(model: Model): void {
+  for (const layer of walkLayers(model.net)) {
+    if (isLatePhase(layer)) {
+      throw new ExportError(`layer '${layer.name}' is a late-phase ${layer.latePhaseKind} with ${layer.memberCount()} member(s); the exporter reads plain models only: fold first with foldMembers(model)`);
+    }
+  }
+}
+
+function valueInfo(sig: TensorSignature): onnx.IValueInfoProto {
+  const dim = sig.dims.map((d) => (d === 'N' ? { dimParam: 'N' } : { dimValue: d }));
+  return { name: sig.name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim } } } };
+}
+
+export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
+  checkPlain(model);
+  const graph = new GraphBuilder();
+  const ctx: LoweringContext = {
+    graph,
+    lower(layer: Layer, input: OnnxValue): OnnxValue {
+      const entry = findLowering(layer);
+      if (!entry) throw new ExportError(`layer '${layer.name}' of kind '${layer.kind}' has no ONNX lowering; supported: ${supportedKinds().join(', ')}`);
+      return entry.lower(layer, input, ctx);
+    },
+  };
+  const input: TensorSignature = { name: graph.reserve(INPUT_NAME), dims: ['N', ...onnxDims(model.inputShape)] };
+  const result = ctx.lower(model.net, { name: input.name, shape: model.inputShape });
+  const classVector = result.shape.length === 1;
+  const logitsName = graph.reserve(classVector ? LOGITS_NAME : 'output');
+  graph.node('Identity', [result.name], 'output', {}, logitsName);
+  const outputs: TensorSignature[] = [{ name: logitsName, dims: ['N', ...onnxDims(result.shape)] }];
+  if (opts.probabilities ?? classVector) {
+    if (!classVector) throw new ExportError(`probabilities output needs a class-vector output, model gives [${result.shape.join(', ')}]`);
+    const probs = graph.reserve(PROBABILITIES_NAME);
+    graph.node('Softmax', [logitsName], 'softmax', { axis: { i: -1 } }, probs);
+    outputs.push({ name: probs, dims: ['N', ...result.shape] });
+  }
+  const metadata: Record<string, string> = { model: model.name };
+  for (const [k, v] of Object.entries(opts.provenance ?? {})) metadata[k] = String(v);
+  const proto = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: PACKAGE.name,
+    producerVersion: PACKAGE.version,
+    graph: {
+      name: model.name,
+      node: graph.nodes,
+      initializer: graph.initializers,
+      input: [valueInfo(input)],
+      output: outputs.map(valueInfo),
+    },
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+  });
+  const bytes = onnx.ModelProto.encode(proto).finish();
+  return { bytes, input, outputs, opset: OPSET, irVersion: IR_VERSION, nodeCount: graph.nodes.length, metadata };
+}

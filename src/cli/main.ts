@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/** The `latephase` command line. Exit codes: 0 ok, 1 unexpected error, 2 bad input/config, 3 verification failed. */
+import { ConfigError, LatePhaseError, VerificationError } from '../errors';
+import { flagHelp, parseFlags } from './args';
+import { RUN_FLAGS, runMnistJob, summaryTable } from './runCommand';
+import { assertVerified } from '../../export/verify/verify';
+
+const USAGE = `usage: latephase <command> [flags]
+
+commands:
+  run    train the MNIST CNN with late-phase BatchNorm + head, fold, export ONNX, verify, bundle
+
+'latephase run' flags:
+${flagHelp(RUN_FLAGS)}`;
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof VerificationError) return 3;
+  if (err instanceof LatePhaseError) return 2;
+  return 1;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  try {
+    if (command !== 'run') throw new ConfigError(`unknown command '${command}'; expected 'run' (see latephase --help)`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(USAGE);
+      return 0;
+    }
+    const summary = await runMnistJob(parseFlags(rest, RUN_FLAGS, 'run'));
+    console.log(`\nlatephase run: summary\n${summaryTable(summary)}`);
+    assertVerified(summary.verification);
+    return 0;
+  } catch (err) {
+    const name = err instanceof Error ? err.name : 'Error';
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`latephase: ${name}: ${message}`);
+    if (!(err instanceof LatePhaseError) && err instanceof Error && err.stack) console.error(err.stack);
+    return exitCodeFor(err);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

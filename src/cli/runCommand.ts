@@ -1,0 +1,186 @@
+/**
+ * `latephase run`: the main job on the bundled default. Trains the MNIST CNN with late-phase
+ * BatchNorm + head on the `mnist` package's digits (fixed seeded 8,000 / 2,000 split), folds,
+ * exports ONNX, verifies against onnxruntime, writes the bundle and prints a summary table.
+ */
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend, describeBackend } from '../backend/selectBackend';
+import { loadMnist } from '../data/mnist';
+import { Dataset, splitDataset, subset } from '../data/dataset';
+import { mnistCnn } from '../../models/mnistCnn';
+import { DEFAULT_TRAIN_CONFIG, TrainConfig, trainLatePhase, resolveGammaTheta } from '../train/trainer';
+import { accuracy } from '../eval/accuracy';
+import { evaluateMembers } from '../eval/ensemble';
+import { foldMembers } from '../latephase/fold';
+import { exportOnnx } from '../../export/onnx/exportOnnx';
+import { InputSet, verifyExport, VerificationReport } from '../../export/verify/verify';
+import { chooseProvider, parseProvider } from '../../export/verify/executionProvider';
+import { writeBundle } from '../../export/bundle/bundle';
+import { Rng } from '../nn/rng';
+import { FlagSpec, FlagValues } from './args';
+import { ProgressBar } from './progress';
+
+/** The held-out digits never depend on the training seed. */
+export const SPLIT_SEED = 2021;
+export const TRAIN_COUNT = 8000;
+
+export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  epochs: { kind: 'int', min: 1, help: `total epochs (default ${DEFAULT_TRAIN_CONFIG.epochs})` },
+  t0: { kind: 'int', min: 0, help: `epochs of plain training before release (default ${DEFAULT_TRAIN_CONFIG.t0})` },
+  k: { kind: 'int', min: 1, help: `late-phase members K (default ${DEFAULT_TRAIN_CONFIG.k})` },
+  seed: { kind: 'int', min: 0, help: 'seed for initialisation, shuffling and noise (default 0)' },
+  out: { kind: 'string', help: 'output folder (default out/mnist-cnn)' },
+  backend: { kind: 'string', choices: ['auto', 'gpu', 'tensorflow-gpu', 'tensorflow', 'node', 'wasm', 'cpu'], help: 'tfjs backend (default auto; env LATEPHASE_BACKEND)' },
+  'batch-size': { kind: 'int', min: 2, help: `minibatch size (default ${DEFAULT_TRAIN_CONFIG.batchSize})` },
+  lr: { kind: 'number', min: 0, help: `base learning rate, shared and members (default ${DEFAULT_TRAIN_CONFIG.shared.lr})` },
+  sigma0: { kind: 'number', min: 0, help: 'release noise relative to RMS (default 0)' },
+  'gamma-theta': { kind: 'string', help: "shared gradient factor: a number or 1/K (default 1)" },
+  fold: { kind: 'string', choices: ['exact', 'mean'], help: 'BatchNorm fold: exact output average or parameter mean (default exact)' },
+  'train-size': { kind: 'int', min: 2, help: `train on the first N of the ${TRAIN_COUNT} training digits (default all)` },
+  ep: { kind: 'string', choices: ['cpu', 'cuda'], help: 'onnxruntime execution provider for verification (default cpu)' },
+  'allow-cpu-fallback': { kind: 'boolean', help: 'with --ep cuda: verify on CPU (reported) if CUDA is missing' },
+  quiet: { kind: 'boolean', help: 'no progress bar' },
+};
+
+export interface RunSummary {
+  readonly backend: string;
+  readonly accuracyBeforeLatePhase: number | null;
+  readonly memberAccuracies: readonly number[];
+  readonly foldedAccuracy: number;
+  readonly ensembleAccuracy: number;
+  readonly verification: VerificationReport;
+  readonly outDir: string;
+  readonly seconds: number;
+}
+
+function gammaTheta(raw: string | number | boolean | undefined): number | '1/K' {
+  if (raw === undefined) return DEFAULT_TRAIN_CONFIG.gammaTheta;
+  if (String(raw).toUpperCase() === '1/K') return '1/K';
+  return Number(raw); // checkTrainConfig rejects NaN and non-positive values by name
+}
+
+export function trainConfigFromFlags(flags: FlagValues): TrainConfig {
+  const d = DEFAULT_TRAIN_CONFIG;
+  const epochs = (flags['epochs'] as number | undefined) ?? d.epochs;
+  const lr = (flags['lr'] as number | undefined) ?? d.shared.lr;
+  return {
+    ...d,
+    epochs,
+    t0: (flags['t0'] as number | undefined) ?? Math.min(d.t0, Math.max(epochs - 1, 0)),
+    k: (flags['k'] as number | undefined) ?? d.k,
+    seed: (flags['seed'] as number | undefined) ?? d.seed,
+    batchSize: (flags['batch-size'] as number | undefined) ?? d.batchSize,
+    sigma0: (flags['sigma0'] as number | undefined) ?? d.sigma0,
+    gammaTheta: gammaTheta(flags['gamma-theta']),
+    shared: { ...d.shared, lr },
+    member: { ...d.member, lr },
+    schedule: { kind: 'cosine', total: epochs, minLr: lr / 50 },
+  };
+}
+
+function seededInputs(rows: number, perRow: number, seed: number): InputSet {
+  const rng = new Rng(seed);
+  const values = new Float32Array(rows * perRow);
+  for (let i = 0; i < values.length; i++) values[i] = rng.next();
+  return { label: 'seeded uniform [0,1)', values, rows };
+}
+
+function realInputs(data: Dataset, rows: number): InputSet {
+  const n = Math.min(rows, data.y.length);
+  return { label: 'held-out MNIST digits', values: subset(data, Array.from({ length: n }, (_, i) => i)).x, rows: n };
+}
+
+export async function runMnistJob(flags: FlagValues, log: (line: string) => void = console.log): Promise<RunSummary> {
+  const started = Date.now();
+  const cfg = trainConfigFromFlags(flags);
+  const foldMode = (flags['fold'] as 'exact' | 'mean' | undefined) ?? 'exact';
+  const provider = parseProvider((flags['ep'] as string | undefined) ?? 'cpu');
+  const allowCpuFallback = Boolean(flags['allow-cpu-fallback']);
+  chooseProvider(provider, allowCpuFallback); // fail before training, not after
+  const outDir = path.resolve((flags['out'] as string | undefined) ?? path.join('out', 'mnist-cnn'));
+  const backend = await selectBackend(flags['backend'] as string | undefined);
+  log(`backend: ${describeBackend(backend)}`);
+
+  const split = splitDataset(loadMnist(), TRAIN_COUNT, SPLIT_SEED);
+  const trainSize = flags['train-size'] as number | undefined;
+  const train = trainSize ? subset(split.train, Array.from({ length: Math.min(trainSize, TRAIN_COUNT) }, (_, i) => i)) : split.train;
+  const heldOut = split.heldOut;
+  log(`data: ${train.y.length} training / ${heldOut.y.length} held-out MNIST digits (mnist package, split seed ${SPLIT_SEED})`);
+  log(`late phase: K=${cfg.k}, T0=${cfg.t0} of ${cfg.epochs} epochs, sigma0=${cfg.sigma0}, gammaTheta=${resolveGammaTheta(cfg.gammaTheta, cfg.k)}, batch ${cfg.batchSize}, seed ${cfg.seed}`);
+
+  const model = mnistCnn({ seed: cfg.seed });
+  let before: number | null = null;
+  const bar = flags['quiet'] ? null : new ProgressBar();
+  try {
+    await trainLatePhase(model, train, cfg, {
+      onStep: (s) => bar?.update(s),
+      onRelease: (m) => {
+        before = accuracy(m, heldOut);
+      },
+    });
+    const late = cfg.t0 < cfg.epochs;
+    const members = late ? evaluateMembers(model, heldOut) : null;
+    const folded = foldMembers(model, { batchNorm: foldMode });
+    try {
+      const foldedAccuracy = accuracy(folded, heldOut);
+      const exported = exportOnnx(folded, {
+        provenance: {
+          latephase_K: cfg.k,
+          latephase_T0_epochs: cfg.t0,
+          epochs: cfg.epochs,
+          fold_batchnorm: foldMode,
+          late_phase_weights: 'batchnorm+head',
+          backend: backend.choice,
+          seed: cfg.seed,
+          sigma0: cfg.sigma0,
+          gamma_theta: resolveGammaTheta(cfg.gammaTheta, cfg.k),
+          heldout_accuracy: foldedAccuracy.toFixed(4),
+        },
+      });
+      const verification = await verifyExport(folded, exported, [seededInputs(64, 784, cfg.seed + 1), realInputs(heldOut, 64)], {
+        provider,
+        allowCpuFallback,
+      });
+      writeBundle(outDir, folded, exported, verification);
+      return {
+        backend: describeBackend(backend),
+        accuracyBeforeLatePhase: before,
+        memberAccuracies: members?.members ?? [],
+        foldedAccuracy,
+        ensembleAccuracy: members?.ensemble ?? foldedAccuracy,
+        verification,
+        outDir,
+        seconds: (Date.now() - started) / 1000,
+      };
+    } finally {
+      folded.dispose();
+    }
+  } finally {
+    model.dispose();
+    tf.disposeVariables();
+  }
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+
+export function summaryTable(s: RunSummary): string {
+  const v = s.verification;
+  const fallback = v.provider.fallbackReason ? ` (requested ${v.provider.requested}; fell back: ${v.provider.fallbackReason})` : '';
+  const rows: Array<[string, string]> = [
+    ['backend', s.backend],
+    ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
+    ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
+    ['folded model', pct(s.foldedAccuracy)],
+    ['implicit ensemble (mean softmax)', pct(s.ensembleAccuracy)],
+    [
+      'ONNX verification',
+      `${v.pass ? 'PASS' : 'FAIL'}: max abs ${v.maxAbs.toExponential(2)}, max rel ${v.maxRel.toExponential(2)} ` +
+        `(atol ${v.tolerance.atol}, rtol ${v.tolerance.rtol}; ${v.cases.length} checks on ${v.provider.used}${fallback})`,
+    ],
+    ['output folder', s.outDir],
+    ['wall time', `${s.seconds.toFixed(1)} s`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, val]) => `  ${k.padEnd(width)}  ${val}`).join('\n');
+}

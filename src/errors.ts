@@ -1,0 +1,19 @@
+/** Typed errors: each names the offending field, file or layer so a user can act on it. */
+export class LatePhaseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+/** A bad option, flag or configuration value. */
+export class ConfigError extends LatePhaseError {}
+/** A tensor or input whose shape does not fit the layer or model. */
+export class ShapeError extends LatePhaseError {}
+/** Training diverged or was given unusable data (NaN/Inf loss, empty data). */
+export class TrainingError extends LatePhaseError {}
+/** The model cannot be written as ONNX (unsupported layer, late-phase layer left unfolded). */
+export class ExportError extends LatePhaseError {}
+/** The exported graph does not reproduce the tfjs model, or cannot be run as asked. */
+export class VerificationError extends LatePhaseError {}
+/** A data file is missing, truncated or not in the expected format. */
+export class DataError extends LatePhaseError {}

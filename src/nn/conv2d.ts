@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { cloneVariable, ForwardContext, Layer, makeParam, Param } from './layer';
+import { constant, kaimingNormal } from './init';
+import { Rng } from './rng';
+import { expectLastDim, expectRank, windowOutput } from './shape';
+
+export type Padding = 'same' | 'valid';
+
+export interface Conv2dOptions {
+  readonly kernelSize: number;
+  readonly stride?: number;
+  readonly padding?: Padding;
+  /** Convolutions followed by BatchNorm usually drop their bias. */
+  readonly bias?: boolean;
+}
+
+/** 2-D convolution on NHWC input with filter [kh, kw, in, out] (tfjs layout). */
+export class Conv2d implements Layer {
+  readonly kind = 'conv2d';
+  readonly kernelSize: number;
+  readonly stride: number;
+  readonly padding: Padding;
+  readonly filter: Param;
+  readonly bias: Param | null;
+
+  constructor(
+    readonly name: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    opts: Conv2dOptions & ({ rng: Rng } | { filter: Param; biasParam: Param | null }),
+  ) {
+    this.kernelSize = opts.kernelSize;
+    this.stride = opts.stride ?? 1;
+    this.padding = opts.padding ?? 'same';
+    if ('filter' in opts) {
+      this.filter = opts.filter;
+      this.bias = opts.biasParam;
+    } else {
+      const k = this.kernelSize;
+      this.filter = makeParam(`${name}.weight`, kaimingNormal([k, k, inChannels, outChannels], k * k * inChannels, opts.rng));
+      this.bias = opts.bias === false ? null : makeParam(`${name}.bias`, constant([outChannels], 0), false);
+    }
+  }
+
+  outputShape(input: readonly number[]): number[] {
+    expectRank(this.name, input, [3]);
+    expectLastDim(this.name, input, this.inChannels);
+    const [h, w] = input as [number, number, number];
+    return [
+      windowOutput(this.name, h, this.kernelSize, this.stride, this.padding),
+      windowOutput(this.name, w, this.kernelSize, this.stride, this.padding),
+      this.outChannels,
+    ];
+  }
+
+  forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
+    return tf.fused.conv2d({
+      x: x as tf.Tensor4D,
+      filter: this.filter.variable as tf.Tensor4D,
+      strides: this.stride,
+      pad: this.padding,
+      bias: this.bias?.variable,
+    });
+  }
+
+  params(): Param[] {
+    return this.bias ? [this.filter, this.bias] : [this.filter];
+  }
+
+  children(): readonly Layer[] {
+    return [];
+  }
+
+  clone(): Conv2d {
+    const copy = (p: Param): Param => ({ ...p, variable: cloneVariable(p.variable, true) });
+    return new Conv2d(this.name, this.inChannels, this.outChannels, {
+      kernelSize: this.kernelSize,
+      stride: this.stride,
+      padding: this.padding,
+      filter: copy(this.filter),
+      biasParam: this.bias ? copy(this.bias) : null,
+    });
+  }
+
+  dispose(): void {
+    for (const p of this.params()) p.variable.dispose();
+  }
+}

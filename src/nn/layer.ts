@@ -1,0 +1,82 @@
+/**
+ * The layer contract. A layer computes; it knows nothing about trainers, late-phase members or ONNX.
+ * Shapes exclude the batch dimension; image tensors are NHWC (tfjs's layout).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface ForwardContext {
+  /** Train mode: BatchNorm uses batch statistics and updates its running statistics. */
+  readonly training: boolean;
+}
+
+export const TRAIN: ForwardContext = { training: true };
+export const EVAL: ForwardContext = { training: false };
+
+/** A trainable tensor. `decay` says whether weight decay applies to it. */
+export interface Param {
+  readonly name: string;
+  readonly variable: tf.Variable;
+  readonly decay: boolean;
+}
+
+export interface Layer {
+  /** Stable kind tag (`dense`, `conv2d`, ...), used in reports and error messages. */
+  readonly kind: string;
+  readonly name: string;
+  /** Output shape for a given input shape (batch excluded); throws ShapeError naming this layer. */
+  outputShape(input: readonly number[]): number[];
+  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
+  /** Every trainable tensor this layer owns (for late-phase layers: shared and all members). */
+  params(): Param[];
+  /** Sub-layers of containers; empty for leaves. */
+  children(): readonly Layer[];
+  /** An independent deep copy (own variables). */
+  clone(): Layer;
+  dispose(): void;
+}
+
+/** Depth-first walk over a layer tree, parents before children. */
+export function* walkLayers(root: Layer): Generator<Layer> {
+  yield root;
+  for (const child of root.children()) yield* walkLayers(child);
+}
+
+/** A trainable variable made from an initial tensor (which is consumed). */
+export function makeParam(name: string, init: tf.Tensor, decay = true): Param {
+  // tfjs names variables globally; our names live on Param, so let tfjs pick unique ones.
+  const variable = tf.variable(init, true);
+  init.dispose();
+  return { name, variable, decay };
+}
+
+/** Non-trainable state (BatchNorm running statistics). */
+export function makeState(init: tf.Tensor): tf.Variable {
+  const v = tf.variable(init, false);
+  init.dispose();
+  return v;
+}
+
+export function cloneVariable(v: tf.Variable, trainable: boolean): tf.Variable {
+  const copy = v.clone();
+  const out = tf.variable(copy, trainable);
+  copy.dispose();
+  return out;
+}
+
+/** Base for layers without tensors: sharing the instance between models is safe. */
+export abstract class StatelessLayer implements Layer {
+  abstract readonly kind: string;
+  constructor(readonly name: string) {}
+  abstract outputShape(input: readonly number[]): number[];
+  abstract forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
+  params(): Param[] {
+    return [];
+  }
+  children(): readonly Layer[] {
+    return [];
+  }
+  clone(): Layer {
+    return this;
+  }
+  dispose(): void {}
+}

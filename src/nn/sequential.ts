@@ -1,0 +1,42 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ForwardContext, Layer, Param } from './layer';
+
+/** Layers applied one after another. */
+export class Sequential implements Layer {
+  readonly kind = 'sequential';
+  constructor(
+    readonly name: string,
+    readonly layers: readonly Layer[],
+  ) {}
+
+  outputShape(input: readonly number[]): number[] {
+    return this.layers.reduce<number[]>((shape, layer) => layer.outputShape(shape), [...input]);
+  }
+
+  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h, ctx);
+    return h;
+  }
+
+  params(): Param[] {
+    return this.layers.flatMap((l) => l.params());
+  }
+
+  children(): readonly Layer[] {
+    return this.layers;
+  }
+
+  clone(): Sequential {
+    return new Sequential(this.name, this.layers.map((l) => l.clone()));
+  }
+
+  /** The same structure with some layers replaced (used by folding). */
+  map(fn: (layer: Layer) => Layer): Sequential {
+    return new Sequential(this.name, this.layers.map(fn));
+  }
+
+  dispose(): void {
+    for (const l of this.layers) l.dispose();
+  }
+}

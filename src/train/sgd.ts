@@ -1,0 +1,73 @@
+/**
+ * SGD with momentum, optional Nesterov and L2 (PyTorch-style, added to the gradient) weight decay,
+ * one instance per parameter group so that each group has its own momentum buffers and settings:
+ *   g = scale * grad + wd * p          (wd only for params with decay = true)
+ *   buf = momentum * buf + g           (buf starts at 0, so the first step has buf = g)
+ *   p -= lr * (nesterov ? g + momentum * buf : buf)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Param } from '../nn/layer';
+import { ConfigError } from '../errors';
+
+export interface SgdConfig {
+  readonly lr: number;
+  readonly momentum: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+}
+
+export function checkSgdConfig(cfg: SgdConfig, field: string): void {
+  if (!(cfg.lr > 0) || !Number.isFinite(cfg.lr)) throw new ConfigError(`${field}.lr must be a positive number, got ${cfg.lr}`);
+  if (!(cfg.momentum >= 0 && cfg.momentum < 1)) throw new ConfigError(`${field}.momentum must be in [0, 1), got ${cfg.momentum}`);
+  if (!(cfg.weightDecay >= 0)) throw new ConfigError(`${field}.weightDecay must be >= 0, got ${cfg.weightDecay}`);
+  if (cfg.nesterov && cfg.momentum === 0) throw new ConfigError(`${field}.nesterov needs momentum > 0`);
+}
+
+export class Sgd {
+  private readonly buffers = new Map<tf.Variable, tf.Variable>();
+
+  constructor(readonly config: SgdConfig) {}
+
+  /** One step on `params` with gradients `grads[i]` (same order), scaled by `gradScale`, at learning rate `lr`. */
+  step(params: readonly Param[], grads: readonly tf.Tensor[], lr: number, gradScale = 1): void {
+    const { momentum, nesterov, weightDecay } = this.config;
+    tf.tidy(() => {
+      params.forEach((p, i) => {
+        let g = gradScale === 1 ? grads[i]! : tf.mul(grads[i]!, gradScale);
+        if (weightDecay > 0 && p.decay) g = tf.add(g, tf.mul(p.variable, weightDecay));
+        let update = g;
+        if (momentum > 0) {
+          const buf = this.buffer(p.variable);
+          buf.assign(tf.add(tf.mul(buf, momentum), g));
+          update = nesterov ? tf.add(g, tf.mul(buf, momentum)) : buf;
+        }
+        p.variable.assign(tf.sub(p.variable, tf.mul(update, lr)));
+      });
+    });
+  }
+
+  private buffer(v: tf.Variable): tf.Variable {
+    let buf = this.buffers.get(v);
+    if (!buf) {
+      buf = tf.variable(tf.zerosLike(v), false);
+      this.buffers.set(v, buf);
+    }
+    return buf;
+  }
+
+  /** Drop momentum buffers of variables no longer trained here (e.g. the tied copy after release). */
+  retainOnly(params: readonly Param[]): void {
+    const keep = new Set(params.map((p) => p.variable));
+    for (const [v, buf] of this.buffers) {
+      if (!keep.has(v)) {
+        buf.dispose();
+        this.buffers.delete(v);
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+  }
+}

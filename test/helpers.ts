@@ -1,0 +1,43 @@
+/** Shared test helpers: backend set-up, seeded tensors and finite-difference gradient checks. */
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/backend/selectBackend';
+import { Rng } from '../src/nn/rng';
+
+export async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
+  await selectBackend(name);
+}
+
+export function seededTensor(shape: number[], seed: number, scale = 1): tf.Tensor {
+  const rng = new Rng(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(rng.normalArray(size, scale), shape);
+}
+
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+export function maxAbs(a: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]!);
+}
+
+/**
+ * Directional finite-difference check: for a random direction v over all `vars`,
+ * (f(w + eps v) - f(w - eps v)) / 2 eps must match <grad f, v>. float32 has no room for tiny eps,
+ * so eps is 1e-2 on smooth test functions and the tolerance is relative.
+ */
+export function checkGradients(f: () => tf.Scalar, vars: tf.Variable[], seed: number, eps = 1e-2): { analytic: number; numeric: number; relErr: number } {
+  const { grads } = tf.variableGrads(f, vars);
+  const rng = new Rng(seed);
+  const dirs = vars.map((v) => tf.tensor(rng.normalArray(v.size), v.shape));
+  const analytic = tf.tidy(() => tf.addN(vars.map((v, i) => tf.sum(tf.mul(grads[v.name]!, dirs[i]!)))).dataSync()[0]!);
+  const originals = vars.map((v) => v.clone());
+  const evalAt = (sign: number): number => {
+    vars.forEach((v, i) => v.assign(tf.tidy(() => tf.add(originals[i]!, tf.mul(dirs[i]!, sign * eps)))));
+    return tf.tidy(() => f().dataSync()[0]!);
+  };
+  const numeric = (evalAt(1) - evalAt(-1)) / (2 * eps);
+  vars.forEach((v, i) => v.assign(originals[i]!));
+  tf.dispose([...originals, ...dirs, ...Object.values(grads)]);
+  return { analytic, numeric, relErr: Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-3) };
+}

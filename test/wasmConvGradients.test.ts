@@ -1,0 +1,73 @@
+/** The wasm backend's convolution gradient kernels against the cpu backend and finite differences. */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { checkGradients, maxAbs, maxAbsDiff, seededTensor, useBackend } from './helpers';
+
+interface Case {
+  readonly x: [number, number, number, number];
+  readonly f: [number, number, number, number];
+  readonly stride: number;
+  readonly pad: 'same' | 'valid';
+}
+const CASES: Case[] = [
+  { x: [2, 9, 9, 1], f: [3, 3, 1, 4], stride: 1, pad: 'same' },
+  { x: [2, 8, 7, 3], f: [3, 3, 3, 5], stride: 1, pad: 'valid' },
+  { x: [2, 9, 8, 2], f: [3, 3, 2, 3], stride: 2, pad: 'same' },
+  { x: [1, 10, 10, 2], f: [5, 5, 2, 2], stride: 2, pad: 'valid' },
+  { x: [3, 6, 6, 4], f: [1, 1, 4, 6], stride: 2, pad: 'same' },
+];
+
+function convGrads(c: Case): { dx: Float32Array; dw: Float32Array } {
+  return tf.tidy(() => {
+    const x = seededTensor(c.x, 1) as tf.Tensor4D;
+    const w = seededTensor(c.f, 2) as tf.Tensor4D;
+    const r = seededTensor(tf.conv2d(x, w, c.stride, c.pad).shape, 3);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)));
+    const [dx, dw] = g([x, w]);
+    return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
+  });
+}
+
+before(async () => {
+  await useBackend('cpu');
+});
+
+test('wasm conv2d gradients equal the cpu backend', async () => {
+  await useBackend('cpu');
+  const reference = CASES.map(convGrads);
+  await useBackend('wasm');
+  CASES.forEach((c, i) => {
+    const got = convGrads(c);
+    for (const key of ['dx', 'dw'] as const) {
+      const a = tf.tensor(got[key]);
+      const b = tf.tensor(reference[i]![key]);
+      const err = maxAbsDiff(a, b) / Math.max(maxAbs(b), 1);
+      assert.ok(err < 1e-5, `case ${i} ${key}: relative error ${err}`);
+      tf.dispose([a, b]);
+    }
+  });
+});
+
+test('wasm conv2d filter and input gradients match finite differences', async () => {
+  await useBackend('wasm');
+  for (const [i, c] of CASES.entries()) {
+    const x = tf.variable(seededTensor(c.x, 10 + i, 0.5));
+    const w = tf.variable(seededTensor(c.f, 20 + i, 0.5));
+    const r = seededTensor(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad).shape, 30 + i);
+    // Bilinear in (x, w): quadratic along any direction, so central differences are exact up to rounding.
+    const f = (): tf.Scalar => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad), r)) as tf.Scalar;
+    const res = checkGradients(f, [x, w], 40 + i, 1e-2);
+    assert.ok(res.relErr < 2e-3, `case ${i}: analytic ${res.analytic} vs numeric ${res.numeric}`);
+    tf.dispose([x, w, r]);
+  }
+});
+
+test('gradient kernels do not leak tensors', async () => {
+  await useBackend('wasm');
+  const c = CASES[2]!;
+  convGrads(c);
+  const count = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) convGrads(c);
+  assert.equal(tf.memory().numTensors, count);
+});
