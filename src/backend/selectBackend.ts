@@ -117,9 +117,10 @@ export async function selectBackend(requested?: string): Promise<BackendReport> 
   );
 }
 
-export function describeBackend(report: BackendReport): string {
+/** One line: the backend that runs; with `skipped`, also why each better rung was not taken. */
+export function describeBackend(report: BackendReport, skipped = false): string {
   const used = report.attempts.find((a) => a.ok);
-  const skipped = report.attempts.filter((a) => !a.ok).map((a) => `${a.choice} unavailable: ${a.detail}`);
   const head = `${report.choice} (${used?.detail ?? report.tfjsBackend})${report.forced ? ', forced' : ''}`;
-  return skipped.length ? `${head}; ${skipped.join('; ')}` : head;
+  const misses = report.attempts.filter((a) => !a.ok).map((a) => `${a.choice} unavailable: ${a.detail}`);
+  return skipped && misses.length ? `${head}; ${misses.join('; ')}` : head;
 }

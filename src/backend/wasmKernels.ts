@@ -16,7 +16,7 @@
  * depth 0), so these kernels are safe to call from backprop.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { maxPoolGradient, MaxPoolGradAttrs } from './wasmMaxPoolGradient';
+import { maxPoolGradientValues, MaxPoolGradAttrs } from './wasmMaxPoolGradient';
 
 type Conv2DPad = 'same' | 'valid' | number | backend_util_ExplicitPadding;
 type backend_util_ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
@@ -108,8 +108,11 @@ export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
   replaceKernel(tf.MaxPoolGrad, ({ inputs, backend, attrs }) => {
-    const dx = maxPoolGradient(asTensor4D(inputs['dy']!, 'dy'), asTensor4D(inputs['input']!, 'input'), asTensor4D(inputs['output']!, 'output'), attrs as unknown as MaxPoolGradAttrs);
-    return toKernelOutput(dx, backend);
+    if (!(backend instanceof tf.KernelBackend)) throw new Error('MaxPoolGrad: kernel called without a backend');
+    const x = asTensor4D(inputs['input']!, 'input');
+    const dy = asTensor4D(inputs['dy']!, 'dy');
+    const values = maxPoolGradientValues(backend.readSync(x.dataId) as Float32Array, backend.readSync(dy.dataId) as Float32Array, x.shape, attrs as unknown as MaxPoolGradAttrs);
+    return { dataId: backend.write(values, x.shape, 'float32'), shape: x.shape, dtype: 'float32' };
   });
   replaceKernel(tf.Conv2DBackpropFilter, ({ inputs, backend, attrs }) => {
     const a = attrs as unknown as FilterGradAttrs;

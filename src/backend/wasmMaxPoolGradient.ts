@@ -1,9 +1,10 @@
 /**
  * MaxPoolGrad for the wasm backend. tfjs-backend-wasm 4.22's own kernel drops gradients when the
  * input has more than one channel (measured: entries of dx missing against the cpu backend and
- * finite differences), so we replace it. For every window tap (i, j) in row-major order, the tap
- * whose input equals the pooled maximum and that no earlier tap claimed receives dy; the
- * contributions are spread back to input positions by zero-insertion (stride) and an offset pad.
+ * finite differences), so we replace it with a direct loop: for every output cell, the first
+ * maximum of its window (row-major scan, the cpu backend's rule for ties) receives dy. The loop
+ * touches each window once (n*oh*ow*c*k*k steps, ~1M on the MNIST CNN: a few milliseconds), which
+ * measured far faster than any composition of wasm ops (strided slices cost ~120 ms per step).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -14,27 +15,35 @@ export interface MaxPoolGradAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-export function maxPoolGradient(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, attrs: MaxPoolGradAttrs): tf.Tensor4D {
-  const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const { top, bottom, left, right } = info.padInfo;
-  const [n, h, w, c] = x.shape;
-  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
-  const hp = h + top + bottom;
-  const wp = w + left + right;
-  return tf.tidy(() => {
-    const xPad = top || bottom || left || right ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], -Infinity) : x;
-    let free: tf.Tensor = tf.onesLike(y);
-    const parts: tf.Tensor[] = [];
-    for (let i = 0; i < info.filterHeight; i++) {
-      for (let j = 0; j < info.filterWidth; j++) {
-        const taps = tf.stridedSlice(xPad, [0, i, j, 0], [n, i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1, c], [1, sh, sw, 1]);
-        const hit = tf.mul(tf.cast(tf.equal(taps, y), 'float32'), free);
-        free = tf.sub(free, hit);
-        const spread = tf.reshape(tf.pad(tf.reshape(tf.mul(dy, hit), [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [n, oh * sh, ow * sw, c]);
-        const placed = tf.pad(spread, [[0, 0], [i, Math.max(0, hp - i - oh * sh)], [j, Math.max(0, wp - j - ow * sw)], [0, 0]]);
-        parts.push(tf.slice(placed, [0, 0, 0, 0], [n, hp, wp, c]));
+/** dx (NHWC, row-major) of max pooling `x` (shape `xShape`) given the output gradient `dy`. */
+export function maxPoolGradientValues(x: ArrayLike<number>, dy: ArrayLike<number>, xShape: readonly [number, number, number, number], attrs: MaxPoolGradAttrs): Float32Array {
+  const info = tf.backend_util.computePool2DInfo([...xShape] as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const [n, h, w, c] = xShape;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const { top, left } = info.padInfo;
+  const dx = new Float32Array(n * h * w * c);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - top;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - left;
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let i = Math.max(0, -y0); i < fh && y0 + i < h; i++) {
+            const row = ((b * h + y0 + i) * w + x0) * c + ch;
+            for (let j = Math.max(0, -x0); j < fw && x0 + j < w; j++) {
+              const v = x[row + j * c]!;
+              if (v > best || at < 0) {
+                best = v;
+                at = row + j * c;
+              }
+            }
+          }
+          if (at >= 0) dx[at]! += dy[((b * oh + oy) * ow + ox) * c + ch]!;
+        }
       }
     }
-    return tf.slice(tf.addN(parts), [0, top, left, 0], [n, h, w, c]) as tf.Tensor4D;
-  });
+  }
+  return dx;
 }

@@ -9,7 +9,7 @@ import { selectBackend, describeBackend } from '../backend/selectBackend';
 import { loadMnist } from '../data/mnist';
 import { Dataset, splitDataset, subset } from '../data/dataset';
 import { mnistCnn } from '../../models/mnistCnn';
-import { DEFAULT_TRAIN_CONFIG, TrainConfig, trainLatePhase, resolveGammaTheta } from '../train/trainer';
+import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, TrainConfig, trainLatePhase, resolveGammaTheta } from '../train/trainer';
 import { accuracy } from '../eval/accuracy';
 import { evaluateMembers } from '../eval/ensemble';
 import { foldMembers } from '../latephase/fold';
@@ -94,13 +94,14 @@ function realInputs(data: Dataset, rows: number): InputSet {
 export async function runMnistJob(flags: FlagValues, log: (line: string) => void = console.log): Promise<RunSummary> {
   const started = Date.now();
   const cfg = trainConfigFromFlags(flags);
+  checkTrainConfig(cfg); // bad values fail before any work
   const foldMode = (flags['fold'] as 'exact' | 'mean' | undefined) ?? 'exact';
   const provider = parseProvider((flags['ep'] as string | undefined) ?? 'cpu');
   const allowCpuFallback = Boolean(flags['allow-cpu-fallback']);
   chooseProvider(provider, allowCpuFallback); // fail before training, not after
   const outDir = path.resolve((flags['out'] as string | undefined) ?? path.join('out', 'mnist-cnn'));
   const backend = await selectBackend(flags['backend'] as string | undefined);
-  log(`backend: ${describeBackend(backend)}`);
+  log(`backend: ${describeBackend(backend, true)}`);
 
   const split = splitDataset(loadMnist(), TRAIN_COUNT, SPLIT_SEED);
   const trainSize = flags['train-size'] as number | undefined;

@@ -1,0 +1,86 @@
+/** The command line: the end-to-end job on a small subset, and clear errors on bad input. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { loadMnist } from '../src/data/mnist';
+import { cudaProviderInstalled } from '../export/verify/executionProvider';
+
+const CLI = path.join(__dirname, '..', 'src', 'cli', 'main.js');
+
+function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('latephase run end to end on a subset: trains, folds, exports, verifies and bundles', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-e2e-'));
+  const r = run(['run', '--epochs', '2', '--t0', '1', '--k', '3', '--train-size', '1500', '--seed', '3', '--out', out, '--quiet', '--backend', 'wasm']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /backend\s+wasm/);
+  assert.match(r.stdout, /ONNX verification\s+PASS/);
+  for (const k of [0, 1, 2]) assert.match(r.stdout, new RegExp(`member ${k}\\s+\\d+\\.\\d+%`));
+  assert.match(r.stdout, /implicit ensemble/);
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.verification.pass, true);
+  assert.deepEqual(manifest.inputs[0].dims, ['N', 784]);
+  assert.equal(manifest.provenance.latephase_K, '3');
+  assert.equal(manifest.provenance.backend, 'wasm');
+  // The bundle runs with onnxruntime alone on raw [0, 1] pixels and classifies real digits.
+  const session = await ort.InferenceSession.create(path.join(out, 'model.onnx'));
+  const digits = loadMnist();
+  const rows = 500;
+  const stride = Math.floor(digits.y.length / rows); // spread over all ten digits
+  const x = new Float32Array(rows * 784);
+  const y = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    x.set(digits.x.subarray(i * stride * 784, (i * stride + 1) * 784), i * 784);
+    y[i] = digits.y[i * stride]!;
+  }
+  const result = await session.run({ input: new ort.Tensor('float32', x, [rows, 784]) });
+  const probs = result['probabilities']!.data as Float32Array;
+  let hits = 0;
+  for (let i = 0; i < rows; i++) {
+    const row = probs.subarray(i * 10, i * 10 + 10);
+    if (row.indexOf(Math.max(...row)) === y[i]) hits++;
+  }
+  assert.ok(hits / rows > 0.85, `accuracy of the bundled model on real digits: ${hits / rows}`);
+  await session.release();
+  fs.rmSync(out, { recursive: true, force: true });
+});
+
+test('unknown flags, bad values and unknown commands exit 2 with a message naming them', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['run', '--epoch', '3'], /unknown flag --epoch/],
+    [['run', '--epochs', 'three'], /--epochs expects an integer, got 'three'/],
+    [['run', '--k', '0'], /--k must be >= 1/],
+    [['run', '--fold', 'median'], /--fold must be one of exact, mean/],
+    [['run', '--backend', 'tpu'], /--backend must be one of/],
+    [['run', '--epochs'], /--epochs needs a value/],
+    [['train'], /unknown command 'train'/],
+    [['run', '--gamma-theta', 'lots', '--epochs', '1', '--t0', '0'], /gammaTheta must be a positive number or '1\/K'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+});
+
+test('a forced backend that cannot start is an error, not a silent downgrade', () => {
+  const r = run(['run', '--backend', 'tensorflow', '--epochs', '1']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /backend 'tensorflow' could not start/);
+  const env = run(['run', '--epochs', '1'], { LATEPHASE_BACKEND: 'nonsense' });
+  assert.equal(env.code, 2);
+  assert.match(env.stderr, /LATEPHASE_BACKEND: unknown backend 'nonsense'/);
+});
+
+test('verification on CUDA without the provider fails fast with the fix, before training', { skip: cudaProviderInstalled() ? 'CUDA provider installed here' : false }, () => {
+  const r = run(['run', '--ep', 'cuda']);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /CUDA execution provider is not installed.*onnxruntime-node-install=cuda12/);
+});

@@ -1,0 +1,47 @@
+/**
+ * Independent validation with Debian's python3-onnx (never a runtime dependency): every parity
+ * model is exported and passed through onnx.checker (full check) and strict shape inference by
+ * .ci/check_onnx.py. Skipped where python3-onnx is absent, unless LATEPHASE_REQUIRE_ONNX_CHECKER=1
+ * (set by CI), in which case its absence fails the test.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { exportOnnx } from '../export/onnx/exportOnnx';
+import { mnistCnn } from '../models/mnistCnn';
+import { foldMembers } from '../src/latephase/fold';
+import { releaseMembers } from '../src/latephase/members';
+import { FOLDED_CASES, PARITY_CASES, warmStatistics } from './parityModels';
+import { useBackend } from './helpers';
+
+const PYTHON = '/usr/bin/python3';
+const CHECKER = path.join(__dirname, '..', '..', '.ci', 'check_onnx.py');
+const required = process.env['LATEPHASE_REQUIRE_ONNX_CHECKER'] === '1';
+const available = fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
+
+before(async () => {
+  await useBackend('wasm');
+});
+
+test('exported models pass onnx.checker full check and strict shape inference', { skip: !available && !required ? 'python3-onnx not installed (apt-get install python3-onnx)' : false }, () => {
+  assert.ok(available, `LATEPHASE_REQUIRE_ONNX_CHECKER=1 but ${PYTHON} cannot import onnx`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-onnx-'));
+  const models = [...PARITY_CASES, ...FOLDED_CASES].map(([name, make]) => [name, make()] as const);
+  const cnn = mnistCnn({ seed: 1 }); // the npm start architecture at full width
+  releaseMembers(cnn, 4, 0, 2);
+  warmStatistics(cnn, 4);
+  for (const mode of ['exact', 'mean'] as const) models.push([`mnist cnn ${mode} fold`, foldMembers(cnn, { batchNorm: mode })]);
+  for (const [name, model] of models) {
+    warmStatistics(model, 1);
+    fs.writeFileSync(path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '_')}.onnx`), exportOnnx(model).bytes);
+    model.dispose();
+  }
+  cnn.dispose();
+  const r = spawnSync(PYTHON, [CHECKER, dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, new RegExp(`all ${models.length} exported models pass`));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
