@@ -18,33 +18,32 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { maxPoolGradientValues, MaxPoolGradAttrs } from './wasmMaxPoolGradient';
 
-type Conv2DPad = 'same' | 'valid' | number | backend_util_ExplicitPadding;
-type backend_util_ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
+type Conv2DPad = 'same' | 'valid' | number | ExplicitPadding;
+type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 
-interface FilterGradAttrs {
+/** Attributes tfjs passes to both convolution gradient kernels. */
+interface ConvGradAttrs {
   strides: [number, number] | number;
   pad: Conv2DPad;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+interface FilterGradAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
-interface InputGradAttrs {
-  strides: [number, number] | number;
-  pad: Conv2DPad;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface InputGradAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
 }
 
 /** Kernels receive the engine's Tensor objects; this narrows the KernelFunc's loose input type. */
 function asTensor4D(info: tf.TensorInfo, what: string): tf.Tensor4D {
-  if (!(info instanceof tf.Tensor) || info.rank !== 4) throw new Error(`wasm conv gradient: ${what} must be a rank-4 tensor`);
+  if (!(info instanceof tf.Tensor) || info.rank !== 4) throw new Error(`wasm kernel: ${what} must be a rank-4 tensor`);
   return info as tf.Tensor4D;
 }
 
 /** Hand a tensor made by nested ops to the engine as a kernel output (ref count 1, owned by the caller). */
 function toKernelOutput(t: tf.Tensor, backend: unknown): tf.TensorInfo {
-  if (!(backend instanceof tf.KernelBackend)) throw new Error('wasm conv gradient: kernel called without a backend');
+  if (!(backend instanceof tf.KernelBackend)) throw new Error('wasm kernel called without a backend');
   backend.incRef(t.dataId);
   const info = { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
   t.dispose();

@@ -4,7 +4,6 @@
  * exports ONNX, verifies against onnxruntime, writes the bundle and prints a summary table.
  */
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, describeBackend } from '../backend/selectBackend';
 import { loadMnist } from '../data/mnist';
 import { Dataset, splitDataset, subset } from '../data/dataset';
@@ -159,7 +158,6 @@ export async function runMnistJob(flags: FlagValues, log: (line: string) => void
     }
   } finally {
     model.dispose();
-    tf.disposeVariables();
   }
 }
 

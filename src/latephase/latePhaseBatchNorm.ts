@@ -3,91 +3,60 @@
  * authors' code). Selection 'average' computes the mean of the members' eval-mode outputs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, Layer, Param } from '../nn/layer';
-import { BatchNorm, batchNormEval, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../nn/batchNorm';
+import { ForwardContext } from '../nn/layer';
+import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../nn/batchNorm';
 import { constant } from '../nn/init';
-import { Rng } from '../nn/rng';
-import { ConfigError } from '../errors';
-import { FoldOptions, LatePhaseLayer, MemberSelection } from './latePhaseLayer';
+import { FoldOptions } from './latePhaseLayer';
 import { MemberSet } from './memberSet';
+import { MemberLayer } from './memberLayer';
 
 type BnTensor = 'gamma' | 'beta' | 'runningMean' | 'runningVar';
+type FoldedTensors = Record<'gamma' | 'beta' | 'mean' | 'variance', tf.Tensor>;
 
-export class LatePhaseBatchNorm implements LatePhaseLayer {
+export class LatePhaseBatchNorm extends MemberLayer<BnTensor> {
   readonly kind = 'latephase-batchnorm';
-  readonly latePhase = true;
   readonly latePhaseKind = 'batchnorm';
   readonly config: BatchNormConfig;
-  readonly members: MemberSet<BnTensor>;
 
   constructor(
-    readonly name: string,
+    name: string,
     readonly channels: number,
     opts: Partial<BatchNormConfig> = {},
   ) {
+    super(
+      name,
+      new MemberSet(name, {
+        gamma: { init: constant([channels], 1), role: 'param' },
+        beta: { init: constant([channels], 0), role: 'param' },
+        runningMean: { init: constant([channels], 0), role: 'state' },
+        runningVar: { init: constant([channels], 1), role: 'state' },
+      }),
+    );
     this.config = { epsilon: opts.epsilon ?? BN_EPSILON, momentum: opts.momentum ?? BN_MOMENTUM };
-    this.members = new MemberSet(name, {
-      gamma: { init: constant([channels], 1), role: 'param' },
-      beta: { init: constant([channels], 0), role: 'param' },
-      runningMean: { init: constant([channels], 0), role: 'state' },
-      runningVar: { init: constant([channels], 1), role: 'state' },
-    });
   }
 
   outputShape(input: readonly number[]): number[] {
     return checkBatchNormInput(this.name, this.channels, input);
   }
 
-  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
-    if (this.members.selected !== 'average') return batchNormForward(x, this.members.active(), this.config, ctx);
-    if (ctx.training) throw new ConfigError(`late-phase layer '${this.name}': select a member before training (selection is 'average')`);
-    return tf.tidy(() => {
-      const outs = [];
-      for (let k = 0; k < this.members.count; k++) {
-        const m = this.members.member(k);
-        outs.push(batchNormEval(x, m.gamma, m.beta, m.runningMean, m.runningVar, this.config.epsilon));
-      }
-      return tf.div(tf.addN(outs), outs.length);
-    });
-  }
-
-  memberCount(): number {
-    return this.members.count;
-  }
-  replicate(k: number, sigma0: number, rng: Rng): void {
-    this.members.replicate(k, sigma0, rng);
-  }
-  select(member: MemberSelection): void {
-    this.members.select(member);
-  }
-  sharedParams(): Param[] {
-    return [];
-  }
-  memberParams(k: number): Param[] {
-    return this.members.params(k);
-  }
-  params(): Param[] {
-    return this.members.allParams();
-  }
-  children(): readonly Layer[] {
-    return [];
+  protected forwardMember(x: tf.Tensor, member: Record<BnTensor, tf.Variable>, ctx: ForwardContext): tf.Tensor {
+    return batchNormForward(x, member, this.config, ctx);
   }
 
   fold(options: FoldOptions): BatchNorm {
-    const mode = options.batchNorm ?? 'exact';
-    const t = mode === 'exact' ? this.exactFold() : this.parameterMean();
-    const vars = {
+    const t = (options.batchNorm ?? 'exact') === 'exact' ? this.exactFold() : this.parameterMean();
+    const tensors = {
       gamma: tf.variable(t.gamma, true),
       beta: tf.variable(t.beta, true),
       runningMean: tf.variable(t.mean, false),
       runningVar: tf.variable(t.variance, false),
     };
-    for (const x of Object.values(t)) x.dispose();
-    return new BatchNorm(this.name, this.channels, { ...this.config, tensors: vars });
+    tf.dispose(Object.values(t));
+    return new BatchNorm(this.name, this.channels, { ...this.config, tensors });
   }
 
   /** The paper's rule: average gamma, beta and the running statistics separately. */
-  private parameterMean(): Record<'gamma' | 'beta' | 'mean' | 'variance', tf.Tensor> {
+  private parameterMean(): FoldedTensors {
     return {
       gamma: this.members.mean('gamma'),
       beta: this.members.mean('beta'),
@@ -101,7 +70,7 @@ export class LatePhaseBatchNorm implements LatePhaseLayer {
    * b = mean_k (beta_k - gamma_k mu_k / sqrt(v_k + eps)). Written back as a BatchNorm that keeps
    * the members' mean statistics (mu, v) and picks gamma, beta so that it computes exactly a x + b.
    */
-  private exactFold(): Record<'gamma' | 'beta' | 'mean' | 'variance', tf.Tensor> {
+  private exactFold(): FoldedTensors {
     const eps = this.config.epsilon;
     return tf.tidy(() => {
       const scales: tf.Tensor[] = [];
@@ -118,13 +87,5 @@ export class LatePhaseBatchNorm implements LatePhaseLayer {
       const variance = this.members.mean('runningVar');
       return { gamma: tf.mul(a, tf.sqrt(tf.add(variance, eps))), beta: tf.add(b, tf.mul(a, mean)), mean, variance };
     });
-  }
-
-  clone(): LatePhaseBatchNorm {
-    throw new ConfigError(`late-phase layer '${this.name}' cannot be cloned; fold it first`);
-  }
-
-  dispose(): void {
-    this.members.dispose();
   }
 }

@@ -3,31 +3,32 @@
  * head. Averaging member outputs of a linear layer equals averaging its weights, so the fold is exact.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, Layer, makeParam, Param } from '../nn/layer';
+import { makeParam } from '../nn/layer';
 import { Dense, denseForward } from '../nn/dense';
 import { constant, kaimingNormal } from '../nn/init';
 import { Rng } from '../nn/rng';
 import { expectLastDim, expectRank } from '../nn/shape';
-import { ConfigError } from '../errors';
-import { FoldOptions, LatePhaseLayer, MemberSelection } from './latePhaseLayer';
+import { FoldOptions } from './latePhaseLayer';
 import { MemberSet } from './memberSet';
+import { MemberLayer } from './memberLayer';
 
-export class LatePhaseDense implements LatePhaseLayer {
+export class LatePhaseDense extends MemberLayer<'weight' | 'bias'> {
   readonly kind = 'latephase-dense';
-  readonly latePhase = true;
   readonly latePhaseKind = 'head';
-  readonly members: MemberSet<'weight' | 'bias'>;
 
   constructor(
-    readonly name: string,
+    name: string,
     readonly inUnits: number,
     readonly outUnits: number,
     opts: { rng: Rng },
   ) {
-    this.members = new MemberSet(name, {
-      weight: { init: kaimingNormal([inUnits, outUnits], inUnits, opts.rng), role: 'param' },
-      bias: { init: constant([outUnits], 0), role: 'param', decay: false },
-    });
+    super(
+      name,
+      new MemberSet(name, {
+        weight: { init: kaimingNormal([inUnits, outUnits], inUnits, opts.rng), role: 'param' },
+        bias: { init: constant([outUnits], 0), role: 'param', decay: false },
+      }),
+    );
   }
 
   outputShape(input: readonly number[]): number[] {
@@ -36,42 +37,8 @@ export class LatePhaseDense implements LatePhaseLayer {
     return [this.outUnits];
   }
 
-  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
-    if (this.members.selected !== 'average') {
-      const m = this.members.active();
-      return denseForward(x as tf.Tensor2D, m.weight, m.bias);
-    }
-    if (ctx.training) throw new ConfigError(`late-phase layer '${this.name}': select a member before training (selection is 'average')`);
-    return tf.tidy(() => {
-      const outs = [];
-      for (let k = 0; k < this.members.count; k++) {
-        const m = this.members.member(k);
-        outs.push(denseForward(x as tf.Tensor2D, m.weight, m.bias));
-      }
-      return tf.div(tf.addN(outs), outs.length);
-    });
-  }
-
-  memberCount(): number {
-    return this.members.count;
-  }
-  replicate(k: number, sigma0: number, rng: Rng): void {
-    this.members.replicate(k, sigma0, rng);
-  }
-  select(member: MemberSelection): void {
-    this.members.select(member);
-  }
-  sharedParams(): Param[] {
-    return [];
-  }
-  memberParams(k: number): Param[] {
-    return this.members.params(k);
-  }
-  params(): Param[] {
-    return this.members.allParams();
-  }
-  children(): readonly Layer[] {
-    return [];
+  protected forwardMember(x: tf.Tensor, member: Record<'weight' | 'bias', tf.Variable>): tf.Tensor {
+    return denseForward(x as tf.Tensor2D, member.weight, member.bias);
   }
 
   fold(_options: FoldOptions): Dense {
@@ -79,13 +46,5 @@ export class LatePhaseDense implements LatePhaseLayer {
       kernel: makeParam(`${this.name}.weight`, this.members.mean('weight')),
       bias: makeParam(`${this.name}.bias`, this.members.mean('bias'), false),
     });
-  }
-
-  clone(): LatePhaseDense {
-    throw new ConfigError(`late-phase layer '${this.name}' cannot be cloned; fold it first`);
-  }
-
-  dispose(): void {
-    this.members.dispose();
   }
 }

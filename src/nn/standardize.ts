@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { StatelessLayer } from './layer';
+import { ConfigError } from '../errors';
 
 /** Fixed input normalisation (x - mean) / std, kept inside the model so exports take raw inputs. */
 export class Standardize extends StatelessLayer {
@@ -10,7 +11,7 @@ export class Standardize extends StatelessLayer {
     readonly std: number,
   ) {
     super(name);
-    if (!(std > 0)) throw new RangeError(`layer '${name}': std must be > 0, got ${std}`);
+    if (!(std > 0) || !Number.isFinite(mean)) throw new ConfigError(`layer '${name}': needs a finite mean and std > 0, got mean ${mean}, std ${std}`);
   }
   outputShape(input: readonly number[]): number[] {
     return [...input];

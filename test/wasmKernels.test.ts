@@ -71,3 +71,28 @@ test('gradient kernels do not leak tensors', async () => {
   for (let i = 0; i < 3; i++) convGrads(c);
   assert.equal(tf.memory().numTensors, count);
 });
+
+const POOLS: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid' }> = [
+  { x: [2, 6, 6, 3], size: 2, stride: 2, pad: 'valid' }, // the multi-channel case the stock wasm kernel gets wrong
+  { x: [2, 7, 5, 4], size: 3, stride: 2, pad: 'same' },
+  { x: [1, 5, 5, 2], size: 3, stride: 1, pad: 'same' },
+];
+
+function poolGrad(p: (typeof POOLS)[number]): Float32Array {
+  return tf.tidy(() => {
+    const x = seededTensor(p.x, 50);
+    const r = seededTensor(tf.maxPool(x as tf.Tensor4D, p.size, p.stride, p.pad).shape, 51);
+    return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, p.size, p.stride, p.pad), r)))(x).dataSync() as Float32Array;
+  });
+}
+
+test('wasm max-pool gradient equals the cpu backend, multi-channel included', async () => {
+  await useBackend('cpu');
+  const reference = POOLS.map(poolGrad);
+  await useBackend('wasm');
+  POOLS.forEach((p, i) => {
+    const got = poolGrad(p);
+    const worst = got.reduce((m, v, j) => Math.max(m, Math.abs(v - reference[i]![j]!)), 0);
+    assert.ok(worst < 1e-6, `pool case ${i}: max difference ${worst}`);
+  });
+});
