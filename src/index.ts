@@ -35,6 +35,8 @@ export type { SgdConfig } from './train/sgd';
 export { learningRate } from './train/schedule';
 export type { Schedule } from './train/schedule';
 export { softmaxCrossEntropy } from './train/loss';
+export { saveCheckpoint, loadCheckpoint, checkpointVariables } from './train/checkpoint';
+export type { CheckpointInfo } from './train/checkpoint';
 
 export { loadMnist } from './data/mnist';
 export { splitDataset, subset, checkDataset, featureTensor } from './data/dataset';

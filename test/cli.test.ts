@@ -29,6 +29,7 @@ test('latephase run end to end on a subset: trains, folds, exports, verifies and
   assert.deepEqual(manifest.inputs[0].dims, ['N', 784]);
   assert.equal(manifest.provenance.latephase_K, '3');
   assert.equal(manifest.provenance.backend, 'wasm');
+  assert.ok(fs.statSync(path.join(out, 'latephase.ckpt')).size > 0, 'the trained late-phase checkpoint is written');
   // The bundle runs with onnxruntime alone on raw [0, 1] pixels and classifies real digits.
   const session = await ort.InferenceSession.create(path.join(out, 'model.onnx'));
   const digits = loadMnist();

@@ -17,11 +17,14 @@ import { InputSet, verifyExport, VerificationReport } from '../../export/verify/
 import { chooseProvider, parseProvider } from '../../export/verify/executionProvider';
 import { writeBundle } from '../../export/bundle/bundle';
 import { Rng } from '../nn/rng';
+import { saveCheckpoint } from '../train/checkpoint';
 import { FlagSpec, FlagValues } from './args';
 import { ProgressBar } from './progress';
 
 /** The held-out digits never depend on the training seed. */
 export const SPLIT_SEED = 2021;
+/** The trained late-phase model (all K members), for re-folding or further work. */
+export const CHECKPOINT_FILE = 'latephase.ckpt';
 export const TRAIN_COUNT = 8000;
 
 export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
@@ -119,6 +122,7 @@ export async function runMnistJob(flags: FlagValues, log: (line: string) => void
         before = accuracy(m, heldOut);
       },
     });
+    saveCheckpoint(model, path.join(outDir, CHECKPOINT_FILE), { seed: cfg.seed, epochs: cfg.epochs, t0: cfg.t0, k: cfg.k });
     const late = cfg.t0 < cfg.epochs;
     const members = late ? evaluateMembers(model, heldOut) : null;
     const folded = foldMembers(model, { batchNorm: foldMode });

@@ -4,7 +4,7 @@
  * average, so that a kind only says how one member computes and how the members fold.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, Layer, Param } from '../nn/layer';
+import { ForwardContext, Layer, NamedVariable, Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError } from '../errors';
 import { FoldOptions, LatePhaseLayer, MemberSelection } from './latePhaseLayer';
@@ -52,6 +52,9 @@ export abstract class MemberLayer<N extends string> implements LatePhaseLayer {
   }
   params(): Param[] {
     return [...this.sharedParams(), ...this.members.allParams()];
+  }
+  state(): NamedVariable[] {
+    return this.members.allState();
   }
   children(): readonly Layer[] {
     return [];

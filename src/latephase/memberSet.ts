@@ -3,7 +3,7 @@
  * late-phase kind, so that no kind re-implements it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, Param } from '../nn/layer';
+import { cloneVariable, NamedVariable, Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError } from '../errors';
 import { MemberSelection } from './latePhaseLayer';
@@ -86,14 +86,25 @@ export class MemberSet<N extends string> {
 
   params(k: number): Param[] {
     const m = this.member(k);
-    const suffix = this.count > 1 ? `[${k}]` : '';
-    return this.names
-      .filter((n) => this.specs[n].role === 'param')
-      .map((n) => ({ name: `${this.owner}.${n}${suffix}`, variable: m[n], decay: this.specs[n].decay }));
+    return this.tensorNames('param').map((n) => ({ name: this.qualified(n, k), variable: m[n], decay: this.specs[n].decay }));
   }
 
   allParams(): Param[] {
     return this.members.flatMap((_, k) => this.params(k));
+  }
+
+  /** Every member's non-trainable tensors (running statistics). */
+  allState(): NamedVariable[] {
+    return this.members.flatMap((m, k) => this.tensorNames('state').map((n) => ({ name: this.qualified(n, k), variable: m[n] })));
+  }
+
+  /** `owner.tensor` before release, `owner.tensor[k]` after. */
+  private qualified(name: N, k: number): string {
+    return `${this.owner}.${name}${this.count > 1 ? `[${k}]` : ''}`;
+  }
+
+  private tensorNames(role: 'param' | 'state'): N[] {
+    return this.names.filter((n) => this.specs[n].role === role);
   }
 
   /** Element-wise mean over members of one tensor. */

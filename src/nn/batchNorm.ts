@@ -9,7 +9,7 @@
  *   variance (n / (n - 1)), as PyTorch does.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, makeState, Param } from './layer';
+import { cloneVariable, ForwardContext, Layer, makeParam, makeState, NamedVariable, Param } from './layer';
 import { constant } from './init';
 import { expectLastDim, expectRank } from './shape';
 
@@ -92,6 +92,13 @@ export class BatchNorm implements Layer {
 
   params(): Param[] {
     return [this.gamma, this.beta];
+  }
+
+  state(): NamedVariable[] {
+    return [
+      { name: `${this.name}.runningMean`, variable: this.runningMean },
+      { name: `${this.name}.runningVar`, variable: this.runningVar },
+    ];
   }
 
   children(): readonly Layer[] {

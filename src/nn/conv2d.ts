@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, Param } from './layer';
+import { cloneVariable, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
 import { constant, kaimingNormal } from './init';
 import { Rng } from './rng';
 import { expectLastDim, expectRank, windowOutput } from './shape';
@@ -65,6 +65,10 @@ export class Conv2d implements Layer {
 
   params(): Param[] {
     return this.bias ? [this.filter, this.bias] : [this.filter];
+  }
+
+  state(): NamedVariable[] {
+    return [];
   }
 
   children(): readonly Layer[] {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, Param } from './layer';
+import { cloneVariable, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
 import { kaimingNormal, constant } from './init';
 import { Rng } from './rng';
 import { expectLastDim, expectRank } from './shape';
@@ -37,6 +37,10 @@ export class Dense implements Layer {
 
   params(): Param[] {
     return this.bias ? [this.kernel, this.bias] : [this.kernel];
+  }
+
+  state(): NamedVariable[] {
+    return [];
   }
 
   children(): readonly Layer[] {

@@ -12,6 +12,12 @@ export interface ForwardContext {
 export const TRAIN: ForwardContext = { training: true };
 export const EVAL: ForwardContext = { training: false };
 
+/** A named variable: a trainable parameter or non-trainable state (checkpoints store both). */
+export interface NamedVariable {
+  readonly name: string;
+  readonly variable: tf.Variable;
+}
+
 /** A trainable tensor. `decay` says whether weight decay applies to it. */
 export interface Param {
   readonly name: string;
@@ -28,6 +34,8 @@ export interface Layer {
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
   /** Every trainable tensor this layer owns (for late-phase layers: shared and all members). */
   params(): Param[];
+  /** Non-trainable tensors (BatchNorm running statistics), named like params. */
+  state(): NamedVariable[];
   /** Sub-layers of containers; empty for leaves. */
   children(): readonly Layer[];
   /** An independent deep copy (own variables). */
@@ -70,6 +78,9 @@ export abstract class StatelessLayer implements Layer {
   abstract outputShape(input: readonly number[]): number[];
   abstract forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
   params(): Param[] {
+    return [];
+  }
+  state(): NamedVariable[] {
     return [];
   }
   children(): readonly Layer[] {

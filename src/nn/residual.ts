@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, Layer, Param } from './layer';
+import { ForwardContext, Layer, NamedVariable, Param } from './layer';
 import { ShapeError } from '../errors';
 
 /** Residual block: y = main(x) + shortcut(x), the shortcut being identity when absent. */
@@ -27,6 +27,10 @@ export class Residual implements Layer {
 
   params(): Param[] {
     return this.children().flatMap((l) => l.params());
+  }
+
+  state(): NamedVariable[] {
+    return this.children().flatMap((l) => l.state());
   }
 
   children(): readonly Layer[] {

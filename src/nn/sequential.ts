@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, Layer, Param } from './layer';
+import { ForwardContext, Layer, NamedVariable, Param } from './layer';
 
 /** Layers applied one after another. */
 export class Sequential implements Layer {
@@ -21,6 +21,10 @@ export class Sequential implements Layer {
 
   params(): Param[] {
     return this.layers.flatMap((l) => l.params());
+  }
+
+  state(): NamedVariable[] {
+    return this.layers.flatMap((l) => l.state());
   }
 
   children(): readonly Layer[] {
