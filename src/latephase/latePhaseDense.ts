@@ -1,26 +1,26 @@
 /**
  * A Dense layer whose whole weight and bias are late-phase: the paper's late-phase classifier
- * head. Averaging member outputs of a linear layer equals averaging its weights, so the fold is exact.
+ * head ('head'), or any dense layer made fully late-phase for ablations ('full'). Averaging member
+ * outputs of a linear layer equals averaging its weights, so the fold is exact.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { makeParam } from '../nn/layer';
-import { Dense, denseForward } from '../nn/dense';
+import { Dense, denseForward, denseOutputShape } from '../nn/dense';
 import { constant, kaimingNormal } from '../nn/init';
 import { Rng } from '../nn/rng';
-import { expectLastDim, expectRank } from '../nn/shape';
 import { FoldOptions } from './latePhaseLayer';
 import { MemberSet } from './memberSet';
 import { MemberLayer } from './memberLayer';
 
 export class LatePhaseDense extends MemberLayer<'weight' | 'bias'> {
   readonly kind = 'latephase-dense';
-  readonly latePhaseKind = 'head';
+  readonly latePhaseKind: 'head' | 'full';
 
   constructor(
     name: string,
     readonly inUnits: number,
     readonly outUnits: number,
-    opts: { rng: Rng },
+    opts: { rng: Rng; role?: 'head' | 'full' },
   ) {
     super(
       name,
@@ -29,12 +29,11 @@ export class LatePhaseDense extends MemberLayer<'weight' | 'bias'> {
         bias: { init: constant([outUnits], 0), role: 'param', decay: false },
       }),
     );
+    this.latePhaseKind = opts.role ?? 'head';
   }
 
   outputShape(input: readonly number[]): number[] {
-    expectRank(this.name, input, [1]);
-    expectLastDim(this.name, input, this.inUnits);
-    return [this.outUnits];
+    return denseOutputShape(this.name, this.inUnits, this.outUnits, input);
   }
 
   protected forwardMember(x: tf.Tensor, member: Record<'weight' | 'bias', tf.Variable>): tf.Tensor {

@@ -15,6 +15,11 @@ export type MemberSelection = number | 'average';
  */
 export interface FoldOptions {
   readonly batchNorm?: 'exact' | 'mean';
+  /**
+   * rank-1 'mean' (default): the paper's parameter mean W o (mean r)(mean s)^T; 'product': the exact
+   * mean of the member weights mean_k W o (r_k s_k^T), which equals the mean of member outputs.
+   */
+  readonly rank1?: 'mean' | 'product';
 }
 
 export interface LatePhaseLayer extends Layer {

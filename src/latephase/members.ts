@@ -3,7 +3,7 @@
  * uses these and never looks inside a layer.
  */
 import { Model } from '../nn/model';
-import { Layer, Param } from '../nn/layer';
+import { Layer, Param, uniqueByVariable } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError } from '../errors';
 import { isLatePhase, LatePhaseLayer, MemberSelection } from './latePhaseLayer';
@@ -40,7 +40,7 @@ export function sharedParams(model: Model): Param[] {
     else out.push(...layer.params());
   };
   visit(model.net);
-  return out;
+  return uniqueByVariable(out);
 }
 
 export function memberParams(model: Model, k: number): Param[] {

@@ -43,24 +43,11 @@ export class Conv2d implements Layer {
   }
 
   outputShape(input: readonly number[]): number[] {
-    expectRank(this.name, input, [3]);
-    expectLastDim(this.name, input, this.inChannels);
-    const [h, w] = input as [number, number, number];
-    return [
-      windowOutput(this.name, h, this.kernelSize, this.stride, this.padding),
-      windowOutput(this.name, w, this.kernelSize, this.stride, this.padding),
-      this.outChannels,
-    ];
+    return conv2dOutputShape(this, input);
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
-    return tf.fused.conv2d({
-      x: x as tf.Tensor4D,
-      filter: this.filter.variable as tf.Tensor4D,
-      strides: this.stride,
-      pad: this.padding,
-      bias: this.bias?.variable,
-    });
+    return conv2dForward(x, this.filter.variable, this.bias?.variable ?? null, this.stride, this.padding);
   }
 
   params(): Param[] {
@@ -89,4 +76,26 @@ export class Conv2d implements Layer {
   dispose(): void {
     for (const p of this.params()) p.variable.dispose();
   }
+}
+
+/** The convolution every conv-like layer (plain, rank-1, template, late-phase) computes. */
+export function conv2dForward(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null, stride: number, padding: Padding): tf.Tensor4D {
+  return tf.fused.conv2d({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, strides: stride, pad: padding, bias: bias ?? undefined });
+}
+
+/** The geometry every conv-like layer has; its shape rule is shared. */
+export interface ConvGeometry {
+  readonly name: string;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: number;
+  readonly stride: number;
+  readonly padding: Padding;
+}
+
+export function conv2dOutputShape(g: ConvGeometry, input: readonly number[]): number[] {
+  expectRank(g.name, input, [3]);
+  expectLastDim(g.name, input, g.inChannels);
+  const [h, w] = input as [number, number, number];
+  return [windowOutput(g.name, h, g.kernelSize, g.stride, g.padding), windowOutput(g.name, w, g.kernelSize, g.stride, g.padding), g.outChannels];
 }

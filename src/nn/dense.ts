@@ -26,9 +26,7 @@ export class Dense implements Layer {
   }
 
   outputShape(input: readonly number[]): number[] {
-    expectRank(this.name, input, [1]);
-    expectLastDim(this.name, input, this.inUnits);
-    return [this.outUnits];
+    return denseOutputShape(this.name, this.inUnits, this.outUnits, input);
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
@@ -59,4 +57,11 @@ export class Dense implements Layer {
 
 export function denseForward(x: tf.Tensor2D, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor2D {
   return tf.fused.matMul({ a: x, b: kernel as tf.Tensor2D, bias: bias ?? undefined }) as tf.Tensor2D;
+}
+
+/** Shape rule shared by every dense-like layer: [in] -> [out]. */
+export function denseOutputShape(name: string, inUnits: number, outUnits: number, input: readonly number[]): number[] {
+  expectRank(name, input, [1]);
+  expectLastDim(name, input, inUnits);
+  return [outUnits];
 }

@@ -43,6 +43,18 @@ export interface Layer {
   dispose(): void;
 }
 
+/** First occurrence of each variable: layers may share tensors (a template bank used by several layers). */
+export function uniqueByVariable<T extends NamedVariable>(items: readonly T[]): T[] {
+  const seen = new Set<tf.Variable>();
+  const out: T[] = [];
+  for (const item of items) {
+    if (seen.has(item.variable)) continue;
+    seen.add(item.variable);
+    out.push(item);
+  }
+  return out;
+}
+
 /** Depth-first walk over a layer tree, parents before children. */
 export function* walkLayers(root: Layer): Generator<Layer> {
   yield root;

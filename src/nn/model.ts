@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { EVAL, ForwardContext, Layer, Param, walkLayers } from './layer';
+import { EVAL, ForwardContext, Layer, Param, uniqueByVariable, walkLayers } from './layer';
 import { ShapeError } from '../errors';
 
 /** What a deployment needs to know about the model's input beyond its shape. */
@@ -50,8 +50,9 @@ export class Model {
     return [...walkLayers(this.net)];
   }
 
+  /** Every trainable tensor once (shared tensors such as template banks are listed once). */
   params(): Param[] {
-    return this.net.params();
+    return uniqueByVariable(this.net.params());
   }
 
   parameterCount(): number {

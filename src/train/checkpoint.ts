@@ -10,7 +10,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { NamedVariable } from '../nn/layer';
+import { NamedVariable, uniqueByVariable } from '../nn/layer';
 import { writeFileAtomic } from '../io/atomicWrite';
 import { memberCount, releaseMembers } from '../latephase/members';
 import { ConfigError, DataError, ShapeError } from '../errors';
@@ -45,7 +45,7 @@ export interface CheckpointInfo {
 
 /** Every variable of the model, named; names must be unique to be restorable. */
 export function checkpointVariables(model: Model): NamedVariable[] {
-  const all: NamedVariable[] = [...model.params(), ...model.net.state()];
+  const all: NamedVariable[] = uniqueByVariable([...model.params(), ...model.net.state()]);
   const seen = new Set<string>();
   for (const v of all) {
     if (seen.has(v.name)) throw new ConfigError(`model '${model.name}': tensor name '${v.name}' is used twice; give layers unique names to checkpoint it`);
