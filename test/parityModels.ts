@@ -14,6 +14,8 @@ import { Residual } from '../src/nn/residual';
 import { Rng } from '../src/nn/rng';
 import { mnistCnn } from '../models/mnistCnn';
 import { mlp } from '../models/mlp';
+import { wideResNet } from '../models/wideResNet';
+import { resNet } from '../models/resNet';
 import { releaseMembers } from '../src/latephase/members';
 import { foldMembers } from '../src/latephase/fold';
 
@@ -61,4 +63,6 @@ function folded(model: Model): Model {
 export const FOLDED_CASES: Array<[string, () => Model]> = [
   ['MNIST CNN, folded (exact)', () => folded(mnistCnn({ seed: 2, widths: [4, 8] }))],
   ['MLP, folded', () => folded(mlp({ inputs: 10, hidden: [8, 6], classes: 3, seed: 4 }))],
+  ['WRN-10-1 rank-1, folded', () => folded(wideResNet({ depth: 10, widen: 1, inputShape: [8, 8, 3], latePhase: { batchNorm: true, head: true, rank1: true } }))],
+  ['ResNet-8 templates, folded', () => folded(resNet({ depth: 8, widthScale: 0.5, inputShape: [8, 8, 3], latePhase: { batchNorm: false, head: true, templates: 3 } }))],
 ];

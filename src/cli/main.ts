@@ -3,15 +3,23 @@
 import { ConfigError, LatePhaseError, VerificationError } from '../errors';
 import { flagHelp, parseFlags } from './args';
 import { RUN_FLAGS, runMnistJob, summaryTable } from './runCommand';
+import { INSPECT_FLAGS, inspectModel } from './inspectCommand';
+import { selectBackend } from '../backend/selectBackend';
+import { MODEL_NAMES } from '../../models/index';
 import { assertVerified } from '../../export/verify/verify';
 
 const USAGE = `usage: latephase <command> [flags]
 
 commands:
-  run    train the MNIST CNN with late-phase BatchNorm + head, fold, export ONNX, verify, bundle
+  run              train the MNIST CNN with late-phase BatchNorm + head, fold, export ONNX, verify, bundle
+  inspect <model>  parameter counts: shared, late-phase per member, total at K
+                   models: ${MODEL_NAMES.join(', ')}
 
 'latephase run' flags:
-${flagHelp(RUN_FLAGS)}`;
+${flagHelp(RUN_FLAGS)}
+
+'latephase inspect' flags:
+${flagHelp(INSPECT_FLAGS)}`;
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof VerificationError) return 3;
@@ -26,9 +34,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command ? 0 : 2;
   }
   try {
-    if (command !== 'run') throw new ConfigError(`unknown command '${command}'; expected 'run' (see latephase --help)`);
+    if (command !== 'run' && command !== 'inspect') throw new ConfigError(`unknown command '${command}'; expected 'run' or 'inspect' (see latephase --help)`);
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(USAGE);
+      return 0;
+    }
+    if (command === 'inspect') {
+      const [model, ...flags] = rest;
+      if (!model || model.startsWith('--')) throw new ConfigError(`'latephase inspect' needs a model name: ${MODEL_NAMES.join(', ')}`);
+      const parsed = parseFlags(flags, INSPECT_FLAGS, 'inspect');
+      await selectBackend();
+      console.log(inspectModel(model, parsed));
       return 0;
     }
     const summary = await runMnistJob(parseFlags(rest, RUN_FLAGS, 'run'));

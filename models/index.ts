@@ -1,0 +1,32 @@
+/** The model zoo by name, for the CLI and for users who pick architectures from configuration. */
+import { Model } from '../src/nn/model';
+import { ConfigError } from '../src/errors';
+import { LatePhaseChoice, BN_AND_HEAD } from './latePhaseChoice';
+import { mnistCnn } from './mnistCnn';
+import { mlp } from './mlp';
+import { wideResNet } from './wideResNet';
+import { resNet } from './resNet';
+
+export interface ZooOptions {
+  readonly latePhase?: LatePhaseChoice;
+  readonly seed?: number;
+  readonly classes?: number;
+}
+
+export const MODEL_NAMES = ['mnist-cnn', 'mlp', 'wrn-<depth>-<widen> (e.g. wrn-28-10)', 'resnet-<depth> (e.g. resnet-20)'] as const;
+
+export function buildModel(name: string, opts: ZooOptions = {}): Model {
+  const latePhase = opts.latePhase ?? BN_AND_HEAD;
+  const common = { latePhase, seed: opts.seed ?? 0 };
+  if (name === 'mnist-cnn') return mnistCnn(common);
+  if (name === 'mlp') return mlp({ ...common, inputs: 784, hidden: [256, 256], classes: opts.classes ?? 10 });
+  const wrn = /^wrn-(\d+)-(\d+)$/.exec(name);
+  if (wrn) return wideResNet({ ...common, depth: Number(wrn[1]), widen: Number(wrn[2]), classes: opts.classes ?? 10 });
+  const res = /^resnet-(\d+)$/.exec(name);
+  if (res) return resNet({ ...common, depth: Number(res[1]), classes: opts.classes ?? 10 });
+  throw new ConfigError(`unknown model '${name}'; known: ${MODEL_NAMES.join(', ')}`);
+}
+
+export { mnistCnn, mlp, wideResNet, resNet };
+export { LayerFactory, BN_AND_HEAD, NO_LATE_PHASE, describeChoice } from './latePhaseChoice';
+export type { LatePhaseChoice } from './latePhaseChoice';
