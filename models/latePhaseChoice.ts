@@ -14,6 +14,8 @@ import { LatePhaseDense } from '../src/latephase/latePhaseDense';
 import { LatePhaseConv2d } from '../src/latephase/latePhaseConv2d';
 import { Rank1Conv2d, Rank1Dense } from '../src/latephase/rank1';
 import { TemplateBank, TemplateConv2d, TemplateDense } from '../src/latephase/templateBank';
+import { LSTM } from '../src/nn/lstm';
+import { Rank1LSTM } from '../src/latephase/rank1Lstm';
 
 export interface LatePhaseChoice {
   /** Every BatchNorm layer's gamma/beta (and running statistics) per member. */
@@ -64,6 +66,12 @@ export class LayerFactory {
     if (this.choice.templates) return new TemplateDense(name, inUnits, outUnits, this.bank([inUnits, outUnits], inUnits), opts);
     if (this.choice.rank1) return new Rank1Dense(name, inUnits, outUnits, { ...opts, rng: this.rng });
     return new Dense(name, inUnits, outUnits, { ...opts, rng: this.rng });
+  }
+
+  /** Rank-1 factors on the input and recurrent matrices when `rank1` is chosen; otherwise plain. */
+  lstm(name: string, inputSize: number, hidden: number): Layer {
+    if (this.fullNames.has(name)) throw new ConfigError(`late-phase choice: full late-phase weights are not available for LSTM layer '${name}'; use rank1`);
+    return this.choice.rank1 ? new Rank1LSTM(name, inputSize, hidden, { rng: this.rng }) : new LSTM(name, inputSize, hidden, { rng: this.rng });
   }
 
   batchNorm(name: string, channels: number): Layer {

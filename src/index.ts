@@ -19,6 +19,8 @@ export { Flatten, ImageReshape } from './nn/reshape';
 export { Standardize } from './nn/standardize';
 export { Sequential } from './nn/sequential';
 export { Residual } from './nn/residual';
+export { Embedding } from './nn/embedding';
+export { LSTM, lstmForward } from './nn/lstm';
 
 export { isLatePhase } from './latephase/latePhaseLayer';
 export type { LatePhaseLayer, FoldOptions, MemberSelection } from './latephase/latePhaseLayer';
@@ -27,6 +29,11 @@ export { LatePhaseBatchNorm } from './latephase/latePhaseBatchNorm';
 export { LatePhaseDense } from './latephase/latePhaseDense';
 export { latePhaseLayers, memberCount, releaseMembers, selectMember, sharedParams, memberParams } from './latephase/members';
 export { foldMembers, isPlain } from './latephase/fold';
+export { MemberLayer } from './latephase/memberLayer';
+export { Rank1Dense, Rank1Conv2d, foldRank1 } from './latephase/rank1';
+export { Rank1LSTM } from './latephase/rank1Lstm';
+export { TemplateBank, TemplateConv2d, TemplateDense } from './latephase/templateBank';
+export { LatePhaseConv2d } from './latephase/latePhaseConv2d';
 
 export { trainLatePhase, DEFAULT_TRAIN_CONFIG, checkTrainConfig, resolveGammaTheta } from './train/trainer';
 export type { TrainConfig, TrainHooks, TrainResult, StepInfo } from './train/trainer';
@@ -34,21 +41,26 @@ export { Sgd } from './train/sgd';
 export type { SgdConfig } from './train/sgd';
 export { learningRate } from './train/schedule';
 export type { Schedule } from './train/schedule';
-export { softmaxCrossEntropy } from './train/loss';
+export { softmaxCrossEntropy } from './nn/loss';
 export { saveCheckpoint, loadCheckpoint, checkpointVariables } from './train/checkpoint';
 export type { CheckpointInfo } from './train/checkpoint';
 
 export { loadMnist } from './data/mnist';
-export { splitDataset, subset, checkDataset, featureTensor } from './data/dataset';
+export { splitDataset, subset, checkDataset, featureTensor, oneHotLabels } from './data/dataset';
+export { readTextCorpus, sequenceDataset } from './data/text';
+export type { TextCorpus } from './data/text';
 export type { Dataset } from './data/dataset';
 export { accuracy } from './eval/accuracy';
 export { evaluateMembers } from './eval/ensemble';
+export { crossEntropy, bitsPerCharacter } from './eval/crossEntropy';
+export { parameterCounts } from './eval/parameterCounts';
+export type { ParameterCounts } from './eval/parameterCounts';
 export type { EnsembleReport } from './eval/ensemble';
 export { writeFileAtomic } from './io/atomicWrite';
 
-export { mnistCnn } from '../models/mnistCnn';
-export { mlp } from '../models/mlp';
-export type { LatePhaseChoice } from '../models/latePhaseChoice';
+export { buildModel, mnistCnn, mlp, wideResNet, resNet, LayerFactory, BN_AND_HEAD, NO_LATE_PHASE } from '../models/index';
+export { charLstm } from '../models/charLstm';
+export type { LatePhaseChoice } from '../models/index';
 
 export { exportOnnx, OPSET, IR_VERSION } from '../export/onnx/exportOnnx';
 export type { ExportOptions, OnnxExport, TensorSignature } from '../export/onnx/exportOnnx';

@@ -14,7 +14,7 @@ import { Dataset } from '../src/data/dataset';
 import { Rng } from '../src/nn/rng';
 import { memberParams, sharedParams } from '../src/latephase/members';
 import { trainLatePhase, TrainConfig, StepInfo } from '../src/train/trainer';
-import { softmaxCrossEntropy } from '../src/train/loss';
+import { softmaxCrossEntropy } from '../src/nn/loss';
 import { useBackend } from './helpers';
 
 before(async () => {

@@ -12,6 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { mnistCnn } from '../models/mnistCnn';
+import { charLstm } from '../models/charLstm';
 import { foldMembers } from '../src/latephase/fold';
 import { releaseMembers } from '../src/latephase/members';
 import { FOLDED_CASES, PARITY_CASES, warmStatistics } from './parityModels';
@@ -34,6 +35,10 @@ test('exported models pass onnx.checker full check and strict shape inference', 
   releaseMembers(cnn, 4, 0, 2);
   warmStatistics(cnn, 4);
   for (const mode of ['exact', 'mean'] as const) models.push([`mnist cnn ${mode} fold`, foldMembers(cnn, { batchNorm: mode })]);
+  const lm = charLstm({ vocab: 12, seqLen: 6, embed: 4, hidden: 5 }); // Gather, LSTM, Squeeze, MatMul
+  releaseMembers(lm, 3, 0.2, 1);
+  models.push(['char lstm rank-1 fold', foldMembers(lm)]);
+  lm.dispose();
   for (const [name, model] of models) {
     warmStatistics(model, 1);
     fs.writeFileSync(path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '_')}.onnx`), exportOnnx(model).bytes);

@@ -8,6 +8,8 @@ import { Flatten, ImageReshape } from '../../src/nn/reshape';
 import { Standardize } from '../../src/nn/standardize';
 import { Sequential } from '../../src/nn/sequential';
 import { Residual } from '../../src/nn/residual';
+import { Embedding } from '../../src/nn/embedding';
+import { LSTM } from '../../src/nn/lstm';
 import { Layer } from '../../src/nn/layer';
 import { lowering, LoweringEntry } from './lowering';
 import { lowerDense } from './lowerings/dense';
@@ -18,6 +20,8 @@ import { lowerAvgPool, lowerGlobalAvgPool, lowerMaxPool } from './lowerings/pool
 import { lowerFlatten, lowerImageReshape } from './lowerings/reshape';
 import { lowerStandardize } from './lowerings/standardize';
 import { lowerResidual, lowerSequential } from './lowerings/containers';
+import { lowerEmbedding } from './lowerings/embedding';
+import { lowerLSTM } from './lowerings/lstm';
 
 export const LOWERINGS: readonly LoweringEntry[] = [
   lowering(Dense, lowerDense),
@@ -32,6 +36,8 @@ export const LOWERINGS: readonly LoweringEntry[] = [
   lowering(Standardize, lowerStandardize),
   lowering(Sequential, lowerSequential),
   lowering(Residual, lowerResidual),
+  lowering(Embedding, lowerEmbedding),
+  lowering(LSTM, lowerLSTM),
 ];
 
 export function findLowering(layer: Layer): LoweringEntry | undefined {

@@ -37,7 +37,7 @@ export class LatePhaseDense extends MemberLayer<'weight' | 'bias'> {
   }
 
   protected forwardMember(x: tf.Tensor, member: Record<'weight' | 'bias', tf.Variable>): tf.Tensor {
-    return denseForward(x as tf.Tensor2D, member.weight, member.bias);
+    return denseForward(x, member.weight, member.bias);
   }
 
   fold(_options: FoldOptions): Dense {

@@ -26,16 +26,20 @@ function factors(owner: string, inSize: number, outSize: number): MemberSet<Fact
 }
 
 /**
- * The folded weight of a [..., in, out] tensor W: 'mean' gives W o (mean s)(mean r)^T, 'product'
- * gives mean_k W o (s_k r_k^T). Both broadcast s over the in axis and r over the out axis.
+ * The folded weight of a [..., in, out] tensor W with input factors `s` and output factors `r`:
+ * 'mean' gives W o (mean s)(mean r)^T, 'product' gives mean_k W o (s_k r_k^T).
  */
-export function foldRank1(weight: tf.Tensor, members: MemberSet<Factor>, mode: 'mean' | 'product'): tf.Tensor {
+export function foldRank1<N extends string>(weight: tf.Tensor, members: MemberSet<N>, mode: 'mean' | 'product', s: N, r: N): tf.Tensor {
   return tf.tidy(() => {
-    const outer = (s: tf.Tensor, r: tf.Tensor): tf.Tensor => tf.mul(tf.reshape(s, [-1, 1]), tf.reshape(r, [1, -1]));
-    if (mode === 'mean') return tf.mul(weight, outer(members.mean('s'), members.mean('r')));
-    const masks = Array.from({ length: members.count }, (_, k) => outer(members.member(k).s, members.member(k).r));
+    if (mode === 'mean') return tf.mul(weight, rank1Mask(members.mean(s), members.mean(r)));
+    const masks = Array.from({ length: members.count }, (_, k) => rank1Mask(members.member(k)[s], members.member(k)[r]));
     return tf.mul(weight, tf.div(tf.addN(masks), masks.length));
   });
+}
+
+/** s r^T, broadcastable against a [..., in, out] weight. */
+export function rank1Mask(s: tf.Tensor, r: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.reshape(s, [-1, 1]), tf.reshape(r, [1, -1]));
 }
 
 abstract class Rank1Layer extends MemberLayer<Factor> {
@@ -48,7 +52,7 @@ abstract class Rank1Layer extends MemberLayer<Factor> {
   }
 
   protected foldedWeight(options: FoldOptions): tf.Tensor {
-    return foldRank1(this.weight.variable, this.members, options.rank1 ?? 'mean');
+    return foldRank1(this.weight.variable, this.members, options.rank1 ?? 'mean', 's', 'r');
   }
 
   protected foldedBias(): Param | null {
@@ -82,7 +86,7 @@ export class Rank1Dense extends Rank1Layer {
   }
 
   protected forwardMember(x: tf.Tensor, m: Record<Factor, tf.Variable>): tf.Tensor {
-    const scaled = denseForward(tf.mul(x, m.s) as tf.Tensor2D, this.weight.variable, null);
+    const scaled = denseForward(tf.mul(x, m.s), this.weight.variable, null);
     return this.bias ? tf.add(tf.mul(scaled, m.r), this.bias.variable) : tf.mul(scaled, m.r);
   }
 

@@ -161,7 +161,7 @@ export class TemplateDense extends TemplateLayer {
   }
 
   protected forwardMember(x: tf.Tensor, m: Record<'coefficients', tf.Variable>): tf.Tensor {
-    return denseForward(x as tf.Tensor2D, this.bank.weight(m.coefficients), this.bias?.variable ?? null);
+    return denseForward(x, this.bank.weight(m.coefficients), this.bias?.variable ?? null);
   }
 
   fold(_options: FoldOptions): Dense {

@@ -4,7 +4,7 @@ import { kaimingNormal, constant } from './init';
 import { Rng } from './rng';
 import { expectLastDim, expectRank } from './shape';
 
-/** Fully connected layer y = x W + b with W of shape [in, out]. */
+/** Fully connected layer y = x W + b with W of shape [in, out], applied over the last axis (so also per time step). */
 export class Dense implements Layer {
   readonly kind = 'dense';
   readonly kernel: Param;
@@ -30,7 +30,7 @@ export class Dense implements Layer {
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
-    return denseForward(x as tf.Tensor2D, this.kernel.variable, this.bias?.variable ?? null);
+    return denseForward(x, this.kernel.variable, this.bias?.variable ?? null);
   }
 
   params(): Param[] {
@@ -55,13 +55,16 @@ export class Dense implements Layer {
   }
 }
 
-export function denseForward(x: tf.Tensor2D, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor2D {
-  return tf.fused.matMul({ a: x, b: kernel as tf.Tensor2D, bias: bias ?? undefined }) as tf.Tensor2D;
+/** x W + b over the last axis of x (any rank >= 2 including the batch). */
+export function denseForward(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, x.shape[x.rank - 1]!]) as tf.Tensor2D;
+  const y = tf.fused.matMul({ a: flat, b: kernel as tf.Tensor2D, bias: bias ?? undefined });
+  return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), kernel.shape[1]!]);
 }
 
-/** Shape rule shared by every dense-like layer: [in] -> [out]. */
+/** Shape rule shared by every dense-like layer: [..., in] -> [..., out]. */
 export function denseOutputShape(name: string, inUnits: number, outUnits: number, input: readonly number[]): number[] {
-  expectRank(name, input, [1]);
+  expectRank(name, input, [1, 2, 3]);
   expectLastDim(name, input, inUnits);
-  return [outUnits];
+  return [...input.slice(0, -1), outUnits];
 }

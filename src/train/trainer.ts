@@ -16,11 +16,11 @@ import { Model } from '../nn/model';
 import { Param, TRAIN } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError, TrainingError } from '../errors';
-import { Dataset, checkDataset, exampleCount, featureTensor } from '../data/dataset';
+import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from '../data/dataset';
 import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseLayers } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
-import { softmaxCrossEntropy } from './loss';
+import { softmaxCrossEntropy } from '../nn/loss';
 
 export interface TrainConfig {
   readonly epochs: number;
@@ -122,7 +122,7 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
   const checkEvery = cfg.lossCheckEvery ?? 25;
 
   const x = featureTensor(data);
-  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(data.y, 'int32'), data.classes));
+  const y = oneHotLabels(data);
   const sharedOpt = new Sgd(cfg.shared);
   let memberOpts: Sgd[] = [];
   let accum: tf.Tensor[] | null = null;

@@ -1,0 +1,46 @@
+/**
+ * Text corpora from local files for character-level language models: a vocabulary (the sorted
+ * distinct characters, or all 256 byte values for byte-level data such as enwik8) and sequences
+ * of T ids whose targets are the next T ids.
+ */
+import * as fs from 'fs';
+import { Dataset } from './dataset';
+import { DataError } from '../errors';
+
+export interface TextCorpus {
+  /** Symbol of each id: characters, or byte values as strings for byte-level corpora. */
+  readonly vocab: readonly string[];
+  readonly ids: Int32Array;
+}
+
+export function readTextCorpus(file: string, opts: { bytes?: boolean } = {}): TextCorpus {
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(file);
+  } catch (err) {
+    throw new DataError(`text corpus '${file}': cannot read (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (raw.length === 0) throw new DataError(`text corpus '${file}' is empty`);
+  if (opts.bytes) return { vocab: Array.from({ length: 256 }, (_, b) => String(b)), ids: Int32Array.from(raw) };
+  const chars = Array.from(raw.toString('utf8'));
+  const vocab = [...new Set(chars)].sort();
+  const index = new Map(vocab.map((c, i) => [c, i]));
+  return { vocab, ids: Int32Array.from(chars, (c) => index.get(c)!) };
+}
+
+/** Consecutive windows of `seqLen` ids (every `stride` ids) with next-id targets. */
+export function sequenceDataset(corpus: TextCorpus, seqLen: number, stride = seqLen): Dataset {
+  if (!(Number.isInteger(seqLen) && seqLen > 0 && Number.isInteger(stride) && stride > 0)) throw new DataError(`sequence length and stride must be positive integers, got ${seqLen}, ${stride}`);
+  const count = Math.floor((corpus.ids.length - 1 - seqLen) / stride) + 1;
+  if (count < 1) throw new DataError(`text corpus has ${corpus.ids.length} symbols, too few for one sequence of ${seqLen} plus its target`);
+  const x = new Float32Array(count * seqLen);
+  const y = new Int32Array(count * seqLen);
+  for (let s = 0; s < count; s++) {
+    const start = s * stride;
+    for (let t = 0; t < seqLen; t++) {
+      x[s * seqLen + t] = corpus.ids[start + t]!;
+      y[s * seqLen + t] = corpus.ids[start + t + 1]!;
+    }
+  }
+  return { x, y, featureShape: [seqLen], labelShape: [seqLen], classes: corpus.vocab.length };
+}
