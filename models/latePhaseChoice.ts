@@ -16,6 +16,7 @@ import { Rank1Conv2d, Rank1Dense } from '../src/latephase/rank1';
 import { TemplateBank, TemplateConv2d, TemplateDense } from '../src/latephase/templateBank';
 import { LSTM } from '../src/nn/lstm';
 import { Rank1LSTM } from '../src/latephase/rank1Lstm';
+import { LatePhaseLSTM } from '../src/latephase/latePhaseLstm';
 
 export interface LatePhaseChoice {
   /** Every BatchNorm layer's gamma/beta (and running statistics) per member. */
@@ -70,7 +71,7 @@ export class LayerFactory {
 
   /** Rank-1 factors on the input and recurrent matrices when `rank1` is chosen; otherwise plain. */
   lstm(name: string, inputSize: number, hidden: number): Layer {
-    if (this.fullNames.has(name)) throw new ConfigError(`late-phase choice: full late-phase weights are not available for LSTM layer '${name}'; use rank1`);
+    if (this.fullNames.has(name)) return new LatePhaseLSTM(name, inputSize, hidden, { rng: this.rng });
     return this.choice.rank1 ? new Rank1LSTM(name, inputSize, hidden, { rng: this.rng }) : new LSTM(name, inputSize, hidden, { rng: this.rng });
   }
 

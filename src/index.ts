@@ -34,6 +34,7 @@ export { Rank1Dense, Rank1Conv2d, foldRank1 } from './latephase/rank1';
 export { Rank1LSTM } from './latephase/rank1Lstm';
 export { TemplateBank, TemplateConv2d, TemplateDense } from './latephase/templateBank';
 export { LatePhaseConv2d } from './latephase/latePhaseConv2d';
+export { LatePhaseLSTM } from './latephase/latePhaseLstm';
 
 export { trainLatePhase, DEFAULT_TRAIN_CONFIG, checkTrainConfig, resolveGammaTheta } from './train/trainer';
 export type { TrainConfig, TrainHooks, TrainResult, StepInfo } from './train/trainer';

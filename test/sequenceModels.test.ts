@@ -17,6 +17,8 @@ import { Dense } from '../src/nn/dense';
 import { Rng } from '../src/nn/rng';
 import { Rank1LSTM } from '../src/latephase/rank1Lstm';
 import { rank1Mask } from '../src/latephase/rank1';
+import { LatePhaseLSTM } from '../src/latephase/latePhaseLstm';
+import { latePhaseLayers, releaseMembers } from '../src/latephase/members';
 import { charLstm } from '../models/charLstm';
 import { readTextCorpus, sequenceDataset } from '../src/data/text';
 import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
@@ -79,6 +81,21 @@ test('rank-1 LSTM folds follow the documented weight rules', () => {
   }
   x.dispose();
   layer.dispose();
+});
+
+test('a fully late-phase LSTM (by name) folds to the member-mean weights and exports', async () => {
+  const model = charLstm({ vocab: 9, seqLen: 5, embed: 4, hidden: 6, latePhase: { batchNorm: false, head: true, full: ['lstm'] } });
+  releaseMembers(model, 3, 0.3, 2);
+  const lstm = latePhaseLayers(model).find((l): l is LatePhaseLSTM => l instanceof LatePhaseLSTM)!;
+  const folded = foldMembers(model);
+  const plain = folded.layers().find((l): l is LSTM => l instanceof LSTM)!;
+  const mean = lstm.members.mean('recurrent');
+  assert.ok(maxAbsDiff(plain.recurrent.variable, mean) < 1e-7);
+  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'ids', values: ids(2, 5, 9, 1).dataSync() as Float32Array, rows: 2 }], { batchSizes: [2] });
+  assert.ok(report.pass);
+  mean.dispose();
+  folded.dispose();
+  model.dispose();
 });
 
 test('ONNX parity: embedding (Gather) -> LSTM op -> per-step dense (MatMul)', async () => {
