@@ -1,0 +1,125 @@
+/**
+ * `npm run bench`: every comparison measured in this run, ending with one table (two times and
+ * their ratio per row). Absolute times on a shared machine are noise; the ratios are the result.
+ * Not a test: it asserts nothing and CI does not run it.
+ */
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend, describeBackend } from '../src/backend/selectBackend';
+import { BN_AND_HEAD, wideResNet } from '../models/index';
+import { exportOnnx } from '../export/onnx/exportOnnx';
+import { benchCnn, benchMlp, wrn16x4 } from './benchModels';
+import { median, timeMedian, trainingStepMs } from './timing';
+import { Model } from '../src/nn/model';
+
+interface Row {
+  readonly comparison: string;
+  readonly ours: string;
+  readonly oursValue: number;
+  readonly peer: string;
+  readonly peerValue: number | null;
+  readonly unit: string;
+}
+
+const rows: Row[] = [];
+const fmt = (v: number, unit: string): string => (unit === 'ms' ? `${v.toFixed(1)} ms` : unit === 's' ? `${v.toFixed(2)} s` : `${v.toFixed(0)} ${unit}`);
+
+function torchPeer(threads: number): Record<string, number> | null {
+  const python = '/usr/bin/python3';
+  const r = spawnSync(python, [path.join(__dirname, '..', '..', 'bench', 'torch_peer.py'), '--threads', String(threads)], { encoding: 'utf8', timeout: 900_000 });
+  if (r.status !== 0) {
+    console.log(`PyTorch peer skipped (${threads} thread${threads > 1 ? 's' : ''}): ${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop()}; install it with: apt-get install python3-torch`);
+    return null;
+  }
+  const out = JSON.parse(r.stdout) as { torch: string; results: Record<string, number> };
+  console.log(`PyTorch ${out.torch}, ${threads} thread(s): ${JSON.stringify(out.results)}`);
+  return out.results;
+}
+
+async function stepRows(): Promise<void> {
+  const cases: Array<[string, string, () => Model, number, number]> = [
+    ['bench-cnn-b32', 'bench CNN training step, batch 32', () => benchCnn(), 32, 15],
+    ['bench-cnn-b128', 'bench CNN training step, batch 128', () => benchCnn(), 128, 8],
+    ['wrn-16-4-b64', 'WRN-16-4 training step, batch 64', () => wrn16x4(), 64, 4],
+    ['mlp-b128', 'MLP 784-256-256-10 training step, batch 128', () => benchMlp(), 128, 15],
+  ];
+  const ours: Record<string, number> = {};
+  for (const [key, , make, batch, steps] of cases) {
+    const model = make();
+    ours[key] = await trainingStepMs(model, batch, steps);
+    model.dispose();
+    console.log(`ours ${key}: ${ours[key]!.toFixed(1)} ms`);
+  }
+  const torch1 = torchPeer(1);
+  const torch2 = torchPeer(2);
+  for (const [key, label] of cases) {
+    rows.push({ comparison: label, ours: 'latephase', oursValue: ours[key]!, peer: 'PyTorch 1 thread', peerValue: torch1?.[key] ?? null, unit: 'ms' });
+    if (torch2) rows.push({ comparison: label, ours: 'latephase', oursValue: ours[key]!, peer: 'PyTorch 2 threads', peerValue: torch2[key] ?? null, unit: 'ms' });
+  }
+}
+
+async function latePhaseOverheadRow(): Promise<void> {
+  // Same architecture, same batch: K = 10 late-phase BN + head (cycling members) vs no late-phase weights.
+  const times = { late: [] as number[], plain: [] as number[] };
+  for (let r = 0; r < 3; r++) {
+    for (const kind of ['plain', 'late'] as const) {
+      const model = benchCnn(kind === 'late' ? BN_AND_HEAD : undefined);
+      times[kind].push(await trainingStepMs(model, 64, 20, kind === 'late' ? 10 : 0));
+      model.dispose();
+    }
+  }
+  rows.push({ comparison: 'late-phase K=10 (BN + head) vs plain step, bench CNN b64', ours: 'late phase', oursValue: median(times.late), peer: 'no late-phase weights', peerValue: median(times.plain), unit: 'ms' });
+}
+
+async function exportRows(): Promise<void> {
+  const model = wideResNet({ depth: 28, widen: 10, latePhase: { batchNorm: false, head: false } });
+  const params = model.parameterCount();
+  let bytes = 0;
+  const ms = await timeMedian(() => {
+    bytes = exportOnnx(model).bytes.length;
+  }, 3, 1);
+  rows.push({ comparison: 'WRN-28-10 export time (target < 1.5 s)', ours: 'exportOnnx', oursValue: ms / 1000, peer: 'target', peerValue: 1.5, unit: 's' });
+  rows.push({ comparison: `WRN-28-10 ONNX size vs 4 bytes x ${params.toLocaleString('en-US')} params`, ours: 'model.onnx', oursValue: bytes, peer: '4 B/param', peerValue: 4 * params, unit: 'bytes' });
+  model.dispose();
+}
+
+async function inferenceRow(): Promise<void> {
+  const model = wrn16x4();
+  const exported = exportOnnx(model);
+  const batch = 64;
+  const x = tf.randomUniform([batch, 32, 32, 3]);
+  const nchw = tf.transpose(x, [0, 3, 1, 2]);
+  const session = await ort.InferenceSession.create(exported.bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  const feed = { input: new ort.Tensor('float32', nchw.dataSync() as Float32Array, [batch, 3, 32, 32]) };
+  const ortMs = await timeMedian(() => session.run(feed), 7);
+  const tfjsMs = await timeMedian(() => model.predict(x).dataSync(), 7);
+  rows.push({ comparison: 'WRN-16-4 inference, batch 64 (exported model)', ours: 'onnxruntime CPU', oursValue: ortMs, peer: 'tfjs predict', peerValue: tfjsMs, unit: 'ms' });
+  await session.release();
+  tf.dispose([x, nchw]);
+  model.dispose();
+}
+
+function printTable(): void {
+  const header = ['comparison', 'A', 'A value', 'B', 'B value', 'A / B'];
+  const body = rows.map((r) => [r.comparison, r.ours, fmt(r.oursValue, r.unit), r.peer, r.peerValue === null ? 'skipped' : fmt(r.peerValue, r.unit), r.peerValue ? (r.oursValue / r.peerValue).toFixed(2) : '-']);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${body.map(line).join('\n')}`);
+}
+
+async function main(): Promise<void> {
+  const backend = await selectBackend();
+  console.log(`backend: ${describeBackend(backend, true)}; ${new Date().toISOString()}`);
+  await stepRows();
+  await latePhaseOverheadRow();
+  await exportRows();
+  await inferenceRow();
+  printTable();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,100 @@
+"""PyTorch peer for latephase's benchmarks: the same models, batch and optimizer, timed in the same run.
+
+Debian's python3-torch (1.13, oneDNN) is an independent peer, never a runtime dependency.
+Usage: python3 bench/torch_peer.py --threads 1 --repeats 20
+Prints one JSON object: {"torch": version, "threads": n, "results": {name: median_ms}}.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def bench_cnn():
+    # conv3x3 1->32, maxpool, conv3x3 32->64, BN, global average pool, dense 10 (ReLUs after the convs)
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def mlp():
+    return nn.Sequential(
+        nn.Linear(784, 256, bias=False), nn.BatchNorm1d(256), nn.ReLU(),
+        nn.Linear(256, 256, bias=False), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 10))
+
+
+class Block(nn.Module):
+    """Pre-activation WRN block, as latephase's models/wideResNet.ts."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.bn1, self.bn2 = nn.BatchNorm2d(cin), nn.BatchNorm2d(cout)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.shortcut = None if cin == cout and stride == 1 else nn.Conv2d(cin, cout, 1, stride, bias=False)
+
+    def forward(self, x):
+        a = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(a))))
+        return out + (x if self.shortcut is None else self.shortcut(a))
+
+
+def wrn(depth, widen, classes=10):
+    n = (depth - 4) // 6
+    widths = [16, 16 * widen, 32 * widen, 64 * widen]
+    layers = [nn.Conv2d(3, 16, 3, 1, 1, bias=False)]
+    for g in range(3):
+        for b in range(n):
+            layers.append(Block(widths[g] if b == 0 else widths[g + 1], widths[g + 1], 2 if b == 0 and g > 0 else 1))
+    layers += [nn.BatchNorm2d(widths[3]), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(widths[3], classes)]
+    return nn.Sequential(*layers)
+
+
+CASES = {
+    "bench-cnn-b32": (bench_cnn, (32, 1, 28, 28)),
+    "bench-cnn-b128": (bench_cnn, (128, 1, 28, 28)),
+    "wrn-16-4-b64": (lambda: wrn(16, 4), (64, 3, 32, 32)),
+    "mlp-b128": (mlp, (128, 784)),
+}
+
+
+def time_steps(make, shape, repeats, warmup=3):
+    torch.manual_seed(0)
+    model = make()
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    x = torch.rand(*shape)
+    y = torch.randint(0, 10, (shape[0],))
+    times = []
+    for i in range(warmup + repeats):
+        start = time.perf_counter()
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--cases", default=",".join(CASES))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = {}
+    for name in args.cases.split(","):
+        make, shape = CASES[name]
+        results[name] = time_steps(make, shape, max(3, args.repeats // 3) if name.startswith("wrn") else args.repeats)
+    print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
