@@ -9,14 +9,19 @@
  * - filter gradient: dW[i,j,c,o] = sum_{n,y,x} xPad[n, y*s+i, x*s+j, c] * dy[n,y,x,o], i.e. a
  *   convolution of x^T ([c, H, W, n]) with dy^T ([oh, ow, n, o]) at dilation s (measured 5-30x faster
  *   than im2col + matmul or the wasm Conv3D filter gradient on the MNIST CNN's shapes);
- * - input gradient (stride 1): a forward convolution of dy, padded by (k-1-pad), with the filter
- *   flipped in space and its channel axes swapped. Strided cases fall back to the stock kernel.
+ * - input gradient: a forward convolution of dy (zero-inserted for strides), padded by (k-1-pad),
+ *   with the filter flipped in space and its channel axes swapped.
  *
  * Nested ops inside a kernel are not recorded on the gradient tape (tfjs only records at kernel
  * depth 0), so these kernels are safe to call from backprop.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { maxPoolGradientValues, MaxPoolGradAttrs } from './wasmMaxPoolGradient';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { maxPoolGradientInto, MaxPoolGradAttrs } from './wasmMaxPoolGradient';
+
+function isWasmBackend(backend: unknown): backend is BackendWasm {
+  return backend instanceof tf.KernelBackend && typeof (backend as Partial<BackendWasm>).typedArrayFromHeap === 'function';
+}
 
 type Conv2DPad = 'same' | 'valid' | number | ExplicitPadding;
 type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
@@ -70,33 +75,65 @@ export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: Fil
   });
 }
 
-/** Returns null where the forward-convolution form does not apply (strides or dilations > 1). */
-export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: InputGradAttrs): tf.Tensor4D | null {
+/**
+ * [kh, kw, in, out] -> [kh, kw, out, in] flipped in space, in one host pass (the wasm Reverse kernel
+ * cost more than the convolution it feeds on WRN shapes).
+ */
+function flippedFilter(filter: tf.Tensor4D): tf.Tensor4D {
+  const [kh, kw, ci, co] = filter.shape;
+  const src = filter.dataSync();
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++)
+      for (let c = 0; c < ci; c++)
+        for (let o = 0; o < co; o++) out[(((kh - 1 - i) * kw + (kw - 1 - j)) * co + o) * ci + c] = src[((i * kw + j) * ci + c) * co + o]!;
+  return tf.tensor4d(out, [kh, kw, co, ci]);
+}
+
+/** dy [n, oh, ow, c] with (s - 1) zeros inserted between rows and columns: [n, (oh-1)s+1, (ow-1)s+1, c]. */
+function zeroInserted(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, oh, ow, c] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return tf.slice(tf.reshape(spread, [n, oh * sh, ow * sw, c]) as tf.Tensor4D, [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]);
+}
+
+/**
+ * dx as a forward convolution: dy with zeros inserted for the stride, padded by (k - 1 - pad),
+ * convolved with the spatially flipped, channel-swapped filter. Measured 2x faster than the stock
+ * wasm kernel on strided WRN shapes, and ~5x on stride 1.
+ */
+export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: InputGradAttrs): tf.Tensor4D {
   const info = tf.backend_util.computeConv2DInfo(
     attrs.inputShape, filter.shape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast',
   );
-  if (info.strideHeight !== 1 || info.strideWidth !== 1) return null;
   const [fh, fw] = [info.filterHeight, info.filterWidth];
+  const dilatedH = (info.outHeight - 1) * info.strideHeight + 1;
+  const dilatedW = (info.outWidth - 1) * info.strideWidth + 1;
   const top = fh - 1 - info.padInfo.top;
   const left = fw - 1 - info.padInfo.left;
-  const bottom = info.inHeight + fh - 1 - info.outHeight - top;
-  const right = info.inWidth + fw - 1 - info.outWidth - left;
-  if (Math.min(top, left, bottom, right) < 0) return null;
+  const bottom = info.inHeight + fh - 1 - dilatedH - top;
+  const right = info.inWidth + fw - 1 - dilatedW - left;
   return tf.tidy(() => {
-    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
-    const dyPad = top || bottom || left || right ? tf.pad(dy, [[0, 0], [top, bottom], [left, right], [0, 0]]) : dy;
-    return tf.conv2d(dyPad, flipped as tf.Tensor4D, 1, 'valid');
+    let spread: tf.Tensor4D = zeroInserted(dy, info.strideHeight, info.strideWidth);
+    // Negative padding (input rows no output reads) crops instead.
+    if (Math.min(top, left, bottom, right) < 0) {
+      const [n, h, w, c] = spread.shape;
+      spread = tf.slice(spread, [0, Math.max(0, -top), Math.max(0, -left), 0], [n, h - Math.max(0, -top) - Math.max(0, -bottom), w - Math.max(0, -left) - Math.max(0, -right), c]);
+    }
+    const pads: Array<[number, number]> = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+    const padded = pads.some(([a, b]) => a || b) ? tf.pad(spread, pads) : spread;
+    return tf.conv2d(padded, flippedFilter(filter), 1, 'valid');
   });
 }
 
 let registered = false;
 
-/** Replace a kernel the wasm backend has (the registry warns on plain re-registration). */
-function replaceKernel(name: string, kernelFunc: tf.KernelFunc): tf.KernelFunc | null {
+/** Register `kernelFunc` for `name` on wasm, replacing a stock kernel (the registry warns on plain re-registration). */
+function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
   const stock = tf.getKernel(name, 'wasm');
   if (stock) tf.unregisterKernel(name, 'wasm');
   tf.registerKernel({ ...(stock ?? {}), kernelName: name, backendName: 'wasm', kernelFunc });
-  return stock?.kernelFunc ?? null;
 }
 
 /**
@@ -107,11 +144,16 @@ export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
   replaceKernel(tf.MaxPoolGrad, ({ inputs, backend, attrs }) => {
-    if (!(backend instanceof tf.KernelBackend)) throw new Error('MaxPoolGrad: kernel called without a backend');
+    if (!isWasmBackend(backend)) throw new Error('MaxPoolGrad: registered for the wasm backend only');
     const x = asTensor4D(inputs['input']!, 'input');
     const dy = asTensor4D(inputs['dy']!, 'dy');
-    const values = maxPoolGradientValues(backend.readSync(x.dataId) as Float32Array, backend.readSync(dy.dataId) as Float32Array, x.shape, attrs as unknown as MaxPoolGradAttrs);
-    return { dataId: backend.write(values, x.shape, 'float32'), shape: x.shape, dtype: 'float32' };
+    // Work on views of the wasm heap (no copies); the output is allocated first because an
+    // allocation may grow the heap and detach earlier views.
+    const out = backend.makeOutput([...x.shape], 'float32');
+    const dx = backend.typedArrayFromHeap(out) as Float32Array;
+    dx.fill(0);
+    maxPoolGradientInto(dx, backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(dy), x.shape, attrs as unknown as MaxPoolGradAttrs);
+    return out;
   });
   replaceKernel(tf.Conv2DBackpropFilter, ({ inputs, backend, attrs }) => {
     const a = attrs as unknown as FilterGradAttrs;
@@ -119,12 +161,9 @@ export function registerWasmKernels(): void {
     const dw = conv2dFilterGradient(asTensor4D(inputs['x']!, 'x'), asTensor4D(inputs['dy']!, 'dy'), a);
     return toKernelOutput(dw, backend);
   });
-  const stockInputGradient: tf.KernelFunc | null = replaceKernel(tf.Conv2DBackpropInput, (args) => {
-    const a = args.attrs as unknown as InputGradAttrs;
+  replaceKernel(tf.Conv2DBackpropInput, ({ inputs, backend, attrs }) => {
+    const a = attrs as unknown as InputGradAttrs;
     requireNHWC(a.dataFormat, 'Conv2DBackpropInput');
-    const dx = conv2dInputGradient(asTensor4D(args.inputs['dy']!, 'dy'), asTensor4D(args.inputs['filter']!, 'filter'), a);
-    if (dx) return toKernelOutput(dx, args.backend);
-    if (!stockInputGradient) throw new Error('Conv2DBackpropInput: strided case needs the stock wasm kernel, which is missing');
-    return stockInputGradient(args);
+    return toKernelOutput(conv2dInputGradient(asTensor4D(inputs['dy']!, 'dy'), asTensor4D(inputs['filter']!, 'filter'), a), backend);
   });
 }

@@ -15,13 +15,12 @@ export interface MaxPoolGradAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** dx (NHWC, row-major) of max pooling `x` (shape `xShape`) given the output gradient `dy`. */
-export function maxPoolGradientValues(x: ArrayLike<number>, dy: ArrayLike<number>, xShape: readonly [number, number, number, number], attrs: MaxPoolGradAttrs): Float32Array {
+/** Accumulates into `dx` (NHWC, row-major, starting at zero) the gradient of max pooling `x` given the output gradient `dy`. */
+export function maxPoolGradientInto(dx: Float32Array, x: ArrayLike<number>, dy: ArrayLike<number>, xShape: readonly [number, number, number, number], attrs: MaxPoolGradAttrs): void {
   const info = tf.backend_util.computePool2DInfo([...xShape] as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const [n, h, w, c] = xShape;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
   const { top, left } = info.padInfo;
-  const dx = new Float32Array(n * h * w * c);
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       const y0 = oy * sh - top;
@@ -45,5 +44,4 @@ export function maxPoolGradientValues(x: ArrayLike<number>, dy: ArrayLike<number
       }
     }
   }
-  return dx;
 }
