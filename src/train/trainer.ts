@@ -108,6 +108,104 @@ function lossAndGrads(model: Model, xb: tf.Tensor, yb: tf.Tensor, params: readon
   return { loss: value, grads: params.map((p) => grads[p.variable.name]!) };
 }
 
+/** Before release: every parameter (the tied late-phase copy included) steps with the shared optimizer. */
+function plainStep(model: Model, xb: tf.Tensor, yb: tf.Tensor, opt: Sgd, lr: number): tf.Scalar {
+  const params = [...sharedParams(model), ...memberParams(model, 0)];
+  const { loss, grads } = lossAndGrads(model, xb, yb, params);
+  opt.step(params, grads, lr);
+  return loss;
+}
+
+/**
+ * Algorithm 1's late-phase bookkeeping: the member visited next, each member's own optimizer, and
+ * the shared gradients summed over the current cycle (kept outside any tidy scope).
+ */
+class MemberCycle {
+  member = 0;
+  sharedSteps = 0;
+  private readonly memberOpts: Sgd[];
+  private accum: tf.Tensor[] | null = null;
+
+  constructor(
+    private readonly model: Model,
+    private readonly k: number,
+    memberConfig: SgdConfig,
+    private readonly sharedOpt: Sgd,
+    private readonly gamma: number,
+  ) {
+    this.memberOpts = Array.from({ length: k }, () => new Sgd(memberConfig));
+  }
+
+  /** Member `this.member` steps at once on its own gradient; the shared gradient is added to the cycle's sum. */
+  step(xb: tf.Tensor, yb: tf.Tensor, lr: number): tf.Scalar {
+    selectMember(this.model, this.member);
+    const shared = sharedParams(this.model);
+    const own = memberParams(this.model, this.member);
+    const { loss, grads } = lossAndGrads(this.model, xb, yb, [...shared, ...own]);
+    this.memberOpts[this.member]!.step(own, grads.slice(shared.length), lr);
+    const sharedGrads = grads.slice(0, shared.length);
+    const previous = this.accum;
+    this.accum = (previous ? sharedGrads.map((g, i) => tf.add(previous[i]!, g)) : sharedGrads).map((g) => tf.keep(g));
+    if (previous) tf.dispose(previous);
+    return loss;
+  }
+
+  /** Moves to the next member; after member K-1 the shared weights take their one step. */
+  advance(sharedLr: number): void {
+    if (++this.member < this.k) return;
+    this.member = 0;
+    this.stepShared(sharedLr);
+  }
+
+  /** Shared step with gammaTheta times the summed gradients (a no-op when nothing is accumulated). */
+  stepShared(lr: number): void {
+    if (!this.accum) return;
+    this.sharedOpt.step(sharedParams(this.model), this.accum, lr, this.gamma);
+    tf.dispose(this.accum);
+    this.accum = null;
+    this.sharedSteps++;
+  }
+
+  dispose(): void {
+    if (this.accum) tf.dispose(this.accum);
+    for (const o of this.memberOpts) o.dispose();
+  }
+}
+
+/** The running training loss, summed on the device and read back (one sync, NaN/Inf check) every `every` minibatches. */
+class LossMonitor {
+  private sum: tf.Scalar = tf.scalar(0);
+  private count = 0;
+
+  constructor(private readonly every: number) {}
+
+  add(loss: tf.Scalar): void {
+    const next = tf.add(this.sum, loss) as tf.Scalar;
+    tf.dispose([this.sum, loss]);
+    this.sum = next;
+    this.count++;
+  }
+
+  due(endOfEpoch: boolean): boolean {
+    return this.count >= this.every || (endOfEpoch && this.count > 0);
+  }
+
+  /** Mean loss and count since the last read; throws TrainingError on NaN/Inf naming `where`. */
+  read(where: string): { mean: number; count: number } {
+    const mean = this.sum.dataSync()[0]! / Math.max(this.count, 1);
+    if (!Number.isFinite(mean)) throw new TrainingError(`loss became ${mean} by ${where}; lower the learning rate or check the data for NaN/Inf`);
+    const count = this.count;
+    this.sum.dispose();
+    this.sum = tf.scalar(0);
+    this.count = 0;
+    return { mean, count };
+  }
+
+  dispose(): void {
+    this.sum.dispose();
+  }
+}
+
 export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   checkTrainConfig(cfg);
   checkDataset(data, 'training data');
@@ -118,46 +216,24 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
   const rng = new Rng(cfg.seed);
   const shuffleRng = rng.fork();
   const releaseSeed = Math.floor(rng.next() * 2 ** 31);
-  const gamma = resolveGammaTheta(cfg.gammaTheta, cfg.k);
-  const checkEvery = cfg.lossCheckEvery ?? 25;
 
   const x = featureTensor(data);
   const y = oneHotLabels(data);
   const sharedOpt = new Sgd(cfg.shared);
-  let memberOpts: Sgd[] = [];
-  let accum: tf.Tensor[] | null = null;
-  let cyclePos = 0;
-  let sharedSteps = 0;
+  const losses = new LossMonitor(cfg.lossCheckEvery ?? 25);
+  let cycle: MemberCycle | null = null;
   let minibatches = 0;
   const memberSteps = new Array<number>(late ? cfg.k : 1).fill(0);
   const epochLoss: number[] = [];
-  let lossSum: tf.Scalar = tf.scalar(0);
-  let lossCount = 0;
   let recentLoss = Number.NaN;
-
-  const stepShared = (lr: number): void => {
-    if (!accum) return;
-    sharedOpt.step(sharedParams(model), accum, lr, gamma);
-    for (const g of accum) g.dispose();
-    accum = null;
-    sharedSteps++;
-  };
-  const readLoss = (epoch: number, step: number, member: number): number => {
-    const mean = lossSum.dataSync()[0]! / Math.max(lossCount, 1);
-    if (!Number.isFinite(mean)) {
-      throw new TrainingError(`loss became ${mean} by epoch ${epoch + 1}, minibatch ${step + 1} (member ${member}); lower the learning rate or check the data for NaN/Inf`);
-    }
-    return mean;
-  };
 
   try {
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-      const inLatePhase = late && epoch >= cfg.t0;
       if (late && epoch === cfg.t0) {
         hooks.onRelease?.(model);
         releaseMembers(model, cfg.k, cfg.sigma0, releaseSeed);
-        memberOpts = Array.from({ length: cfg.k }, () => new Sgd(cfg.member));
-        sharedOpt.retainOnly(sharedParams(model)); // the tied copy's buffers go with it
+        cycle = new MemberCycle(model, cfg.k, cfg.member, sharedOpt, resolveGammaTheta(cfg.gammaTheta, cfg.k));
+        sharedOpt.retainOnly(sharedParams(model)); // the tied copy's momentum buffers go with it
       }
       const lrShared = learningRate(cfg.shared.lr, cfg.schedule, epoch);
       const lrMember = learningRate(cfg.member.lr, cfg.schedule, epoch);
@@ -165,61 +241,35 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
       let epochSum = 0;
       let epochCount = 0;
       for (let step = 0; step < stepsPerEpoch; step++) {
-        const member = inLatePhase ? cyclePos : 0;
-        const batchLoss = tf.tidy(() => {
-          const idx = tf.tensor1d(perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize)), 'int32');
-          const xb = tf.gather(x, idx);
-          const yb = tf.gather(y, idx);
-          if (!inLatePhase) {
-            const params = [...sharedParams(model), ...memberParams(model, 0)];
-            const { loss, grads } = lossAndGrads(model, xb, yb, params);
-            sharedOpt.step(params, grads, lrShared);
-            return loss;
-          }
-          selectMember(model, member);
-          const shared = sharedParams(model);
-          const own = memberParams(model, member);
-          const { loss, grads } = lossAndGrads(model, xb, yb, [...shared, ...own]);
-          memberOpts[member]!.step(own, grads.slice(shared.length), lrMember);
-          const sharedGrads = grads.slice(0, shared.length);
-          const next = accum ? sharedGrads.map((g, i) => tf.add(accum![i]!, g)) : sharedGrads;
-          if (accum) for (const g of accum) g.dispose();
-          accum = next.map((g) => tf.keep(g));
-          return loss;
-        });
-        const nextSum = tf.add(lossSum, batchLoss) as tf.Scalar;
-        lossSum.dispose();
-        batchLoss.dispose();
-        lossSum = nextSum;
-        lossCount++;
+        const member = cycle ? cycle.member : 0;
+        losses.add(
+          tf.tidy(() => {
+            const idx = tf.tensor1d(perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize)), 'int32');
+            const [xb, yb] = [tf.gather(x, idx), tf.gather(y, idx)];
+            return cycle ? cycle.step(xb, yb, lrMember) : plainStep(model, xb, yb, sharedOpt, lrShared);
+          }),
+        );
         minibatches++;
         memberSteps[member]!++;
-        if (inLatePhase && ++cyclePos === cfg.k) {
-          stepShared(lrShared);
-          cyclePos = 0;
-        }
-        if (lossCount >= checkEvery || step === stepsPerEpoch - 1) {
-          recentLoss = readLoss(epoch, step, member);
-          epochSum += recentLoss * lossCount;
-          epochCount += lossCount;
-          lossSum.dispose();
-          lossSum = tf.scalar(0);
-          lossCount = 0;
+        cycle?.advance(lrShared);
+        if (losses.due(step === stepsPerEpoch - 1)) {
+          const { mean, count } = losses.read(`epoch ${epoch + 1}, minibatch ${step + 1} (member ${member})`);
+          recentLoss = mean;
+          epochSum += mean * count;
+          epochCount += count;
           await new Promise<void>((resolve) => setImmediate(resolve)); // let progress output and signals through
         }
-        hooks.onStep?.({ epoch, epochs: cfg.epochs, step, stepsPerEpoch, phase: inLatePhase ? 'late' : 'plain', member, recentLoss });
+        hooks.onStep?.({ epoch, epochs: cfg.epochs, step, stepsPerEpoch, phase: cycle ? 'late' : 'plain', member, recentLoss });
       }
       epochLoss.push(epochSum / Math.max(epochCount, 1));
     }
-    if (late) stepShared(learningRate(cfg.shared.lr, cfg.schedule, cfg.epochs - 1));
+    cycle?.stepShared(learningRate(cfg.shared.lr, cfg.schedule, cfg.epochs - 1)); // a cycle left partial
   } finally {
-    if (accum) for (const g of accum as tf.Tensor[]) g.dispose();
-    lossSum.dispose();
-    x.dispose();
-    y.dispose();
+    cycle?.dispose();
+    losses.dispose();
+    tf.dispose([x, y]);
     sharedOpt.dispose();
-    for (const o of memberOpts) o.dispose();
   }
   if (late) selectMember(model, 'average');
-  return { minibatches, sharedSteps, memberSteps, released: late, epochLoss };
+  return { minibatches, sharedSteps: cycle?.sharedSteps ?? 0, memberSteps, released: late, epochLoss };
 }
