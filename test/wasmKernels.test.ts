@@ -96,3 +96,22 @@ test('wasm max-pool gradient equals the cpu backend, multi-channel included', as
     assert.ok(worst < 1e-6, `pool case ${i}: max difference ${worst}`);
   });
 });
+
+test('wasm transposed matmuls equal the cpu backend (2-D and batched)', async () => {
+  const cases: Array<[number[], number[], boolean, boolean]> = [
+    [[5, 7], [7, 3], false, false],
+    [[7, 5], [7, 3], true, false],
+    [[5, 7], [3, 7], false, true],
+    [[7, 5], [3, 7], true, true],
+    [[2, 7, 5], [2, 3, 7], true, true],
+  ];
+  const run = (): Float32Array[] =>
+    cases.map(([sa, sb, ta, tb], i) => tf.tidy(() => tf.matMul(seededTensor(sa, 60 + i), seededTensor(sb, 70 + i), ta, tb).dataSync() as Float32Array));
+  await useBackend('cpu');
+  const reference = run();
+  await useBackend('wasm');
+  run().forEach((got, i) => {
+    const worst = got.reduce((m, v, j) => Math.max(m, Math.abs(v - reference[i]![j]!)), 0);
+    assert.ok(worst < 1e-5, `matmul case ${i}: max difference ${worst}`);
+  });
+});

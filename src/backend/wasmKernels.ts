@@ -136,13 +136,35 @@ function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
   tf.registerKernel({ ...(stock ?? {}), kernelName: name, backendName: 'wasm', kernelFunc });
 }
 
+/** Swap the last two axes (a matrix transpose, batched for rank 3). */
+function transposeLastTwo(t: tf.Tensor): tf.Tensor {
+  const perm = t.shape.map((_, i) => i);
+  [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
+  return tf.transpose(t, perm);
+}
+
 /**
- * Idempotent: registers the missing filter gradient and replaces the slow input gradient and the
- * incorrect max-pool gradient on `wasm`.
+ * Idempotent: registers the missing filter gradient and replaces the slow input gradient, the
+ * incorrect max-pool gradient and the slow transposed matmuls on `wasm`.
  */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
+  // The stock BatchMatMul is ~9x slower with transposeA/transposeB (every dense gradient uses
+  // them) than an explicit Transpose followed by a plain matmul (measured on 128x784x256).
+  const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
+  if (stockMatMul) {
+    replaceKernel(tf.BatchMatMul, (args) => {
+      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      if (!transposeA && !transposeB) return stockMatMul.kernelFunc(args);
+      const a = transposeA ? transposeLastTwo(args.inputs['a'] as tf.Tensor) : (args.inputs['a'] as tf.Tensor);
+      const b = transposeB ? transposeLastTwo(args.inputs['b'] as tf.Tensor) : (args.inputs['b'] as tf.Tensor);
+      const out = stockMatMul.kernelFunc({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+      if (transposeA) a.dispose();
+      if (transposeB) b.dispose();
+      return out;
+    });
+  }
   replaceKernel(tf.MaxPoolGrad, ({ inputs, backend, attrs }) => {
     if (!isWasmBackend(backend)) throw new Error('MaxPoolGrad: registered for the wasm backend only');
     const x = asTensor4D(inputs['input']!, 'input');
