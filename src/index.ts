@@ -49,6 +49,8 @@ export type { CheckpointInfo } from './train/checkpoint';
 export { loadMnist } from './data/mnist';
 export { splitDataset, subset, checkDataset, featureTensor, oneHotLabels } from './data/dataset';
 export { readTextCorpus, sequenceDataset } from './data/text';
+export { readCifarBinary } from './data/cifar';
+export { readIdx, readIdxDataset } from './data/idx';
 export type { TextCorpus } from './data/text';
 export type { Dataset } from './data/dataset';
 export { accuracy } from './eval/accuracy';
