@@ -7,7 +7,7 @@
  * counterpart) and are replicated at release. Bias and W are shared.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, Param } from '../nn/layer';
+import { cloneParam, ForwardContext, Layer, makeParam, Param } from '../nn/layer';
 import { Dense, denseForward, denseOutputShape } from '../nn/dense';
 import { Conv2d, conv2dForward, conv2dOutputShape, Conv2dOptions, Padding } from '../nn/conv2d';
 import { constant, kaimingNormal } from '../nn/init';
@@ -55,10 +55,6 @@ abstract class Rank1Layer extends MemberLayer<Factor> {
     return foldRank1(this.weight.variable, this.members, options.rank1 ?? 'mean', 's', 'r');
   }
 
-  protected foldedBias(): Param | null {
-    return this.bias ? { ...this.bias, variable: cloneVariable(this.bias.variable, true) } : null;
-  }
-
   override dispose(): void {
     super.dispose();
     for (const p of this.sharedParams()) p.variable.dispose();
@@ -93,7 +89,7 @@ export class Rank1Dense extends Rank1Layer {
   fold(options: FoldOptions): Dense {
     return new Dense(this.name, this.inUnits, this.outUnits, {
       kernel: makeParam(`${this.name}.weight`, this.foldedWeight(options)),
-      bias: this.foldedBias(),
+      bias: this.bias && cloneParam(this.bias),
     });
   }
 }
@@ -136,7 +132,7 @@ export class Rank1Conv2d extends Rank1Layer {
       stride: this.stride,
       padding: this.padding,
       filter: makeParam(`${this.name}.weight`, this.foldedWeight(options)),
-      biasParam: this.foldedBias(),
+      biasParam: this.bias && cloneParam(this.bias),
     });
   }
 }

@@ -6,7 +6,7 @@
  * paper's parameter mean, default; 'product': the mean of member weights).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, makeParam, Param } from '../nn/layer';
+import { cloneParam, ForwardContext, makeParam, Param } from '../nn/layer';
 import { LSTM, lstmForward, lstmOutputShape } from '../nn/lstm';
 import { constant, uniform } from '../nn/init';
 import { Rng } from '../nn/rng';
@@ -57,7 +57,7 @@ export class Rank1LSTM extends MemberLayer<Factor> {
     return new LSTM(this.name, this.inputSize, this.hidden, {
       input: makeParam(`${this.name}.input`, foldRank1(this.input.variable, this.members, mode, 'sIn', 'rIn')),
       recurrent: makeParam(`${this.name}.recurrent`, foldRank1(this.recurrent.variable, this.members, mode, 'sRec', 'rRec')),
-      bias: { ...this.bias, variable: cloneVariable(this.bias.variable, true) },
+      bias: cloneParam(this.bias),
     });
   }
 

@@ -8,7 +8,7 @@
  * matrices are used here with split = 1.)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, Param } from '../nn/layer';
+import { cloneParam, ForwardContext, Layer, makeParam, Param } from '../nn/layer';
 import { Dense, denseForward, denseOutputShape } from '../nn/dense';
 import { Conv2d, conv2dForward, conv2dOutputShape, Conv2dOptions, Padding } from '../nn/conv2d';
 import { constant, kaimingNormal } from '../nn/init';
@@ -87,10 +87,6 @@ abstract class TemplateLayer extends MemberLayer<'coefficients'> {
     return tf.tidy(() => this.bank.weight(this.members.mean('coefficients')));
   }
 
-  protected foldedBias(): Param | null {
-    return this.bias ? { ...this.bias, variable: cloneVariable(this.bias.variable, true) } : null;
-  }
-
   override dispose(): void {
     super.dispose();
     this.bias?.variable.dispose();
@@ -135,7 +131,7 @@ export class TemplateConv2d extends TemplateLayer {
       stride: this.stride,
       padding: this.padding,
       filter: makeParam(`${this.name}.weight`, this.foldedWeight()),
-      biasParam: this.foldedBias(),
+      biasParam: this.bias && cloneParam(this.bias),
     });
   }
 }
@@ -165,6 +161,6 @@ export class TemplateDense extends TemplateLayer {
   }
 
   fold(_options: FoldOptions): Dense {
-    return new Dense(this.name, this.inUnits, this.outUnits, { kernel: makeParam(`${this.name}.weight`, this.foldedWeight()), bias: this.foldedBias() });
+    return new Dense(this.name, this.inUnits, this.outUnits, { kernel: makeParam(`${this.name}.weight`, this.foldedWeight()), bias: this.bias && cloneParam(this.bias) });
   }
 }

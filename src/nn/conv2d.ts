@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
+import { cloneParam, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
 import { constant, kaimingNormal } from './init';
 import { Rng } from './rng';
 import { expectLastDim, expectRank, windowOutput } from './shape';
@@ -63,13 +63,12 @@ export class Conv2d implements Layer {
   }
 
   clone(): Conv2d {
-    const copy = (p: Param): Param => ({ ...p, variable: cloneVariable(p.variable, true) });
     return new Conv2d(this.name, this.inChannels, this.outChannels, {
       kernelSize: this.kernelSize,
       stride: this.stride,
       padding: this.padding,
-      filter: copy(this.filter),
-      biasParam: this.bias ? copy(this.bias) : null,
+      filter: cloneParam(this.filter),
+      biasParam: this.bias ? cloneParam(this.bias) : null,
     });
   }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
+import { cloneParam, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
 import { kaimingNormal, constant } from './init';
 import { Rng } from './rng';
 import { expectLastDim, expectRank } from './shape';
@@ -46,8 +46,7 @@ export class Dense implements Layer {
   }
 
   clone(): Dense {
-    const copy = (p: Param): Param => ({ ...p, variable: cloneVariable(p.variable, true) });
-    return new Dense(this.name, this.inUnits, this.outUnits, { kernel: copy(this.kernel), bias: this.bias ? copy(this.bias) : null });
+    return new Dense(this.name, this.inUnits, this.outUnits, { kernel: cloneParam(this.kernel), bias: this.bias ? cloneParam(this.bias) : null });
   }
 
   dispose(): void {

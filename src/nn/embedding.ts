@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
+import { cloneParam, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
 import { normal } from './init';
 import { Rng } from './rng';
 import { expectRank } from './shape';
@@ -43,7 +43,7 @@ export class Embedding implements Layer {
     return [];
   }
   clone(): Embedding {
-    return new Embedding(this.name, this.vocab, this.dim, { table: { ...this.table, variable: cloneVariable(this.table.variable, true) } });
+    return new Embedding(this.name, this.vocab, this.dim, { table: cloneParam(this.table) });
   }
   dispose(): void {
     this.table.variable.dispose();

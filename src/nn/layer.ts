@@ -76,6 +76,11 @@ export function makeState(init: tf.Tensor): tf.Variable {
   return v;
 }
 
+/** An independent copy of a trainable parameter (same name and decay), e.g. a shared bias carried into a folded layer. */
+export function cloneParam(p: Param): Param {
+  return { ...p, variable: cloneVariable(p.variable, true) };
+}
+
 export function cloneVariable(v: tf.Variable, trainable: boolean): tf.Variable {
   const copy = v.clone();
   const out = tf.variable(copy, trainable);

@@ -7,7 +7,7 @@
  * Initialisation is PyTorch's: every tensor U(-1/sqrt(H), 1/sqrt(H)).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
+import { cloneParam, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
 import { uniform } from './init';
 import { Rng } from './rng';
 import { expectLastDim, expectRank } from './shape';
@@ -84,8 +84,7 @@ export class LSTM implements Layer {
     return [];
   }
   clone(): LSTM {
-    const copy = (p: Param): Param => ({ ...p, variable: cloneVariable(p.variable, true) });
-    return new LSTM(this.name, this.inputSize, this.hidden, { input: copy(this.input), recurrent: copy(this.recurrent), bias: copy(this.bias) });
+    return new LSTM(this.name, this.inputSize, this.hidden, { input: cloneParam(this.input), recurrent: cloneParam(this.recurrent), bias: cloneParam(this.bias) });
   }
   dispose(): void {
     for (const p of this.params()) p.variable.dispose();
