@@ -105,7 +105,7 @@ test('ONNX parity: embedding (Gather) -> LSTM op -> per-step dense (MatMul)', as
   const values = ids(4, 7, 11, 9).dataSync() as Float32Array;
   const report = await verifyExport(model, exported, [{ label: 'ids', values, rows: 4 }], { batchSizes: [1, 4] });
   assert.ok(report.pass, `max abs ${report.maxAbs}, max rel ${report.maxRel}`);
-  assert.deepEqual(exported.outputs[0]!.dims, ['N', 7, 11]);
+  assert.deepEqual(exported.outputs.map((o) => [o.name, o.dims]), [['logits', ['N', 7, 11]], ['probabilities', ['N', 7, 11]]]);
   model.dispose();
 });
 

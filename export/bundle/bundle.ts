@@ -41,7 +41,7 @@ export function buildManifest(model: Model, exported: OnnxExport, report: Verifi
       irVersion: exported.irVersion,
     },
     inputs: [{ ...exported.input, dtype: 'float32', layout, preprocessing: model.meta.preprocessing ?? 'none' }],
-    outputs: exported.outputs.map((o, i) => ({ ...o, dtype: 'float32', meaning: i === 0 ? 'class logits' : 'class probabilities (softmax of logits)' })),
+    outputs: exported.outputs.map((o, i) => ({ ...o, dtype: 'float32', meaning: i === 0 ? 'class logits (last axis)' : 'class probabilities (softmax of the logits over the last axis)' })),
     ...(model.meta.labels ? { labels: model.meta.labels } : {}),
     provenance: exported.metadata,
     verification: {

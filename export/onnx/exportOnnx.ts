@@ -22,7 +22,7 @@ export const PROBABILITIES_NAME = 'probabilities';
 export interface ExportOptions {
   /** Key/value facts recorded in metadata_props (K, fold mode, backend, seed, ...). */
   readonly provenance?: Readonly<Record<string, string | number | boolean>>;
-  /** Add a Softmax output next to the logits (default: when the output is a class vector). */
+  /** Add a Softmax output (over the last axis) next to the logits (default: when the output is class scores). */
   readonly probabilities?: boolean;
 }
 
@@ -68,12 +68,13 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
   };
   const input: TensorSignature = { name: graph.reserve(INPUT_NAME), dims: ['N', ...onnxDims(model.inputShape)] };
   const result = ctx.lower(model.net, { name: input.name, shape: model.inputShape });
-  const classVector = result.shape.length === 1;
-  const logitsName = graph.reserve(classVector ? LOGITS_NAME : 'output');
+  // Class scores: a vector per example, or one per time step ([T, classes]); images are not.
+  const classScores = result.shape.length <= 2;
+  const logitsName = graph.reserve(classScores ? LOGITS_NAME : 'output');
   graph.node('Identity', [result.name], 'output', {}, logitsName);
   const outputs: TensorSignature[] = [{ name: logitsName, dims: ['N', ...onnxDims(result.shape)] }];
-  if (opts.probabilities ?? classVector) {
-    if (!classVector) throw new ExportError(`probabilities output needs a class-vector output, model gives [${result.shape.join(', ')}]`);
+  if (opts.probabilities ?? classScores) {
+    if (!classScores) throw new ExportError(`a probabilities output needs class scores on the last axis ([classes] or [steps, classes]), model gives [${result.shape.join(', ')}]`);
     const probs = graph.reserve(PROBABILITIES_NAME);
     graph.node('Softmax', [logitsName], 'softmax', { axis: { i: -1 } }, probs);
     outputs.push({ name: probs, dims: ['N', ...result.shape] });
