@@ -51,5 +51,6 @@ test('a mismatching export fails verification hard, naming the output', async ()
   assert.equal(report.pass, false);
   assert.ok(report.maxAbs > 0.01);
   assert.throws(() => assertVerified(report), (e: unknown) => e instanceof VerificationError && /logits on seeded \(batch 4, optimisation disabled\)/.test(e.message));
+  await assert.rejects(verifyExport(model, exported, [{ label: 'short', values: new Float32Array(5), rows: 2 }]), (e: unknown) => e instanceof VerificationError && /input set 'short': 5 values cannot hold 2 rows of shape \[3\]/.test(e.message));
   model.dispose();
 });

@@ -73,6 +73,11 @@ export async function verifyExport(model: Model, exported: OnnxExport, inputSets
   const tolerance = opts.tolerance ?? { atol: DEFAULT_ATOL, rtol: DEFAULT_RTOL };
   const provider = chooseProvider(opts.provider ?? 'cpu', opts.allowCpuFallback ?? false);
   const perRow = model.inputShape.reduce((a, b) => a * b, 1);
+  for (const set of inputSets) {
+    if (!(set.rows > 0) || set.values.length < set.rows * perRow) {
+      throw new VerificationError(`input set '${set.label}': ${set.values.length} values cannot hold ${set.rows} rows of shape [${model.inputShape.join(', ')}]`);
+    }
+  }
   const cases: CaseResult[] = [];
   for (const level of opts.optimizationLevels ?? DEFAULT_OPT_LEVELS) {
     const session = await createSession(exported.bytes, level, provider);
