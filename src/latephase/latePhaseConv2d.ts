@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ForwardContext, makeParam } from '../nn/layer';
-import { Conv2d, conv2dForward, conv2dOutputShape, Conv2dOptions, Padding } from '../nn/conv2d';
+import { Conv2d, conv2dForward, conv2dOutputShape, Conv2dOptions, convSettings, Padding } from '../nn/conv2d';
 import { constant, kaimingNormal } from '../nn/init';
 import { Rng } from '../nn/rng';
 import { FoldOptions } from './latePhaseLayer';
@@ -35,9 +35,7 @@ export class LatePhaseConv2d extends MemberLayer<'filter' | 'bias'> {
         bias: { init: constant([outChannels], 0), role: opts.bias === false ? 'state' : 'param', decay: false },
       }),
     );
-    this.kernelSize = k;
-    this.stride = opts.stride ?? 1;
-    this.padding = opts.padding ?? 'same';
+    ({ kernelSize: this.kernelSize, stride: this.stride, padding: this.padding } = convSettings(opts));
     this.hasBias = opts.bias !== false;
   }
 

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cloneParam, ForwardContext, Layer, makeParam, Param } from '../nn/layer';
 import { Dense, denseForward, denseOutputShape } from '../nn/dense';
-import { Conv2d, conv2dForward, conv2dOutputShape, Conv2dOptions, Padding } from '../nn/conv2d';
+import { Conv2d, conv2dForward, conv2dOutputShape, Conv2dOptions, convSettings, Padding } from '../nn/conv2d';
 import { constant, kaimingNormal } from '../nn/init';
 import { Rng } from '../nn/rng';
 import { FoldOptions } from './latePhaseLayer';
@@ -109,9 +109,7 @@ export class Rank1Conv2d extends Rank1Layer {
     opts: Conv2dOptions & { rng: Rng },
   ) {
     super(name, factors(name, inChannels, outChannels));
-    this.kernelSize = opts.kernelSize;
-    this.stride = opts.stride ?? 1;
-    this.padding = opts.padding ?? 'same';
+    ({ kernelSize: this.kernelSize, stride: this.stride, padding: this.padding } = convSettings(opts));
     const k = this.kernelSize;
     this.weight = makeParam(`${name}.weight`, kaimingNormal([k, k, inChannels, outChannels], k * k * inChannels, opts.rng));
     this.bias = opts.bias === false ? null : makeParam(`${name}.bias`, constant([outChannels], 0), false);

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cloneParam, ForwardContext, Layer, makeParam, Param } from '../nn/layer';
 import { Dense, denseForward, denseOutputShape } from '../nn/dense';
-import { Conv2d, conv2dForward, conv2dOutputShape, Conv2dOptions, Padding } from '../nn/conv2d';
+import { Conv2d, conv2dForward, conv2dOutputShape, Conv2dOptions, convSettings, Padding } from '../nn/conv2d';
 import { constant, kaimingNormal } from '../nn/init';
 import { Rng } from '../nn/rng';
 import { ConfigError } from '../errors';
@@ -109,9 +109,7 @@ export class TemplateConv2d extends TemplateLayer {
     opts: Conv2dOptions,
   ) {
     super(name, bank);
-    this.kernelSize = opts.kernelSize;
-    this.stride = opts.stride ?? 1;
-    this.padding = opts.padding ?? 'same';
+    ({ kernelSize: this.kernelSize, stride: this.stride, padding: this.padding } = convSettings(opts));
     const want = [this.kernelSize, this.kernelSize, inChannels, outChannels];
     if (bank.weightShape.join() !== want.join()) throw new ConfigError(`layer '${name}': template bank '${bank.name}' holds [${bank.weightShape.join(', ')}] weights, the layer needs [${want.join(', ')}]`);
     this.bias = opts.bias === false ? null : makeParam(`${name}.bias`, constant([outChannels], 0), false);

@@ -29,9 +29,7 @@ export class Conv2d implements Layer {
     readonly outChannels: number,
     opts: Conv2dOptions & ({ rng: Rng } | { filter: Param; biasParam: Param | null }),
   ) {
-    this.kernelSize = opts.kernelSize;
-    this.stride = opts.stride ?? 1;
-    this.padding = opts.padding ?? 'same';
+    ({ kernelSize: this.kernelSize, stride: this.stride, padding: this.padding } = convSettings(opts));
     if ('filter' in opts) {
       this.filter = opts.filter;
       this.bias = opts.biasParam;
@@ -80,6 +78,11 @@ export class Conv2d implements Layer {
 /** The convolution every conv-like layer (plain, rank-1, template, late-phase) computes. */
 export function conv2dForward(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null, stride: number, padding: Padding): tf.Tensor4D {
   return tf.fused.conv2d({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, strides: stride, pad: padding, bias: bias ?? undefined });
+}
+
+/** Kernel size, stride and padding with the defaults every conv-like layer uses (stride 1, 'same'). */
+export function convSettings(opts: Conv2dOptions): { kernelSize: number; stride: number; padding: Padding } {
+  return { kernelSize: opts.kernelSize, stride: opts.stride ?? 1, padding: opts.padding ?? 'same' };
 }
 
 /** The geometry every conv-like layer has; its shape rule is shared. */
