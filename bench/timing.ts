@@ -3,6 +3,7 @@ import { Model } from '../src/nn/model';
 import { Rng } from '../src/nn/rng';
 import { Dataset } from '../src/data/dataset';
 import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
+import { DataParallelOptions } from '../src/train/dataParallel';
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -33,7 +34,7 @@ function syntheticData(model: Model, rows: number, classes: number): Dataset {
  * the trainer's own path, from the step hook's timestamps; the first `warmup` steps are dropped.
  * `latePhaseK` > 0 releases at once and cycles through that many members.
  */
-export async function trainingStepMs(model: Model, batch: number, steps: number, latePhaseK = 0, warmup = 3): Promise<number> {
+export async function trainingStepMs(model: Model, batch: number, steps: number, latePhaseK = 0, warmup = 3, parallel?: DataParallelOptions): Promise<number> {
   const data = syntheticData(model, batch * (steps + warmup), model.outputShape[0]!);
   const stamps: number[] = [];
   await trainLatePhase(
@@ -49,6 +50,7 @@ export async function trainingStepMs(model: Model, batch: number, steps: number,
       lossCheckEvery: steps + warmup + 1,
     },
     { onStep: () => stamps.push(Number(process.hrtime.bigint()) / 1e6) },
+    parallel,
   );
   const durations = stamps.slice(1).map((t, i) => t - stamps[i]!);
   return median(durations.slice(warmup));

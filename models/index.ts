@@ -1,5 +1,6 @@
 /** The model zoo by name, for the CLI and for users who pick architectures from configuration. */
 import { Model } from '../src/nn/model';
+import { ModelRecipe } from '../src/nn/modelRecipe';
 import { ConfigError } from '../src/errors';
 import { LatePhaseChoice, BN_AND_HEAD } from './latePhaseChoice';
 import { mnistCnn } from './mnistCnn';
@@ -27,6 +28,11 @@ export function buildModel(name: string, opts: ZooOptions = {}): Model {
   const res = /^resnet-(\d+)$/.exec(name);
   if (res) return resNet({ ...common, depth: Number(res[1]), classes: opts.classes ?? 10 });
   throw new ConfigError(`unknown model '${name}'; known: ${MODEL_NAMES.join(', ')}`);
+}
+
+/** How another thread rebuilds `buildModel(name, opts)` (data-parallel training workers). */
+export function zooRecipe(name: string, opts: ZooOptions = {}): ModelRecipe {
+  return { module: __filename, exportName: 'buildModel', args: [name, opts] };
 }
 
 export { mnistCnn, mlp, wideResNet, resNet, charLstm };

@@ -72,15 +72,16 @@ test('gradient kernels do not leak tensors', async () => {
   assert.equal(tf.memory().numTensors, count);
 });
 
-const POOLS: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid' }> = [
+const POOLS: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid'; ties?: boolean }> = [
   { x: [2, 6, 6, 3], size: 2, stride: 2, pad: 'valid' }, // the multi-channel case the stock wasm kernel gets wrong
   { x: [2, 7, 5, 4], size: 3, stride: 2, pad: 'same' },
   { x: [1, 5, 5, 2], size: 3, stride: 1, pad: 'same' },
+  { x: [2, 6, 6, 3], size: 2, stride: 2, pad: 'valid', ties: true }, // rounded values: the first maximum must win
 ];
 
 function poolGrad(p: (typeof POOLS)[number]): Float32Array {
   return tf.tidy(() => {
-    const x = seededTensor(p.x, 50);
+    const x = p.ties ? tf.round(seededTensor(p.x, 50)) : seededTensor(p.x, 50);
     const r = seededTensor(tf.maxPool(x as tf.Tensor4D, p.size, p.stride, p.pad).shape, 51);
     return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, p.size, p.stride, p.pad), r)))(x).dataSync() as Float32Array;
   });
@@ -114,4 +115,34 @@ test('wasm transposed matmuls equal the cpu backend (2-D and batched)', async ()
     const worst = got.reduce((m, v, j) => Math.max(m, Math.abs(v - reference[i]![j]!)), 0);
     assert.ok(worst < 1e-5, `matmul case ${i}: max difference ${worst}`);
   });
+});
+
+test('wasm sums and means over leading axes equal the cpu backend', async () => {
+  const cases: Array<[number[], number | number[], boolean]> = [
+    [[4, 5, 6, 7], [0, 1, 2], false], // BatchNorm statistics
+    [[4, 5, 6, 7], [0, 1, 2], true],
+    [[4, 5, 6, 7], [1, 2], false], // global average pooling
+    [[4, 5, 6, 7], [-3, -2], true],
+    [[9, 7], 0, false], // bias gradient of a dense layer
+    [[3, 4, 5], [0, 2], false], // not one block, and the last axis: stock kernels
+    [[3, 4, 5], [2], true],
+    [[3, 4, 5], null as unknown as number[], false], // every axis (tfjs passes axis null)
+  ];
+  const run = (): Float32Array[] =>
+    cases.flatMap(([shape, axis, keep], i) =>
+      tf.tidy(() => {
+        const x = seededTensor(shape, 80 + i);
+        return [tf.sum(x, axis, keep), tf.mean(x, axis, keep)].map((t) => t.dataSync() as Float32Array);
+      }),
+    );
+  await useBackend('cpu');
+  const reference = run();
+  await useBackend('wasm');
+  const count = tf.memory().numTensors;
+  run().forEach((got, i) => {
+    assert.equal(got.length, reference[i]!.length);
+    const worst = got.reduce((m, v, j) => Math.max(m, Math.abs(v - reference[i]![j]!)), 0);
+    assert.ok(worst < 1e-5, `reduction case ${i >> 1} (${i % 2 ? 'mean' : 'sum'}): max difference ${worst}`);
+  });
+  assert.equal(tf.memory().numTensors, count);
 });

@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { maxPoolGradientInto, MaxPoolGradAttrs } from './wasmMaxPoolGradient';
+import { reduceLeadingBlock, ReduceAttrs } from './wasmReductions';
 
 function isWasmBackend(backend: unknown): backend is BackendWasm {
   return backend instanceof tf.KernelBackend && typeof (backend as Partial<BackendWasm>).typedArrayFromHeap === 'function';
@@ -145,7 +146,7 @@ function transposeLastTwo(t: tf.Tensor): tf.Tensor {
 
 /**
  * Idempotent: registers the missing filter gradient and replaces the slow input gradient, the
- * incorrect max-pool gradient and the slow transposed matmuls on `wasm`.
+ * incorrect max-pool gradient, the slow transposed matmuls and the slow leading-axes reductions on `wasm`.
  */
 export function registerWasmKernels(): void {
   if (registered) return;
@@ -163,6 +164,15 @@ export function registerWasmKernels(): void {
       if (transposeA) a.dispose();
       if (transposeB) b.dispose();
       return out;
+    });
+  }
+  for (const [name, mean] of [[tf.Sum, false], [tf.Mean, true]] as const) {
+    const stock = tf.getKernel(name, 'wasm');
+    if (!stock) continue;
+    replaceKernel(name, (args) => {
+      const x = args.inputs['x'];
+      const fast = x instanceof tf.Tensor ? reduceLeadingBlock(x, args.attrs as unknown as ReduceAttrs, mean) : null;
+      return fast ? toKernelOutput(fast, args.backend) : stock.kernelFunc(args);
     });
   }
   replaceKernel(tf.MaxPoolGrad, ({ inputs, backend, attrs }) => {

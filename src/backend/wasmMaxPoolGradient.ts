@@ -2,9 +2,9 @@
  * MaxPoolGrad for the wasm backend. tfjs-backend-wasm 4.22's own kernel drops gradients when the
  * input has more than one channel (measured: entries of dx missing against the cpu backend and
  * finite differences), so we replace it with a direct loop: for every output cell, the first
- * maximum of its window (row-major scan, the cpu backend's rule for ties) receives dy. The loop
- * touches each window once (n*oh*ow*c*k*k steps, ~1M on the MNIST CNN: a few milliseconds), which
- * measured far faster than any composition of wasm ops (strided slices cost ~120 ms per step).
+ * maximum of its window (row-major scan, the cpu backend's rule for ties) receives dy. A direct loop
+ * over heap views measured far faster than any composition of wasm ops (strided slices cost
+ * ~120 ms per step).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -15,32 +15,50 @@ export interface MaxPoolGradAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** Accumulates into `dx` (NHWC, row-major, starting at zero) the gradient of max pooling `x` given the output gradient `dy`. */
+/**
+ * Accumulates into `dx` (NHWC, row-major, starting at zero) the gradient of max pooling `x` given the
+ * output gradient `dy`. Channels are the innermost loop (contiguous in NHWC), with the running
+ * maxima of one output cell's channels kept in small arrays: measured ~4x faster than a window scan
+ * per channel.
+ */
 export function maxPoolGradientInto(dx: Float32Array, x: ArrayLike<number>, dy: ArrayLike<number>, xShape: readonly [number, number, number, number], attrs: MaxPoolGradAttrs): void {
   const info = tf.backend_util.computePool2DInfo([...xShape] as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const [n, h, w, c] = xShape;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
   const { top, left } = info.padInfo;
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       const y0 = oy * sh - top;
+      const i0 = Math.max(0, -y0);
+      const i1 = Math.min(fh, h - y0);
       for (let ox = 0; ox < ow; ox++) {
         const x0 = ox * sw - left;
+        const j0 = Math.max(0, -x0);
+        const j1 = Math.min(fw, w - x0);
+        if (i0 >= i1 || j0 >= j1) continue; // a window entirely in the padding feeds nothing
+        // The first cell seeds the maxima, so a window of NaN or -Infinity still has a winner.
+        const first = ((b * h + y0 + i0) * w + x0 + j0) * c;
         for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity;
-          let at = -1;
-          for (let i = Math.max(0, -y0); i < fh && y0 + i < h; i++) {
-            const row = ((b * h + y0 + i) * w + x0) * c + ch;
-            for (let j = Math.max(0, -x0); j < fw && x0 + j < w; j++) {
-              const v = x[row + j * c]!;
-              if (v > best || at < 0) {
-                best = v;
-                at = row + j * c;
+          best[ch] = x[first + ch]!;
+          at[ch] = first + ch;
+        }
+        for (let i = i0; i < i1; i++) {
+          for (let j = i === i0 ? j0 + 1 : j0; j < j1; j++) {
+            const cell = ((b * h + y0 + i) * w + x0 + j) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = x[cell + ch]!;
+              // Strictly greater: the first maximum in row-major order wins ties (the cpu backend's rule).
+              if (v > best[ch]!) {
+                best[ch] = v;
+                at[ch] = cell + ch;
               }
             }
           }
-          if (at >= 0) dx[at]! += dy[((b * oh + oy) * ow + ox) * c + ch]!;
         }
+        const out = ((b * oh + oy) * ow + ox) * c;
+        for (let ch = 0; ch < c; ch++) dx[at[ch]!]! += dy[out + ch]!;
       }
     }
   }

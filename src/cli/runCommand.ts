@@ -7,7 +7,9 @@ import * as path from 'path';
 import { selectBackend, describeBackend } from '../backend/selectBackend';
 import { loadMnist } from '../data/mnist';
 import { Dataset, splitDataset, subset } from '../data/dataset';
-import { mnistCnn } from '../../models/mnistCnn';
+import { buildModel, zooRecipe } from '../../models/index';
+import { autoWorkers } from '../train/dataParallel';
+import { ConfigError } from '../errors';
 import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, TrainConfig, trainLatePhase, resolveGammaTheta } from '../train/trainer';
 import { accuracy } from '../eval/accuracy';
 import { evaluateMembers } from '../eval/ensemble';
@@ -20,6 +22,9 @@ import { Rng } from '../nn/rng';
 import { saveCheckpoint } from '../train/checkpoint';
 import { FlagSpec, FlagValues } from './args';
 import { ProgressBar } from './progress';
+
+/** The zoo model this job trains. */
+const MODEL = 'mnist-cnn';
 
 /** The held-out digits never depend on the training seed. */
 export const SPLIT_SEED = 2021;
@@ -42,6 +47,7 @@ export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'train-size': { kind: 'int', min: 2, help: `train on the first N of the ${TRAIN_COUNT} training digits (default all)` },
   ep: { kind: 'string', choices: ['cpu', 'cuda'], help: 'onnxruntime execution provider for verification (default cpu)' },
   'allow-cpu-fallback': { kind: 'boolean', help: 'with --ep cuda: verify on CPU (reported) if CUDA is missing' },
+  workers: { kind: 'string', help: 'data-parallel gradient worker threads: auto (one per extra core on wasm/cpu, none on native backends) or a count (default auto)' },
   quiet: { kind: 'boolean', help: 'no progress bar' },
 };
 
@@ -81,6 +87,14 @@ export function trainConfigFromFlags(flags: FlagValues): TrainConfig {
   };
 }
 
+/** `--workers`: auto (the default) or a non-negative integer. */
+export function workerCount(raw: string | number | boolean | undefined, tfjsBackend: string): number {
+  if (raw === undefined || raw === 'auto') return autoWorkers(tfjsBackend);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--workers must be 'auto' or a non-negative integer, got '${String(raw)}'`);
+  return n;
+}
+
 function seededInputs(rows: number, perRow: number, seed: number): InputSet {
   const rng = new Rng(seed);
   const values = new Float32Array(rows * perRow);
@@ -112,16 +126,24 @@ export async function runMnistJob(flags: FlagValues, log: (line: string) => void
   log(`data: ${train.y.length} training / ${heldOut.y.length} held-out MNIST digits (mnist package, split seed ${SPLIT_SEED})`);
   log(`late phase: K=${cfg.k}, T0=${cfg.t0} of ${cfg.epochs} epochs, sigma0=${cfg.sigma0}, gammaTheta=${resolveGammaTheta(cfg.gammaTheta, cfg.k)}, batch ${cfg.batchSize}, seed ${cfg.seed}`);
 
-  const model = mnistCnn({ seed: cfg.seed });
+  const workers = workerCount(flags['workers'], backend.tfjsBackend);
+  log(`gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread (BatchNorm statistics per shard)`}`);
+  const model = buildModel(MODEL, { seed: cfg.seed });
   let before: number | null = null;
   const bar = flags['quiet'] ? null : new ProgressBar();
   try {
-    await trainLatePhase(model, train, cfg, {
-      onStep: (s) => bar?.update(s),
-      onRelease: (m) => {
-        before = accuracy(m, heldOut);
+    await trainLatePhase(
+      model,
+      train,
+      cfg,
+      {
+        onStep: (s) => bar?.update(s),
+        onRelease: (m) => {
+          before = accuracy(m, heldOut);
+        },
       },
-    });
+      { workers, recipe: zooRecipe(MODEL, { seed: cfg.seed }) },
+    );
     saveCheckpoint(model, path.join(outDir, CHECKPOINT_FILE), { seed: cfg.seed, epochs: cfg.epochs, t0: cfg.t0, k: cfg.k });
     const late = cfg.t0 < cfg.epochs;
     const members = late ? evaluateMembers(model, heldOut) : null;

@@ -75,9 +75,15 @@ export class Conv2d implements Layer {
   }
 }
 
-/** The convolution every conv-like layer (plain, rank-1, template, late-phase) computes. */
+/**
+ * The convolution every conv-like layer (plain, rank-1, template, late-phase) computes. Unfused on
+ * purpose: tfjs's fused conv gradient always computes every input's gradient, including the data
+ * gradient of a first layer nobody asked for (a whole extra convolution per step, plus identity
+ * copies); the plain op's gradient computes only what the tape needs.
+ */
 export function conv2dForward(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null, stride: number, padding: Padding): tf.Tensor4D {
-  return tf.fused.conv2d({ x: x as tf.Tensor4D, filter: filter as tf.Tensor4D, strides: stride, pad: padding, bias: bias ?? undefined });
+  const y = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, stride, padding);
+  return bias ? tf.add(y, bias) : y;
 }
 
 /** Kernel size, stride and padding with the defaults every conv-like layer uses (stride 1, 'same'). */

@@ -54,10 +54,11 @@ export class Dense implements Layer {
   }
 }
 
-/** x W + b over the last axis of x (any rank >= 2 including the batch). */
+/** x W + b over the last axis of x (any rank >= 2 including the batch). Unfused for the reason conv2dForward gives. */
 export function denseForward(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
   const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, x.shape[x.rank - 1]!]) as tf.Tensor2D;
-  const y = tf.fused.matMul({ a: flat, b: kernel as tf.Tensor2D, bias: bias ?? undefined });
+  const product = tf.matMul(flat, kernel as tf.Tensor2D);
+  const y = bias ? tf.add(product, bias) : product;
   return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), kernel.shape[1]!]);
 }
 

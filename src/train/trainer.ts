@@ -13,14 +13,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { Param, TRAIN } from '../nn/layer';
+import { Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError, TrainingError } from '../errors';
 import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from '../data/dataset';
 import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseLayers } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
-import { softmaxCrossEntropy } from '../nn/loss';
+import { GradientSource, LocalGradients } from './gradients';
+import { DataParallelGradients, DataParallelOptions } from './dataParallel';
 
 export interface TrainConfig {
   readonly epochs: number;
@@ -102,18 +103,9 @@ export function checkTrainConfig(cfg: TrainConfig): void {
   checkSchedule(cfg.schedule);
 }
 
-/** Loss and gradients of `params` (in order) on one minibatch, in train mode. */
-function lossAndGrads(model: Model, xb: tf.Tensor, yb: tf.Tensor, params: readonly Param[]): { loss: tf.Scalar; grads: tf.Tensor[] } {
-  const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(xb, TRAIN), yb), params.map((p) => p.variable));
-  return { loss: value, grads: params.map((p) => grads[p.variable.name]!) };
-}
-
-/** Before release: every parameter (the tied late-phase copy included) steps with the shared optimizer. */
-function plainStep(model: Model, xb: tf.Tensor, yb: tf.Tensor, opt: Sgd, lr: number): tf.Scalar {
-  const params = [...sharedParams(model), ...memberParams(model, 0)];
-  const { loss, grads } = lossAndGrads(model, xb, yb, params);
-  opt.step(params, grads, lr);
-  return loss;
+/** Before release every parameter (the late-phase layers' tied copy included) steps with the shared optimizer. */
+function plainParams(model: Model): Param[] {
+  return [...sharedParams(model), ...memberParams(model, 0)];
 }
 
 /**
@@ -136,18 +128,26 @@ class MemberCycle {
     this.memberOpts = Array.from({ length: k }, () => new Sgd(memberConfig));
   }
 
-  /** Member `this.member` steps at once on its own gradient; the shared gradient is added to the cycle's sum. */
-  step(xb: tf.Tensor, yb: tf.Tensor, lr: number): tf.Scalar {
+  /** Selects the current member; the tensors its minibatch differentiates: shared ones first, then its own. */
+  params(): { shared: Param[]; own: Param[] } {
     selectMember(this.model, this.member);
-    const shared = sharedParams(this.model);
-    const own = memberParams(this.model, this.member);
-    const { loss, grads } = lossAndGrads(this.model, xb, yb, [...shared, ...own]);
-    this.memberOpts[this.member]!.step(own, grads.slice(shared.length), lr);
-    const sharedGrads = grads.slice(0, shared.length);
+    return { shared: sharedParams(this.model), own: memberParams(this.model, this.member) };
+  }
+
+  /** Member `this.member` steps at once on its own gradient; the shared gradient joins the cycle's sum. Takes ownership of `grads`. */
+  apply(own: readonly Param[], grads: tf.Tensor[], lr: number): void {
+    const nShared = grads.length - own.length;
+    const ownGrads = grads.slice(nShared);
+    this.memberOpts[this.member]!.step(own, ownGrads, lr);
+    tf.dispose(ownGrads);
+    const sharedGrads = grads.slice(0, nShared);
     const previous = this.accum;
-    this.accum = (previous ? sharedGrads.map((g, i) => tf.add(previous[i]!, g)) : sharedGrads).map((g) => tf.keep(g));
-    if (previous) tf.dispose(previous);
-    return loss;
+    if (!previous) {
+      this.accum = sharedGrads;
+      return;
+    }
+    this.accum = tf.tidy(() => sharedGrads.map((g, i) => tf.add(previous[i]!, g)));
+    tf.dispose([...previous, ...sharedGrads]);
   }
 
   /** Moves to the next member; after member K-1 the shared weights take their one step. */
@@ -206,7 +206,12 @@ class LossMonitor {
   }
 }
 
-export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+/**
+ * Train `model` on `data` with Algorithm 1. With `parallel.workers` > 0 each minibatch's gradients
+ * are split over that many worker threads plus this one (see dataParallel.ts for what changes:
+ * BatchNorm statistics are per shard).
+ */
+export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConfig, hooks: TrainHooks = {}, parallel?: DataParallelOptions): Promise<TrainResult> {
   checkTrainConfig(cfg);
   checkDataset(data, 'training data');
   const late = cfg.t0 < cfg.epochs && latePhaseLayers(model).length > 0;
@@ -219,6 +224,13 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
 
   const x = featureTensor(data);
   const y = oneHotLabels(data);
+  let gradients: GradientSource;
+  try {
+    gradients = parallel && parallel.workers > 0 ? await DataParallelGradients.start(model, data, x, y, parallel) : new LocalGradients(x, y);
+  } catch (err) {
+    tf.dispose([x, y]);
+    throw err;
+  }
   const sharedOpt = new Sgd(cfg.shared);
   const losses = new LossMonitor(cfg.lossCheckEvery ?? 25);
   let cycle: MemberCycle | null = null;
@@ -232,6 +244,7 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
       if (late && epoch === cfg.t0) {
         hooks.onRelease?.(model);
         releaseMembers(model, cfg.k, cfg.sigma0, releaseSeed);
+        await gradients.released(model, cfg.k);
         cycle = new MemberCycle(model, cfg.k, cfg.member, sharedOpt, resolveGammaTheta(cfg.gammaTheta, cfg.k));
         sharedOpt.retainOnly(sharedParams(model)); // the tied copy's momentum buffers go with it
       }
@@ -242,13 +255,15 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
       let epochCount = 0;
       for (let step = 0; step < stepsPerEpoch; step++) {
         const member = cycle ? cycle.member : 0;
-        losses.add(
-          tf.tidy(() => {
-            const idx = tf.tensor1d(perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize)), 'int32');
-            const [xb, yb] = [tf.gather(x, idx), tf.gather(y, idx)];
-            return cycle ? cycle.step(xb, yb, lrMember) : plainStep(model, xb, yb, sharedOpt, lrShared);
-          }),
-        );
+        const rows = perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize));
+        const groups = cycle ? cycle.params() : { shared: plainParams(model), own: [] };
+        const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member);
+        if (cycle) cycle.apply(groups.own, grads, lrMember);
+        else {
+          sharedOpt.step(groups.shared, grads, lrShared);
+          tf.dispose(grads);
+        }
+        losses.add(loss);
         minibatches++;
         memberSteps[member]!++;
         cycle?.advance(lrShared);
@@ -265,6 +280,7 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
     }
     cycle?.stepShared(learningRate(cfg.shared.lr, cfg.schedule, cfg.epochs - 1)); // a cycle left partial
   } finally {
+    await gradients.close();
     cycle?.dispose();
     losses.dispose();
     tf.dispose([x, y]);

@@ -1,0 +1,229 @@
+/**
+ * Data-parallel gradients over worker threads. tfjs's wasm backend runs one thread in Node, so a
+ * second core only helps if another thread computes part of each minibatch: every step, this
+ * thread sends the current values of the differentiated parameters and all state to each worker,
+ * with the worker's shard of the rows; computes its own shard meanwhile; then combines.
+ *
+ * - Gradients and loss: the shards' values weighted by their share of the rows, which is the
+ *   full-minibatch mean-loss gradient up to float summation order.
+ * - BatchNorm: each shard normalises with its own batch statistics (as PyTorch DataParallel without
+ *   SyncBatchNorm), and the running statistics become the shards' updated values weighted by share:
+ *   exact for the running mean, the mean of the shards' variances for the running variance.
+ * - Shards smaller than 2 rows are never made (a BatchNorm shard of one row has no variance): a
+ *   minibatch of r rows uses min(1 + workers, floor(r / 2)) shards.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { Model } from '../nn/model';
+import { NamedVariable, Param, uniqueByVariable } from '../nn/layer';
+import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from '../nn/modelRecipe';
+import { ConfigError, TrainingError } from '../errors';
+import { Dataset, subset } from '../data/dataset';
+import { memberCount } from '../latephase/members';
+import { GradientSource, LocalGradients, LossAndGrads } from './gradients';
+import { FromWorker, ToWorker, WorkerSetup } from './workerProtocol';
+
+export interface DataParallelOptions {
+  /** Worker threads besides this one (0: train in this thread only). */
+  readonly workers: number;
+  /** How the workers rebuild the model (see nn/modelRecipe.ts). */
+  readonly recipe: ModelRecipe;
+}
+
+/** Cores this process may use (os.availableParallelism where Node has it). */
+export function availableCores(): number {
+  const osWithParallelism = os as typeof os & { availableParallelism?: () => number };
+  return osWithParallelism.availableParallelism?.() ?? os.cpus().length;
+}
+
+/**
+ * The worker count `auto` means: one per extra core on the single-threaded backends (wasm, cpu);
+ * none on the native backends, which already use every core.
+ */
+export function autoWorkers(tfjsBackend: string): number {
+  return tfjsBackend === 'wasm' || tfjsBackend === 'cpu' ? Math.max(0, availableCores() - 1) : 0;
+}
+
+/** Shard sizes for `rows` rows over at most `parts` shards, none under 2 rows (the first shard is this thread's). */
+export function shardSizes(rows: number, parts: number): number[] {
+  const count = Math.max(1, Math.min(parts, Math.floor(rows / 2)));
+  const base = Math.floor(rows / count);
+  return Array.from({ length: count }, (_, i) => base + (i < rows % count ? 1 : 0));
+}
+
+/** One worker thread with at most one request in flight. */
+class GradientWorker {
+  private pending: { resolve: (m: FromWorker) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+  /** The reply to the last request sent (at first, the start-up 'ready'). */
+  private ready: Promise<FromWorker> | null = null;
+  private readonly thread: Worker;
+
+  constructor(
+    readonly index: number,
+    setup: WorkerSetup,
+  ) {
+    this.thread = new Worker(path.join(__dirname, 'gradientWorker.js'), { workerData: setup });
+    this.thread.on('message', (msg: FromWorker) => this.settle((p) => p.resolve(msg)));
+    this.thread.on('error', (err) => this.fail(err));
+    this.thread.on('exit', (code) => this.fail(new Error(`exited with code ${code}`)));
+    this.awaitReply(); // the first message is 'ready' (or the error that stopped the worker)
+  }
+
+  private awaitReply(): void {
+    this.ready = new Promise<FromWorker>((resolve, reject) => {
+      if (this.failure) reject(this.failure);
+      else this.pending = { resolve, reject };
+    });
+    this.ready.catch(() => undefined); // observed by reply(); not an unhandled rejection meanwhile
+  }
+
+  private settle(fn: (p: { resolve: (m: FromWorker) => void; reject: (e: Error) => void }) => void): void {
+    const p = this.pending;
+    this.pending = null;
+    if (p) fn(p);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.settle((p) => p.reject(err));
+  }
+
+  /** The reply to the previous request (or the start-up 'ready'), as a value or a TrainingError naming this worker. */
+  async reply(expect: FromWorker['kind']): Promise<FromWorker> {
+    let msg: FromWorker;
+    try {
+      msg = await this.ready!;
+    } catch (err) {
+      throw new TrainingError(`gradient worker ${this.index}: ${(err as Error).message}`);
+    }
+    if (msg.kind === 'error') {
+      throw msg.name === 'ConfigError' ? new ConfigError(`gradient worker ${this.index}: ${msg.message}`) : new TrainingError(`gradient worker ${this.index}: ${msg.name}: ${msg.message}`);
+    }
+    if (msg.kind !== expect) throw new TrainingError(`gradient worker ${this.index}: expected '${expect}', got '${msg.kind}'`);
+    return msg;
+  }
+
+  send(msg: ToWorker, transfer: ArrayBuffer[]): void {
+    this.awaitReply();
+    this.thread.postMessage(msg, transfer);
+  }
+
+  async close(): Promise<void> {
+    this.thread.removeAllListeners('exit');
+    await this.thread.terminate();
+  }
+}
+
+/** A host copy that owns its buffer, so it can be transferred to a worker. */
+function hostCopy(v: tf.Tensor): Float32Array {
+  return new Float32Array(v.dataSync());
+}
+
+function allState(model: Model): NamedVariable[] {
+  return uniqueByVariable(model.net.state());
+}
+
+export class DataParallelGradients implements GradientSource {
+  private constructor(
+    private readonly local: LocalGradients,
+    private readonly data: Dataset,
+    private readonly workers: GradientWorker[],
+  ) {}
+
+  /** Start `opts.workers` workers and check that each rebuilt the model's exact tensors. */
+  static async start(model: Model, data: Dataset, x: tf.Tensor, y: tf.Tensor, opts: DataParallelOptions): Promise<DataParallelGradients> {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new ConfigError(`workers must be a positive integer, got ${opts.workers}`);
+    const setup: WorkerSetup = {
+      recipe: opts.recipe,
+      backend: tf.getBackend(),
+      members: memberCount(model),
+      featureShape: [...data.featureShape],
+      labelShape: [...(data.labelShape ?? [])],
+      classes: data.classes,
+    };
+    const workers = Array.from({ length: opts.workers }, (_, i) => new GradientWorker(i + 1, setup));
+    const pool = new DataParallelGradients(new LocalGradients(x, y), data, workers);
+    try {
+      await pool.checkWorkers(model, `the model rebuilt from recipe ${describeRecipe(opts.recipe)}`);
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  private async checkWorkers(model: Model, what: string): Promise<void> {
+    const mine = modelSignature(model);
+    const replies = await Promise.allSettled(this.workers.map((w) => w.reply('ready')));
+    for (const r of replies) if (r.status === 'rejected') throw r.reason;
+    for (const r of replies) if (r.status === 'fulfilled' && r.value.kind === 'ready') checkSameSignature(mine, r.value.signature, what);
+  }
+
+  async released(model: Model, k: number): Promise<void> {
+    for (const w of this.workers) w.send({ kind: 'release', k }, []);
+    await this.checkWorkers(model, `the workers' model after release`);
+  }
+
+  async compute(model: Model, rows: Int32Array, params: readonly Param[], member: number): Promise<LossAndGrads> {
+    const sizes = shardSizes(rows.length, 1 + this.workers.length);
+    const busy = this.dispatch(model, rows, sizes, params, member);
+    // This thread's shard runs while the workers compute theirs.
+    const own = this.local.computeNow(model, rows.subarray(0, sizes[0]), params);
+    if (!busy.length) return own;
+    let replies: FromWorker[];
+    try {
+      replies = await Promise.all(busy.map((w) => w.reply('grads')));
+    } catch (err) {
+      tf.dispose([own.loss, ...own.grads]);
+      throw err;
+    }
+    return this.combine(model, own, replies, sizes.map((s) => s / rows.length));
+  }
+
+  /** Send shards 1.. to the workers; returns the workers that got one. */
+  private dispatch(model: Model, rows: Int32Array, sizes: readonly number[], params: readonly Param[], member: number): GradientWorker[] {
+    const busy: GradientWorker[] = [];
+    const names = params.map((p) => p.name);
+    const state = allState(model);
+    let start = sizes[0]!;
+    for (let s = 1; s < sizes.length; s++) {
+      const shard = subset(this.data, rows.subarray(start, start + sizes[s]!));
+      start += sizes[s]!;
+      // Fresh copies per worker: each set is transferred (moved) with its message.
+      const values = params.map((p) => hostCopy(p.variable));
+      const stateValues = state.map((v) => hostCopy(v.variable));
+      const worker = this.workers[s - 1]!;
+      worker.send({ kind: 'step', member, params: names, values, state: stateValues, x: shard.x, y: shard.y }, [...values, ...stateValues, shard.x, shard.y].map((a) => a.buffer as ArrayBuffer));
+      busy.push(worker);
+    }
+    return busy;
+  }
+
+  /**
+   * Weighted sums of the shards' loss, gradients and running statistics (this thread's statistics
+   * were already updated in place by its own forward pass).
+   */
+  private combine(model: Model, own: LossAndGrads, replies: readonly FromWorker[], weights: readonly number[]): LossAndGrads {
+    const shards = replies.map((r) => {
+      if (r.kind !== 'grads') throw new TrainingError(`gradient worker: expected gradients, got '${r.kind}'`);
+      return r;
+    });
+    const weighted = (mine: tf.Tensor, theirs: (j: number) => Float32Array): tf.Tensor =>
+      shards.reduce<tf.Tensor>((acc, _, j) => tf.add(acc, tf.mul(tf.tensor(theirs(j), mine.shape, 'float32'), weights[j + 1]!)), tf.mul(mine, weights[0]!));
+    const combined = tf.tidy(() => {
+      const loss = tf.scalar(shards.reduce((acc, r, j) => acc + r.loss * weights[j + 1]!, 0)).add(tf.mul(own.loss, weights[0]!)) as tf.Scalar;
+      const grads = own.grads.map((g, i) => weighted(g, (j) => shards[j]!.grads[i]!));
+      allState(model).forEach((v, i) => v.variable.assign(weighted(v.variable, (j) => shards[j]!.state[i]!)));
+      return { loss, grads };
+    });
+    tf.dispose([own.loss, ...own.grads]);
+    return combined;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}

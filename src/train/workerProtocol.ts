@@ -1,0 +1,34 @@
+/** Messages between the trainer and its gradient workers (dataParallel.ts <-> gradientWorker.ts). */
+import { ModelRecipe } from '../nn/modelRecipe';
+
+/** What a worker is started with. */
+export interface WorkerSetup {
+  readonly recipe: ModelRecipe;
+  /** The tfjs backend the trainer runs on (`wasm`, `cpu`, `tensorflow`); the worker starts the same one. */
+  readonly backend: string;
+  /** K when the model is already released at start (1 otherwise). */
+  readonly members: number;
+  readonly featureShape: readonly number[];
+  readonly labelShape: readonly number[];
+  readonly classes: number;
+}
+
+export type ToWorker =
+  | {
+      readonly kind: 'step';
+      readonly member: number;
+      /** Names of the parameters to differentiate, with their current values. */
+      readonly params: readonly string[];
+      readonly values: readonly Float32Array[];
+      /** Every state tensor (running statistics), in model order. */
+      readonly state: readonly Float32Array[];
+      /** The worker's shard of the minibatch. */
+      readonly x: Float32Array;
+      readonly y: Int32Array;
+    }
+  | { readonly kind: 'release'; readonly k: number };
+
+export type FromWorker =
+  | { readonly kind: 'ready'; readonly signature: readonly string[] }
+  | { readonly kind: 'grads'; readonly loss: number; readonly grads: readonly Float32Array[]; readonly state: readonly Float32Array[] }
+  | { readonly kind: 'error'; readonly name: string; readonly message: string };

@@ -1,0 +1,161 @@
+/**
+ * Data-parallel gradients over worker threads: the combined gradient is the full-minibatch gradient
+ * (exactly, up to float summation order, on a model without BatchNorm); with BatchNorm it is the
+ * row-weighted mean of the shards' gradients and running statistics, as documented; workers that
+ * rebuild a different model or cannot build one are errors that name the problem.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { mlp, MlpOptions } from '../models/mlp';
+import { Model } from '../src/nn/model';
+import { NamedVariable } from '../src/nn/layer';
+import { Dataset, featureTensor, oneHotLabels } from '../src/data/dataset';
+import { Rng } from '../src/nn/rng';
+import { ModelRecipe } from '../src/nn/modelRecipe';
+import { ConfigError } from '../src/errors';
+import { trainLatePhase, TrainConfig, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
+import { DataParallelGradients, shardSizes } from '../src/train/dataParallel';
+import { LocalGradients } from '../src/train/gradients';
+import { workerCount } from '../src/cli/runCommand';
+import { useBackend } from './helpers';
+
+before(async () => {
+  await useBackend('wasm');
+});
+
+const N = 24;
+function data(): Dataset {
+  const rng = new Rng(5);
+  return { x: rng.normalArray(N * 6), y: Int32Array.from({ length: N }, (_, i) => (i * 7) % 3), featureShape: [6], classes: 3 };
+}
+
+/** No BatchNorm (a linear softmax classifier with a late-phase head), so shards change nothing but summation order. */
+const LINEAR: MlpOptions = { inputs: 6, hidden: [], classes: 3, seed: 4, latePhase: { batchNorm: false, head: true } };
+/** Hidden Dense-BN-ReLU blocks with late-phase BatchNorm and head. */
+const WITH_BN: MlpOptions = { inputs: 6, hidden: [8, 5], classes: 3, seed: 4 };
+
+const recipe = (opts: MlpOptions): ModelRecipe => ({ module: require.resolve('../models/mlp'), exportName: 'mlp', args: [opts] });
+
+const config = (over: Partial<TrainConfig>): TrainConfig => ({
+  ...DEFAULT_TRAIN_CONFIG,
+  epochs: 4,
+  t0: 2,
+  k: 3,
+  batchSize: 8,
+  schedule: { kind: 'constant' },
+  lossCheckEvery: 5,
+  ...over,
+});
+
+function values(vars: readonly NamedVariable[]): Float32Array[] {
+  return vars.map((v) => v.variable.dataSync().slice() as Float32Array);
+}
+function maxDiff(a: Float32Array[], b: Float32Array[]): number {
+  let m = 0;
+  a.forEach((arr, i) => arr.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i]![j]!)))));
+  return m;
+}
+const allState = (m: Model): NamedVariable[] => m.net.state();
+
+test('shard sizes: equal split, the first shard takes the remainder, never a shard under 2 rows', () => {
+  assert.deepEqual(shardSizes(32, 2), [16, 16]);
+  assert.deepEqual(shardSizes(7, 2), [4, 3]);
+  assert.deepEqual(shardSizes(10, 3), [4, 3, 3]);
+  assert.deepEqual(shardSizes(3, 2), [3]);
+  assert.deepEqual(shardSizes(5, 4), [3, 2]);
+  assert.deepEqual(shardSizes(1, 2), [1]);
+});
+
+test('without BatchNorm, training with one worker equals training in one thread (both phases)', async () => {
+  const finals: Float32Array[][] = [];
+  for (const workers of [0, 1]) {
+    const model = mlp(LINEAR);
+    // 24 rows, batch 8 (odd sizes too: the last batch of 5 splits 3 + 2)
+    await trainLatePhase(model, { ...data(), x: data().x.subarray(0, 21 * 6), y: data().y.subarray(0, 21) }, config({}), {}, { workers, recipe: recipe(LINEAR) });
+    finals.push(values(model.params()));
+    model.dispose();
+  }
+  const diff = maxDiff(finals[0]!, finals[1]!);
+  assert.ok(diff < 1e-5, `one-worker training differs from one-thread training by ${diff}`);
+});
+
+test('with BatchNorm, gradients and running statistics are the row-weighted means of the shards', async () => {
+  const d = data();
+  const rows = Int32Array.from({ length: 11 }, (_, i) => (i * 5) % N); // 11 rows: shards of 6 and 5
+  const model = mlp(WITH_BN);
+  const params = model.params();
+  const x = featureTensor(d);
+  const y = oneHotLabels(d);
+  const initialState = values(allState(model));
+
+  // Reference: each shard in this thread from the same starting state.
+  const local = new LocalGradients(x, y);
+  const shards = [rows.subarray(0, 6), rows.subarray(6)];
+  const expectedGrads: Float32Array[] = params.map((p) => new Float32Array(p.variable.size));
+  const expectedState: Float32Array[] = initialState.map((s) => new Float32Array(s.length));
+  let expectedLoss = 0;
+  for (const shard of shards) {
+    allState(model).forEach((s, i) => s.variable.assign(tf.tensor(initialState[i]!, s.variable.shape)));
+    const weight = shard.length / rows.length;
+    const { loss, grads } = local.computeNow(model, shard, params);
+    expectedLoss += loss.dataSync()[0]! * weight;
+    grads.forEach((g, i) => g.dataSync().forEach((v, j) => (expectedGrads[i]![j]! += v * weight)));
+    values(allState(model)).forEach((s, i) => s.forEach((v, j) => (expectedState[i]![j]! += v * weight)));
+    tf.dispose([loss, ...grads]);
+  }
+  allState(model).forEach((s, i) => s.variable.assign(tf.tensor(initialState[i]!, s.variable.shape)));
+
+  const pool = await DataParallelGradients.start(model, d, x, y, { workers: 1, recipe: recipe(WITH_BN) });
+  try {
+    const { loss, grads } = await pool.compute(model, rows, params, 0);
+    assert.ok(Math.abs(loss.dataSync()[0]! - expectedLoss) < 1e-5);
+    assert.ok(maxDiff(grads.map((g) => g.dataSync() as Float32Array), expectedGrads) < 1e-5);
+    assert.ok(maxDiff(values(allState(model)), expectedState) < 1e-6);
+    // And the shards really differ from the full-batch statistics (else this test proves nothing).
+    const { loss: fullLoss, grads: fullGrads } = local.computeNow(model, rows, params);
+    assert.ok(maxDiff(fullGrads.map((g) => g.dataSync() as Float32Array), expectedGrads) > 1e-4);
+    tf.dispose([loss, ...grads, fullLoss, ...fullGrads]);
+  } finally {
+    await pool.close();
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+});
+
+test('late-phase training with workers: members cycle, tensors stay flat, the loss falls', async () => {
+  const model = mlp(WITH_BN);
+  const counts: number[] = [];
+  const result = await trainLatePhase(model, data(), config({ epochs: 8, t0: 2, batchSize: 8 }), {
+    onStep: (s) => {
+      if (s.phase === 'late') counts.push(tf.memory().numTensors);
+    },
+  }, { workers: 1, recipe: recipe(WITH_BN) });
+  assert.deepEqual(result.memberSteps, [6 + 6, 6, 6]);
+  const atCycleEnd = counts.filter((_, i) => i % 3 === 2);
+  assert.ok(atCycleEnd.every((c) => c === atCycleEnd[0]), `tensor counts drift: ${atCycleEnd.join(', ')}`);
+  assert.ok(result.epochLoss[7]! < result.epochLoss[0]!, `loss did not fall: ${result.epochLoss.join(', ')}`);
+  model.dispose();
+});
+
+test('a worker whose recipe builds a different model is a ConfigError naming the tensor', async () => {
+  const model = mlp(WITH_BN);
+  await assert.rejects(
+    trainLatePhase(model, data(), config({}), {}, { workers: 1, recipe: recipe({ ...WITH_BN, hidden: [8, 6] }) }),
+    (err: Error) => err instanceof ConfigError && /does not match the model being trained/.test(err.message) && /fc2/.test(err.message),
+  );
+  await assert.rejects(
+    trainLatePhase(model, data(), config({}), {}, { workers: 1, recipe: { module: require.resolve('../models/mlp'), exportName: 'noSuchBuilder', args: [] } }),
+    (err: Error) => err instanceof ConfigError && /gradient worker 1: .*exports no function 'noSuchBuilder'/.test(err.message),
+  );
+  model.dispose();
+});
+
+test('--workers: auto follows the backend, counts are checked', () => {
+  assert.equal(workerCount(undefined, 'tensorflow'), 0);
+  assert.equal(workerCount('auto', 'tensorflow'), 0);
+  assert.equal(workerCount('2', 'wasm'), 2);
+  assert.equal(workerCount('0', 'wasm'), 0);
+  assert.throws(() => workerCount('two', 'wasm'), ConfigError);
+  assert.throws(() => workerCount('-1', 'wasm'), ConfigError);
+});
