@@ -8,11 +8,13 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
-import { BN_AND_HEAD, wideResNet } from '../models/index';
+import { BN_AND_HEAD, NO_LATE_PHASE, wideResNet } from '../models/index';
 import { exportOnnx } from '../export/onnx/exportOnnx';
-import { benchCnn, benchMlp, wrn16x4 } from './benchModels';
+import * as benchModels from './benchModels';
 import { median, timeMedian, trainingStepMs } from './timing';
 import { Model } from '../src/nn/model';
+import { ModelRecipe } from '../src/nn/modelRecipe';
+import { autoWorkers } from '../src/train/dataParallel';
 
 interface Row {
   readonly comparison: string;
@@ -38,35 +40,50 @@ function torchPeer(threads: number): Record<string, number> | null {
   return out.results;
 }
 
+/** How the gradient workers rebuild a bench model (see src/nn/modelRecipe.ts). */
+const benchRecipe = (exportName: string): ModelRecipe => ({ module: require.resolve('./benchModels'), exportName, args: [] });
+
 async function stepRows(): Promise<void> {
-  const cases: Array<[string, string, () => Model, number, number]> = [
-    ['bench-cnn-b32', 'bench CNN training step, batch 32', () => benchCnn(), 32, 15],
-    ['bench-cnn-b128', 'bench CNN training step, batch 128', () => benchCnn(), 128, 8],
-    ['wrn-16-4-b64', 'WRN-16-4 training step, batch 64', () => wrn16x4(), 64, 4],
-    ['mlp-b128', 'MLP 784-256-256-10 training step, batch 128', () => benchMlp(), 128, 15],
+  const cases: Array<[string, string, string, number, number]> = [
+    ['bench-cnn-b32', 'bench CNN training step, batch 32', 'benchCnn', 32, 15],
+    ['bench-cnn-b128', 'bench CNN training step, batch 128', 'benchCnn', 128, 8],
+    ['wrn-16-4-b64', 'WRN-16-4 training step, batch 64', 'wrn16x4', 64, 4],
+    ['mlp-b128', 'MLP 784-256-256-10 training step, batch 128', 'benchMlp', 128, 15],
   ];
-  const ours: Record<string, number> = {};
-  for (const [key, , make, batch, steps] of cases) {
-    const model = make();
-    ours[key] = await trainingStepMs(model, batch, steps);
-    model.dispose();
-    console.log(`ours ${key}: ${ours[key]!.toFixed(1)} ms`);
+  const workers = autoWorkers(tf.getBackend());
+  const threads = `${workers + 1} thread${workers ? 's' : ''}`;
+  const one: Record<string, number> = {};
+  const many: Record<string, number> = {};
+  for (const [key, , exportName, batch, steps] of cases) {
+    const make = benchModels[exportName as keyof typeof benchModels] as () => Model;
+    for (const [into, w] of [[one, 0], [many, workers]] as const) {
+      if (into === many && workers === 0) continue;
+      const model = make();
+      into[key] = await trainingStepMs(model, batch, steps, 0, 3, w ? { workers: w, recipe: benchRecipe(exportName) } : undefined);
+      model.dispose();
+      console.log(`ours ${key}, ${w + 1} thread(s): ${into[key]!.toFixed(1)} ms`);
+    }
   }
   const torch1 = torchPeer(1);
   const torch2 = torchPeer(2);
   for (const [key, label] of cases) {
-    rows.push({ comparison: label, ours: 'latephase', oursValue: ours[key]!, peer: 'PyTorch 1 thread', peerValue: torch1?.[key] ?? null, unit: 'ms' });
-    if (torch2) rows.push({ comparison: label, ours: 'latephase', oursValue: ours[key]!, peer: 'PyTorch 2 threads', peerValue: torch2[key] ?? null, unit: 'ms' });
+    rows.push({ comparison: label, ours: 'latephase 1 thread', oursValue: one[key]!, peer: 'PyTorch 1 thread', peerValue: torch1?.[key] ?? null, unit: 'ms' });
+    if (workers === 0) continue;
+    rows.push({ comparison: label, ours: `latephase ${threads}`, oursValue: many[key]!, peer: 'PyTorch 1 thread', peerValue: torch1?.[key] ?? null, unit: 'ms' });
+    if (torch2) rows.push({ comparison: label, ours: `latephase ${threads}`, oursValue: many[key]!, peer: 'PyTorch 2 threads', peerValue: torch2[key] ?? null, unit: 'ms' });
   }
 }
 
 async function latePhaseOverheadRow(): Promise<void> {
-  // Same architecture, same batch: K = 10 late-phase BN + head (cycling members) vs no late-phase weights.
+  // Same architecture, same batch, same threads: K = 10 late-phase BN + head (cycling members) vs no late-phase weights.
   const times = { late: [] as number[], plain: [] as number[] };
   for (let r = 0; r < 3; r++) {
     for (const kind of ['plain', 'late'] as const) {
-      const model = benchCnn(kind === 'late' ? BN_AND_HEAD : undefined);
-      times[kind].push(await trainingStepMs(model, 64, 20, kind === 'late' ? 10 : 0));
+      const choice = kind === 'late' ? BN_AND_HEAD : NO_LATE_PHASE;
+      const model = benchModels.benchCnn(choice);
+      const workers = autoWorkers(tf.getBackend());
+      const parallel = workers ? { workers, recipe: { ...benchRecipe('benchCnn'), args: [choice] } } : undefined;
+      times[kind].push(await trainingStepMs(model, 64, 20, kind === 'late' ? 10 : 0, 3, parallel));
       model.dispose();
     }
   }
@@ -86,7 +103,7 @@ async function exportRows(): Promise<void> {
 }
 
 async function inferenceRow(): Promise<void> {
-  const model = wrn16x4();
+  const model = benchModels.wrn16x4();
   const exported = exportOnnx(model);
   const batch = 64;
   const x = tf.randomUniform([batch, 32, 32, 3]);

@@ -43,14 +43,19 @@ function step(model: Model, msg: Extract<ToWorker, { kind: 'step' }>): void {
   state.forEach((s, i) => load(s.variable, msg.state[i]!));
   if (memberCount(model) > 1) selectMember(model, msg.member);
   const rows = msg.y.length / setup.labelShape.reduce((a, b) => a * b, 1);
-  const result = tf.tidy(() => {
+  // The tidy returns tensors only: tfjs walks a returned container element by element, which for
+  // host arrays of millions of gradient values cost seconds per step.
+  const { loss, grads } = tf.tidy(() => {
     const xb = tf.tensor(msg.x, [rows, ...setup.featureShape], 'float32');
     const yb = oneHotLabels({ x: msg.x, y: msg.y, featureShape: setup.featureShape, labelShape: setup.labelShape, classes: setup.classes });
-    const { loss, grads } = lossAndGrads(model, xb, yb, params);
-    return { loss: loss.dataSync()[0]!, grads: grads.map(hostCopy) };
+    const result = lossAndGrads(model, xb, yb, params);
+    return { loss: result.loss, grads: result.grads };
   });
+  const hostGrads = grads.map(hostCopy);
+  const lossValue = loss.dataSync()[0]!;
+  tf.dispose([loss, ...grads]);
   const stateAfter = state.map((s) => hostCopy(s.variable));
-  reply({ kind: 'grads', loss: result.loss, grads: result.grads, state: stateAfter }, [...result.grads, ...stateAfter].map((a) => a.buffer as ArrayBuffer));
+  reply({ kind: 'grads', loss: lossValue, grads: hostGrads, state: stateAfter }, [...hostGrads, ...stateAfter].map((a) => a.buffer as ArrayBuffer));
 }
 
 async function main(): Promise<void> {
