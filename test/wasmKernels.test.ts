@@ -16,6 +16,8 @@ const CASES: Case[] = [
   { x: [2, 9, 8, 2], f: [3, 3, 2, 3], stride: 2, pad: 'same' },
   { x: [1, 10, 10, 2], f: [5, 5, 2, 2], stride: 2, pad: 'valid' },
   { x: [3, 6, 6, 4], f: [1, 1, 4, 6], stride: 2, pad: 'same' },
+  { x: [2, 7, 8, 2], f: [1, 1, 2, 3], stride: 3, pad: 'valid' }, // phases without taps: zero rows of dx
+  { x: [1, 10, 7, 3], f: [3, 2, 3, 2], stride: 3, pad: 'same' }, // uneven phases, even kernel width
 ];
 
 function convGrads(c: Case): { dx: Float32Array; dw: Float32Array } {
