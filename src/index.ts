@@ -38,6 +38,10 @@ export { LatePhaseLSTM } from './latephase/latePhaseLstm';
 
 export { trainLatePhase, DEFAULT_TRAIN_CONFIG, checkTrainConfig, resolveGammaTheta } from './train/trainer';
 export type { TrainConfig, TrainHooks, TrainResult, StepInfo } from './train/trainer';
+export { autoWorkers } from './train/dataParallel';
+export type { DataParallelOptions } from './train/dataParallel';
+export { buildFromRecipe } from './nn/modelRecipe';
+export type { ModelRecipe } from './nn/modelRecipe';
 export { Sgd } from './train/sgd';
 export type { SgdConfig } from './train/sgd';
 export { learningRate } from './train/schedule';
@@ -61,7 +65,7 @@ export type { ParameterCounts } from './eval/parameterCounts';
 export type { EnsembleReport } from './eval/ensemble';
 export { writeFileAtomic } from './io/atomicWrite';
 
-export { buildModel, mnistCnn, mlp, wideResNet, resNet, LayerFactory, BN_AND_HEAD, NO_LATE_PHASE } from '../models/index';
+export { buildModel, zooRecipe, mnistCnn, mlp, wideResNet, resNet, LayerFactory, BN_AND_HEAD, NO_LATE_PHASE } from '../models/index';
 export { charLstm } from '../models/charLstm';
 export type { LatePhaseChoice } from '../models/index';
 

@@ -53,6 +53,8 @@ export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
 
 export interface RunSummary {
   readonly backend: string;
+  /** Data-parallel gradient worker threads besides the main one. */
+  readonly workers: number;
   readonly accuracyBeforeLatePhase: number | null;
   readonly memberAccuracies: readonly number[];
   readonly foldedAccuracy: number;
@@ -171,6 +173,7 @@ export async function runMnistJob(flags: FlagValues, log: (line: string) => void
       writeBundle(outDir, folded, exported, verification);
       return {
         backend: describeBackend(backend),
+        workers,
         accuracyBeforeLatePhase: before,
         memberAccuracies: members?.members ?? [],
         foldedAccuracy,
@@ -194,6 +197,7 @@ export function summaryTable(s: RunSummary): string {
   const fallback = v.provider.fallbackReason ? ` (requested ${v.provider.requested}; fell back: ${v.provider.fallbackReason})` : '';
   const rows: Array<[string, string]> = [
     ['backend', s.backend],
+    ['gradient threads', s.workers ? `${s.workers + 1} (data-parallel, BatchNorm statistics per shard)` : '1'],
     ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
     ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
     ['folded model', pct(s.foldedAccuracy)],
