@@ -1,8 +1,22 @@
-/** The wasm backend's convolution gradient kernels against the cpu backend and finite differences. */
+/**
+ * The wasm backend's kernels against the cpu backend and finite differences. Convolutions run on
+ * either engine (onnxruntime's native kernels, or XNNPACK with our gradient kernels): both are
+ * checked, whichever the backend picked by default.
+ */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkGradients, maxAbs, maxAbsDiff, seededTensor, useBackend } from './helpers';
+import { useConvolutionEngine } from '../src/backend/convolutionEngine';
+import { ConfigError } from '../src/errors';
+
+const ENGINES = ['onnxruntime', 'xnnpack'] as const;
+
+/** The wasm backend with convolutions on `engine`. */
+async function useWasmWith(engine: (typeof ENGINES)[number]): Promise<void> {
+  await useBackend('wasm');
+  assert.match(useConvolutionEngine(engine), engine === 'onnxruntime' ? /onnxruntime CPU/ : /XNNPACK \(forced\)/);
+}
 
 interface Case {
   readonly x: [number, number, number, number];
@@ -31,47 +45,61 @@ function convGrads(c: Case): { dx: Float32Array; dw: Float32Array } {
   });
 }
 
+function convForward(c: Case): Float32Array {
+  return tf.tidy(() => tf.conv2d(seededTensor(c.x, 1) as tf.Tensor4D, seededTensor(c.f, 2) as tf.Tensor4D, c.stride, c.pad).dataSync() as Float32Array);
+}
+
 before(async () => {
   await useBackend('cpu');
 });
 
-test('wasm conv2d gradients equal the cpu backend', async () => {
-  await useBackend('cpu');
-  const reference = CASES.map(convGrads);
-  await useBackend('wasm');
-  CASES.forEach((c, i) => {
-    const got = convGrads(c);
-    for (const key of ['dx', 'dw'] as const) {
-      const a = tf.tensor(got[key]);
-      const b = tf.tensor(reference[i]![key]);
-      const err = maxAbsDiff(a, b) / Math.max(maxAbs(b), 1);
-      assert.ok(err < 1e-5, `case ${i} ${key}: relative error ${err}`);
-      tf.dispose([a, b]);
+for (const engine of ENGINES) {
+  test(`wasm conv2d and its gradients equal the cpu backend (convolutions on ${engine})`, async () => {
+    await useBackend('cpu');
+    const reference = CASES.map(convGrads);
+    const forward = CASES.map(convForward);
+    await useWasmWith(engine);
+    CASES.forEach((c, i) => {
+      const got = { ...convGrads(c), y: convForward(c) };
+      const want = { ...reference[i]!, y: forward[i]! };
+      for (const key of ['y', 'dx', 'dw'] as const) {
+        const a = tf.tensor(got[key]);
+        const b = tf.tensor(want[key]);
+        const err = maxAbsDiff(a, b) / Math.max(maxAbs(b), 1);
+        assert.ok(err < 1e-5, `case ${i} ${key}: relative error ${err}`);
+        tf.dispose([a, b]);
+      }
+    });
+  });
+
+  test(`wasm conv2d filter and input gradients match finite differences (convolutions on ${engine})`, async () => {
+    await useWasmWith(engine);
+    for (const [i, c] of CASES.entries()) {
+      const x = tf.variable(seededTensor(c.x, 10 + i, 0.5));
+      const w = tf.variable(seededTensor(c.f, 20 + i, 0.5));
+      const r = seededTensor(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad).shape, 30 + i);
+      // Bilinear in (x, w): quadratic along any direction, so central differences are exact up to rounding.
+      const f = (): tf.Scalar => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad), r)) as tf.Scalar;
+      const res = checkGradients(f, [x, w], 40 + i, 1e-2);
+      assert.ok(res.relErr < 2e-3, `case ${i}: analytic ${res.analytic} vs numeric ${res.numeric}`);
+      tf.dispose([x, w, r]);
     }
   });
-});
 
-test('wasm conv2d filter and input gradients match finite differences', async () => {
-  await useBackend('wasm');
-  for (const [i, c] of CASES.entries()) {
-    const x = tf.variable(seededTensor(c.x, 10 + i, 0.5));
-    const w = tf.variable(seededTensor(c.f, 20 + i, 0.5));
-    const r = seededTensor(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad).shape, 30 + i);
-    // Bilinear in (x, w): quadratic along any direction, so central differences are exact up to rounding.
-    const f = (): tf.Scalar => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad), r)) as tf.Scalar;
-    const res = checkGradients(f, [x, w], 40 + i, 1e-2);
-    assert.ok(res.relErr < 2e-3, `case ${i}: analytic ${res.analytic} vs numeric ${res.numeric}`);
-    tf.dispose([x, w, r]);
-  }
-});
+  test(`gradient kernels do not leak tensors (convolutions on ${engine})`, async () => {
+    await useWasmWith(engine);
+    const c = CASES[2]!;
+    convGrads(c);
+    const count = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) convGrads(c);
+    assert.equal(tf.memory().numTensors, count);
+  });
+}
 
-test('gradient kernels do not leak tensors', async () => {
+test('convolution engine: an unknown name is a ConfigError; the default is restored', async () => {
   await useBackend('wasm');
-  const c = CASES[2]!;
-  convGrads(c);
-  const count = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) convGrads(c);
-  assert.equal(tf.memory().numTensors, count);
+  assert.throws(() => useConvolutionEngine('mkl'), (e: Error) => e instanceof ConfigError && /unknown convolution engine 'mkl'/.test(e.message));
+  assert.match(useConvolutionEngine('auto'), /onnxruntime CPU|XNNPACK \(onnxruntime unavailable/);
 });
 
 const POOLS: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid'; ties?: boolean }> = [

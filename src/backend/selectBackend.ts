@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import { registerWasmKernels } from './wasmKernels';
+import { useConvolutionEngine } from './convolutionEngine';
 
 export const BACKEND_LADDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_LADDER)[number];
@@ -75,8 +76,9 @@ async function tryChoice(choice: BackendChoice): Promise<string> {
       loadOptional('@tensorflow/tfjs-backend-wasm');
       if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
       registerWasmKernels();
+      const convolutions = useConvolutionEngine();
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
-      return `WebAssembly (XNNPACK, ${simd}, single-threaded in Node)`;
+      return `WebAssembly (XNNPACK, ${simd}, single-threaded in Node), ${convolutions}`;
     }
     case 'cpu':
       loadOptional('@tensorflow/tfjs-backend-cpu');

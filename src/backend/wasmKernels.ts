@@ -20,7 +20,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { maxPoolGradientInto, MaxPoolGradAttrs } from './wasmMaxPoolGradient';
 import { reduceLeadingBlock, ReduceAttrs } from './wasmReductions';
 
-function isWasmBackend(backend: unknown): backend is BackendWasm {
+export function isWasmBackend(backend: unknown): backend is BackendWasm {
   return backend instanceof tf.KernelBackend && typeof (backend as Partial<BackendWasm>).typedArrayFromHeap === 'function';
 }
 
@@ -28,21 +28,21 @@ type Conv2DPad = 'same' | 'valid' | number | ExplicitPadding;
 type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 
 /** Attributes tfjs passes to both convolution gradient kernels. */
-interface ConvGradAttrs {
+export interface ConvGradAttrs {
   strides: [number, number] | number;
   pad: Conv2DPad;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
-interface FilterGradAttrs extends ConvGradAttrs {
+export interface FilterGradAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
-interface InputGradAttrs extends ConvGradAttrs {
+export interface InputGradAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
 }
 
 /** Kernels receive the engine's Tensor objects; this narrows the KernelFunc's loose input type. */
-function asTensor4D(info: tf.TensorInfo, what: string): tf.Tensor4D {
+export function asTensor4D(info: tf.TensorInfo, what: string): tf.Tensor4D {
   if (!(info instanceof tf.Tensor) || info.rank !== 4) throw new Error(`wasm kernel: ${what} must be a rank-4 tensor`);
   return info as tf.Tensor4D;
 }
@@ -56,7 +56,7 @@ function toKernelOutput(t: tf.Tensor, backend: unknown): tf.TensorInfo {
   return info;
 }
 
-function requireNHWC(dataFormat: string, kernel: string): void {
+export function requireNHWC(dataFormat: string, kernel: string): void {
   if (dataFormat !== 'NHWC') throw new Error(`${kernel} on wasm supports NHWC only, got ${dataFormat}`);
 }
 
@@ -172,7 +172,7 @@ export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs:
 let registered = false;
 
 /** Register `kernelFunc` for `name` on wasm, replacing a stock kernel (the registry warns on plain re-registration). */
-function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
+export function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
   const stock = tf.getKernel(name, 'wasm');
   if (stock) tf.unregisterKernel(name, 'wasm');
   tf.registerKernel({ ...(stock ?? {}), kernelName: name, backendName: 'wasm', kernelFunc });
@@ -192,6 +192,7 @@ function transposeLastTwo(t: tf.Tensor): tf.Tensor {
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
+  stockConv2D = tf.getKernel(tf.Conv2D, 'wasm');
   // The stock BatchMatMul is ~9x slower with transposeA/transposeB (every dense gradient uses
   // them) than an explicit Transpose followed by a plain matmul (measured on 128x784x256).
   const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
@@ -228,6 +229,15 @@ export function registerWasmKernels(): void {
     maxPoolGradientInto(dx, backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(dy), x.shape, attrs as unknown as MaxPoolGradAttrs);
     return out;
   });
+  registerXnnpackConvolutions();
+}
+
+/** tfjs-backend-wasm's own Conv2D (XNNPACK), kept to restore after another engine replaced it. */
+let stockConv2D: tf.KernelConfig | undefined;
+
+/** Convolutions on XNNPACK: the stock forward kernel and our gradient kernels above. */
+export function registerXnnpackConvolutions(): void {
+  if (stockConv2D) replaceKernel(tf.Conv2D, stockConv2D.kernelFunc);
   replaceKernel(tf.Conv2DBackpropFilter, ({ inputs, backend, attrs }) => {
     const a = attrs as unknown as FilterGradAttrs;
     requireNHWC(a.dataFormat, 'Conv2DBackpropFilter');

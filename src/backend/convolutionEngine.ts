@@ -1,0 +1,90 @@
+/**
+ * Which engine runs the wasm backend's convolutions (forward, input and filter gradients):
+ * onnxruntime's native CPU kernels when onnxruntime-node loads (3-5x faster here than XNNPACK's
+ * 128-bit wasm SIMD), else XNNPACK through tfjs's own Conv2D and our gradient kernels
+ * (wasmKernels.ts). `LATEPHASE_CONV=auto|onnxruntime|xnnpack` overrides; a forced engine that cannot
+ * start is an error, and the engine in use is always part of the backend report.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { ConfigError } from '../errors';
+import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
+import { asTensor4D, ConvGradAttrs, FilterGradAttrs, InputGradAttrs, isWasmBackend, registerXnnpackConvolutions, replaceKernel, requireNHWC } from './wasmKernels';
+
+export const CONVOLUTION_ENGINES = ['auto', 'onnxruntime', 'xnnpack'] as const;
+
+let engine: OrtConvolution | null = null;
+
+function heapTensor(backend: BackendWasm, t: tf.Tensor4D): HostTensor {
+  return { values: backend.typedArrayFromHeap(t) as Float32Array, shape: t.shape };
+}
+
+/** Copy an engine result into a new wasm tensor (allocated after the run: allocation may move the heap). */
+function wasmOutput(backend: BackendWasm, r: HostTensor): tf.TensorInfo {
+  const out = backend.makeOutput([...r.shape], 'float32');
+  (backend.typedArrayFromHeap(out) as Float32Array).set(r.values);
+  return out;
+}
+
+function geometry(info: tf.backend_util.Conv2DInfo): ConvGeometry2D {
+  const p = info.padInfo;
+  return { strides: [info.strideHeight, info.strideWidth], dilations: [info.dilationHeight, info.dilationWidth], pads: [p.top, p.left, p.bottom, p.right] };
+}
+
+function wasmBackendOf(backend: unknown, kernel: string): BackendWasm {
+  if (!isWasmBackend(backend)) throw new Error(`${kernel}: registered for the wasm backend only`);
+  return backend;
+}
+
+/** Register `kernel` on wasm as `run` over its two rank-4 inputs' heap views, writing the result to a new wasm tensor. */
+function registerHostConvolution<A extends ConvGradAttrs>(kernel: string, inputs: readonly [string, string], run: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: A, wasm: BackendWasm) => HostTensor): void {
+  replaceKernel(kernel, (args) => {
+    const attrs = args.attrs as unknown as A;
+    requireNHWC(attrs.dataFormat, kernel);
+    const wasm = wasmBackendOf(args.backend, kernel);
+    const [a, b] = inputs.map((name) => asTensor4D(args.inputs[name]!, name)) as [tf.Tensor4D, tf.Tensor4D];
+    return wasmOutput(wasm, run(a, b, attrs, wasm));
+  });
+}
+
+function registerOrtConvolutions(ort: OrtConvolution): void {
+  const conv2DInfo = (x: readonly number[], w: readonly number[], a: ConvGradAttrs, dilations: [number, number] | number = 1): tf.backend_util.Conv2DInfo =>
+    tf.backend_util.computeConv2DInfo(x as [number, number, number, number], w as [number, number, number, number], a.strides, dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  registerHostConvolution<ConvGradAttrs & { dilations: [number, number] | number }>(tf.Conv2D, ['x', 'filter'], (x, w, a, wasm) =>
+    ort.conv2d(heapTensor(wasm, x), heapTensor(wasm, w), geometry(conv2DInfo(x.shape, w.shape, a, a.dilations))),
+  );
+  registerHostConvolution<InputGradAttrs>(tf.Conv2DBackpropInput, ['dy', 'filter'], (dy, w, a, wasm) => {
+    const info = conv2DInfo(a.inputShape, w.shape, a);
+    return ort.inputGradient(heapTensor(wasm, dy), heapTensor(wasm, w), geometry(info), [info.inHeight, info.inWidth]);
+  });
+  registerHostConvolution<FilterGradAttrs>(tf.Conv2DBackpropFilter, ['x', 'dy'], (x, dy, a, wasm) => {
+    const info = conv2DInfo(x.shape, a.filterShape, a);
+    return ort.filterGradient(heapTensor(wasm, x), heapTensor(wasm, dy), geometry(info), [info.filterHeight, info.filterWidth]);
+  });
+}
+
+/**
+ * Register the convolution kernels of the engine `requested` names (default: `LATEPHASE_CONV`, then
+ * auto) on the wasm backend; returns what runs, for the backend report.
+ */
+export function useConvolutionEngine(requested: string | undefined = process.env['LATEPHASE_CONV'], threads = 1): string {
+  const choice = (requested ?? 'auto').trim().toLowerCase() || 'auto';
+  if (!(CONVOLUTION_ENGINES as readonly string[]).includes(choice)) {
+    throw new ConfigError(`LATEPHASE_CONV: unknown convolution engine '${requested}'; expected one of ${CONVOLUTION_ENGINES.join(', ')}`);
+  }
+  engine?.dispose();
+  engine = null;
+  if (choice === 'xnnpack') {
+    registerXnnpackConvolutions();
+    return 'convolutions on XNNPACK (forced)';
+  }
+  const ort = OrtConvolution.create(threads);
+  if (ort instanceof Error) {
+    if (choice === 'onnxruntime') throw new ConfigError(`LATEPHASE_CONV: onnxruntime convolutions could not start (${ort.message.split('\n')[0]})`);
+    registerXnnpackConvolutions();
+    return `convolutions on XNNPACK (onnxruntime unavailable: ${ort.message.split('\n')[0]})`;
+  }
+  engine = ort;
+  registerOrtConvolutions(ort);
+  return `convolutions on onnxruntime CPU (${threads} thread${threads > 1 ? 's' : ''})`;
+}
