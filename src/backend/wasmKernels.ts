@@ -225,7 +225,6 @@ export function registerWasmKernels(): void {
     // allocation may grow the heap and detach earlier views.
     const out = backend.makeOutput([...x.shape], 'float32');
     const dx = backend.typedArrayFromHeap(out) as Float32Array;
-    dx.fill(0);
     maxPoolGradientInto(dx, backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(dy), x.shape, attrs as unknown as MaxPoolGradAttrs);
     return out;
   });
