@@ -32,6 +32,8 @@ const CASES: Case[] = [
   { x: [3, 6, 6, 4], f: [1, 1, 4, 6], stride: 2, pad: 'same' },
   { x: [2, 7, 8, 2], f: [1, 1, 2, 3], stride: 3, pad: 'valid' }, // phases without taps: zero rows of dx
   { x: [1, 10, 7, 3], f: [3, 2, 3, 2], stride: 3, pad: 'same' }, // uneven phases, even kernel width
+  { x: [2, 6, 5, 9], f: [3, 3, 9, 4], stride: 1, pad: 'same' }, // >= 8 input channels: forward on onnxruntime too
+  { x: [2, 7, 7, 8], f: [3, 3, 8, 3], stride: 2, pad: 'valid' },
 ];
 
 function convGrads(c: Case): { dx: Float32Array; dw: Float32Array } {

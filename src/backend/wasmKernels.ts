@@ -234,6 +234,12 @@ export function registerWasmKernels(): void {
 /** tfjs-backend-wasm's own Conv2D (XNNPACK), kept to restore after another engine replaced it. */
 let stockConv2D: tf.KernelConfig | undefined;
 
+/** The stock XNNPACK forward convolution (registerWasmKernels must have run). */
+export function xnnpackConv2D(): tf.KernelFunc {
+  if (!stockConv2D) throw new Error('registerWasmKernels() has not run');
+  return stockConv2D.kernelFunc;
+}
+
 /** Convolutions on XNNPACK: the stock forward kernel and our gradient kernels above. */
 export function registerXnnpackConvolutions(): void {
   if (stockConv2D) replaceKernel(tf.Conv2D, stockConv2D.kernelFunc);
