@@ -77,7 +77,7 @@ async function stepRows(): Promise<void> {
 async function latePhaseOverheadRow(): Promise<void> {
   // Same architecture, same batch, same threads: K = 10 late-phase BN + head (cycling members) vs no late-phase weights.
   const times = { late: [] as number[], plain: [] as number[] };
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < 5; r++) {
     for (const kind of ['plain', 'late'] as const) {
       const choice = kind === 'late' ? BN_AND_HEAD : NO_LATE_PHASE;
       const model = benchModels.benchCnn(choice);

@@ -178,3 +178,23 @@ test('wasm sums and means over leading axes equal the cpu backend', async () => 
   });
   assert.equal(tf.memory().numTensors, count);
 });
+
+test('wasm Identity and same-dtype Cast share data safely: a copy outlives its source, memory is freed after both', async () => {
+  await useBackend('wasm');
+  const before = tf.memory().numBytes;
+  const x = tf.tensor([1, 2, 3, 4]);
+  const y = tf.clone(x); // the Identity kernel
+  const z = tf.cast(y, 'float32');
+  const ints = tf.tidy(() => Array.from(tf.cast(tf.tensor([1.7, -2.2]), 'int32').dataSync())); // a real conversion still converts
+  assert.deepEqual(ints, [1, -2]);
+  x.dispose();
+  assert.deepEqual(Array.from(z.dataSync()), [1, 2, 3, 4]);
+  z.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4]);
+  const v = tf.variable(y);
+  const next = tf.tensor([5, 6, 7, 8]);
+  v.assign(next); // a variable's assign swaps data; the clone it came from is untouched
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4]);
+  tf.dispose([y, v, next]);
+  assert.equal(tf.memory().numBytes, before);
+});
