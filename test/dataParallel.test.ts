@@ -123,6 +123,17 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
   }
 });
 
+test('training with a worker is deterministic: two runs give identical weights', async () => {
+  const runs: Float32Array[][] = [];
+  for (let r = 0; r < 2; r++) {
+    const model = mlp(WITH_BN);
+    await trainLatePhase(model, data(), config({}), {}, { workers: 1, recipe: recipe(WITH_BN) });
+    runs.push(values([...model.params(), ...allState(model)]));
+    model.dispose();
+  }
+  assert.equal(maxDiff(runs[0]!, runs[1]!), 0);
+});
+
 test('late-phase training with workers: members cycle, tensors stay flat, the loss falls', async () => {
   const model = mlp(WITH_BN);
   const counts: number[] = [];
