@@ -34,6 +34,8 @@ const CASES: Case[] = [
   { x: [1, 10, 7, 3], f: [3, 2, 3, 2], stride: 3, pad: 'same' }, // uneven phases, even kernel width
   { x: [2, 6, 5, 9], f: [3, 3, 9, 4], stride: 1, pad: 'same' }, // >= 8 input channels: forward on onnxruntime too
   { x: [2, 7, 7, 8], f: [3, 3, 8, 3], stride: 2, pad: 'valid' },
+  { x: [2, 7, 6, 5], f: [2, 3, 5, 5], stride: 1, pad: 'valid' }, // stride 1, not widening: dx by flipped filter
+  { x: [1, 6, 6, 4], f: [2, 2, 4, 3], stride: 1, pad: 'same' }, // ... with asymmetric 'same' pads
 ];
 
 function convGrads(c: Case): { dx: Float32Array; dw: Float32Array } {
@@ -102,6 +104,15 @@ test('convolution engine: an unknown name is a ConfigError; the default is resto
   await useBackend('wasm');
   assert.throws(() => useConvolutionEngine('mkl'), (e: Error) => e instanceof ConfigError && /unknown convolution engine 'mkl'/.test(e.message));
   assert.match(useConvolutionEngine('auto'), /onnxruntime CPU|XNNPACK \(onnxruntime unavailable/);
+});
+
+test('convolutions of empty batches give empty results on both engines', async () => {
+  for (const engine of ENGINES) {
+    await useWasmWith(engine);
+    const y = tf.tidy(() => tf.conv2d(tf.zeros([0, 5, 5, 9]) as tf.Tensor4D, tf.ones([3, 3, 9, 4]) as tf.Tensor4D, 1, 'same'));
+    assert.deepEqual(y.shape, [0, 5, 5, 4]);
+    y.dispose();
+  }
 });
 
 const POOLS: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid'; ties?: boolean }> = [

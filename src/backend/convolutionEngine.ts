@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from '../errors';
 import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
-import { asTensor4D, ConvGradAttrs, FilterGradAttrs, InputGradAttrs, isWasmBackend, registerXnnpackConvolutions, replaceKernel, requireNHWC, xnnpackConv2D } from './wasmKernels';
+import { asTensor4D, ConvGradAttrs, FilterGradAttrs, InputGradAttrs, isWasmBackend, registerXnnpackConvolutions, replaceKernel, requireNHWC, xnnpackConvolutionKernels } from './wasmKernels';
 
 export const CONVOLUTION_ENGINES = ['auto', 'onnxruntime', 'xnnpack'] as const;
 
@@ -39,41 +39,46 @@ function wasmBackendOf(backend: unknown, kernel: string): BackendWasm {
 /** Forward convolutions with fewer input channels than this run on XNNPACK (see registerOrtConvolutions). */
 const FEW_CHANNELS = 8;
 
+type ConvKernel = keyof ReturnType<typeof xnnpackConvolutionKernels>;
+
 /**
  * Register `kernel` on wasm as `run` over its two rank-4 inputs' heap views, writing the result to
- * a new wasm tensor; returns the kernel function.
+ * a new wasm tensor. Empty tensors, and calls `onXnnpack` picks, go to the XNNPACK kernel instead.
  */
-function registerHostConvolution<A extends ConvGradAttrs>(kernel: string, inputs: readonly [string, string], run: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: A, wasm: BackendWasm) => HostTensor): tf.KernelFunc {
-  const kernelFunc: tf.KernelFunc = (args) => {
+function registerHostConvolution<A extends ConvGradAttrs>(
+  kernel: ConvKernel,
+  inputs: readonly [string, string],
+  run: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: A, wasm: BackendWasm) => HostTensor,
+  onXnnpack: (a: tf.Tensor4D, b: tf.Tensor4D) => boolean = () => false,
+): void {
+  const xnnpack = xnnpackConvolutionKernels()[kernel];
+  replaceKernel(kernel, (args) => {
     const attrs = args.attrs as unknown as A;
     requireNHWC(attrs.dataFormat, kernel);
     const wasm = wasmBackendOf(args.backend, kernel);
     const [a, b] = inputs.map((name) => asTensor4D(args.inputs[name]!, name)) as [tf.Tensor4D, tf.Tensor4D];
+    if (a.size === 0 || b.size === 0 || onXnnpack(a, b)) return xnnpack(args);
     return wasmOutput(wasm, run(a, b, attrs, wasm));
-  };
-  replaceKernel(kernel, kernelFunc);
-  return kernelFunc;
+  });
 }
 
 function registerOrtConvolutions(ort: OrtConvolution): void {
   const conv2DInfo = (x: readonly number[], w: readonly number[], a: ConvGradAttrs, dilations: [number, number] | number = 1): tf.backend_util.Conv2DInfo =>
     tf.backend_util.computeConv2DInfo(x as [number, number, number, number], w as [number, number, number, number], a.strides, dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
-  const onOrt = registerHostConvolution<ConvGradAttrs & { dilations: [number, number] | number }>(tf.Conv2D, ['x', 'filter'], (x, w, a, wasm) =>
-    ort.conv2d(heapTensor(wasm, x), heapTensor(wasm, w), geometry(conv2DInfo(x.shape, w.shape, a, a.dilations))),
-  );
   // Forward convolutions with few input channels (a network's first layer) measured faster on
   // XNNPACK: 1 -> 32 channels 1.4 vs 1.8 ms, 3 -> 16 0.8 vs 1.6 ms; from 16 channels on,
   // onnxruntime wins by 1.3-3x. Their gradients stay on onnxruntime, which wins there too.
-  const stock = xnnpackConv2D();
-  replaceKernel(tf.Conv2D, (args) => {
-    const filter = args.inputs['filter'];
-    return filter && filter.shape[2]! < FEW_CHANNELS ? stock(args) : onOrt(args);
-  });
-  registerHostConvolution<InputGradAttrs>(tf.Conv2DBackpropInput, ['dy', 'filter'], (dy, w, a, wasm) => {
+  registerHostConvolution<ConvGradAttrs & { dilations: [number, number] | number }>(
+    tf.Conv2D as ConvKernel,
+    ['x', 'filter'],
+    (x, w, a, wasm) => ort.conv2d(heapTensor(wasm, x), heapTensor(wasm, w), geometry(conv2DInfo(x.shape, w.shape, a, a.dilations))),
+    (_, w) => w.shape[2] < FEW_CHANNELS,
+  );
+  registerHostConvolution<InputGradAttrs>(tf.Conv2DBackpropInput as ConvKernel, ['dy', 'filter'], (dy, w, a, wasm) => {
     const info = conv2DInfo(a.inputShape, w.shape, a);
     return ort.inputGradient(heapTensor(wasm, dy), heapTensor(wasm, w), geometry(info), [info.inHeight, info.inWidth]);
   });
-  registerHostConvolution<FilterGradAttrs>(tf.Conv2DBackpropFilter, ['x', 'dy'], (x, dy, a, wasm) => {
+  registerHostConvolution<FilterGradAttrs>(tf.Conv2DBackpropFilter as ConvKernel, ['x', 'dy'], (x, dy, a, wasm) => {
     const info = conv2DInfo(x.shape, a.filterShape, a);
     return ort.filterGradient(heapTensor(wasm, x), heapTensor(wasm, dy), geometry(info), [info.filterHeight, info.filterWidth]);
   });

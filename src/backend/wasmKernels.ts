@@ -254,24 +254,24 @@ export function registerWasmKernels(): void {
 /** tfjs-backend-wasm's own Conv2D (XNNPACK), kept to restore after another engine replaced it. */
 let stockConv2D: tf.KernelConfig | undefined;
 
-/** The stock XNNPACK forward convolution (registerWasmKernels must have run). */
-export function xnnpackConv2D(): tf.KernelFunc {
+/** The convolution kernels on XNNPACK: the stock forward kernel and our gradient kernels above. */
+export function xnnpackConvolutionKernels(): Record<'Conv2D' | 'Conv2DBackpropFilter' | 'Conv2DBackpropInput', tf.KernelFunc> {
   if (!stockConv2D) throw new Error('registerWasmKernels() has not run');
-  return stockConv2D.kernelFunc;
+  return {
+    Conv2D: stockConv2D.kernelFunc,
+    Conv2DBackpropFilter: ({ inputs, backend, attrs }) => {
+      const a = attrs as unknown as FilterGradAttrs;
+      requireNHWC(a.dataFormat, 'Conv2DBackpropFilter');
+      return toKernelOutput(conv2dFilterGradient(asTensor4D(inputs['x']!, 'x'), asTensor4D(inputs['dy']!, 'dy'), a), backend);
+    },
+    Conv2DBackpropInput: ({ inputs, backend, attrs }) => {
+      const a = attrs as unknown as InputGradAttrs;
+      requireNHWC(a.dataFormat, 'Conv2DBackpropInput');
+      return toKernelOutput(conv2dInputGradient(asTensor4D(inputs['dy']!, 'dy'), asTensor4D(inputs['filter']!, 'filter'), a), backend);
+    },
+  };
 }
 
-/** Convolutions on XNNPACK: the stock forward kernel and our gradient kernels above. */
 export function registerXnnpackConvolutions(): void {
-  if (stockConv2D) replaceKernel(tf.Conv2D, stockConv2D.kernelFunc);
-  replaceKernel(tf.Conv2DBackpropFilter, ({ inputs, backend, attrs }) => {
-    const a = attrs as unknown as FilterGradAttrs;
-    requireNHWC(a.dataFormat, 'Conv2DBackpropFilter');
-    const dw = conv2dFilterGradient(asTensor4D(inputs['x']!, 'x'), asTensor4D(inputs['dy']!, 'dy'), a);
-    return toKernelOutput(dw, backend);
-  });
-  replaceKernel(tf.Conv2DBackpropInput, ({ inputs, backend, attrs }) => {
-    const a = attrs as unknown as InputGradAttrs;
-    requireNHWC(a.dataFormat, 'Conv2DBackpropInput');
-    return toKernelOutput(conv2dInputGradient(asTensor4D(inputs['dy']!, 'dy'), asTensor4D(inputs['filter']!, 'filter'), a), backend);
-  });
+  for (const [name, kernelFunc] of Object.entries(xnnpackConvolutionKernels())) replaceKernel(name, kernelFunc);
 }
