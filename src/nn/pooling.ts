@@ -57,6 +57,19 @@ export class GlobalAvgPool extends StatelessLayer {
     return [input[2]!];
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.mean(x, [1, 2]);
+    return globalAvgPool(x);
   }
 }
+
+/**
+ * Mean over [H, W] with its gradient written out as dy / (H * W) times a device-filled tensor of
+ * ones: tfjs's own Mean gradient builds that tensor of ones as a host array on every step.
+ */
+const globalAvgPool = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const x = args[0] as tf.Tensor;
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  return {
+    value: tf.mean(x, [1, 2]),
+    gradFunc: (dy: tf.Tensor) => tf.mul(tf.reshape(tf.div(dy, h * w), [n, 1, 1, c]), tf.fill([n, h, w, c], 1)),
+  };
+});
