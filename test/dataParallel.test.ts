@@ -12,7 +12,8 @@ import { Model } from '../src/nn/model';
 import { NamedVariable } from '../src/nn/layer';
 import { Dataset, featureTensor, oneHotLabels } from '../src/data/dataset';
 import { Rng } from '../src/nn/rng';
-import { ModelRecipe } from '../src/nn/modelRecipe';
+import { buildFromRecipe, ModelRecipe, modelSignature } from '../src/nn/modelRecipe';
+import { buildModel, zooRecipe } from '../models/index';
 import { ConfigError } from '../src/errors';
 import { trainLatePhase, TrainConfig, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
 import { DataParallelGradients, shardSizes } from '../src/train/dataParallel';
@@ -160,6 +161,15 @@ test('a worker whose recipe builds a different model is a ConfigError naming the
     (err: Error) => err instanceof ConfigError && /gradient worker 1: .*exports no function 'noSuchBuilder'/.test(err.message),
   );
   model.dispose();
+});
+
+test('a zoo recipe rebuilds the zoo model with the same tensors', () => {
+  const opts = { seed: 3, latePhase: { batchNorm: true, head: true } };
+  const [a, b] = [buildModel('mlp', opts), buildFromRecipe(zooRecipe('mlp', opts))];
+  assert.deepEqual(modelSignature(b), modelSignature(a));
+  assert.deepEqual(values(b.params()), values(a.params())); // same seed, same initial weights
+  a.dispose();
+  b.dispose();
 });
 
 test('--workers: auto follows the backend, counts are checked', () => {
