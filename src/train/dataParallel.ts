@@ -19,11 +19,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
 import { NamedVariable, Param, uniqueByVariable } from '../nn/layer';
 import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from '../nn/modelRecipe';
-import { ConfigError, TrainingError } from '../errors';
+import { ConfigError, DataError, ShapeError, TrainingError } from '../errors';
 import { Dataset, subset } from '../data/dataset';
 import { memberCount } from '../latephase/members';
 import { GradientSource, LocalGradients, LossAndGrads } from './gradients';
-import { FromWorker, ToWorker, WorkerSetup } from './workerProtocol';
+import { FromWorker, ToWorker, transferableCopy, WorkerSetup } from './workerProtocol';
 
 export interface DataParallelOptions {
   /** Worker threads besides this one (0: train in this thread only). */
@@ -52,6 +52,9 @@ export function shardSizes(rows: number, parts: number): number[] {
   const base = Math.floor(rows / count);
   return Array.from({ length: count }, (_, i) => base + (i < rows % count ? 1 : 0));
 }
+
+/** Our typed errors keep their type across the thread boundary; anything else becomes a TrainingError. */
+const WORKER_ERRORS: Record<string, new (message: string) => Error> = { ConfigError, ShapeError, DataError, TrainingError };
 
 /** One worker thread with at most one request in flight. */
 class GradientWorker {
@@ -100,7 +103,8 @@ class GradientWorker {
       throw new TrainingError(`gradient worker ${this.index}: ${(err as Error).message}`);
     }
     if (msg.kind === 'error') {
-      throw msg.name === 'ConfigError' ? new ConfigError(`gradient worker ${this.index}: ${msg.message}`) : new TrainingError(`gradient worker ${this.index}: ${msg.name}: ${msg.message}`);
+      const Typed = WORKER_ERRORS[msg.name];
+      throw Typed ? new Typed(`gradient worker ${this.index}: ${msg.message}`) : new TrainingError(`gradient worker ${this.index}: ${msg.name}: ${msg.message}`);
     }
     if (msg.kind !== expect) throw new TrainingError(`gradient worker ${this.index}: expected '${expect}', got '${msg.kind}'`);
     return msg;
@@ -117,11 +121,6 @@ class GradientWorker {
   }
 }
 
-/** A host copy that owns its buffer, so it can be transferred to a worker. */
-function hostCopy(v: tf.Tensor): Float32Array {
-  return new Float32Array(v.dataSync());
-}
-
 function allState(model: Model): NamedVariable[] {
   return uniqueByVariable(model.net.state());
 }
@@ -136,6 +135,7 @@ export class DataParallelGradients implements GradientSource {
   /** Start `opts.workers` workers and check that each rebuilt the model's exact tensors. */
   static async start(model: Model, data: Dataset, x: tf.Tensor, y: tf.Tensor, opts: DataParallelOptions): Promise<DataParallelGradients> {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new ConfigError(`workers must be a positive integer, got ${opts.workers}`);
+    if (!opts.recipe) throw new ConfigError('data-parallel workers need a model recipe (parallel.recipe) to rebuild the model');
     const setup: WorkerSetup = {
       recipe: opts.recipe,
       backend: tf.getBackend(),
@@ -193,8 +193,8 @@ export class DataParallelGradients implements GradientSource {
       const shard = subset(this.data, rows.subarray(start, start + sizes[s]!));
       start += sizes[s]!;
       // Fresh copies per worker: each set is transferred (moved) with its message.
-      const values = params.map((p) => hostCopy(p.variable));
-      const stateValues = state.map((v) => hostCopy(v.variable));
+      const values = params.map((p) => transferableCopy(p.variable));
+      const stateValues = state.map((v) => transferableCopy(v.variable));
       const worker = this.workers[s - 1]!;
       worker.send({ kind: 'step', member, params: names, values, state: stateValues, x: shard.x, y: shard.y }, [...values, ...stateValues, shard.x, shard.y].map((a) => a.buffer as ArrayBuffer));
       busy.push(worker);

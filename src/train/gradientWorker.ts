@@ -13,7 +13,7 @@ import { NamedVariable, Param, uniqueByVariable } from '../nn/layer';
 import { memberCount, releaseMembers, selectMember } from '../latephase/members';
 import { oneHotLabels } from '../data/dataset';
 import { lossAndGrads } from './gradients';
-import { FromWorker, ToWorker, WorkerSetup } from './workerProtocol';
+import { FromWorker, ToWorker, transferableCopy, WorkerSetup } from './workerProtocol';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort;
@@ -24,11 +24,6 @@ function reply(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 function load(v: tf.Variable, values: Float32Array): void {
   tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32')));
-}
-
-/** A host copy that owns its buffer (dataSync may return a view), so it can be transferred. */
-function hostCopy(t: tf.Tensor): Float32Array {
-  return new Float32Array(t.dataSync());
 }
 
 function step(model: Model, msg: Extract<ToWorker, { kind: 'step' }>): void {
@@ -51,10 +46,10 @@ function step(model: Model, msg: Extract<ToWorker, { kind: 'step' }>): void {
     const result = lossAndGrads(model, xb, yb, params);
     return { loss: result.loss, grads: result.grads };
   });
-  const hostGrads = grads.map(hostCopy);
+  const hostGrads = grads.map(transferableCopy);
   const lossValue = loss.dataSync()[0]!;
   tf.dispose([loss, ...grads]);
-  const stateAfter = state.map((s) => hostCopy(s.variable));
+  const stateAfter = state.map((s) => transferableCopy(s.variable));
   reply({ kind: 'grads', loss: lossValue, grads: hostGrads, state: stateAfter }, [...hostGrads, ...stateAfter].map((a) => a.buffer as ArrayBuffer));
 }
 

@@ -1,5 +1,11 @@
 /** Messages between the trainer and its gradient workers (dataParallel.ts <-> gradientWorker.ts). */
+import * as tf from '@tensorflow/tfjs-core';
 import { ModelRecipe } from '../nn/modelRecipe';
+
+/** A host copy of a tensor's values that owns its buffer (dataSync may return a view), so it can be transferred. */
+export function transferableCopy(t: tf.Tensor): Float32Array {
+  return new Float32Array(t.dataSync());
+}
 
 /** What a worker is started with. */
 export interface WorkerSetup {
