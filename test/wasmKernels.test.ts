@@ -106,6 +106,28 @@ test('convolution engine: an unknown name is a ConfigError; the default is resto
   assert.match(useConvolutionEngine('auto'), /onnxruntime CPU|XNNPACK \(onnxruntime unavailable/);
 });
 
+test('dilated and explicitly padded forward convolutions equal the cpu backend on both engines', async () => {
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const x = seededTensor([2, 9, 8, 10], 90) as tf.Tensor4D;
+      const w = seededTensor([3, 2, 10, 4], 91) as tf.Tensor4D;
+      return [
+        tf.conv2d(x, w, 1, 'same', 'NHWC', [2, 2]),
+        tf.conv2d(x, w, 1, 'valid', 'NHWC', [2, 3]),
+        tf.conv2d(x, w, 2, [[0, 0], [2, 1], [0, 3], [0, 0]]),
+      ].map((t) => t.dataSync() as Float32Array);
+    });
+  await useBackend('cpu');
+  const reference = run();
+  for (const engine of ENGINES) {
+    await useWasmWith(engine);
+    run().forEach((got, i) => {
+      const worst = got.reduce((m, v, j) => Math.max(m, Math.abs(v - reference[i]![j]!)), 0);
+      assert.ok(worst < 1e-4, `${engine} case ${i}: max difference ${worst}`);
+    });
+  }
+});
+
 test('convolutions of empty batches give empty results on both engines', async () => {
   for (const engine of ENGINES) {
     await useWasmWith(engine);
