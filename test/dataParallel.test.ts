@@ -25,7 +25,7 @@ before(async () => {
   await useBackend('wasm');
 });
 
-const N = 24;
+const N = 48;
 function data(): Dataset {
   const rng = new Rng(5);
   return { x: rng.normalArray(N * 6), y: Int32Array.from({ length: N }, (_, i) => (i * 7) % 3), featureShape: [6], classes: 3 };
@@ -43,7 +43,7 @@ const config = (over: Partial<TrainConfig>): TrainConfig => ({
   epochs: 4,
   t0: 2,
   k: 3,
-  batchSize: 8,
+  batchSize: 16,
   schedule: { kind: 'constant' },
   lossCheckEvery: 5,
   ...over,
@@ -59,12 +59,13 @@ function maxDiff(a: Float32Array[], b: Float32Array[]): number {
 }
 const allState = (m: Model): NamedVariable[] => m.net.state();
 
-test('shard sizes: equal split, the first shard takes the remainder, never a shard under 2 rows', () => {
+test('shard sizes: equal split, the first shard takes the remainder, never a shard under 8 rows', () => {
   assert.deepEqual(shardSizes(32, 2), [16, 16]);
-  assert.deepEqual(shardSizes(7, 2), [4, 3]);
-  assert.deepEqual(shardSizes(10, 3), [4, 3, 3]);
-  assert.deepEqual(shardSizes(3, 2), [3]);
-  assert.deepEqual(shardSizes(5, 4), [3, 2]);
+  assert.deepEqual(shardSizes(17, 2), [9, 8]);
+  assert.deepEqual(shardSizes(26, 3), [9, 9, 8]);
+  assert.deepEqual(shardSizes(15, 2), [15]);
+  assert.deepEqual(shardSizes(20, 4), [10, 10]);
+  assert.deepEqual(shardSizes(64, 16), [8, 8, 8, 8, 8, 8, 8, 8]);
   assert.deepEqual(shardSizes(1, 2), [1]);
 });
 
@@ -72,8 +73,8 @@ test('without BatchNorm, training with one worker equals training in one thread 
   const finals: Float32Array[][] = [];
   for (const workers of [0, 1]) {
     const model = mlp(LINEAR);
-    // 24 rows, batch 8 (odd sizes too: the last batch of 5 splits 3 + 2)
-    await trainLatePhase(model, { ...data(), x: data().x.subarray(0, 21 * 6), y: data().y.subarray(0, 21) }, config({}), {}, { workers, recipe: recipe(LINEAR) });
+    // 45 rows, batch 17: two batches split 9 + 8, the last (11 rows) stays in one shard
+    await trainLatePhase(model, { ...data(), x: data().x.subarray(0, 45 * 6), y: data().y.subarray(0, 45) }, config({ batchSize: 17 }), {}, { workers, recipe: recipe(LINEAR) });
     finals.push(values(model.params()));
     model.dispose();
   }
@@ -83,7 +84,7 @@ test('without BatchNorm, training with one worker equals training in one thread 
 
 test('with BatchNorm, gradients and running statistics are the row-weighted means of the shards', async () => {
   const d = data();
-  const rows = Int32Array.from({ length: 11 }, (_, i) => (i * 5) % N); // 11 rows: shards of 6 and 5
+  const rows = Int32Array.from({ length: 19 }, (_, i) => (i * 5) % N); // 19 rows: shards of 10 and 9
   const model = mlp(WITH_BN);
   const params = model.params();
   const x = featureTensor(d);
@@ -92,7 +93,7 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
 
   // Reference: each shard in this thread from the same starting state.
   const local = new LocalGradients(x, y);
-  const shards = [rows.subarray(0, 6), rows.subarray(6)];
+  const shards = [rows.subarray(0, 10), rows.subarray(10)];
   const expectedGrads: Float32Array[] = params.map((p) => new Float32Array(p.variable.size));
   const expectedState: Float32Array[] = initialState.map((s) => new Float32Array(s.length));
   let expectedLoss = 0;
@@ -138,7 +139,7 @@ test('training with a worker is deterministic: two runs give identical weights',
 test('late-phase training with workers: members cycle, tensors stay flat, the loss falls', async () => {
   const model = mlp(WITH_BN);
   const counts: number[] = [];
-  const result = await trainLatePhase(model, data(), config({ epochs: 8, t0: 2, batchSize: 8 }), {
+  const result = await trainLatePhase(model, data(), config({ epochs: 8, t0: 2 }), {
     onStep: (s) => {
       if (s.phase === 'late') counts.push(tf.memory().numTensors);
     },

@@ -9,8 +9,10 @@
  * - BatchNorm: each shard normalises with its own batch statistics (as PyTorch DataParallel without
  *   SyncBatchNorm), and the running statistics become the shards' updated values weighted by share:
  *   exact for the running mean, the mean of the shards' variances for the running variance.
- * - Shards smaller than 2 rows are never made (a BatchNorm shard of one row has no variance): a
- *   minibatch of r rows uses min(1 + workers, floor(r / 2)) shards.
+ * - Shards smaller than MIN_SHARD_ROWS (8) are never made: BatchNorm statistics of a few rows are
+ *   noise (of one row, no variance at all), and so many threads would not pay. A minibatch of r
+ *   rows uses max(1, min(1 + workers, floor(r / 8))) shards, a rule of r and the worker count
+ *   only, so results stay deterministic.
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -46,9 +48,11 @@ export function autoWorkers(tfjsBackend: string): number {
   return tfjsBackend === 'wasm' || tfjsBackend === 'cpu' ? Math.max(0, availableCores() - 1) : 0;
 }
 
-/** Shard sizes for `rows` rows over at most `parts` shards, none under 2 rows (the first shard is this thread's). */
+export const MIN_SHARD_ROWS = 8;
+
+/** Shard sizes for `rows` rows over at most `parts` shards, none under MIN_SHARD_ROWS unless there is one (the first shard is this thread's). */
 export function shardSizes(rows: number, parts: number): number[] {
-  const count = Math.max(1, Math.min(parts, Math.floor(rows / 2)));
+  const count = Math.max(1, Math.min(parts, Math.floor(rows / MIN_SHARD_ROWS)));
   const base = Math.floor(rows / count);
   return Array.from({ length: count }, (_, i) => base + (i < rows % count ? 1 : 0));
 }
