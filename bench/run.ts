@@ -44,22 +44,24 @@ function torchPeer(threads: number): Record<string, number> | null {
 const benchRecipe = (exportName: string): ModelRecipe => ({ module: require.resolve('./benchModels'), exportName, args: [] });
 
 async function stepRows(): Promise<void> {
-  const cases: Array<[string, string, string, number, number]> = [
-    ['bench-cnn-b32', 'bench CNN training step, batch 32', 'benchCnn', 32, 15],
-    ['bench-cnn-b128', 'bench CNN training step, batch 128', 'benchCnn', 128, 8],
-    ['wrn-16-4-b64', 'WRN-16-4 training step, batch 64', 'wrn16x4', 64, 4],
-    ['mlp-b128', 'MLP 784-256-256-10 training step, batch 128', 'benchMlp', 128, 15],
+  // [key, label, builder, batch, timed steps, warm-up steps]; bench/torch_peer.py times the same
+  // counts (30 after 10 warm-up, WRN 5 after 3): the worker thread's JIT needs about 10 steps.
+  const cases: Array<[string, string, string, number, number, number]> = [
+    ['bench-cnn-b32', 'bench CNN training step, batch 32', 'benchCnn', 32, 30, 10],
+    ['bench-cnn-b128', 'bench CNN training step, batch 128', 'benchCnn', 128, 30, 10],
+    ['wrn-16-4-b64', 'WRN-16-4 training step, batch 64', 'wrn16x4', 64, 5, 3],
+    ['mlp-b128', 'MLP 784-256-256-10 training step, batch 128', 'benchMlp', 128, 30, 10],
   ];
   const workers = autoWorkers(tf.getBackend());
   const threads = `${workers + 1} thread${workers ? 's' : ''}`;
   const one: Record<string, number> = {};
   const many: Record<string, number> = {};
-  for (const [key, , exportName, batch, steps] of cases) {
+  for (const [key, , exportName, batch, steps, warmup] of cases) {
     const make = benchModels[exportName as keyof typeof benchModels] as () => Model;
     for (const [into, w] of [[one, 0], [many, workers]] as const) {
       if (into === many && workers === 0) continue;
       const model = make();
-      into[key] = await trainingStepMs(model, batch, steps, 0, 3, w ? { workers: w, recipe: benchRecipe(exportName) } : undefined);
+      into[key] = await trainingStepMs(model, batch, steps, 0, warmup, w ? { workers: w, recipe: benchRecipe(exportName) } : undefined);
       model.dispose();
       console.log(`ours ${key}, ${w + 1} thread(s): ${into[key]!.toFixed(1)} ms`);
     }

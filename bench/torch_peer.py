@@ -1,7 +1,7 @@
 """PyTorch peer for latephase's benchmarks: the same models, batch and optimizer, timed in the same run.
 
 Debian's python3-torch (1.13, oneDNN) is an independent peer, never a runtime dependency.
-Usage: python3 bench/torch_peer.py --threads 1 --repeats 20
+Usage: python3 bench/torch_peer.py --threads 1 --repeats 30 --warmup 10
 Prints one JSON object: {"torch": version, "threads": n, "results": {name: median_ms}}.
 """
 import argparse
@@ -85,14 +85,17 @@ def time_steps(make, shape, repeats, warmup=3):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--cases", default=",".join(CASES))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {}
     for name in args.cases.split(","):
         make, shape = CASES[name]
-        results[name] = time_steps(make, shape, max(3, args.repeats // 3) if name.startswith("wrn") else args.repeats)
+        # WRN steps take seconds: fewer of them (as in bench/run.ts).
+        slow = name.startswith("wrn")
+        results[name] = time_steps(make, shape, 5 if slow else args.repeats, 3 if slow else args.warmup)
     print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results}))
 
 

@@ -19,6 +19,7 @@ import { trainLatePhase, TrainConfig, DEFAULT_TRAIN_CONFIG } from '../src/train/
 import { DataParallelGradients, shardSizes } from '../src/train/dataParallel';
 import { LocalGradients } from '../src/train/gradients';
 import { workerCount } from '../src/cli/runCommand';
+import { releaseMembers, stepState } from '../src/latephase/members';
 import { useBackend } from './helpers';
 
 before(async () => {
@@ -110,7 +111,7 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
 
   const pool = await DataParallelGradients.start(model, d, x, y, { workers: 1, recipe: recipe(WITH_BN) });
   try {
-    const { loss, grads } = await pool.compute(model, rows, params, 0);
+    const { loss, grads } = await pool.compute(model, rows, params, 0, stepState(model, 0));
     assert.ok(Math.abs(loss.dataSync()[0]! - expectedLoss) < 1e-5);
     assert.ok(maxDiff(grads.map((g) => g.dataSync() as Float32Array), expectedGrads) < 1e-5);
     assert.ok(maxDiff(values(allState(model)), expectedState) < 1e-6);
@@ -161,6 +162,14 @@ test('a worker whose recipe builds a different model is a ConfigError naming the
     trainLatePhase(model, data(), config({}), {}, { workers: 1, recipe: { module: require.resolve('../models/mlp'), exportName: 'noSuchBuilder', args: [] } }),
     (err: Error) => err instanceof ConfigError && /gradient worker 1: .*exports no function 'noSuchBuilder'/.test(err.message),
   );
+  model.dispose();
+});
+
+test('stepState: the running statistics a step of member k may update, and no other member\'s', () => {
+  const model = mlp(WITH_BN);
+  assert.deepEqual(stepState(model, 0).map((s) => s.name), ['bn1.runningMean', 'bn1.runningVar', 'bn2.runningMean', 'bn2.runningVar']);
+  releaseMembers(model, 3, 0, 1);
+  assert.deepEqual(stepState(model, 2).map((s) => s.name), ['bn1.runningMean[2]', 'bn1.runningVar[2]', 'bn2.runningMean[2]', 'bn2.runningVar[2]']);
   model.dispose();
 });
 

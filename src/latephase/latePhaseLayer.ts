@@ -2,7 +2,7 @@
  * The one interface every late-phase weight kind implements (BatchNorm, head, and later rank-1,
  * template bank, full layer). Trainer, folding and reporting talk to this interface only.
  */
-import { Layer, Param } from '../nn/layer';
+import { Layer, NamedVariable, Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 
 /** Which member a late-phase layer computes with: member k, or the layerwise average of all members. */
@@ -35,6 +35,8 @@ export interface LatePhaseLayer extends Layer {
   sharedParams(): Param[];
   /** Member k's own trainable tensors. */
   memberParams(k: number): Param[];
+  /** Member k's own non-trainable tensors (running statistics): what a train-mode step of member k may change. */
+  memberState(k: number): NamedVariable[];
   /** A plain layer computing this layer's average over members, per `options`. */
   fold(options: FoldOptions): Layer;
 }

@@ -50,6 +50,9 @@ export abstract class MemberLayer<N extends string> implements LatePhaseLayer {
   memberParams(k: number): Param[] {
     return this.members.params(k);
   }
+  memberState(k: number): NamedVariable[] {
+    return this.members.state(k);
+  }
   params(): Param[] {
     return [...this.sharedParams(), ...this.members.allParams()];
   }

@@ -93,9 +93,15 @@ export class MemberSet<N extends string> {
     return this.members.flatMap((_, k) => this.params(k));
   }
 
-  /** Every member's non-trainable tensors (running statistics). */
+  /** Member k's non-trainable tensors (running statistics). */
+  state(k: number): NamedVariable[] {
+    const m = this.member(k);
+    return this.tensorNames('state').map((n) => ({ name: this.qualified(n, k), variable: m[n] }));
+  }
+
+  /** Every member's non-trainable tensors. */
   allState(): NamedVariable[] {
-    return this.members.flatMap((m, k) => this.tensorNames('state').map((n) => ({ name: this.qualified(n, k), variable: m[n] })));
+    return this.members.flatMap((_, k) => this.state(k));
   }
 
   /** `owner.tensor` before release, `owner.tensor[k]` after. */

@@ -3,7 +3,7 @@
  * uses these and never looks inside a layer.
  */
 import { Model } from '../nn/model';
-import { Layer, Param, uniqueByVariable } from '../nn/layer';
+import { Layer, NamedVariable, Param, uniqueByVariable } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError } from '../errors';
 import { isLatePhase, LatePhaseLayer, MemberSelection } from './latePhaseLayer';
@@ -45,4 +45,16 @@ export function sharedParams(model: Model): Param[] {
 
 export function memberParams(model: Model, k: number): Param[] {
   return latePhaseLayers(model).flatMap((l) => l.memberParams(k));
+}
+
+/** The state a train-mode step with member k selected may update: plain layers' and member k's own (running statistics). */
+export function stepState(model: Model, k: number): NamedVariable[] {
+  const out: NamedVariable[] = [];
+  const visit = (layer: Layer): void => {
+    if (isLatePhase(layer)) out.push(...layer.memberState(k));
+    else if (layer.children().length) layer.children().forEach(visit);
+    else out.push(...layer.state());
+  };
+  visit(model.net);
+  return uniqueByVariable(out);
 }

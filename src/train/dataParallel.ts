@@ -19,7 +19,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { NamedVariable, Param, uniqueByVariable } from '../nn/layer';
+import { NamedVariable, Param } from '../nn/layer';
 import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from '../nn/modelRecipe';
 import { ConfigError, DataError, ShapeError, TrainingError } from '../errors';
 import { Dataset, subset } from '../data/dataset';
@@ -125,10 +125,6 @@ class GradientWorker {
   }
 }
 
-function allState(model: Model): NamedVariable[] {
-  return uniqueByVariable(model.net.state());
-}
-
 export class DataParallelGradients implements GradientSource {
   private constructor(
     private readonly local: LocalGradients,
@@ -171,9 +167,9 @@ export class DataParallelGradients implements GradientSource {
     await this.checkWorkers(model, `the workers' model after release`);
   }
 
-  async compute(model: Model, rows: Int32Array, params: readonly Param[], member: number): Promise<LossAndGrads> {
+  async compute(model: Model, rows: Int32Array, params: readonly Param[], member: number, state: readonly NamedVariable[]): Promise<LossAndGrads> {
     const sizes = shardSizes(rows.length, 1 + this.workers.length);
-    const busy = this.dispatch(model, rows, sizes, params, member);
+    const busy = this.dispatch(rows, sizes, params, member, state);
     // This thread's shard runs while the workers compute theirs.
     const own = this.local.computeNow(model, rows.subarray(0, sizes[0]), params);
     if (!busy.length) return own;
@@ -184,14 +180,14 @@ export class DataParallelGradients implements GradientSource {
       tf.dispose([own.loss, ...own.grads]);
       throw err;
     }
-    return this.combine(model, own, replies, sizes.map((s) => s / rows.length));
+    return this.combine(state, own, replies, sizes.map((s) => s / rows.length));
   }
 
   /** Send shards 1.. to the workers; returns the workers that got one. */
-  private dispatch(model: Model, rows: Int32Array, sizes: readonly number[], params: readonly Param[], member: number): GradientWorker[] {
+  private dispatch(rows: Int32Array, sizes: readonly number[], params: readonly Param[], member: number, state: readonly NamedVariable[]): GradientWorker[] {
     const busy: GradientWorker[] = [];
     const names = params.map((p) => p.name);
-    const state = allState(model);
+    const stateNames = state.map((s) => s.name);
     let start = sizes[0]!;
     for (let s = 1; s < sizes.length; s++) {
       const shard = subset(this.data, rows.subarray(start, start + sizes[s]!));
@@ -200,7 +196,7 @@ export class DataParallelGradients implements GradientSource {
       const values = params.map((p) => transferableCopy(p.variable));
       const stateValues = state.map((v) => transferableCopy(v.variable));
       const worker = this.workers[s - 1]!;
-      worker.send({ kind: 'step', member, params: names, values, state: stateValues, x: shard.x, y: shard.y }, [...values, ...stateValues, shard.x, shard.y].map((a) => a.buffer as ArrayBuffer));
+      worker.send({ kind: 'step', member, params: names, values, stateNames, state: stateValues, x: shard.x, y: shard.y }, [...values, ...stateValues, shard.x, shard.y].map((a) => a.buffer as ArrayBuffer));
       busy.push(worker);
     }
     return busy;
@@ -210,7 +206,7 @@ export class DataParallelGradients implements GradientSource {
    * Weighted sums of the shards' loss, gradients and running statistics (this thread's statistics
    * were already updated in place by its own forward pass).
    */
-  private combine(model: Model, own: LossAndGrads, replies: readonly FromWorker[], weights: readonly number[]): LossAndGrads {
+  private combine(state: readonly NamedVariable[], own: LossAndGrads, replies: readonly FromWorker[], weights: readonly number[]): LossAndGrads {
     const shards = replies.map((r) => {
       if (r.kind !== 'grads') throw new TrainingError(`gradient worker: expected gradients, got '${r.kind}'`);
       return r;
@@ -220,7 +216,7 @@ export class DataParallelGradients implements GradientSource {
     const combined = tf.tidy(() => {
       const loss = tf.scalar(shards.reduce((acc, r, j) => acc + r.loss * weights[j + 1]!, 0)).add(tf.mul(own.loss, weights[0]!)) as tf.Scalar;
       const grads = own.grads.map((g, i) => weighted(g, (j) => shards[j]!.grads[i]!));
-      allState(model).forEach((v, i) => v.variable.assign(weighted(v.variable, (j) => shards[j]!.state[i]!)));
+      state.forEach((v, i) => v.variable.assign(weighted(v.variable, (j) => shards[j]!.state[i]!)));
       return { loss, grads };
     });
     tf.dispose([own.loss, ...own.grads]);

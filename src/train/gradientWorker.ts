@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../backend/selectBackend';
 import { buildFromRecipe, modelSignature } from '../nn/modelRecipe';
 import { Model } from '../nn/model';
-import { NamedVariable, Param, uniqueByVariable } from '../nn/layer';
+import { NamedVariable, Param } from '../nn/layer';
 import { memberCount, releaseMembers, selectMember } from '../latephase/members';
 import { oneHotLabels } from '../data/dataset';
 import { lossAndGrads } from './gradients';
@@ -34,7 +34,12 @@ function step(model: Model, msg: Extract<ToWorker, { kind: 'step' }>): void {
     return p;
   });
   params.forEach((p, i) => load(p.variable, msg.values[i]!));
-  const state: NamedVariable[] = uniqueByVariable(model.net.state());
+  const stateByName = new Map(model.net.state().map((s) => [s.name, s]));
+  const state: NamedVariable[] = msg.stateNames.map((name) => {
+    const s = stateByName.get(name);
+    if (!s) throw new Error(`no state tensor '${name}' in the worker's model`);
+    return s;
+  });
   state.forEach((s, i) => load(s.variable, msg.state[i]!));
   if (memberCount(model) > 1) selectMember(model, msg.member);
   const rows = msg.y.length / setup.labelShape.reduce((a, b) => a * b, 1);

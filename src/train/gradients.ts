@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { Param, TRAIN } from '../nn/layer';
+import { NamedVariable, Param, TRAIN } from '../nn/layer';
 import { softmaxCrossEntropy } from '../nn/loss';
 
 export interface LossAndGrads {
@@ -23,9 +23,10 @@ export function lossAndGrads(model: Model, xb: tf.Tensor, yb: tf.Tensor, params:
 export interface GradientSource {
   /**
    * Loss and gradients of `params` on the training rows `rows`, with late-phase member `member`
-   * selected in `model`. The caller owns the returned tensors.
+   * selected in `model`; `state` is the state the step may update (stepState). The caller owns the
+   * returned tensors.
    */
-  compute(model: Model, rows: Int32Array, params: readonly Param[], member: number): Promise<LossAndGrads>;
+  compute(model: Model, rows: Int32Array, params: readonly Param[], member: number, state: readonly NamedVariable[]): Promise<LossAndGrads>;
   /** Called after the trainer released `model` into `k` members. */
   released(model: Model, k: number): Promise<void>;
   close(): Promise<void>;

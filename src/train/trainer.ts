@@ -17,7 +17,7 @@ import { Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError, TrainingError } from '../errors';
 import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from '../data/dataset';
-import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseLayers } from '../latephase/members';
+import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseLayers, stepState } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
 import { GradientSource, LocalGradients } from './gradients';
@@ -257,7 +257,7 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
         const member = cycle ? cycle.member : 0;
         const rows = perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize));
         const groups = cycle ? cycle.params() : { shared: plainParams(model), own: [] };
-        const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member);
+        const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member, stepState(model, member));
         if (cycle) cycle.apply(groups.own, grads, lrMember);
         else {
           sharedOpt.step(groups.shared, grads, lrShared);

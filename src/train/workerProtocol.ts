@@ -26,7 +26,8 @@ export type ToWorker =
       /** Names of the parameters to differentiate, with their current values. */
       readonly params: readonly string[];
       readonly values: readonly Float32Array[];
-      /** Every state tensor (running statistics), in model order. */
+      /** Names of the state tensors (running statistics) the step may update, with their current values. */
+      readonly stateNames: readonly string[];
       readonly state: readonly Float32Array[];
       /** The worker's shard of the minibatch. */
       readonly x: Float32Array;
