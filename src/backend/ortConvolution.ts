@@ -5,7 +5,9 @@
  * 15 ms in onnxruntime on one thread, 8 ms on two).
  *
  * tfjs kernels are synchronous, so this uses onnxruntime-node's synchronous session binding (the
- * object its public, promise-based InferenceSession wraps). Each operation is a tiny ONNX graph
+ * object its public, promise-based InferenceSession wraps). That binding is not documented API:
+ * package.json pins onnxruntime-node exactly, the kernel tests run every operation through it,
+ * and where it cannot load the engine falls back to XNNPACK and says so. Each operation is a tiny ONNX graph
  * with symbolic sizes, built once per attribute set and cached; tensors stay NHWC at the boundary
  * (the graphs transpose inside, where onnxruntime fuses or runs the transposes natively):
  * - forward: Conv;
