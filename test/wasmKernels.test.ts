@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkGradients, maxAbs, maxAbsDiff, seededTensor, useBackend } from './helpers';
 import { useConvolutionEngine } from '../src/backend/convolutionEngine';
+import { selectBackend } from '../src/backend/selectBackend';
 import { ConfigError } from '../src/errors';
 
 const ENGINES = ['onnxruntime', 'xnnpack'] as const;
@@ -104,6 +105,13 @@ test('convolution engine: an unknown name is a ConfigError; the default is resto
   await useBackend('wasm');
   assert.throws(() => useConvolutionEngine('mkl'), (e: Error) => e instanceof ConfigError && /unknown convolution engine 'mkl'/.test(e.message));
   assert.match(useConvolutionEngine('auto'), /onnxruntime CPU|XNNPACK \(onnxruntime unavailable/);
+  // Through the environment, a bad value stops backend selection instead of skipping wasm for cpu.
+  process.env['LATEPHASE_CONV'] = 'mkl';
+  try {
+    await assert.rejects(selectBackend(), (e: Error) => e instanceof ConfigError && /LATEPHASE_CONV/.test(e.message));
+  } finally {
+    delete process.env['LATEPHASE_CONV'];
+  }
 });
 
 test('dilated and explicitly padded forward convolutions equal the cpu backend on both engines', async () => {

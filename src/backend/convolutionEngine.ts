@@ -12,6 +12,15 @@ import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
 import { asTensor4D, ConvGradAttrs, FilterGradAttrs, InputGradAttrs, isWasmBackend, registerXnnpackConvolutions, replaceKernel, requireNHWC, xnnpackConvolutionKernels } from './wasmKernels';
 
 export const CONVOLUTION_ENGINES = ['auto', 'onnxruntime', 'xnnpack'] as const;
+export type ConvolutionEngine = (typeof CONVOLUTION_ENGINES)[number];
+
+/** The engine `value` names (undefined or empty: auto); ConfigError for anything else. */
+export function parseConvolutionEngine(value: string | undefined): ConvolutionEngine {
+  const choice = (value ?? 'auto').trim().toLowerCase() || 'auto';
+  const known = CONVOLUTION_ENGINES.find((e) => e === choice);
+  if (!known) throw new ConfigError(`LATEPHASE_CONV: unknown convolution engine '${value}'; expected one of ${CONVOLUTION_ENGINES.join(', ')}`);
+  return known;
+}
 
 let engine: OrtConvolution | null = null;
 
@@ -89,10 +98,7 @@ function registerOrtConvolutions(ort: OrtConvolution): void {
  * auto) on the wasm backend; returns what runs, for the backend report.
  */
 export function useConvolutionEngine(requested: string | undefined = process.env['LATEPHASE_CONV'], threads = 1): string {
-  const choice = (requested ?? 'auto').trim().toLowerCase() || 'auto';
-  if (!(CONVOLUTION_ENGINES as readonly string[]).includes(choice)) {
-    throw new ConfigError(`LATEPHASE_CONV: unknown convolution engine '${requested}'; expected one of ${CONVOLUTION_ENGINES.join(', ')}`);
-  }
+  const choice = parseConvolutionEngine(requested);
   engine?.dispose();
   engine = null;
   if (choice === 'xnnpack') {

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import { registerWasmKernels } from './wasmKernels';
-import { useConvolutionEngine } from './convolutionEngine';
+import { parseConvolutionEngine, useConvolutionEngine } from './convolutionEngine';
 
 export const BACKEND_LADDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_LADDER)[number];
@@ -103,6 +103,7 @@ export async function selectBackend(requested?: string): Promise<BackendReport> 
   const source = requested !== undefined ? '--backend' : 'LATEPHASE_BACKEND';
   const forced = raw !== undefined && raw !== '' && raw.toLowerCase() !== 'auto';
   const ladder: readonly BackendChoice[] = forced ? [parseBackendChoice(raw, source)] : BACKEND_LADDER;
+  parseConvolutionEngine(process.env['LATEPHASE_CONV']); // a bad value is an error here, not a reason to skip wasm
   const attempts: BackendAttempt[] = [];
   for (const choice of ladder) {
     try {
