@@ -31,8 +31,7 @@ export interface BatchNormConfig {
 /** Shared by plain and late-phase BatchNorm: one implementation of the math and the running update. */
 export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNormConfig, ctx: ForwardContext): tf.Tensor {
   if (!ctx.training) return batchNormEval(x, t.gamma, t.beta, t.runningMean, t.runningVar, cfg.epsilon);
-  const n = x.size / x.shape[x.rank - 1]!;
-  return batchNormTrain(x, t.gamma, t.beta, cfg.epsilon, (mean, variance) => {
+  return batchNormTrain(x, t.gamma, t.beta, cfg.epsilon, (mean, variance, n) => {
     const m = cfg.momentum;
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
     t.runningMean.assign(tf.add(tf.mul(t.runningMean, 1 - m), tf.mul(mean, m)));
@@ -45,9 +44,9 @@ export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNo
  *   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma / sigma * (dy - (dbeta + xhat * dgamma) / M).
  * tfjs's own gradients of mean and variance multiply by host-made arrays of ones the size of x,
  * which cost more than the arithmetic (page-zeroing showed up at 14% of a WRN training profile).
- * `onStatistics` receives the batch mean and biased variance (for the running update).
+ * `onStatistics` receives the batch mean, biased variance and the count they are over (for the running update).
  */
-function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, onStatistics: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor {
+function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void): tf.Tensor {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   const normalize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -57,7 +56,7 @@ function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon
     const variance = tf.mean(tf.square(centred), axes);
     const invStd = tf.rsqrt(tf.add(variance, epsilon));
     const xhat = tf.mul(centred, invStd);
-    onStatistics(mean, variance);
+    onStatistics(mean, variance, count);
     save([xhat, invStd, g]);
     return {
       value: tf.add(tf.mul(xhat, g), b),

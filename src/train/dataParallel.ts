@@ -188,13 +188,15 @@ export class DataParallelGradients implements GradientSource {
     const busy: GradientWorker[] = [];
     const names = params.map((p) => p.name);
     const stateNames = state.map((s) => s.name);
+    // Read each tensor once; every worker then gets its own copy (a transfer moves the buffer).
+    const current = params.map((p) => transferableCopy(p.variable));
+    const currentState = state.map((v) => transferableCopy(v.variable));
     let start = sizes[0]!;
     for (let s = 1; s < sizes.length; s++) {
       const shard = subset(this.data, rows.subarray(start, start + sizes[s]!));
       start += sizes[s]!;
-      // Fresh copies per worker: each set is transferred (moved) with its message.
-      const values = params.map((p) => transferableCopy(p.variable));
-      const stateValues = state.map((v) => transferableCopy(v.variable));
+      const values = current.map((a) => a.slice());
+      const stateValues = currentState.map((a) => a.slice());
       const worker = this.workers[s - 1]!;
       worker.send({ kind: 'step', member, params: names, values, stateNames, state: stateValues, x: shard.x, y: shard.y }, [...values, ...stateValues, shard.x, shard.y].map((a) => a.buffer as ArrayBuffer));
       busy.push(worker);
