@@ -8,7 +8,8 @@ import { Sequential } from '../src/nn/sequential';
 import { Embedding } from '../src/nn/embedding';
 import { walkLayers } from '../src/nn/layer';
 import { Rng } from '../src/nn/rng';
-import { LatePhaseChoice, LayerFactory } from './latePhaseChoice';
+import { LayerFactory } from '../src/latephase/layerFactory';
+import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 
 export interface CharLstmOptions {
   readonly vocab: number;
@@ -20,7 +21,7 @@ export interface CharLstmOptions {
   readonly labels?: readonly string[];
 }
 
-export const RANK1_LSTM: LatePhaseChoice = { batchNorm: false, head: false, rank1: true };
+export const RANK1_LSTM: LatePhaseChoice = { rank1: true };
 
 export function charLstm(opts: CharLstmOptions): Model {
   const make = new LayerFactory(opts.latePhase ?? RANK1_LSTM, new Rng(opts.seed ?? 0));

@@ -2,7 +2,8 @@
 import { Model } from '../src/nn/model';
 import { ModelRecipe } from '../src/nn/modelRecipe';
 import { ConfigError } from '../src/errors';
-import { LatePhaseChoice, BN_AND_HEAD } from './latePhaseChoice';
+import { BN_AND_HEAD } from '../src/latephase/layerFactory';
+import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 import { mnistCnn } from './mnistCnn';
 import { mlp } from './mlp';
 import { wideResNet } from './wideResNet';
@@ -36,5 +37,6 @@ export function zooRecipe(name: string, opts: ZooOptions = {}): ModelRecipe {
 }
 
 export { mnistCnn, mlp, wideResNet, resNet, charLstm };
-export { LayerFactory, BN_AND_HEAD, NO_LATE_PHASE, describeChoice } from './latePhaseChoice';
-export type { LatePhaseChoice } from './latePhaseChoice';
+export { LayerFactory, BN_AND_HEAD, NO_LATE_PHASE } from '../src/latephase/layerFactory';
+export { describeChoice } from '../src/latephase/kindRegistry';
+export type { LatePhaseChoice } from '../src/latephase/kindRegistry';

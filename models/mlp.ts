@@ -4,7 +4,8 @@ import { Sequential } from '../src/nn/sequential';
 import { ReLU } from '../src/nn/activation';
 import { Layer, walkLayers } from '../src/nn/layer';
 import { Rng } from '../src/nn/rng';
-import { BN_AND_HEAD, LatePhaseChoice, LayerFactory } from './latePhaseChoice';
+import { BN_AND_HEAD, LayerFactory } from '../src/latephase/layerFactory';
+import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 
 export interface MlpOptions {
   readonly inputs: number;

@@ -10,7 +10,8 @@ import { ReLU } from '../src/nn/activation';
 import { MaxPool } from '../src/nn/pooling';
 import { walkLayers } from '../src/nn/layer';
 import { Rng } from '../src/nn/rng';
-import { BN_AND_HEAD, LatePhaseChoice, LayerFactory } from './latePhaseChoice';
+import { BN_AND_HEAD, LayerFactory } from '../src/latephase/layerFactory';
+import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 
 export const MNIST_MEAN = 0.1307;
 export const MNIST_STD = 0.3081;

@@ -14,7 +14,8 @@ import { Standardize } from '../src/nn/standardize';
 import { Layer, walkLayers } from '../src/nn/layer';
 import { Rng } from '../src/nn/rng';
 import { ConfigError } from '../src/errors';
-import { BN_AND_HEAD, LatePhaseChoice, LayerFactory } from './latePhaseChoice';
+import { BN_AND_HEAD, LayerFactory } from '../src/latephase/layerFactory';
+import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 import { CIFAR_MEAN, CIFAR_STD } from './wideResNet';
 
 export interface ResNetOptions {

@@ -15,7 +15,8 @@ import { Standardize } from '../src/nn/standardize';
 import { Layer, walkLayers } from '../src/nn/layer';
 import { Rng } from '../src/nn/rng';
 import { ConfigError } from '../src/errors';
-import { BN_AND_HEAD, LatePhaseChoice, LayerFactory } from './latePhaseChoice';
+import { BN_AND_HEAD, LayerFactory } from '../src/latephase/layerFactory';
+import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 
 /** CIFAR-10 training-set channel statistics for pixels in [0, 1]. */
 export const CIFAR_MEAN = [0.4914, 0.4822, 0.4465] as const;

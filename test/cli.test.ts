@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { loadMnist } from '../src/data/mnist';
 import { cudaProviderInstalled } from '../export/verify/executionProvider';
 
-const CLI = path.join(__dirname, '..', 'src', 'cli', 'main.js');
+const CLI = path.join(__dirname, '..', 'cli', 'main.js');
 
 function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });

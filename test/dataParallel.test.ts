@@ -18,7 +18,7 @@ import { ConfigError } from '../src/errors';
 import { trainLatePhase, TrainConfig, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
 import { DataParallelGradients, shardSizes } from '../src/train/dataParallel';
 import { LocalGradients } from '../src/train/gradients';
-import { workerCount } from '../src/cli/runCommand';
+import { workerCount } from '../cli/runCommand';
 import { releaseMembers, stepState } from '../src/latephase/members';
 import { useBackend } from './helpers';
 

@@ -7,10 +7,12 @@ import { Model } from '../src/nn/model';
 import { EVAL, TRAIN } from '../src/nn/layer';
 import { BatchNorm, batchNormEval } from '../src/nn/batchNorm';
 import { Dense } from '../src/nn/dense';
-import { LatePhaseBatchNorm } from '../src/latephase/latePhaseBatchNorm';
-import { LatePhaseDense } from '../src/latephase/latePhaseDense';
+import { LatePhaseBatchNorm } from '../src/latephase/kinds/batchNorm';
+import { latePhaseHead } from '../src/latephase/kinds/head';
+import { FullWeight } from '../src/latephase/kinds/full';
+import { PlainWeight } from '../src/nn/weight';
 import { foldMembers, isPlain } from '../src/latephase/fold';
-import { latePhaseLayers, releaseMembers, selectMember } from '../src/latephase/members';
+import { latePhaseUnits, releaseMembers, selectMember } from '../src/latephase/members';
 import { Rng } from '../src/nn/rng';
 import { maxAbs, maxAbsDiff, seededTensor, useBackend } from './helpers';
 
@@ -47,7 +49,7 @@ test('exact fold reproduces the layerwise-averaged eval outputs within 1e-5', ()
 
 test('exact BatchNorm fold equals the mean of member BN outputs; parameter-mean fold equals BN of mean parameters', () => {
   const model = divergedCnn();
-  const bn = latePhaseLayers(model).find((l): l is LatePhaseBatchNorm => l instanceof LatePhaseBatchNorm)!;
+  const bn = latePhaseUnits(model).find((l): l is LatePhaseBatchNorm => l instanceof LatePhaseBatchNorm)!;
   const x = seededTensor([5, 7, 7, bn.channels], 4, 2);
   const exact = bn.fold({ batchNorm: 'exact' });
   const paramMean = bn.fold({ batchNorm: 'mean' });
@@ -86,17 +88,25 @@ test('with shared running statistics both BatchNorm fold modes coincide', () => 
 });
 
 test('head fold is the weight average and equals the mean of member outputs', () => {
-  const head = new LatePhaseDense('head', 6, 4, { rng: new Rng(1) });
-  head.replicate(5, 0.3, new Rng(3));
+  const head = new Model('h', latePhaseHead('head', 6, 4, { rng: new Rng(1) }), [6]);
+  releaseMembers(head, 5, 0.3, 3);
   const x = seededTensor([7, 6], 2);
-  head.select('average');
+  selectMember(head, 'average');
   const averaged = head.forward(x, EVAL);
-  const folded = head.fold({});
-  assert.ok(folded instanceof Dense);
+  const folded = foldMembers(head);
+  const dense = folded.net as Dense;
+  assert.ok(dense instanceof Dense && dense.kernel instanceof PlainWeight);
   assert.ok(maxAbsDiff(folded.forward(x, EVAL), averaged) / maxAbs(averaged) < 1e-5);
-  const meanW = head.members.mean('weight');
-  assert.ok(maxAbsDiff(folded.kernel.variable, meanW) < 1e-7);
+  const meanW = ((head.net as Dense).kernel as FullWeight).members.mean('weight');
+  assert.ok(maxAbsDiff((dense.kernel as PlainWeight).variable, meanW) < 1e-7);
   tf.dispose([x, averaged, meanW]);
   folded.dispose();
   head.dispose();
+});
+
+test('fold options are checked: unknown keys and values are ConfigErrors naming the allowed ones', () => {
+  const model = divergedCnn();
+  assert.throws(() => foldMembers(model, { batchnorm: 'exact' }), /fold option 'batchnorm' is unknown; known: .*batchNorm/);
+  assert.throws(() => foldMembers(model, { batchNorm: 'median' }), /fold option batchNorm must be one of exact, mean, got 'median'/);
+  model.dispose();
 });

@@ -97,7 +97,7 @@ test("parameter counts match the paper's models (WRN-28-10: 36.5M; BN + head at 
 });
 
 test('latephase inspect prints the groups and the overhead at K', () => {
-  const cli = path.join(__dirname, '..', 'src', 'cli', 'main.js');
+  const cli = path.join(__dirname, '..', 'cli', 'main.js');
   const r = spawnSync(process.execPath, [cli, 'inspect', 'wrn-28-10', '--k', '10'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /shared parameters\s+36,454,832/);

@@ -15,10 +15,11 @@ import { Model } from '../src/nn/model';
 import { Sequential } from '../src/nn/sequential';
 import { Dense } from '../src/nn/dense';
 import { Rng } from '../src/nn/rng';
-import { Rank1LSTM } from '../src/latephase/rank1Lstm';
-import { rank1Mask } from '../src/latephase/rank1';
-import { LatePhaseLSTM } from '../src/latephase/latePhaseLstm';
-import { latePhaseLayers, releaseMembers } from '../src/latephase/members';
+import { rank1Mask, Rank1Weight } from '../src/latephase/kinds/rank1';
+import { FullWeight } from '../src/latephase/kinds/full';
+import { LayerFactory } from '../src/latephase/layerFactory';
+import { latePhaseUnits, releaseMembers, selectMember } from '../src/latephase/members';
+import { PlainWeight } from '../src/nn/weight';
 import { charLstm } from '../models/charLstm';
 import { readTextCorpus, sequenceDataset } from '../src/data/text';
 import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
@@ -40,13 +41,14 @@ const ids = (rows: number, steps: number, vocab: number, seed: number): tf.Tenso
 
 test('LSTM and rank-1 LSTM gradients match finite differences', () => {
   const plain = new LSTM('lstm', 3, 4, { rng: new Rng(1) });
-  const rank1 = new Rank1LSTM('r1', 3, 4, { rng: new Rng(2) });
-  rank1.replicate(2, 0.3, new Rng(3));
-  rank1.select(1);
-  for (const layer of [plain, rank1]) {
+  const rank1 = new Model('r1', new LayerFactory({ rank1: true }, new Rng(2)).lstm('r1', 3, 4), [5, 3]);
+  releaseMembers(rank1, 2, 0.3, 3);
+  selectMember(rank1, 1);
+  for (const layer of [plain, rank1.net]) {
     const x = tf.variable(seededTensor([2, 5, 3], 4));
     const r = seededTensor([2, 5, 4], 5);
-    const vars = [x, ...(layer === rank1 ? [...rank1.sharedParams(), ...rank1.memberParams(1)] : layer.params()).map((p) => p.variable)];
+    const own = latePhaseUnits(layer).flatMap((u) => [...u.sharedParams(), ...u.memberParams(1)]);
+    const vars = [x, ...(own.length ? [...own, (layer as LSTM).bias.params()[0]!] : layer.params()).map((p) => p.variable)];
     const res = checkGradients(() => tf.sum(tf.mul(layer.forward(x, TRAIN), r)) as tf.Scalar, vars, 6, 1e-2);
     assert.ok(res.relErr < 5e-3, `${layer.kind}: analytic ${res.analytic} vs numeric ${res.numeric}`);
     tf.dispose([x, r]);
@@ -58,39 +60,40 @@ test('embedding gradient matches finite differences', () => {
   const layer = new Embedding('emb', 7, 3, { rng: new Rng(1) });
   const x = ids(2, 6, 7, 2);
   const r = seededTensor([2, 6, 3], 3);
-  const res = checkGradients(() => tf.sum(tf.mul(layer.forward(x, TRAIN), r)) as tf.Scalar, [layer.table.variable], 4, 1e-2);
+  const res = checkGradients(() => tf.sum(tf.mul(layer.forward(x, TRAIN), r)) as tf.Scalar, [(layer.table as PlainWeight).variable], 4, 1e-2);
   assert.ok(res.relErr < 2e-3, `analytic ${res.analytic} vs numeric ${res.numeric}`);
   tf.dispose([x, r]);
   layer.dispose();
 });
 
 test('rank-1 LSTM folds follow the documented weight rules', () => {
-  const layer = new Rank1LSTM('r1', 3, 4, { rng: new Rng(2) });
-  layer.replicate(3, 0.5, new Rng(3));
+  const model = new Model('r1', new LayerFactory({ rank1: true }, new Rng(2)).lstm('r1', 3, 4), [5, 3]);
+  releaseMembers(model, 3, 0.5, 3);
+  const layer = model.net as LSTM;
+  const input = layer.input as Rank1Weight;
+  const recurrent = layer.recurrent as Rank1Weight;
   const x = seededTensor([2, 5, 3], 4);
   for (const mode of ['mean', 'product'] as const) {
-    const folded = layer.fold({ rank1: mode });
-    const masks = (s: 'sIn' | 'sRec', r: 'rIn' | 'rRec'): tf.Tensor =>
-      mode === 'mean'
-        ? rank1Mask(layer.members.mean(s), layer.members.mean(r))
-        : tf.div(tf.addN([0, 1, 2].map((k) => rank1Mask(layer.members.member(k)[s], layer.members.member(k)[r]))), 3);
-    const want = tf.tidy(() => lstmForward(x, { input: tf.mul(layer.input.variable, masks('sIn', 'rIn')), recurrent: tf.mul(layer.recurrent.variable, masks('sRec', 'rRec')), bias: layer.bias.variable }, 4));
+    const folded = foldMembers(model, { rank1: mode });
+    const masked = (w: Rank1Weight): tf.Tensor =>
+      tf.mul(w.base.variable, mode === 'mean' ? rank1Mask(w.members.mean('s'), w.members.mean('r')) : tf.div(tf.addN([0, 1, 2].map((k) => rank1Mask(w.members.member(k).s, w.members.member(k).r))), 3));
+    const want = tf.tidy(() => lstmForward(x, { input: masked(input), recurrent: masked(recurrent), bias: (layer.bias as PlainWeight).variable }, 4));
     assert.ok(maxAbsDiff(folded.forward(x, EVAL), want) / maxAbs(want) < 1e-5, mode);
     want.dispose();
     folded.dispose();
   }
   x.dispose();
-  layer.dispose();
+  model.dispose();
 });
 
 test('a fully late-phase LSTM (by name) folds to the member-mean weights and exports', async () => {
   const model = charLstm({ vocab: 9, seqLen: 5, embed: 4, hidden: 6, latePhase: { batchNorm: false, head: true, full: ['lstm'] } });
   releaseMembers(model, 3, 0.3, 2);
-  const lstm = latePhaseLayers(model).find((l): l is LatePhaseLSTM => l instanceof LatePhaseLSTM)!;
+  const lstm = model.layers().find((l): l is LSTM => l instanceof LSTM)!;
   const folded = foldMembers(model);
   const plain = folded.layers().find((l): l is LSTM => l instanceof LSTM)!;
-  const mean = lstm.members.mean('recurrent');
-  assert.ok(maxAbsDiff(plain.recurrent.variable, mean) < 1e-7);
+  const mean = (lstm.recurrent as FullWeight).members.mean('recurrent');
+  assert.ok(maxAbsDiff((plain.recurrent as PlainWeight).variable, mean) < 1e-7);
   const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'ids', values: ids(2, 5, 9, 1).dataSync() as Float32Array, rows: 2 }], { batchSizes: [2] });
   assert.ok(report.pass);
   mean.dispose();

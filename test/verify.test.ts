@@ -2,6 +2,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { PlainWeight } from '../src/nn/weight';
 import { compareArrays } from '../export/verify/compare';
 import { chooseProvider, cudaProviderInstalled } from '../export/verify/executionProvider';
 import { assertVerified, verifyExport } from '../export/verify/verify';
@@ -45,7 +46,8 @@ test('a mismatching export fails verification hard, naming the output', async ()
   const exported = exportOnnx(model);
   // Change the tfjs weights after export: the ONNX file no longer matches the model.
   const fc = model.net.children()[0] as Dense;
-  fc.kernel.variable.assign(tf.add(fc.kernel.variable, 0.5));
+  const kernel = (fc.kernel as PlainWeight).variable;
+  kernel.assign(tf.add(kernel, 0.5));
   const rng = new Rng(2);
   const report = await verifyExport(model, exported, [{ label: 'seeded', values: rng.normalArray(12), rows: 4 }], { batchSizes: [4], optimizationLevels: ['disabled'] });
   assert.equal(report.pass, false);

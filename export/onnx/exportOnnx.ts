@@ -5,7 +5,8 @@
 import { onnx } from 'onnx-proto';
 import { Model } from '../../src/nn/model';
 import { Layer, walkLayers } from '../../src/nn/layer';
-import { isLatePhase } from '../../src/latephase/latePhaseLayer';
+import { isLatePhase, LatePhaseUnit, LatePhaseWeight } from '../../src/latephase/latePhaseLayer';
+import { isWeighted } from '../../src/nn/weightedLayer';
 import { ExportError } from '../../src/errors';
 import { PACKAGE } from '../../src/version';
 import { GraphBuilder } from './graph';
@@ -44,8 +45,10 @@ export interface OnnxExport {
 
 function checkPlain(model: Model): void {
   for (const layer of walkLayers(model.net)) {
-    if (isLatePhase(layer)) {
-      throw new ExportError(`layer '${layer.name}' is a late-phase ${layer.latePhaseKind} with ${layer.memberCount()} member(s); the exporter reads plain models only: fold first with foldMembers(model)`);
+    const units: LatePhaseUnit[] = isLatePhase(layer) ? [layer] : isWeighted(layer) ? layer.weights().filter((w): w is LatePhaseWeight => isLatePhase(w)) : [];
+    const unit = units[0];
+    if (unit) {
+      throw new ExportError(`layer '${layer.name}' has a late-phase ${unit.latePhaseKind} ('${unit.name}') with ${unit.memberCount()} member(s); the exporter reads plain models only: fold first with foldMembers(model)`);
     }
   }
 }

@@ -1,6 +1,8 @@
 /** The contract of one layer kind's ONNX lowering. */
 import { Layer } from '../../src/nn/layer';
 import { GraphBuilder } from './graph';
+import { isPlainWeight, Weight } from '../../src/nn/weight';
+import { ExportError } from '../../src/errors';
 
 /** A tensor in the graph: its ONNX name and its per-example tfjs shape (layout.ts maps it to ONNX dims). */
 export interface OnnxValue {
@@ -32,4 +34,10 @@ export function lowering<L extends Layer>(type: LayerClass<L>, lower: Lowering<L
 /** The value a layer produces from `input`, shape-checked by the layer itself. */
 export function output(layer: Layer, input: OnnxValue, name: string): OnnxValue {
   return { name, shape: layer.outputShape(input.shape) };
+}
+
+/** A plain weight's values; the exporter reads plain (folded) models only. */
+export function weightData(layer: Layer, w: Weight): Float32Array {
+  if (!isPlainWeight(w)) throw new ExportError(`layer '${layer.name}': weight '${w.name}' is not plain; fold first with foldMembers(model)`);
+  return w.variable.dataSync() as Float32Array;
 }

@@ -31,18 +31,23 @@ export interface BackendReport {
   readonly forced: boolean;
 }
 
+/** Every name `--backend` and `LATEPHASE_BACKEND` accept for a rung. */
+const BACKEND_ALIASES: Readonly<Record<string, BackendChoice>> = {
+  gpu: 'tensorflow-gpu',
+  'tensorflow-gpu': 'tensorflow-gpu',
+  'tfjs-node-gpu': 'tensorflow-gpu',
+  node: 'tensorflow',
+  tensorflow: 'tensorflow',
+  'tfjs-node': 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+/** The values a backend flag may take: 'auto' (walk the ladder) and every rung's names. */
+export const BACKEND_CHOICES: readonly string[] = ['auto', ...Object.keys(BACKEND_ALIASES)];
+
 export function parseBackendChoice(value: string, source: string): BackendChoice {
-  const aliases: Record<string, BackendChoice> = {
-    gpu: 'tensorflow-gpu',
-    'tensorflow-gpu': 'tensorflow-gpu',
-    'tfjs-node-gpu': 'tensorflow-gpu',
-    node: 'tensorflow',
-    tensorflow: 'tensorflow',
-    'tfjs-node': 'tensorflow',
-    wasm: 'wasm',
-    cpu: 'cpu',
-  };
-  const choice = aliases[value.trim().toLowerCase()];
+  const choice = BACKEND_ALIASES[value.trim().toLowerCase()];
   if (!choice) {
     throw new ConfigError(`${source}: unknown backend '${value}'; expected one of ${BACKEND_LADDER.join(', ')} (or auto)`);
   }

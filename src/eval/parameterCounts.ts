@@ -1,6 +1,6 @@
 /** Parameter counts per group, so a user sees what late-phase weights cost at K members. */
 import { Model } from '../nn/model';
-import { latePhaseLayers, memberParams, sharedParams } from '../latephase/members';
+import { latePhaseUnits, memberParams, sharedParams } from '../latephase/members';
 
 export interface ParameterCounts {
   /** Trained once, used by every member. */
@@ -23,7 +23,7 @@ const size = (ps: { variable: { size: number } }[]): number => ps.reduce((s, p) 
 export function parameterCounts(model: Model, k: number): ParameterCounts {
   const shared = size(sharedParams(model));
   const byKind: Record<string, number> = {};
-  for (const layer of latePhaseLayers(model)) byKind[layer.latePhaseKind] = (byKind[layer.latePhaseKind] ?? 0) + size(layer.memberParams(0));
+  for (const unit of latePhaseUnits(model)) byKind[unit.latePhaseKind] = (byKind[unit.latePhaseKind] ?? 0) + size(unit.memberParams(0));
   const perMember = size(memberParams(model, 0));
   const single = shared + perMember;
   return { shared, perMember, perMemberByKind: byKind, single, k, totalAtK: shared + k * perMember, overhead: ((k - 1) * perMember) / single };

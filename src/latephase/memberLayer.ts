@@ -8,17 +8,22 @@ import { ForwardContext, Layer, NamedVariable, Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError } from '../errors';
 import { FoldOptions, LatePhaseLayer, MemberSelection } from './latePhaseLayer';
-import { MemberSet } from './memberSet';
+import { MemberSet, MemberTensorSpec } from './memberSet';
 
 export abstract class MemberLayer<N extends string> implements LatePhaseLayer {
   readonly latePhase = true;
   abstract readonly kind: string;
   abstract readonly latePhaseKind: string;
 
+  /** The K copies of the member tensors (one, the tied copy, before release). */
+  readonly members: MemberSet<N>;
+
   protected constructor(
     readonly name: string,
-    readonly members: MemberSet<N>,
-  ) {}
+    specs: Record<N, MemberTensorSpec>,
+  ) {
+    this.members = new MemberSet(name, specs);
+  }
 
   abstract outputShape(input: readonly number[]): number[];
   abstract fold(options: FoldOptions): Layer;

@@ -1,60 +1,61 @@
 /**
  * Model-level late-phase operations: release, member selection and parameter groups. The trainer
- * uses these and never looks inside a layer.
+ * uses these and never looks inside a layer; they see every kind through LatePhaseUnit, whether
+ * the kind is a layer (BatchNorm) or a weight a plain layer reads (head, full, rank-1, templates).
  */
 import { Model } from '../nn/model';
-import { Layer, NamedVariable, Param, uniqueByVariable } from '../nn/layer';
+import { Layer, NamedVariable, Param, uniqueByVariable, walkLayers } from '../nn/layer';
 import { Rng } from '../nn/rng';
+import { isWeighted } from '../nn/weightedLayer';
 import { ConfigError } from '../errors';
-import { isLatePhase, LatePhaseLayer, MemberSelection } from './latePhaseLayer';
+import { isLatePhase, LatePhaseUnit, MemberSelection } from './latePhaseLayer';
 
-export function latePhaseLayers(model: Model): LatePhaseLayer[] {
-  return model.layers().filter(isLatePhase);
+/** Every late-phase unit of a model (or layer tree), in model order. */
+export function latePhaseUnits(model: Model | Layer): LatePhaseUnit[] {
+  const out: LatePhaseUnit[] = [];
+  for (const layer of model instanceof Model ? model.layers() : walkLayers(model)) {
+    if (isLatePhase(layer)) out.push(layer);
+    else if (isWeighted(layer)) for (const w of layer.weights()) if (isLatePhase(w)) out.push(w);
+  }
+  return out;
 }
 
-/** K for the model: 1 before release; all late-phase layers always agree. */
+/** K for the model: 1 before release; all late-phase units always agree. */
 export function memberCount(model: Model): number {
-  const counts = new Set(latePhaseLayers(model).map((l) => l.memberCount()));
+  const counts = new Set(latePhaseUnits(model).map((l) => l.memberCount()));
   if (counts.size > 1) throw new ConfigError(`model '${model.name}': late-phase layers disagree on K (${[...counts].join(', ')})`);
   return counts.size ? [...counts][0]! : 1;
 }
 
-/** Replicate every late-phase layer K times (with sigma0 noise); layers draw from one seeded stream in model order. */
+/** Replicate every late-phase unit K times (with sigma0 noise); units draw from one seeded stream in model order. */
 export function releaseMembers(model: Model, k: number, sigma0: number, seed: number): void {
-  const layers = latePhaseLayers(model);
-  if (!layers.length) throw new ConfigError(`model '${model.name}' has no late-phase layers to release`);
+  const units = latePhaseUnits(model);
+  if (!units.length) throw new ConfigError(`model '${model.name}' has no late-phase layers to release`);
   const rng = new Rng(seed);
-  for (const layer of layers) layer.replicate(k, sigma0, rng);
+  for (const unit of units) unit.replicate(k, sigma0, rng);
 }
 
 export function selectMember(model: Model, member: MemberSelection): void {
-  for (const layer of latePhaseLayers(model)) layer.select(member);
-}
-
-/** Parameters every member uses: all plain layers' plus the late-phase layers' shared tensors. */
-export function sharedParams(model: Model): Param[] {
-  const out: Param[] = [];
-  const visit = (layer: Layer): void => {
-    if (isLatePhase(layer)) out.push(...layer.sharedParams());
-    else if (layer.children().length) layer.children().forEach(visit);
-    else out.push(...layer.params());
-  };
-  visit(model.net);
-  return uniqueByVariable(out);
+  for (const unit of latePhaseUnits(model)) unit.select(member);
 }
 
 export function memberParams(model: Model, k: number): Param[] {
-  return latePhaseLayers(model).flatMap((l) => l.memberParams(k));
+  return uniqueByVariable(latePhaseUnits(model).flatMap((u) => u.memberParams(k)));
+}
+
+/** Parameters every member uses: everything the model trains except the members' own tensors. */
+export function sharedParams(model: Model): Param[] {
+  const own = new Set(latePhaseUnits(model).flatMap((u) => allMembers(u).flatMap((k) => u.memberParams(k).map((p) => p.variable))));
+  return model.params().filter((p) => !own.has(p.variable));
 }
 
 /** The state a train-mode step with member k selected may update: plain layers' and member k's own (running statistics). */
 export function stepState(model: Model, k: number): NamedVariable[] {
-  const out: NamedVariable[] = [];
-  const visit = (layer: Layer): void => {
-    if (isLatePhase(layer)) out.push(...layer.memberState(k));
-    else if (layer.children().length) layer.children().forEach(visit);
-    else out.push(...layer.state());
-  };
-  visit(model.net);
-  return uniqueByVariable(out);
+  const units = latePhaseUnits(model);
+  const others = new Set(units.flatMap((u) => allMembers(u).filter((j) => j !== k).flatMap((j) => u.memberState(j).map((s) => s.variable))));
+  return uniqueByVariable(model.net.state()).filter((s) => !others.has(s.variable));
+}
+
+function allMembers(unit: LatePhaseUnit): number[] {
+  return Array.from({ length: unit.memberCount() }, (_, k) => k);
 }

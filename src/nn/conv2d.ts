@@ -1,109 +1,64 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneParam, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
+import { ForwardContext } from './layer';
 import { constant, kaimingNormal } from './init';
 import { Rng } from './rng';
-import { expectLastDim, expectRank, windowOutput } from './shape';
+import { Conv2dOptions, ConvGeometry, convGeometry, convOutputShape, fanIn, filterShape, Padding } from './convGeometry';
+import { plainWeights, Weight, WeightSource } from './weight';
+import { WeightedLayer } from './weightedLayer';
 
-export type Padding = 'same' | 'valid';
+export type { Conv2dOptions, ConvGeometry, Padding } from './convGeometry';
 
-export interface Conv2dOptions {
-  readonly kernelSize: number;
-  readonly stride?: number;
-  readonly padding?: Padding;
-  /** Convolutions followed by BatchNorm usually drop their bias. */
-  readonly bias?: boolean;
+export interface Conv2dWeights {
+  readonly filter: Weight;
+  readonly bias: Weight | null;
 }
 
 /** 2-D convolution on NHWC input with filter [kh, kw, in, out] (tfjs layout). */
-export class Conv2d implements Layer {
+export class Conv2d extends WeightedLayer {
   readonly kind = 'conv2d';
-  readonly kernelSize: number;
-  readonly stride: number;
-  readonly padding: Padding;
-  readonly filter: Param;
-  readonly bias: Param | null;
+  readonly geometry: ConvGeometry;
+  readonly filter: Weight;
+  readonly bias: Weight | null;
 
-  constructor(
-    readonly name: string,
-    readonly inChannels: number,
-    readonly outChannels: number,
-    opts: Conv2dOptions & ({ rng: Rng } | { filter: Param; biasParam: Param | null }),
-  ) {
-    ({ kernelSize: this.kernelSize, stride: this.stride, padding: this.padding } = convSettings(opts));
-    if ('filter' in opts) {
-      this.filter = opts.filter;
-      this.bias = opts.biasParam;
-    } else {
-      const k = this.kernelSize;
-      this.filter = makeParam(`${name}.weight`, kaimingNormal([k, k, inChannels, outChannels], k * k * inChannels, opts.rng));
-      this.bias = opts.bias === false ? null : makeParam(`${name}.bias`, constant([outChannels], 0), false);
+  constructor(name: string, inChannels: number, outChannels: number, opts: Conv2dOptions & ({ rng: Rng; source?: WeightSource } | { weights: Conv2dWeights })) {
+    super(name);
+    const g = convGeometry(inChannels, outChannels, opts);
+    this.geometry = g;
+    if ('weights' in opts) {
+      ({ filter: this.filter, bias: this.bias } = opts.weights);
+      return;
     }
+    const source = opts.source ?? plainWeights;
+    const { rng } = opts;
+    this.filter = source({ layer: name, role: 'conv', tensor: 'weight', shape: filterShape(g), decay: true, init: () => kaimingNormal(filterShape(g), fanIn(g), rng) });
+    this.bias = opts.bias === false ? null : source({ layer: name, role: 'conv', tensor: 'bias', shape: [outChannels], decay: false, init: () => constant([outChannels], 0) });
   }
 
   outputShape(input: readonly number[]): number[] {
-    return conv2dOutputShape(this, input);
+    return convOutputShape(this.name, this.geometry, input);
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
-    return conv2dForward(x, this.filter.variable, this.bias?.variable ?? null, this.stride, this.padding);
+    return conv2dForward(x, this.filter.value(), this.bias?.value() ?? null, this.geometry.stride, this.geometry.padding);
   }
 
-  params(): Param[] {
+  weights(): readonly Weight[] {
     return this.bias ? [this.filter, this.bias] : [this.filter];
   }
 
-  state(): NamedVariable[] {
-    return [];
-  }
-
-  children(): readonly Layer[] {
-    return [];
-  }
-
-  clone(): Conv2d {
-    return new Conv2d(this.name, this.inChannels, this.outChannels, {
-      kernelSize: this.kernelSize,
-      stride: this.stride,
-      padding: this.padding,
-      filter: cloneParam(this.filter),
-      biasParam: this.bias ? cloneParam(this.bias) : null,
-    });
-  }
-
-  dispose(): void {
-    for (const p of this.params()) p.variable.dispose();
+  withWeights(map: (w: Weight) => Weight): Conv2d {
+    const g = this.geometry;
+    return new Conv2d(this.name, g.inChannels, g.outChannels, { ...g, weights: { filter: map(this.filter), bias: this.bias && map(this.bias) } });
   }
 }
 
 /**
- * The convolution every conv-like layer (plain, rank-1, template, late-phase) computes. Unfused on
- * purpose: tfjs's fused conv gradient always computes every input's gradient, including the data
- * gradient of a first layer nobody asked for (a whole extra convolution per step, plus identity
- * copies); the plain op's gradient computes only what the tape needs.
+ * The convolution every conv layer computes. Unfused on purpose: tfjs's fused conv gradient always
+ * computes every input's gradient, including the data gradient of a first layer nobody asked for
+ * (a whole extra convolution per step, plus identity copies); the plain op's gradient computes only
+ * what the tape needs.
  */
 export function conv2dForward(x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor | null, stride: number, padding: Padding): tf.Tensor4D {
   const y = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, stride, padding);
   return bias ? tf.add(y, bias) : y;
-}
-
-/** Kernel size, stride and padding with the defaults every conv-like layer uses (stride 1, 'same'). */
-export function convSettings(opts: Conv2dOptions): { kernelSize: number; stride: number; padding: Padding } {
-  return { kernelSize: opts.kernelSize, stride: opts.stride ?? 1, padding: opts.padding ?? 'same' };
-}
-
-/** The geometry every conv-like layer has; its shape rule is shared. */
-export interface ConvGeometry {
-  readonly name: string;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly kernelSize: number;
-  readonly stride: number;
-  readonly padding: Padding;
-}
-
-export function conv2dOutputShape(g: ConvGeometry, input: readonly number[]): number[] {
-  expectRank(g.name, input, [3]);
-  expectLastDim(g.name, input, g.inChannels);
-  const [h, w] = input as [number, number, number];
-  return [windowOutput(g.name, h, g.kernelSize, g.stride, g.padding), windowOutput(g.name, w, g.kernelSize, g.stride, g.padding), g.outChannels];
 }

@@ -1,70 +1,71 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneParam, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
+import { ForwardContext } from './layer';
 import { kaimingNormal, constant } from './init';
 import { Rng } from './rng';
 import { expectLastDim, expectRank } from './shape';
+import { plainWeights, Weight, WeightSource } from './weight';
+import { WeightedLayer } from './weightedLayer';
+
+export interface DenseOptions {
+  readonly rng: Rng;
+  readonly bias?: boolean;
+  /** Who supplies the weights (a late-phase factory); plain trainable tensors by default. */
+  readonly source?: WeightSource;
+  /** 'head' marks the classifier, which the late-phase head kind claims. */
+  readonly role?: 'dense' | 'head';
+}
+
+export interface DenseWeights {
+  readonly kernel: Weight;
+  readonly bias: Weight | null;
+}
 
 /** Fully connected layer y = x W + b with W of shape [in, out], applied over the last axis (so also per time step). */
-export class Dense implements Layer {
+export class Dense extends WeightedLayer {
   readonly kind = 'dense';
-  readonly kernel: Param;
-  readonly bias: Param | null;
+  readonly kernel: Weight;
+  readonly bias: Weight | null;
 
   constructor(
-    readonly name: string,
+    name: string,
     readonly inUnits: number,
     readonly outUnits: number,
-    opts: { rng: Rng; bias?: boolean } | { kernel: Param; bias: Param | null },
+    opts: DenseOptions | DenseWeights,
   ) {
+    super(name);
     if ('kernel' in opts) {
-      this.kernel = opts.kernel;
-      this.bias = opts.bias;
-    } else {
-      this.kernel = makeParam(`${name}.weight`, kaimingNormal([inUnits, outUnits], inUnits, opts.rng));
-      this.bias = opts.bias === false ? null : makeParam(`${name}.bias`, constant([outUnits], 0), false);
+      ({ kernel: this.kernel, bias: this.bias } = opts);
+      return;
     }
+    const source = opts.source ?? plainWeights;
+    const role = opts.role ?? 'dense';
+    this.kernel = source({ layer: name, role, tensor: 'weight', shape: [inUnits, outUnits], decay: true, init: () => kaimingNormal([inUnits, outUnits], inUnits, opts.rng) });
+    this.bias = opts.bias === false ? null : source({ layer: name, role, tensor: 'bias', shape: [outUnits], decay: false, init: () => constant([outUnits], 0) });
   }
 
   outputShape(input: readonly number[]): number[] {
-    return denseOutputShape(this.name, this.inUnits, this.outUnits, input);
+    expectRank(this.name, input, [1, 2, 3]);
+    expectLastDim(this.name, input, this.inUnits);
+    return [...input.slice(0, -1), this.outUnits];
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
-    return denseForward(x, this.kernel.variable, this.bias?.variable ?? null);
+    return denseForward(x, this.kernel.value(), this.bias?.value() ?? null);
   }
 
-  params(): Param[] {
+  weights(): readonly Weight[] {
     return this.bias ? [this.kernel, this.bias] : [this.kernel];
   }
 
-  state(): NamedVariable[] {
-    return [];
-  }
-
-  children(): readonly Layer[] {
-    return [];
-  }
-
-  clone(): Dense {
-    return new Dense(this.name, this.inUnits, this.outUnits, { kernel: cloneParam(this.kernel), bias: this.bias ? cloneParam(this.bias) : null });
-  }
-
-  dispose(): void {
-    for (const p of this.params()) p.variable.dispose();
+  withWeights(map: (w: Weight) => Weight): Dense {
+    return new Dense(this.name, this.inUnits, this.outUnits, { kernel: map(this.kernel), bias: this.bias && map(this.bias) });
   }
 }
 
 /** x W + b over the last axis of x (any rank >= 2 including the batch). Unfused for the reason conv2dForward gives. */
 export function denseForward(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
-  const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, x.shape[x.rank - 1]!]) as tf.Tensor2D;
+  const flat = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, x.shape[x.rank - 1]!]) as tf.Tensor2D);
   const product = tf.matMul(flat, kernel as tf.Tensor2D);
   const y = bias ? tf.add(product, bias) : product;
   return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), kernel.shape[1]!]);
-}
-
-/** Shape rule shared by every dense-like layer: [..., in] -> [..., out]. */
-export function denseOutputShape(name: string, inUnits: number, outUnits: number, input: readonly number[]): number[] {
-  expectRank(name, input, [1, 2, 3]);
-  expectLastDim(name, input, inUnits);
-  return [...input.slice(0, -1), outUnits];
 }

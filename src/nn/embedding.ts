@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneParam, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
+import { ForwardContext } from './layer';
+import { plainWeights, Weight, WeightSource } from './weight';
+import { WeightedLayer } from './weightedLayer';
 import { normal } from './init';
 import { Rng } from './rng';
 import { expectRank } from './shape';
@@ -11,17 +13,23 @@ import { denseForward } from './dense';
  * scatter kernel for a gather's gradient); exported as ONNX Gather, which gives the same rows.
  * Ids outside [0, vocab) embed to zeros here and are an error in onnxruntime: keep them in range.
  */
-export class Embedding implements Layer {
+export class Embedding extends WeightedLayer {
   readonly kind = 'embedding';
-  readonly table: Param;
+  readonly table: Weight;
 
   constructor(
-    readonly name: string,
+    name: string,
     readonly vocab: number,
     readonly dim: number,
-    opts: { rng: Rng } | { table: Param },
+    opts: { rng: Rng; source?: WeightSource } | { table: Weight },
   ) {
-    this.table = 'table' in opts ? opts.table : makeParam(`${name}.table`, normal([vocab, dim], 1, opts.rng));
+    super(name);
+    if ('table' in opts) {
+      this.table = opts.table;
+      return;
+    }
+    const source = opts.source ?? plainWeights;
+    this.table = source({ layer: name, role: 'embedding', tensor: 'table', shape: [vocab, dim], decay: true, init: () => normal([vocab, dim], 1, opts.rng) });
   }
 
   outputShape(input: readonly number[]): number[] {
@@ -30,22 +38,14 @@ export class Embedding implements Layer {
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
-    return denseForward(tf.oneHot(tf.cast(x, 'int32'), this.vocab), this.table.variable, null);
+    return denseForward(tf.oneHot(tf.cast(x, 'int32'), this.vocab), this.table.value(), null);
   }
 
-  params(): Param[] {
+  weights(): readonly Weight[] {
     return [this.table];
   }
-  state(): NamedVariable[] {
-    return [];
-  }
-  children(): readonly Layer[] {
-    return [];
-  }
-  clone(): Embedding {
-    return new Embedding(this.name, this.vocab, this.dim, { table: cloneParam(this.table) });
-  }
-  dispose(): void {
-    this.table.variable.dispose();
+
+  withWeights(map: (w: Weight) => Weight): Embedding {
+    return new Embedding(this.name, this.vocab, this.dim, { table: map(this.table) });
   }
 }

@@ -7,7 +7,9 @@
  * Initialisation is PyTorch's: every tensor U(-1/sqrt(H), 1/sqrt(H)).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneParam, ForwardContext, Layer, makeParam, NamedVariable, Param } from './layer';
+import { ForwardContext } from './layer';
+import { plainWeights, Weight, WeightSource } from './weight';
+import { WeightedLayer } from './weightedLayer';
 import { uniform } from './init';
 import { Rng } from './rng';
 import { expectLastDim, expectRank } from './shape';
@@ -38,55 +40,52 @@ export function lstmForward(x: tf.Tensor, w: LstmWeights, hidden: number): tf.Te
   return tf.stack(outputs, 1);
 }
 
-export function lstmOutputShape(name: string, inputSize: number, hidden: number, input: readonly number[]): number[] {
-  expectRank(name, input, [2]);
-  expectLastDim(name, input, inputSize);
-  return [input[0]!, hidden];
+export interface LstmTensors {
+  readonly input: Weight;
+  readonly recurrent: Weight;
+  readonly bias: Weight;
 }
 
-export class LSTM implements Layer {
+export class LSTM extends WeightedLayer {
   readonly kind = 'lstm';
-  readonly input: Param;
-  readonly recurrent: Param;
-  readonly bias: Param;
+  readonly input: Weight;
+  readonly recurrent: Weight;
+  readonly bias: Weight;
 
   constructor(
-    readonly name: string,
+    name: string,
     readonly inputSize: number,
     readonly hidden: number,
-    opts: { rng: Rng } | { input: Param; recurrent: Param; bias: Param },
+    opts: { rng: Rng; source?: WeightSource } | LstmTensors,
   ) {
+    super(name);
     if ('input' in opts) {
       ({ input: this.input, recurrent: this.recurrent, bias: this.bias } = opts);
-    } else {
-      const bound = 1 / Math.sqrt(hidden);
-      this.input = makeParam(`${name}.input`, uniform([inputSize, 4 * hidden], bound, opts.rng));
-      this.recurrent = makeParam(`${name}.recurrent`, uniform([hidden, 4 * hidden], bound, opts.rng));
-      this.bias = makeParam(`${name}.bias`, uniform([4 * hidden], bound, opts.rng), false);
+      return;
     }
+    const source = opts.source ?? plainWeights;
+    const bound = 1 / Math.sqrt(hidden);
+    const ask = (tensor: string, shape: number[], decay: boolean): Weight => source({ layer: name, role: 'lstm', tensor, shape, decay, init: () => uniform(shape, bound, opts.rng) });
+    this.input = ask('input', [inputSize, 4 * hidden], true);
+    this.recurrent = ask('recurrent', [hidden, 4 * hidden], true);
+    this.bias = ask('bias', [4 * hidden], false);
   }
 
   outputShape(input: readonly number[]): number[] {
-    return lstmOutputShape(this.name, this.inputSize, this.hidden, input);
+    expectRank(this.name, input, [2]);
+    expectLastDim(this.name, input, this.inputSize);
+    return [input[0]!, this.hidden];
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
-    return lstmForward(x, { input: this.input.variable, recurrent: this.recurrent.variable, bias: this.bias.variable }, this.hidden);
+    return lstmForward(x, { input: this.input.value(), recurrent: this.recurrent.value(), bias: this.bias.value() }, this.hidden);
   }
 
-  params(): Param[] {
+  weights(): readonly Weight[] {
     return [this.input, this.recurrent, this.bias];
   }
-  state(): NamedVariable[] {
-    return [];
-  }
-  children(): readonly Layer[] {
-    return [];
-  }
-  clone(): LSTM {
-    return new LSTM(this.name, this.inputSize, this.hidden, { input: cloneParam(this.input), recurrent: cloneParam(this.recurrent), bias: cloneParam(this.bias) });
-  }
-  dispose(): void {
-    for (const p of this.params()) p.variable.dispose();
+
+  withWeights(map: (w: Weight) => Weight): LSTM {
+    return new LSTM(this.name, this.inputSize, this.hidden, { input: map(this.input), recurrent: map(this.recurrent), bias: map(this.bias) });
   }
 }

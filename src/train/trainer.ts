@@ -17,7 +17,7 @@ import { Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError, TrainingError } from '../errors';
 import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from '../data/dataset';
-import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseLayers, stepState } from '../latephase/members';
+import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseUnits, stepState } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
 import { GradientSource, LocalGradients } from './gradients';
@@ -214,7 +214,7 @@ class LossMonitor {
 export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConfig, hooks: TrainHooks = {}, parallel?: DataParallelOptions): Promise<TrainResult> {
   checkTrainConfig(cfg);
   checkDataset(data, 'training data');
-  const late = cfg.t0 < cfg.epochs && latePhaseLayers(model).length > 0;
+  const late = cfg.t0 < cfg.epochs && latePhaseUnits(model).length > 0;
   if (cfg.t0 < cfg.epochs && !late) throw new ConfigError(`model '${model.name}' has no late-phase layers; set t0 >= epochs for plain training`);
   const n = exampleCount(data);
   const stepsPerEpoch = Math.ceil(n / cfg.batchSize);

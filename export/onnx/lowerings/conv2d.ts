@@ -1,18 +1,19 @@
 import { Conv2d } from '../../../src/nn/conv2d';
-import { Lowering, output } from '../lowering';
+import { filterShape } from '../../../src/nn/convGeometry';
+import { Lowering, output, weightData } from '../lowering';
 import { filterToOIHW, windowPads } from '../layout';
 
 export const lowerConv2d: Lowering<Conv2d> = (layer, input, { graph }) => {
-  const k = layer.kernelSize;
-  const filterShape = [k, k, layer.inChannels, layer.outChannels] as const;
-  const w = graph.floatInitializer(`${layer.name}.weight`, filterToOIHW(layer.filter.variable.dataSync(), filterShape), [layer.outChannels, layer.inChannels, k, k]);
+  const g = layer.geometry;
+  const k = g.kernelSize;
+  const w = graph.floatInitializer(`${layer.name}.weight`, filterToOIHW(weightData(layer, layer.filter), filterShape(g)), [g.outChannels, g.inChannels, k, k]);
   const inputs = [input.name, w];
-  if (layer.bias) inputs.push(graph.floatInitializer(`${layer.name}.bias`, layer.bias.variable.dataSync(), [layer.outChannels]));
+  if (layer.bias) inputs.push(graph.floatInitializer(`${layer.name}.bias`, weightData(layer, layer.bias), [g.outChannels]));
   const [h, wd] = input.shape as [number, number, number];
   const out = graph.node('Conv', inputs, layer.name, {
     kernel_shape: { ints: [k, k] },
-    strides: { ints: [layer.stride, layer.stride] },
-    pads: { ints: windowPads(h, wd, k, layer.stride, layer.padding) },
+    strides: { ints: [g.stride, g.stride] },
+    pads: { ints: windowPads(h, wd, k, g.stride, g.padding) },
     dilations: { ints: [1, 1] },
     group: { i: 1 },
   });

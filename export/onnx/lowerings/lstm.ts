@@ -1,5 +1,5 @@
 import { LSTM } from '../../../src/nn/lstm';
-import { Lowering, output } from '../lowering';
+import { Lowering, output, weightData } from '../lowering';
 
 /** [rows, cols] row-major -> [cols, rows]. */
 function transpose2d(values: ArrayLike<number>, rows: number, cols: number): Float32Array {
@@ -15,10 +15,10 @@ function transpose2d(values: ArrayLike<number>, rows: number, cols: number): Flo
  */
 export const lowerLSTM: Lowering<LSTM> = (layer, input, { graph }) => {
   const { inputSize: d, hidden: h } = layer;
-  const w = graph.floatInitializer(`${layer.name}.W`, transpose2d(layer.input.variable.dataSync(), d, 4 * h), [1, 4 * h, d]);
-  const r = graph.floatInitializer(`${layer.name}.R`, transpose2d(layer.recurrent.variable.dataSync(), h, 4 * h), [1, 4 * h, h]);
+  const w = graph.floatInitializer(`${layer.name}.W`, transpose2d(weightData(layer, layer.input), d, 4 * h), [1, 4 * h, d]);
+  const r = graph.floatInitializer(`${layer.name}.R`, transpose2d(weightData(layer, layer.recurrent), h, 4 * h), [1, 4 * h, h]);
   const bias = new Float32Array(8 * h);
-  bias.set(layer.bias.variable.dataSync());
+  bias.set(weightData(layer, layer.bias));
   const b = graph.floatInitializer(`${layer.name}.B`, bias, [1, 8 * h]);
   const seqMajor = graph.node('Transpose', [input.name], layer.name, { perm: { ints: [1, 0, 2] } });
   const y = graph.node('LSTM', [seqMajor, w, r, b], layer.name, { hidden_size: { i: h }, direction: { s: 'forward' } });

@@ -1,5 +1,5 @@
 /** Training progress with ETA on stderr: a redrawn bar on a terminal, one line per epoch otherwise. */
-import { StepInfo } from '../train/trainer';
+import { StepInfo } from '../src/train/trainer';
 
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--:--';

@@ -1,5 +1,5 @@
 /** Strict flag parsing: unknown flags and malformed values are ConfigErrors naming the flag. */
-import { ConfigError } from '../errors';
+import { ConfigError } from '../src/errors';
 
 export type FlagKind = 'int' | 'number' | 'string' | 'boolean';
 

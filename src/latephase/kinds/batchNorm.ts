@@ -1,14 +1,21 @@
 /**
- * Late-phase BatchNorm: each member owns gamma, beta and its running statistics (as in the
- * authors' code). Selection 'average' computes the mean of the members' eval-mode outputs.
+ * Late-phase BatchNorm (kind `batchNorm`): each member owns gamma, beta and its running statistics
+ * (as in the authors' code). Selection 'average' computes the mean of the members' eval-mode
+ * outputs. Fold option `batchNorm`: 'exact' (default) or 'mean'.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext } from '../nn/layer';
-import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../nn/batchNorm';
-import { constant } from '../nn/init';
-import { FoldOptions } from './latePhaseLayer';
-import { MemberSet } from './memberSet';
-import { MemberLayer } from './memberLayer';
+import { ForwardContext } from '../../nn/layer';
+import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../../nn/batchNorm';
+import { constant } from '../../nn/init';
+import { FoldOptions } from '../latePhaseLayer';
+import { MemberLayer } from '../memberLayer';
+import { foldOption, FoldOptionSpec, parseSwitch, registerLatePhaseKind } from '../kindRegistry';
+
+const BATCHNORM_FOLD: FoldOptionSpec = {
+  key: 'batchNorm',
+  values: ['exact', 'mean'],
+  help: "'exact': the mean of the members' eval-mode outputs (one affine map); 'mean': the paper's parameter mean",
+};
 
 type BnTensor = 'gamma' | 'beta' | 'runningMean' | 'runningVar';
 type FoldedTensors = Record<'gamma' | 'beta' | 'mean' | 'variance', tf.Tensor>;
@@ -25,12 +32,12 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> {
   ) {
     super(
       name,
-      new MemberSet(name, {
+      {
         gamma: { init: constant([channels], 1), role: 'param' },
         beta: { init: constant([channels], 0), role: 'param' },
         runningMean: { init: constant([channels], 0), role: 'state' },
         runningVar: { init: constant([channels], 1), role: 'state' },
-      }),
+      },
     );
     this.config = { epsilon: opts.epsilon ?? BN_EPSILON, momentum: opts.momentum ?? BN_MOMENTUM };
   }
@@ -44,7 +51,7 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> {
   }
 
   fold(options: FoldOptions): BatchNorm {
-    const t = (options.batchNorm ?? 'exact') === 'exact' ? this.exactFold() : this.parameterMean();
+    const t = foldOption(options, BATCHNORM_FOLD) === 'exact' ? this.exactFold() : this.parameterMean();
     const tensors = {
       gamma: tf.variable(t.gamma, true),
       beta: tf.variable(t.beta, true),
@@ -89,3 +96,13 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> {
     });
   }
 }
+
+registerLatePhaseKind<true>({
+  key: 'batchNorm',
+  help: "every BatchNorm layer's gamma, beta and running statistics per member",
+  priority: 10,
+  parse: (v) => parseSwitch('batchNorm', v),
+  describe: () => 'batchnorm',
+  fold: BATCHNORM_FOLD,
+  builder: () => ({ batchNorm: (name, channels) => new LatePhaseBatchNorm(name, channels) }),
+});

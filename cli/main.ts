@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /** The `latephase` command line. Exit codes: 0 ok, 1 unexpected error, 2 bad input/config, 3 verification failed. */
-import { ConfigError, LatePhaseError, VerificationError } from '../errors';
+import { ConfigError, LatePhaseError, VerificationError } from '../src/errors';
 import { flagHelp, parseFlags } from './args';
 import { RUN_FLAGS, runMnistJob, summaryTable } from './runCommand';
 import { INSPECT_FLAGS, inspectModel } from './inspectCommand';
-import { selectBackend } from '../backend/selectBackend';
-import { MODEL_NAMES } from '../../models/index';
-import { assertVerified } from '../../export/verify/verify';
+import { selectBackend } from '../src/backend/selectBackend';
+import { MODEL_NAMES } from '../models/index';
+import { assertVerified } from '../export/verify/verify';
 
 const USAGE = `usage: latephase <command> [flags]
 

@@ -1,32 +1,34 @@
 /** `latephase inspect <model>`: parameter counts per group, so the late-phase overhead is visible. */
-import { buildModel, describeChoice, LatePhaseChoice } from '../../models/index';
-import { ConfigError } from '../errors';
-import { parameterCounts } from '../eval/parameterCounts';
-import { foldMembers } from '../latephase/fold';
+import { buildModel } from '../models/index';
+import { describeChoice, LatePhaseChoice, latePhaseKinds } from '../src/latephase/kindRegistry';
+import { ConfigError } from '../src/errors';
+import { parameterCounts } from '../src/eval/parameterCounts';
+import { foldMembers } from '../src/latephase/fold';
 import { FlagSpec, FlagValues } from './args';
 
 export const INSPECT_FLAGS: Readonly<Record<string, FlagSpec>> = {
   k: { kind: 'int', min: 1, help: 'members K (default 10)' },
-  'late-phase': { kind: 'string', help: 'comma list of batchnorm, head, rank1, none (default batchnorm,head)' },
-  templates: { kind: 'int', min: 1, help: 'template-bank late-phase weights with T templates' },
-  full: { kind: 'string', help: 'comma list of layer names whose full weights are late-phase' },
+  'late-phase': { kind: 'string', help: `comma list of late-phase kinds, each a word or word=value (default batchnorm,head; 'none' for none): ${kindWords()}` },
   classes: { kind: 'int', min: 2, help: 'number of classes (default 10)' },
 };
 
+function kindWords(): string {
+  return latePhaseKinds().map((k) => k.key.toLowerCase()).join(', ');
+}
+
+/** `batchnorm,head`, `rank1`, `templates=7,head`, `full=conv1+conv2`, `none`: each word names a registered kind. */
 export function latePhaseChoiceFromFlags(flags: FlagValues): LatePhaseChoice {
-  const words = String(flags['late-phase'] ?? 'batchnorm,head').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
-  const known = new Set(['batchnorm', 'bn', 'head', 'rank1', 'none']);
-  const bad = words.filter((w) => !known.has(w));
-  if (bad.length) throw new ConfigError(`--late-phase: unknown kind ${bad.map((w) => `'${w}'`).join(', ')}; use batchnorm, head, rank1 or none`);
-  const templates = flags['templates'] as number | undefined;
-  const full = flags['full'] === undefined ? undefined : String(flags['full']).split(',').map((s) => s.trim()).filter(Boolean);
-  return {
-    batchNorm: words.includes('batchnorm') || words.includes('bn'),
-    head: words.includes('head'),
-    rank1: words.includes('rank1'),
-    ...(templates ? { templates } : {}),
-    ...(full ? { full } : {}),
-  };
+  const words = String(flags['late-phase'] ?? 'batchnorm,head').split(',').map((w) => w.trim()).filter(Boolean);
+  const choice: Record<string, unknown> = {};
+  for (const word of words) {
+    if (word.toLowerCase() === 'none') continue;
+    const eq = word.indexOf('=');
+    const name = (eq < 0 ? word : word.slice(0, eq)).toLowerCase();
+    const kind = latePhaseKinds().find((k) => k.key.toLowerCase() === name);
+    if (!kind) throw new ConfigError(`--late-phase: unknown kind '${name}'; known: ${kindWords()}, none`);
+    choice[kind.key] = eq < 0 ? 'true' : word.slice(eq + 1);
+  }
+  return choice;
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');

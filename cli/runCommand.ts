@@ -4,22 +4,22 @@
  * exports ONNX, verifies against onnxruntime, writes the bundle and prints a summary table.
  */
 import * as path from 'path';
-import { selectBackend, describeBackend } from '../backend/selectBackend';
-import { loadMnist } from '../data/mnist';
-import { Dataset, splitDataset, subset } from '../data/dataset';
-import { buildModel, zooRecipe } from '../../models/index';
-import { autoWorkers } from '../train/dataParallel';
-import { ConfigError } from '../errors';
-import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, TrainConfig, trainLatePhase, resolveGammaTheta } from '../train/trainer';
-import { accuracy } from '../eval/accuracy';
-import { evaluateMembers } from '../eval/ensemble';
-import { foldMembers } from '../latephase/fold';
-import { exportOnnx } from '../../export/onnx/exportOnnx';
-import { InputSet, verifyExport, VerificationReport } from '../../export/verify/verify';
-import { chooseProvider, parseProvider } from '../../export/verify/executionProvider';
-import { writeBundle } from '../../export/bundle/bundle';
-import { Rng } from '../nn/rng';
-import { saveCheckpoint } from '../train/checkpoint';
+import { selectBackend, describeBackend, BACKEND_CHOICES } from '../src/backend/selectBackend';
+import { loadMnist } from '../src/data/mnist';
+import { Dataset, splitDataset, subset } from '../src/data/dataset';
+import { buildModel, zooRecipe } from '../models/index';
+import { autoWorkers } from '../src/train/dataParallel';
+import { ConfigError } from '../src/errors';
+import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, TrainConfig, trainLatePhase, resolveGammaTheta } from '../src/train/trainer';
+import { accuracy } from '../src/eval/accuracy';
+import { evaluateMembers } from '../src/eval/ensemble';
+import { foldMembers } from '../src/latephase/fold';
+import { exportOnnx } from '../export/onnx/exportOnnx';
+import { InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
+import { chooseProvider, parseProvider } from '../export/verify/executionProvider';
+import { writeBundle } from '../export/bundle/bundle';
+import { Rng } from '../src/nn/rng';
+import { saveCheckpoint } from '../src/train/checkpoint';
 import { FlagSpec, FlagValues } from './args';
 import { ProgressBar } from './progress';
 
@@ -38,7 +38,7 @@ export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   k: { kind: 'int', min: 1, help: `late-phase members K (default ${DEFAULT_TRAIN_CONFIG.k})` },
   seed: { kind: 'int', min: 0, help: 'seed for initialisation, shuffling and noise (default 0)' },
   out: { kind: 'string', help: 'output folder (default out/mnist-cnn)' },
-  backend: { kind: 'string', choices: ['auto', 'gpu', 'tensorflow-gpu', 'tensorflow', 'node', 'wasm', 'cpu'], help: 'tfjs backend (default auto; env LATEPHASE_BACKEND)' },
+  backend: { kind: 'string', choices: BACKEND_CHOICES, help: 'tfjs backend (default auto; env LATEPHASE_BACKEND)' },
   'batch-size': { kind: 'int', min: 2, help: `minibatch size (default ${DEFAULT_TRAIN_CONFIG.batchSize})` },
   lr: { kind: 'number', min: 0, help: `base learning rate, shared and members (default ${DEFAULT_TRAIN_CONFIG.shared.lr})` },
   sigma0: { kind: 'number', min: 0, help: 'release noise relative to RMS (default 0)' },

@@ -1,0 +1,86 @@
+/**
+ * The public API of latephase, as documented in README.md:
+ * build -> train (late phase) -> fold -> export ONNX -> verify -> bundle.
+ * Internals that tests and tools need live behind `latephase/internal` (api/internal.ts).
+ */
+export * from '../src/errors';
+export { selectBackend, describeBackend, BACKEND_CHOICES } from '../src/backend/selectBackend';
+export type { BackendChoice, BackendReport, BackendAttempt } from '../src/backend/selectBackend';
+
+// Layers and models
+export { Rng } from '../src/nn/rng';
+export { TRAIN, EVAL, walkLayers, StatelessLayer } from '../src/nn/layer';
+export type { Layer, Param, NamedVariable, ForwardContext } from '../src/nn/layer';
+export { PlainWeight, plainWeight, plainWeights } from '../src/nn/weight';
+export type { Weight, WeightRequest, WeightSource } from '../src/nn/weight';
+export { WeightedLayer } from '../src/nn/weightedLayer';
+export { Model } from '../src/nn/model';
+export type { ModelMeta } from '../src/nn/model';
+export { Dense } from '../src/nn/dense';
+export type { DenseOptions, DenseWeights } from '../src/nn/dense';
+export { Conv2d } from '../src/nn/conv2d';
+export type { Conv2dOptions, ConvGeometry, Padding } from '../src/nn/convGeometry';
+export { BatchNorm, BN_EPSILON, BN_MOMENTUM } from '../src/nn/batchNorm';
+export type { BatchNormConfig } from '../src/nn/batchNorm';
+export { ReLU } from '../src/nn/activation';
+export { MaxPool, AvgPool, GlobalAvgPool } from '../src/nn/pooling';
+export { Flatten, ImageReshape } from '../src/nn/reshape';
+export { Standardize } from '../src/nn/standardize';
+export { Sequential } from '../src/nn/sequential';
+export { Residual } from '../src/nn/residual';
+export { Embedding } from '../src/nn/embedding';
+export { LSTM } from '../src/nn/lstm';
+export { buildModel, zooRecipe, mnistCnn, mlp, wideResNet, resNet, charLstm, MODEL_NAMES } from '../models/index';
+export type { ZooOptions } from '../models/index';
+
+// Late-phase weights: the kinds, the registry a new kind joins, members and folding
+export { isLatePhase } from '../src/latephase/latePhaseLayer';
+export type { LatePhaseUnit, LatePhaseLayer, LatePhaseWeight, FoldOptions, MemberSelection } from '../src/latephase/latePhaseLayer';
+export { registerLatePhaseKind, latePhaseKinds, describeChoice, foldOptionSpecs, parseSwitch, parsePositiveInt, parseNameList } from '../src/latephase/kindRegistry';
+export type { LatePhaseKind, KindBuilder, FoldOptionSpec, LatePhaseChoice } from '../src/latephase/kindRegistry';
+export { MemberWeight } from '../src/latephase/memberWeight';
+export { MemberLayer } from '../src/latephase/memberLayer';
+export type { MemberTensorSpec } from '../src/latephase/memberSet';
+export { LayerFactory, BN_AND_HEAD, NO_LATE_PHASE } from '../src/latephase/layerFactory';
+export { LatePhaseBatchNorm } from '../src/latephase/kinds/batchNorm';
+export { latePhaseHead } from '../src/latephase/kinds/head';
+export { FullWeight } from '../src/latephase/kinds/full';
+export { Rank1Weight } from '../src/latephase/kinds/rank1';
+export { TemplateBank, TemplateWeight } from '../src/latephase/kinds/templates';
+export { latePhaseUnits, memberCount, releaseMembers, selectMember, sharedParams, memberParams } from '../src/latephase/members';
+export { foldMembers, isPlain } from '../src/latephase/fold';
+
+// Training
+export { trainLatePhase, DEFAULT_TRAIN_CONFIG, checkTrainConfig } from '../src/train/trainer';
+export type { TrainConfig, TrainHooks, TrainResult, StepInfo } from '../src/train/trainer';
+export { autoWorkers } from '../src/train/dataParallel';
+export type { DataParallelOptions } from '../src/train/dataParallel';
+export { buildFromRecipe } from '../src/nn/modelRecipe';
+export type { ModelRecipe } from '../src/nn/modelRecipe';
+export type { SgdConfig } from '../src/train/sgd';
+export type { Schedule } from '../src/train/schedule';
+export { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint';
+export type { CheckpointInfo } from '../src/train/checkpoint';
+
+// Data and evaluation
+export { loadMnist } from '../src/data/mnist';
+export { splitDataset, subset } from '../src/data/dataset';
+export type { Dataset } from '../src/data/dataset';
+export { readTextCorpus, sequenceDataset } from '../src/data/text';
+export type { TextCorpus } from '../src/data/text';
+export { readCifarBinary } from '../src/data/cifar';
+export { readIdxDataset } from '../src/data/idx';
+export { accuracy } from '../src/eval/accuracy';
+export { evaluateMembers } from '../src/eval/ensemble';
+export type { EnsembleReport } from '../src/eval/ensemble';
+export { bitsPerCharacter } from '../src/eval/crossEntropy';
+export { parameterCounts } from '../src/eval/parameterCounts';
+export type { ParameterCounts } from '../src/eval/parameterCounts';
+
+// Export, verification, bundle
+export { exportOnnx, OPSET, IR_VERSION } from '../export/onnx/exportOnnx';
+export type { ExportOptions, OnnxExport, TensorSignature } from '../export/onnx/exportOnnx';
+export { verifyExport, assertVerified } from '../export/verify/verify';
+export type { VerificationReport, VerifyOptions, InputSet, CaseResult } from '../export/verify/verify';
+export { writeBundle } from '../export/bundle/bundle';
+export type { Manifest } from '../export/bundle/bundle';

@@ -1,0 +1,23 @@
+/**
+ * The late-phase classifier head (kind `head`): the classifier's weight and bias per member, as in
+ * the authors' CIFAR code. The head is linear, so the weight mean (the fold) is exactly the mean
+ * of member outputs.
+ */
+import { Dense } from '../../nn/dense';
+import { Rng } from '../../nn/rng';
+import { parseSwitch, registerLatePhaseKind } from '../kindRegistry';
+import { FullWeight } from './full';
+
+/** A Dense classifier whose weight and bias are late-phase (what the `head` kind builds). */
+export function latePhaseHead(name: string, inUnits: number, classes: number, opts: { rng: Rng }): Dense {
+  return new Dense(name, inUnits, classes, { rng: opts.rng, role: 'head', source: (r) => new FullWeight(r, 'head') });
+}
+
+registerLatePhaseKind<true>({
+  key: 'head',
+  help: "the classifier head's weight and bias per member",
+  priority: 20,
+  parse: (v) => parseSwitch('head', v),
+  describe: () => 'head',
+  builder: () => ({ weight: (r) => (r.role === 'head' ? new FullWeight(r, 'head') : undefined) }),
+});
