@@ -1,6 +1,7 @@
 /**
- * Every plain layer kind's ONNX lowering against onnxruntime (CPU EP), at two batch sizes and two
- * optimisation levels, with the default tolerances (atol 1e-4, rtol 1e-3).
+ * Whole folded models against onnxruntime (CPU EP), at two batch sizes and two optimisation
+ * levels, with the default tolerances (atol 1e-4, rtol 1e-3); the exported header; refusals.
+ * Single layers go through checkLayer in layers.test.ts.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { foldMembers } from '../src/latephase/fold';
 import { exportOnnx, IR_VERSION, OPSET } from '../export/onnx/exportOnnx';
 import { verifyExport, InputSet } from '../export/verify/verify';
 import { ExportError } from '../src/errors';
-import { FOLDED_CASES, PARITY_CASES, warmStatistics } from './parityModels';
+import { FOLDED_CASES, warmStatistics } from './parityModels';
 import { useBackend } from './helpers';
 
 before(async () => {
@@ -36,14 +37,6 @@ async function assertParity(name: string, model: Model): Promise<void> {
   const worst = report.cases.find((c) => !c.pass);
   assert.ok(report.pass, `${name}: ${worst ? `${worst.output} batch ${worst.batch} ${worst.optimization}: abs ${worst.maxAbs} rel ${worst.maxRel}` : 'no cases'}`);
   assert.equal(report.cases.length, 2 * 2 * exported.outputs.length);
-}
-
-for (const [name, make] of PARITY_CASES) {
-  test(`ONNX parity: ${name}`, async () => {
-    const model = make();
-    await assertParity(name, model);
-    model.dispose();
-  });
 }
 
 for (const [name, make] of FOLDED_CASES) {

@@ -1,17 +1,8 @@
-/** Every layer's gradients (inputs and parameters) against finite differences, on the wasm backend. */
+/** Late-phase members: a step's gradients reach only the selected member (single layers' gradients: layers.test.ts). */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { Layer, TRAIN } from '../src/nn/layer';
-import { Dense } from '../src/nn/dense';
-import { Conv2d } from '../src/nn/conv2d';
-import { BatchNorm } from '../src/nn/batchNorm';
-import { ReLU } from '../src/nn/activation';
-import { AvgPool, GlobalAvgPool, MaxPool } from '../src/nn/pooling';
-import { Flatten, ImageReshape } from '../src/nn/reshape';
-import { Standardize } from '../src/nn/standardize';
-import { Residual } from '../src/nn/residual';
-import { Sequential } from '../src/nn/sequential';
+import { TRAIN } from '../src/nn/layer';
 import { LatePhaseBatchNorm } from '../src/latephase/kinds/batchNorm';
 import { latePhaseHead } from '../src/latephase/kinds/head';
 import { latePhaseUnits } from '../src/latephase/members';
@@ -22,50 +13,7 @@ before(async () => {
   await useBackend('wasm');
 });
 
-/** Piecewise-linear layers need a tiny step so that no input crosses a kink; smooth ones a larger one for float32. */
-function gradCheck(layer: Layer, inputShape: number[], seed: number, piecewise: boolean): void {
-  const [eps, tol] = piecewise ? [1e-4, 1e-2] : [1e-2, 2e-3];
-  const x = tf.variable(seededTensor([3, ...inputShape], seed));
-  const r = seededTensor([3, ...layer.outputShape(inputShape)], seed + 1);
-  const vars = [x, ...layer.params().map((p) => p.variable)];
-  const f = (): tf.Scalar => tf.sum(tf.mul(layer.forward(x, TRAIN), r)) as tf.Scalar;
-  const res = checkGradients(f, vars, seed + 2, eps);
-  assert.ok(res.relErr < tol, `${layer.kind} '${layer.name}': analytic ${res.analytic} vs numeric ${res.numeric} (rel ${res.relErr})`);
-  tf.dispose([x, r]);
-}
-
 const rng = (): Rng => new Rng(7);
-
-const CASES: Array<[string, () => Layer, number[]]> = [
-  ['dense', () => new Dense('fc', 5, 4, { rng: rng() }), [5]],
-  ['dense without bias', () => new Dense('fc', 5, 4, { rng: rng(), bias: false }), [5]],
-  ['conv2d same', () => new Conv2d('conv', 2, 3, { kernelSize: 3, rng: rng() }), [6, 6, 2]],
-  ['conv2d valid stride 2', () => new Conv2d('conv', 2, 3, { kernelSize: 3, stride: 2, padding: 'valid', rng: rng() }), [7, 7, 2]],
-  ['batchnorm 4d (train mode)', () => new BatchNorm('bn', 3), [4, 4, 3]],
-  ['batchnorm 2d (train mode)', () => new BatchNorm('bn', 4), [4]],
-  ['relu', () => new ReLU('relu'), [4, 4, 2]],
-  ['maxpool', () => new MaxPool('pool', 2), [6, 6, 2]],
-  ['maxpool same stride 1', () => new MaxPool('pool', 3, 1, 'same'), [5, 5, 2]],
-  ['avgpool same', () => new AvgPool('pool', 3, 2, 'same'), [5, 5, 2]],
-  ['globalavgpool', () => new GlobalAvgPool('gap'), [4, 4, 3]],
-  ['flatten', () => new Flatten('flat'), [3, 3, 2]],
-  ['imagereshape', () => new ImageReshape('img', 3, 2, 2), [12]],
-  ['standardize', () => new Standardize('norm', 0.5, 0.25), [6]],
-  [
-    'residual with projection',
-    () => new Residual('block', new Sequential('main', [new Conv2d('c1', 2, 3, { kernelSize: 3, rng: rng() }), new ReLU('r')]), new Conv2d('proj', 2, 3, { kernelSize: 1, rng: rng() })),
-    [5, 5, 2],
-  ],
-  ['residual identity', () => new Residual('block', new Conv2d('c1', 2, 2, { kernelSize: 3, rng: rng() })), [5, 5, 2]],
-];
-
-for (const [i, [name, make, shape]] of CASES.entries()) {
-  test(`gradient of ${name} matches finite differences`, () => {
-    const layer = make();
-    gradCheck(layer, shape, 100 + 10 * i, name.startsWith('max') || name === 'relu' || name.startsWith('residual'));
-    layer.dispose();
-  });
-}
 
 test('late-phase BatchNorm and head: gradients reach only the selected member', () => {
   const bn = new LatePhaseBatchNorm('lpbn', 3);

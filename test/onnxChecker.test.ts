@@ -15,7 +15,10 @@ import { mnistCnn } from '../models/mnistCnn';
 import { charLstm } from '../models/charLstm';
 import { foldMembers } from '../src/latephase/fold';
 import { releaseMembers } from '../src/latephase/members';
-import { FOLDED_CASES, PARITY_CASES, warmStatistics } from './parityModels';
+import { FOLDED_CASES, warmStatistics } from './parityModels';
+import { LAYER_CASES } from './layerCases';
+import { Model } from '../src/nn/model';
+import { latePhaseUnits } from '../src/latephase/members';
 import { useBackend } from './helpers';
 
 const PYTHON = '/usr/bin/python3';
@@ -30,7 +33,15 @@ before(async () => {
 test('exported models pass onnx.checker full check and strict shape inference', { skip: !available && !required ? 'python3-onnx not installed (apt-get install python3-onnx)' : false }, () => {
   assert.ok(available, `LATEPHASE_REQUIRE_ONNX_CHECKER=1 but ${PYTHON} cannot import onnx`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-onnx-'));
-  const models = [...PARITY_CASES, ...FOLDED_CASES].map(([name, make]) => [name, make()] as const);
+  const layerModels = LAYER_CASES.map((c): [string, Model] => {
+    const model = new Model(c.name.replace(/\W+/g, '_'), c.make(), c.shape);
+    if (!latePhaseUnits(model).length) return [c.name, model];
+    releaseMembers(model, 2, 0.3, 1);
+    const plain = foldMembers(model);
+    model.dispose();
+    return [c.name, plain];
+  });
+  const models: Array<readonly [string, Model]> = [...layerModels, ...FOLDED_CASES.map(([name, make]) => [name, make()] as const)];
   const cnn = mnistCnn({ seed: 1 }); // the npm start architecture at full width
   releaseMembers(cnn, 4, 0, 2);
   warmStatistics(cnn, 4);
@@ -40,7 +51,7 @@ test('exported models pass onnx.checker full check and strict shape inference', 
   models.push(['char lstm rank-1 fold', foldMembers(lm)]);
   lm.dispose();
   for (const [name, model] of models) {
-    warmStatistics(model, 1);
+    warmStatistics(model, 1, LAYER_CASES.find((c) => c.name === name)?.opts?.vocab);
     fs.writeFileSync(path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '_')}.onnx`), exportOnnx(model).bytes);
     model.dispose();
   }

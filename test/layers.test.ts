@@ -1,0 +1,53 @@
+/**
+ * Every layer case through checkLayer (gradients against finite differences, ONNX export against
+ * onnxruntime at batch 1 and 9, optimisation levels disabled and all, atol 1e-4 / rtol 1e-3), and
+ * the coverage checks that make a missing case fail CI.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { Layer, walkLayers } from '../src/nn/layer';
+import { LOWERINGS } from '../export/onnx/registry';
+import { latePhaseKinds } from '../src/latephase/kindRegistry';
+import * as api from '../api/index';
+import { checkLayer } from './checkLayer';
+import { LATE_PHASE_CASES, LAYER_CASES } from './layerCases';
+import { useBackend } from './helpers';
+
+before(async () => {
+  await useBackend('wasm');
+});
+
+for (const c of LAYER_CASES) {
+  test(`checkLayer: ${c.name}`, async () => {
+    await checkLayer(c.make, c.shape, c.opts);
+  });
+}
+
+/** Every class in a case's layer tree (the layers checkLayer checks). */
+function coveredClasses(): Set<unknown> {
+  const seen = new Set<unknown>();
+  for (const c of LAYER_CASES) {
+    const layer = c.make();
+    for (const l of walkLayers(layer)) seen.add(l.constructor);
+    layer.dispose();
+  }
+  return seen;
+}
+
+test('coverage: every lowering in the registry has a checkLayer case (gradient and parity together)', () => {
+  const covered = coveredClasses();
+  assert.deepEqual(LOWERINGS.filter((e) => !covered.has(e.type)).map((e) => e.type.name), []);
+});
+
+test('coverage: every layer class of the public API has a checkLayer case', () => {
+  const covered = coveredClasses();
+  const abstractBases = new Set<unknown>([api.StatelessLayer, api.WeightedLayer, api.MemberLayer]);
+  const layerClasses = Object.values(api).filter((v): v is abstract new (...args: never[]) => Layer => typeof v === 'function' && typeof (v.prototype as Partial<Layer> | undefined)?.forward === 'function' && typeof (v.prototype as Partial<Layer>).outputShape === 'function');
+  assert.ok(layerClasses.length >= 15, `found ${layerClasses.length} layer classes`);
+  assert.deepEqual(layerClasses.filter((c) => !abstractBases.has(c) && !covered.has(c)).map((c) => c.name), []);
+});
+
+test('coverage: every built-in late-phase kind has a checkLayer case', () => {
+  const used = new Set(LATE_PHASE_CASES.flatMap((c) => Object.keys(c.choice ?? {})));
+  assert.deepEqual(latePhaseKinds().map((k) => k.key).filter((k) => !used.has(k)), []);
+});
