@@ -94,3 +94,17 @@ test('verification on CUDA without the provider fails fast with the fix, before 
   assert.equal(r.code, 3);
   assert.match(r.stderr, /CUDA execution provider is not installed.*onnxruntime-node-install=cuda12/);
 });
+
+test('after a build the bin is executable and runs as npx runs it (directly, by its shebang)', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  const bin = path.join(__dirname, '..', '..', pkg.bin['latephase']!);
+  assert.equal(bin, CLI);
+  assert.ok((fs.statSync(bin).mode & 0o111) !== 0, `${bin} is not executable`);
+  const direct = spawnSync(bin, ['--help'], { encoding: 'utf8' });
+  assert.equal(direct.status, 0, direct.stderr);
+  assert.match(direct.stdout, /usage: latephase <command>/);
+  // npx from another folder, pointed at this package: runs the linked bin through the shell.
+  const npx = spawnSync('npx', ['--offline', '--prefix', path.join(__dirname, '..', '..'), 'latephase', '--help'], { encoding: 'utf8', cwd: os.tmpdir() });
+  assert.equal(npx.status, 0, npx.stderr);
+  assert.match(npx.stdout, /usage: latephase <command>/);
+});
