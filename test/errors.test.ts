@@ -15,7 +15,7 @@ import { Rng } from '../src/nn/rng';
 import { mlp } from '../models/mlp';
 import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
 import { releaseMembers, selectMember } from '../src/latephase/members';
-import { writeFileAtomic } from '../src/io/atomicWrite';
+import { AtomicWriteIo, writeFileAtomic } from '../src/io/atomicWrite';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { ConfigError, ShapeError, TrainingError } from '../src/errors';
 import { useBackend } from './helpers';
@@ -82,6 +82,30 @@ test('atomic writes replace a file whole and leave no temporary files', () => {
   writeFileAtomic(file, new Uint8Array([1, 2, 3]));
   assert.deepEqual([...fs.readFileSync(file)], [1, 2, 3]);
   assert.deepEqual(fs.readdirSync(dir), ['artifact.json']);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a failed atomic write (ENOSPC, short writes, failed flush or rename) leaves the old file intact and no temporary file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-atomic-'));
+  const file = path.join(dir, 'model.onnx');
+  writeFileAtomic(file, 'old contents');
+  const enospc = (): never => {
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+  const failing: Array<[string, Partial<AtomicWriteIo>]> = [
+    ['no space after the first bytes', { writeSync: (fd, data, offset, length) => (offset === 0 ? fs.writeSync(fd, data, offset, Math.min(length, 4)) : enospc()) }],
+    ['a write that makes no progress', { writeSync: () => 0 }],
+    ['a failed flush', { fsyncSync: enospc }],
+    ['a failed rename', { renameSync: () => enospc() }],
+  ];
+  for (const [label, override] of failing) {
+    assert.throws(() => writeFileAtomic(file, 'new contents that must not land', { ...fs, ...override } as AtomicWriteIo), /ENOSPC|short write/, label);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'old contents', label);
+    assert.deepEqual(fs.readdirSync(dir), ['model.onnx'], label);
+  }
+  // Short writes that do progress are continued to the end.
+  writeFileAtomic(file, 'written three bytes at a time', { ...fs, writeSync: (fd: number, data: Uint8Array, offset: number, length: number) => fs.writeSync(fd, data, offset, Math.min(length, 3)) } as AtomicWriteIo);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'written three bytes at a time');
   fs.rmSync(dir, { recursive: true });
 });
 
