@@ -3,6 +3,7 @@
  * dimension 'N', NCHW image layout (layout.ts), provenance in metadata_props.
  */
 import { onnx } from 'onnx-proto';
+import { encodeModel, floatValueInfo, IR_VERSION, OPSET } from '../../src/onnx/proto';
 import { Model } from '../../src/nn/model';
 import { Layer, walkLayers } from '../../src/nn/layer';
 import { isLatePhase, LatePhaseUnit, LatePhaseWeight } from '../../src/latephase/latePhaseLayer';
@@ -14,8 +15,7 @@ import { LoweringContext, OnnxValue } from './lowering';
 import { findLowering, supportedKinds } from './registry';
 import { onnxDims } from './layout';
 
-export const OPSET = 17;
-export const IR_VERSION = 8;
+export { OPSET, IR_VERSION } from '../../src/onnx/proto';
 export const INPUT_NAME = 'input';
 export const LOGITS_NAME = 'logits';
 export const PROBABILITIES_NAME = 'probabilities';
@@ -54,8 +54,7 @@ function checkPlain(model: Model): void {
 }
 
 function valueInfo(sig: TensorSignature): onnx.IValueInfoProto {
-  const dim = sig.dims.map((d) => (d === 'N' ? { dimParam: 'N' } : { dimValue: d }));
-  return { name: sig.name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim } } } };
+  return floatValueInfo(sig.name, sig.dims);
 }
 
 export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
@@ -84,20 +83,9 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
   }
   const metadata: Record<string, string> = { model: model.name };
   for (const [k, v] of Object.entries(opts.provenance ?? {})) metadata[k] = String(v);
-  const proto = onnx.ModelProto.create({
-    irVersion: IR_VERSION,
-    opsetImport: [{ domain: '', version: OPSET }],
-    producerName: PACKAGE.name,
-    producerVersion: PACKAGE.version,
-    graph: {
-      name: model.name,
-      node: graph.nodes,
-      initializer: graph.initializers,
-      input: [valueInfo(input)],
-      output: outputs.map(valueInfo),
-    },
-    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
-  });
-  const bytes = onnx.ModelProto.encode(proto).finish();
+  const bytes = encodeModel(
+    { name: model.name, node: graph.nodes, initializer: graph.initializers, input: [valueInfo(input)], output: outputs.map(valueInfo) },
+    { producerName: PACKAGE.name, producerVersion: PACKAGE.version, metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })) },
+  );
   return { bytes, input, outputs, opset: OPSET, irVersion: IR_VERSION, nodeCount: graph.nodes.length, metadata };
 }

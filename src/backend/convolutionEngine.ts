@@ -9,7 +9,28 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from '../errors';
 import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
-import { asTensor4D, ConvGradAttrs, FilterGradAttrs, InputGradAttrs, isWasmBackend, registerXnnpackConvolutions, replaceKernel, requireNHWC, xnnpackConvolutionKernels } from './wasmKernels';
+import { ConvGradAttrs, FilterGradAttrs, InputGradAttrs } from './wasmConvGradients';
+import { asTensor4D, isWasmBackend, requireNHWC } from './kernels/kernelOverride';
+import { replaceKernel, stockKernel } from './kernels/registry';
+import { conv2DBackpropFilterOverride } from './kernels/conv2DBackpropFilter';
+import { conv2DBackpropInputOverride } from './kernels/conv2DBackpropInput';
+
+type ConvKernel = 'Conv2D' | 'Conv2DBackpropFilter' | 'Conv2DBackpropInput';
+
+/** The convolution kernels on XNNPACK: tfjs-backend-wasm's forward kernel and our gradient overrides. */
+function xnnpackConvolutionKernels(): Record<ConvKernel, tf.KernelFunc> {
+  const forward = stockKernel(tf.Conv2D);
+  if (!forward) throw new Error('tfjs-backend-wasm has no Conv2D kernel');
+  return {
+    Conv2D: forward.kernelFunc,
+    Conv2DBackpropFilter: conv2DBackpropFilterOverride.make(undefined),
+    Conv2DBackpropInput: conv2DBackpropInputOverride.make(undefined),
+  };
+}
+
+function registerXnnpackConvolutions(): void {
+  for (const [name, kernelFunc] of Object.entries(xnnpackConvolutionKernels())) replaceKernel(name, kernelFunc);
+}
 
 export const CONVOLUTION_ENGINES = ['auto', 'onnxruntime', 'xnnpack'] as const;
 export type ConvolutionEngine = (typeof CONVOLUTION_ENGINES)[number];
@@ -47,8 +68,6 @@ function wasmBackendOf(backend: unknown, kernel: string): BackendWasm {
 
 /** Forward convolutions with fewer input channels than this run on XNNPACK (see registerOrtConvolutions). */
 const FEW_CHANNELS = 8;
-
-type ConvKernel = keyof ReturnType<typeof xnnpackConvolutionKernels>;
 
 /**
  * Register `kernel` on wasm as `run` over its two rank-4 inputs' heap views, writing the result to

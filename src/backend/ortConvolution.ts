@@ -16,6 +16,7 @@
  * - filter gradient: one GEMM per filter tap (see filterGradientGraph).
  */
 import { onnx } from 'onnx-proto';
+import { attribute, encodeModel, floatValueInfo, int64Tensor } from '../onnx/proto';
 import type { Binding } from 'onnxruntime-node/dist/binding';
 
 /** Geometry of one convolution, NHWC / HWIO as tfjs has it. */
@@ -48,11 +49,8 @@ function loadRuntime(): Runtime {
   return { Session: binding.InferenceSession, Tensor };
 }
 
-const ATTR = onnx.AttributeProto.AttributeType;
-
-function ints(name: string, values: readonly number[]): onnx.IAttributeProto {
-  return { name, type: ATTR.INTS, ints: [...values] };
-}
+const ints = (name: string, values: readonly number[]): onnx.IAttributeProto => attribute(name, { ints: values });
+const int = (name: string, i: number): onnx.IAttributeProto => attribute(name, { i });
 
 function transpose(input: string, output: string, perm: readonly number[]): onnx.INodeProto {
   return { opType: 'Transpose', input: [input], output: [output], attribute: [ints('perm', perm)] };
@@ -60,22 +58,14 @@ function transpose(input: string, output: string, perm: readonly number[]): onnx
 
 /** A float graph input or output (rank 4 unless said) with symbolic sizes. */
 function value(name: string, rank = 4): onnx.IValueInfoProto {
-  const dim = Array.from({ length: rank }, (_, i) => ({ dimParam: `${name}_${i}` }));
-  return { name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim } } } };
+  return floatValueInfo(name, Array.from({ length: rank }, (_, i) => `${name}_${i}`));
 }
 
 function model(nodes: onnx.INodeProto[], inputs: readonly string[], initializer: onnx.ITensorProto[] = [], outRank = 4): Uint8Array {
-  const graph: onnx.IGraphProto = { name: 'latephase_conv', node: nodes, input: inputs.map((n) => value(n)), output: [value('out', outRank)], initializer };
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph })).finish();
+  return encodeModel({ name: 'latephase_conv', node: nodes, input: inputs.map((n) => value(n)), output: [value('out', outRank)], initializer });
 }
 
-/** A constant int64 vector (little-endian raw data, as ONNX requires on any host). */
-function int64s(name: string, values: readonly number[]): onnx.ITensorProto {
-  const rawData = new Uint8Array(values.length * 8);
-  const view = new DataView(rawData.buffer);
-  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-  return { name, dataType: onnx.TensorProto.DataType.INT64, dims: [values.length], rawData };
-}
+const int64s = int64Tensor;
 
 /** ONNX pads order: begin of each spatial axis, then end of each. */
 const onnxPads = (p: ConvGeometry2D['pads']): number[] => [p[0], p[1], p[2], p[3]];
@@ -144,7 +134,7 @@ function filterGradientGraph(g: ConvGeometry2D, filterHW: readonly [number, numb
   const big = 2 ** 62;
   const nodes: onnx.INodeProto[] = [
     { opType: 'Pad', input: ['x', 'pads'], output: ['xp'] },
-    { opType: 'Flatten', input: ['dy'], output: ['dyf'], attribute: [{ name: 'axis', type: ATTR.INT, i: 3 }] },
+    { opType: 'Flatten', input: ['dy'], output: ['dyf'], attribute: [int('axis', 3)] },
   ];
   const init: onnx.ITensorProto[] = [int64s('pads', [0, g.pads[0], g.pads[1], 0, 0, bottom, right, 0]), int64s('steps', [1, g.strides[0], g.strides[1], 1]), int64s('axis0', [0])];
   const taps: string[] = [];
@@ -155,14 +145,14 @@ function filterGradientGraph(g: ConvGeometry2D, filterHW: readonly [number, numb
       init.push(int64s(`${t}_starts`, [0, r, c, 0]), int64s(`${t}_ends`, [big, r + g.strides[0] * (outHW[0] - 1) + 1, c + g.strides[1] * (outHW[1] - 1) + 1, big]));
       nodes.push(
         { opType: 'Slice', input: ['xp', `${t}_starts`, `${t}_ends`, '', 'steps'], output: [`${t}_win`] },
-        { opType: 'Flatten', input: [`${t}_win`], output: [`${t}_rows`], attribute: [{ name: 'axis', type: ATTR.INT, i: 3 }] },
-        { opType: 'Gemm', input: [`${t}_rows`, 'dyf'], output: [`${t}_dw`], attribute: [{ name: 'transA', type: ATTR.INT, i: 1 }] },
+        { opType: 'Flatten', input: [`${t}_win`], output: [`${t}_rows`], attribute: [int('axis', 3)] },
+        { opType: 'Gemm', input: [`${t}_rows`, 'dyf'], output: [`${t}_dw`], attribute: [int('transA', 1)] },
         { opType: 'Unsqueeze', input: [`${t}_dw`, 'axis0'], output: [`${t}_dw1`] },
       );
       taps.push(`${t}_dw1`);
     }
   }
-  nodes.push({ opType: 'Concat', input: taps, output: ['out'], attribute: [{ name: 'axis', type: ATTR.INT, i: 0 }] });
+  nodes.push({ opType: 'Concat', input: taps, output: ['out'], attribute: [int('axis', 0)] });
   return model(nodes, ['x', 'dy'], init, 3);
 }
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Node; the @tensorflow/tfjs bundle registers them all (into the same, deduplicated tfjs-core).
 import '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
-import { registerWasmKernels } from './wasmKernels';
+import { registerWasmKernels } from './kernels/registry';
 import { parseConvolutionEngine, useConvolutionEngine } from './convolutionEngine';
 
 export const BACKEND_LADDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;

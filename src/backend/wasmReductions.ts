@@ -8,6 +8,7 @@
  * reductions keep the stock kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { toKernelOutput } from './kernels/kernelOverride';
 
 export interface ReduceAttrs {
   /** null or undefined: every axis. */
@@ -47,4 +48,14 @@ export function reduceLeadingBlock(x: tf.Tensor, attrs: ReduceAttrs, mean: boole
     const average = tf.avgPool(tf.reshape(x, [outer, rows, cols, inner]) as tf.Tensor4D, [rows, cols], 1, 'valid');
     return tf.reshape(mean ? average : tf.mul(average, rows * cols), reducedShape(x.shape, axes, attrs.keepDims));
   });
+}
+
+/** A Sum or Mean kernel that takes the leading-block path where it applies and the stock kernel elsewhere. */
+export function leadingReductionKernel(stock: tf.KernelConfig | undefined, name: string, mean: boolean): tf.KernelFunc {
+  if (!stock) throw new Error(`tfjs-backend-wasm has no ${name} kernel to wrap`);
+  return (args) => {
+    const x = args.inputs['x'];
+    const fast = x instanceof tf.Tensor ? reduceLeadingBlock(x, args.attrs as unknown as ReduceAttrs, mean) : null;
+    return fast ? toKernelOutput(fast, args.backend) : stock.kernelFunc(args);
+  };
 }

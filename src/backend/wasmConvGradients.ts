@@ -1,5 +1,6 @@
 /**
- * Gradient kernels for the wasm backend (convolutions here, max pooling in wasmMaxPoolGradient.ts).
+ * The convolution gradients as forward convolutions, for the wasm backend's XNNPACK engine
+ * (registered by kernels/conv2DBackpropFilter.ts and kernels/conv2DBackpropInput.ts).
  *
  * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` kernel, so the stock `tf.conv2d` gradient
  * throws there; its `Conv2DBackpropInput` is a naive loop ~10x slower than a forward convolution.
@@ -16,13 +17,6 @@
  * depth 0), so these kernels are safe to call from backprop.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { maxPoolGradientInto, MaxPoolGradAttrs } from './wasmMaxPoolGradient';
-import { reduceLeadingBlock, ReduceAttrs } from './wasmReductions';
-
-export function isWasmBackend(backend: unknown): backend is BackendWasm {
-  return backend instanceof tf.KernelBackend && typeof (backend as Partial<BackendWasm>).typedArrayFromHeap === 'function';
-}
 
 type Conv2DPad = 'same' | 'valid' | number | ExplicitPadding;
 type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
@@ -39,25 +33,6 @@ export interface FilterGradAttrs extends ConvGradAttrs {
 }
 export interface InputGradAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
-}
-
-/** Kernels receive the engine's Tensor objects; this narrows the KernelFunc's loose input type. */
-export function asTensor4D(info: tf.TensorInfo, what: string): tf.Tensor4D {
-  if (!(info instanceof tf.Tensor) || info.rank !== 4) throw new Error(`wasm kernel: ${what} must be a rank-4 tensor`);
-  return info as tf.Tensor4D;
-}
-
-/** Hand a tensor made by nested ops to the engine as a kernel output (ref count 1, owned by the caller). */
-function toKernelOutput(t: tf.Tensor, backend: unknown): tf.TensorInfo {
-  if (!(backend instanceof tf.KernelBackend)) throw new Error('wasm kernel called without a backend');
-  backend.incRef(t.dataId);
-  const info = { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
-  t.dispose();
-  return info;
-}
-
-export function requireNHWC(dataFormat: string, kernel: string): void {
-  if (dataFormat !== 'NHWC') throw new Error(`${kernel} on wasm supports NHWC only, got ${dataFormat}`);
 }
 
 export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: FilterGradAttrs): tf.Tensor4D {
@@ -169,109 +144,3 @@ export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs:
   });
 }
 
-let registered = false;
-
-/** Register `kernelFunc` for `name` on wasm, replacing a stock kernel (the registry warns on plain re-registration). */
-export function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
-  const stock = tf.getKernel(name, 'wasm');
-  if (stock) tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ ...(stock ?? {}), kernelName: name, backendName: 'wasm', kernelFunc });
-}
-
-/** A kernel output that shares `x`'s data (one more reference) instead of copying it. */
-function shareData(x: tf.TensorInfo, backend: unknown): tf.TensorInfo {
-  if (!(backend instanceof tf.KernelBackend)) throw new Error('wasm kernel called without a backend');
-  backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-}
-
-/** Swap the last two axes (a matrix transpose, batched for rank 3). */
-function transposeLastTwo(t: tf.Tensor): tf.Tensor {
-  const perm = t.shape.map((_, i) => i);
-  [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
-  return tf.transpose(t, perm);
-}
-
-/**
- * Idempotent: registers the missing filter gradient and replaces the slow input gradient, the
- * incorrect max-pool gradient, the slow transposed matmuls, the slow leading-axes reductions and the
- * copying Identity and same-dtype Cast on `wasm`.
- */
-export function registerWasmKernels(): void {
-  if (registered) return;
-  registered = true;
-  stockConv2D = tf.getKernel(tf.Conv2D, 'wasm');
-  // The stock BatchMatMul is ~9x slower with transposeA/transposeB (every dense gradient uses
-  // them) than an explicit Transpose followed by a plain matmul (measured on 128x784x256).
-  const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
-  if (stockMatMul) {
-    replaceKernel(tf.BatchMatMul, (args) => {
-      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      if (!transposeA && !transposeB) return stockMatMul.kernelFunc(args);
-      const a = transposeA ? transposeLastTwo(args.inputs['a'] as tf.Tensor) : (args.inputs['a'] as tf.Tensor);
-      const b = transposeB ? transposeLastTwo(args.inputs['b'] as tf.Tensor) : (args.inputs['b'] as tf.Tensor);
-      const out = stockMatMul.kernelFunc({ ...args, inputs: { a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
-      if (transposeA) a.dispose();
-      if (transposeB) b.dispose();
-      return out;
-    });
-  }
-  // The stock Identity copies its input; tfjs calls it for every tensor the tape saves for backprop
-  // (22 copies per bench CNN step, 2.9 ms at batch 64). Tensors are immutable (a variable's assign
-  // swaps in new data), so sharing the data with a reference count, as the cpu backend does, is safe.
-  replaceKernel(tf.Identity, ({ inputs, backend }) => shareData(inputs['x']!, backend));
-  // Likewise a Cast to the dtype the tensor already has (tfjs's ReLU and BatchNorm gradients cast float32 to float32).
-  const stockCast = tf.getKernel(tf.Cast, 'wasm');
-  if (stockCast) {
-    replaceKernel(tf.Cast, (args) => {
-      const x = args.inputs['x']!;
-      return x.dtype === (args.attrs as unknown as { dtype: tf.DataType }).dtype ? shareData(x, args.backend) : stockCast.kernelFunc(args);
-    });
-  }
-  for (const [name, mean] of [[tf.Sum, false], [tf.Mean, true]] as const) {
-    const stock = tf.getKernel(name, 'wasm');
-    if (!stock) continue;
-    replaceKernel(name, (args) => {
-      const x = args.inputs['x'];
-      const fast = x instanceof tf.Tensor ? reduceLeadingBlock(x, args.attrs as unknown as ReduceAttrs, mean) : null;
-      return fast ? toKernelOutput(fast, args.backend) : stock.kernelFunc(args);
-    });
-  }
-  replaceKernel(tf.MaxPoolGrad, ({ inputs, backend, attrs }) => {
-    if (!isWasmBackend(backend)) throw new Error('MaxPoolGrad: registered for the wasm backend only');
-    const x = asTensor4D(inputs['input']!, 'input');
-    const dy = asTensor4D(inputs['dy']!, 'dy');
-    // Work on views of the wasm heap (no copies); the output is allocated first because an
-    // allocation may grow the heap and detach earlier views.
-    const out = backend.makeOutput([...x.shape], 'float32');
-    const dx = backend.typedArrayFromHeap(out) as Float32Array;
-    maxPoolGradientInto(dx, backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(dy), x.shape, attrs as unknown as MaxPoolGradAttrs);
-    return out;
-  });
-  registerXnnpackConvolutions();
-}
-
-/** tfjs-backend-wasm's own Conv2D (XNNPACK), kept to restore after another engine replaced it. */
-let stockConv2D: tf.KernelConfig | undefined;
-
-/** The convolution kernels on XNNPACK: the stock forward kernel and our gradient kernels above. */
-export function xnnpackConvolutionKernels(): Record<'Conv2D' | 'Conv2DBackpropFilter' | 'Conv2DBackpropInput', tf.KernelFunc> {
-  if (!stockConv2D) throw new Error('registerWasmKernels() has not run');
-  return {
-    Conv2D: stockConv2D.kernelFunc,
-    Conv2DBackpropFilter: ({ inputs, backend, attrs }) => {
-      const a = attrs as unknown as FilterGradAttrs;
-      requireNHWC(a.dataFormat, 'Conv2DBackpropFilter');
-      return toKernelOutput(conv2dFilterGradient(asTensor4D(inputs['x']!, 'x'), asTensor4D(inputs['dy']!, 'dy'), a), backend);
-    },
-    Conv2DBackpropInput: ({ inputs, backend, attrs }) => {
-      const a = attrs as unknown as InputGradAttrs;
-      requireNHWC(a.dataFormat, 'Conv2DBackpropInput');
-      return toKernelOutput(conv2dInputGradient(asTensor4D(inputs['dy']!, 'dy'), asTensor4D(inputs['filter']!, 'filter'), a), backend);
-    },
-  };
-}
-
-export function registerXnnpackConvolutions(): void {
-  for (const [name, kernelFunc] of Object.entries(xnnpackConvolutionKernels())) replaceKernel(name, kernelFunc);
-}
