@@ -36,7 +36,15 @@ export type { ZooOptions } from '../models/index';
 // Late-phase weights: the kinds, the registry a new kind joins, members and folding
 export { isLatePhase } from '../src/latephase/latePhaseLayer';
 export type { LatePhaseUnit, LatePhaseLayer, LatePhaseWeight, FoldOptions, MemberSelection } from '../src/latephase/latePhaseLayer';
-export { registerLatePhaseKind, latePhaseKinds, describeChoice, foldOptionSpecs, parseSwitch, parsePositiveInt, parseNameList } from '../src/latephase/kindRegistry';
+export {
+  registerLatePhaseKind,
+  latePhaseKinds,
+  describeChoice,
+  foldOptionSpecs,
+  parseSwitch,
+  parsePositiveInt,
+  parseNameList,
+} from '../src/latephase/kindRegistry';
 export type { LatePhaseKind, KindBuilder, FoldOptionSpec, LatePhaseChoice } from '../src/latephase/kindRegistry';
 export { MemberWeight } from '../src/latephase/memberWeight';
 export { MemberLayer } from '../src/latephase/memberLayer';

@@ -26,13 +26,19 @@ interface Row {
 }
 
 const rows: Row[] = [];
-const fmt = (v: number, unit: string): string => (unit === 'ms' ? `${v.toFixed(1)} ms` : unit === 's' ? `${v.toFixed(2)} s` : `${v.toFixed(0)} ${unit}`);
+const fmt = (v: number, unit: string): string =>
+  unit === 'ms' ? `${v.toFixed(1)} ms` : unit === 's' ? `${v.toFixed(2)} s` : `${v.toFixed(0)} ${unit}`;
 
 function torchPeer(threads: number): Record<string, number> | null {
   const python = '/usr/bin/python3';
-  const r = spawnSync(python, [path.join(__dirname, '..', '..', 'bench', 'torch_peer.py'), '--threads', String(threads)], { encoding: 'utf8', timeout: 900_000 });
+  const r = spawnSync(python, [path.join(__dirname, '..', '..', 'bench', 'torch_peer.py'), '--threads', String(threads)], {
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
   if (r.status !== 0) {
-    console.log(`PyTorch peer skipped (${threads} thread${threads > 1 ? 's' : ''}): ${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop()}; install it with: apt-get install python3-torch`);
+    console.log(
+      `PyTorch peer skipped (${threads} thread${threads > 1 ? 's' : ''}): ${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop()}; install it with: apt-get install python3-torch`,
+    );
     return null;
   }
   const out = JSON.parse(r.stdout) as { torch: string; results: Record<string, number> };
@@ -58,7 +64,10 @@ async function stepRows(): Promise<void> {
   const many: Record<string, number> = {};
   for (const [key, , exportName, batch, steps, warmup] of cases) {
     const make = benchModels[exportName as keyof typeof benchModels] as () => Model;
-    for (const [into, w] of [[one, 0], [many, workers]] as const) {
+    for (const [into, w] of [
+      [one, 0],
+      [many, workers],
+    ] as const) {
       if (into === many && workers === 0) continue;
       const model = make();
       into[key] = await trainingStepMs(model, batch, steps, 0, warmup, w ? { workers: w, recipe: benchRecipe(exportName) } : undefined);
@@ -69,10 +78,32 @@ async function stepRows(): Promise<void> {
   const torch1 = torchPeer(1);
   const torch2 = torchPeer(2);
   for (const [key, label] of cases) {
-    rows.push({ comparison: label, ours: 'latephase 1 thread', oursValue: one[key]!, peer: 'PyTorch 1 thread', peerValue: torch1?.[key] ?? null, unit: 'ms' });
+    rows.push({
+      comparison: label,
+      ours: 'latephase 1 thread',
+      oursValue: one[key]!,
+      peer: 'PyTorch 1 thread',
+      peerValue: torch1?.[key] ?? null,
+      unit: 'ms',
+    });
     if (workers === 0) continue;
-    rows.push({ comparison: label, ours: `latephase ${threads}`, oursValue: many[key]!, peer: 'PyTorch 1 thread', peerValue: torch1?.[key] ?? null, unit: 'ms' });
-    if (torch2) rows.push({ comparison: label, ours: `latephase ${threads}`, oursValue: many[key]!, peer: 'PyTorch 2 threads', peerValue: torch2[key] ?? null, unit: 'ms' });
+    rows.push({
+      comparison: label,
+      ours: `latephase ${threads}`,
+      oursValue: many[key]!,
+      peer: 'PyTorch 1 thread',
+      peerValue: torch1?.[key] ?? null,
+      unit: 'ms',
+    });
+    if (torch2)
+      rows.push({
+        comparison: label,
+        ours: `latephase ${threads}`,
+        oursValue: many[key]!,
+        peer: 'PyTorch 2 threads',
+        peerValue: torch2[key] ?? null,
+        unit: 'ms',
+      });
   }
 }
 
@@ -89,18 +120,43 @@ async function latePhaseOverheadRow(): Promise<void> {
       model.dispose();
     }
   }
-  rows.push({ comparison: 'late-phase K=10 (BN + head) vs plain step, bench CNN b64', ours: 'late phase', oursValue: median(times.late), peer: 'no late-phase weights', peerValue: median(times.plain), unit: 'ms' });
+  rows.push({
+    comparison: 'late-phase K=10 (BN + head) vs plain step, bench CNN b64',
+    ours: 'late phase',
+    oursValue: median(times.late),
+    peer: 'no late-phase weights',
+    peerValue: median(times.plain),
+    unit: 'ms',
+  });
 }
 
 async function exportRows(): Promise<void> {
   const model = wideResNet({ depth: 28, widen: 10, latePhase: { batchNorm: false, head: false } });
   const params = model.parameterCount();
   let bytes = 0;
-  const ms = await timeMedian(() => {
-    bytes = exportOnnx(model).bytes.length;
-  }, 3, 1);
-  rows.push({ comparison: 'WRN-28-10 export time (target < 1.5 s)', ours: 'exportOnnx', oursValue: ms / 1000, peer: 'target', peerValue: 1.5, unit: 's' });
-  rows.push({ comparison: `WRN-28-10 ONNX size vs 4 bytes x ${params.toLocaleString('en-US')} params`, ours: 'model.onnx', oursValue: bytes, peer: '4 B/param', peerValue: 4 * params, unit: 'bytes' });
+  const ms = await timeMedian(
+    () => {
+      bytes = exportOnnx(model).bytes.length;
+    },
+    3,
+    1,
+  );
+  rows.push({
+    comparison: 'WRN-28-10 export time (target < 1.5 s)',
+    ours: 'exportOnnx',
+    oursValue: ms / 1000,
+    peer: 'target',
+    peerValue: 1.5,
+    unit: 's',
+  });
+  rows.push({
+    comparison: `WRN-28-10 ONNX size vs 4 bytes x ${params.toLocaleString('en-US')} params`,
+    ours: 'model.onnx',
+    oursValue: bytes,
+    peer: '4 B/param',
+    peerValue: 4 * params,
+    unit: 'bytes',
+  });
   model.dispose();
 }
 
@@ -114,7 +170,14 @@ async function inferenceRow(): Promise<void> {
   const feed = { input: new ort.Tensor('float32', nchw.dataSync() as Float32Array, [batch, 3, 32, 32]) };
   const ortMs = await timeMedian(() => session.run(feed), 7);
   const tfjsMs = await timeMedian(() => model.predict(x).dataSync(), 7);
-  rows.push({ comparison: 'WRN-16-4 inference, batch 64 (exported model)', ours: 'onnxruntime CPU', oursValue: ortMs, peer: 'tfjs predict', peerValue: tfjsMs, unit: 'ms' });
+  rows.push({
+    comparison: 'WRN-16-4 inference, batch 64 (exported model)',
+    ours: 'onnxruntime CPU',
+    oursValue: ortMs,
+    peer: 'tfjs predict',
+    peerValue: tfjsMs,
+    unit: 'ms',
+  });
   await session.release();
   tf.dispose([x, nchw]);
   model.dispose();
@@ -122,7 +185,14 @@ async function inferenceRow(): Promise<void> {
 
 function printTable(): void {
   const header = ['comparison', 'A', 'A value', 'B', 'B value', 'A / B'];
-  const body = rows.map((r) => [r.comparison, r.ours, fmt(r.oursValue, r.unit), r.peer, r.peerValue === null ? 'skipped' : fmt(r.peerValue, r.unit), r.peerValue ? (r.oursValue / r.peerValue).toFixed(2) : '-']);
+  const body = rows.map((r) => [
+    r.comparison,
+    r.ours,
+    fmt(r.oursValue, r.unit),
+    r.peer,
+    r.peerValue === null ? 'skipped' : fmt(r.peerValue, r.unit),
+    r.peerValue ? (r.oursValue / r.peerValue).toFixed(2) : '-',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${body.map(line).join('\n')}`);

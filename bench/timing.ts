@@ -26,7 +26,12 @@ export async function timeMedian(fn: () => unknown, repeats: number, warmup = 2)
 function syntheticData(model: Model, rows: number, classes: number): Dataset {
   const rng = new Rng(1);
   const per = model.inputShape.reduce((a, b) => a * b, 1);
-  return { x: Float32Array.from({ length: rows * per }, () => rng.next()), y: Int32Array.from({ length: rows }, () => Math.floor(rng.next() * classes)), featureShape: model.inputShape, classes };
+  return {
+    x: Float32Array.from({ length: rows * per }, () => rng.next()),
+    y: Int32Array.from({ length: rows }, () => Math.floor(rng.next() * classes)),
+    featureShape: model.inputShape,
+    classes,
+  };
 }
 
 /**
@@ -34,7 +39,14 @@ function syntheticData(model: Model, rows: number, classes: number): Dataset {
  * the trainer's own path, from the step hook's timestamps; the first `warmup` steps are dropped.
  * `latePhaseK` > 0 releases at once and cycles through that many members.
  */
-export async function trainingStepMs(model: Model, batch: number, steps: number, latePhaseK = 0, warmup = 3, parallel?: DataParallelOptions): Promise<number> {
+export async function trainingStepMs(
+  model: Model,
+  batch: number,
+  steps: number,
+  latePhaseK = 0,
+  warmup = 3,
+  parallel?: DataParallelOptions,
+): Promise<number> {
   const data = syntheticData(model, batch * (steps + warmup), model.outputShape[0]!);
   const stamps: number[] = [];
   await trainLatePhase(

@@ -8,17 +8,25 @@ import { FlagSpec, FlagValues } from './args';
 
 export const INSPECT_FLAGS: Readonly<Record<string, FlagSpec>> = {
   k: { kind: 'int', min: 1, help: 'members K (default 10)' },
-  'late-phase': { kind: 'string', help: `comma list of late-phase kinds, each a word or word=value (default batchnorm,head; 'none' for none): ${kindWords()}` },
+  'late-phase': {
+    kind: 'string',
+    help: `comma list of late-phase kinds, each a word or word=value (default batchnorm,head; 'none' for none): ${kindWords()}`,
+  },
   classes: { kind: 'int', min: 2, help: 'number of classes (default 10)' },
 };
 
 function kindWords(): string {
-  return latePhaseKinds().map((k) => k.key.toLowerCase()).join(', ');
+  return latePhaseKinds()
+    .map((k) => k.key.toLowerCase())
+    .join(', ');
 }
 
 /** `batchnorm,head`, `rank1`, `templates=7,head`, `full=conv1+conv2`, `none`: each word names a registered kind. */
 export function latePhaseChoiceFromFlags(flags: FlagValues): LatePhaseChoice {
-  const words = String(flags['late-phase'] ?? 'batchnorm,head').split(',').map((w) => w.trim()).filter(Boolean);
+  const words = String(flags['late-phase'] ?? 'batchnorm,head')
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
   const choice: Record<string, unknown> = {};
   for (const word of words) {
     if (word.toLowerCase() === 'none') continue;
@@ -40,9 +48,14 @@ export function inspectModel(name: string, flags: FlagValues): string {
   const folded = foldMembers(model);
   try {
     const c = parameterCounts(model, k);
-    const kinds = Object.entries(c.perMemberByKind).map(([kind, count]) => `${kind} ${n(count)}`).join(', ');
+    const kinds = Object.entries(c.perMemberByKind)
+      .map(([kind, count]) => `${kind} ${n(count)}`)
+      .join(', ');
     const rows: Array<[string, string]> = [
-      ['model', `${model.name}: input [${model.inputShape.join(', ')}], output [${model.outputShape.join(', ')}], ${model.layers().filter((l) => !l.children().length).length} layers`],
+      [
+        'model',
+        `${model.name}: input [${model.inputShape.join(', ')}], output [${model.outputShape.join(', ')}], ${model.layers().filter((l) => !l.children().length).length} layers`,
+      ],
       ['late-phase weights', describeChoice(choice)],
       ['shared parameters', n(c.shared)],
       ['late-phase per member', `${n(c.perMember)}${kinds ? ` (${kinds})` : ''} = ${((100 * c.perMember) / c.single).toFixed(3)}% of the model`],

@@ -34,7 +34,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command ? 0 : 2;
   }
   try {
-    if (command !== 'run' && command !== 'inspect') throw new ConfigError(`unknown command '${command}'; expected 'run' or 'inspect' (see latephase --help)`);
+    if (command !== 'run' && command !== 'inspect')
+      throw new ConfigError(`unknown command '${command}'; expected 'run' or 'inspect' (see latephase --help)`);
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(USAGE);
       return 0;

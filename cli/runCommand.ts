@@ -42,12 +42,15 @@ export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'batch-size': { kind: 'int', min: 2, help: `minibatch size (default ${DEFAULT_TRAIN_CONFIG.batchSize})` },
   lr: { kind: 'number', min: 0, help: `base learning rate, shared and members (default ${DEFAULT_TRAIN_CONFIG.shared.lr})` },
   sigma0: { kind: 'number', min: 0, help: 'release noise relative to RMS (default 0)' },
-  'gamma-theta': { kind: 'string', help: "shared gradient factor: a number or 1/K (default 1)" },
+  'gamma-theta': { kind: 'string', help: 'shared gradient factor: a number or 1/K (default 1)' },
   fold: { kind: 'string', choices: ['exact', 'mean'], help: 'BatchNorm fold: exact output average or parameter mean (default exact)' },
   'train-size': { kind: 'int', min: 2, help: `train on the first N of the ${TRAIN_COUNT} training digits (default all)` },
   ep: { kind: 'string', choices: ['cpu', 'cuda'], help: 'onnxruntime execution provider for verification (default cpu)' },
   'allow-cpu-fallback': { kind: 'boolean', help: 'with --ep cuda: verify on CPU (reported) if CUDA is missing' },
-  workers: { kind: 'string', help: 'data-parallel gradient worker threads: auto (one per extra core on wasm/cpu, none on native backends) or a count (default auto)' },
+  workers: {
+    kind: 'string',
+    help: 'data-parallel gradient worker threads: auto (one per extra core on wasm/cpu, none on native backends) or a count (default auto)',
+  },
   quiet: { kind: 'boolean', help: 'no progress bar' },
 };
 
@@ -106,7 +109,14 @@ function seededInputs(rows: number, perRow: number, seed: number): InputSet {
 
 function realInputs(data: Dataset, rows: number): InputSet {
   const n = Math.min(rows, data.y.length);
-  return { label: 'held-out MNIST digits', values: subset(data, Array.from({ length: n }, (_, i) => i)).x, rows: n };
+  return {
+    label: 'held-out MNIST digits',
+    values: subset(
+      data,
+      Array.from({ length: n }, (_, i) => i),
+    ).x,
+    rows: n,
+  };
 }
 
 export async function runMnistJob(flags: FlagValues, log: (line: string) => void = console.log): Promise<RunSummary> {
@@ -123,10 +133,17 @@ export async function runMnistJob(flags: FlagValues, log: (line: string) => void
 
   const split = splitDataset(loadMnist(), TRAIN_COUNT, SPLIT_SEED);
   const trainSize = flags['train-size'] as number | undefined;
-  const train = trainSize ? subset(split.train, Array.from({ length: Math.min(trainSize, TRAIN_COUNT) }, (_, i) => i)) : split.train;
+  const train = trainSize
+    ? subset(
+        split.train,
+        Array.from({ length: Math.min(trainSize, TRAIN_COUNT) }, (_, i) => i),
+      )
+    : split.train;
   const heldOut = split.heldOut;
   log(`data: ${train.y.length} training / ${heldOut.y.length} held-out MNIST digits (mnist package, split seed ${SPLIT_SEED})`);
-  log(`late phase: K=${cfg.k}, T0=${cfg.t0} of ${cfg.epochs} epochs, sigma0=${cfg.sigma0}, gammaTheta=${resolveGammaTheta(cfg.gammaTheta, cfg.k)}, batch ${cfg.batchSize}, seed ${cfg.seed}`);
+  log(
+    `late phase: K=${cfg.k}, T0=${cfg.t0} of ${cfg.epochs} epochs, sigma0=${cfg.sigma0}, gammaTheta=${resolveGammaTheta(cfg.gammaTheta, cfg.k)}, batch ${cfg.batchSize}, seed ${cfg.seed}`,
+  );
 
   const workers = workerCount(flags['workers'], backend.tfjsBackend);
   log(`gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread (BatchNorm statistics per shard)`}`);

@@ -16,7 +16,13 @@ export interface ZooOptions {
   readonly classes?: number;
 }
 
-export const MODEL_NAMES = ['mnist-cnn', 'mlp', 'wrn-<depth>-<widen> (e.g. wrn-28-10)', 'resnet-<depth> (e.g. resnet-20)', 'char-lstm (byte-level, 500 units)'] as const;
+export const MODEL_NAMES = [
+  'mnist-cnn',
+  'mlp',
+  'wrn-<depth>-<widen> (e.g. wrn-28-10)',
+  'resnet-<depth> (e.g. resnet-20)',
+  'char-lstm (byte-level, 500 units)',
+] as const;
 
 export function buildModel(name: string, opts: ZooOptions = {}): Model {
   const latePhase = opts.latePhase ?? BN_AND_HEAD;
@@ -25,7 +31,8 @@ export function buildModel(name: string, opts: ZooOptions = {}): Model {
   if (name === 'mlp') return mlp({ ...common, inputs: 784, hidden: [256, 256], classes: opts.classes ?? 10 });
   const wrn = /^wrn-(\d+)-(\d+)$/.exec(name);
   if (wrn) return wideResNet({ ...common, depth: Number(wrn[1]), widen: Number(wrn[2]), classes: opts.classes ?? 10 });
-  if (name === 'char-lstm') return charLstm({ vocab: opts.classes ?? 256, seqLen: 100, embed: 64, hidden: 500, seed: common.seed, latePhase: opts.latePhase ?? RANK1_LSTM });
+  if (name === 'char-lstm')
+    return charLstm({ vocab: opts.classes ?? 256, seqLen: 100, embed: 64, hidden: 500, seed: common.seed, latePhase: opts.latePhase ?? RANK1_LSTM });
   const res = /^resnet-(\d+)$/.exec(name);
   if (res) return resNet({ ...common, depth: Number(res[1]), classes: opts.classes ?? 10 });
   throw new ConfigError(`unknown model '${name}'; known: ${MODEL_NAMES.join(', ')}`);

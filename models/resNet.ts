@@ -37,19 +37,31 @@ function basicBlock(make: LayerFactory, name: string, inC: number, outC: number,
     make.conv(`${name}.conv2`, outC, outC, { kernelSize: 3, bias: false }),
     make.batchNorm(`${name}.bn2`, outC),
   ]);
-  const shortcut = inC === outC && stride === 1 ? null : new Sequential(`${name}.shortcut`, [make.conv(`${name}.proj`, inC, outC, { kernelSize: 1, stride, bias: false }), make.batchNorm(`${name}.proj_bn`, outC)]);
+  const shortcut =
+    inC === outC && stride === 1
+      ? null
+      : new Sequential(`${name}.shortcut`, [
+          make.conv(`${name}.proj`, inC, outC, { kernelSize: 1, stride, bias: false }),
+          make.batchNorm(`${name}.proj_bn`, outC),
+        ]);
   return new Sequential(name, [new Residual(`${name}.add`, main, shortcut), new ReLU(`${name}.relu2`)]);
 }
 
 export function resNet(opts: ResNetOptions = {}): Model {
   const depth = opts.depth ?? 20;
-  if (!Number.isInteger(depth) || (depth - 2) % 6 !== 0 || depth < 8) throw new ConfigError(`CIFAR ResNet depth must be 6n + 2 (20, 32, 44, 56, 110), got ${depth}`);
+  if (!Number.isInteger(depth) || (depth - 2) % 6 !== 0 || depth < 8)
+    throw new ConfigError(`CIFAR ResNet depth must be 6n + 2 (20, 32, 44, 56, 110), got ${depth}`);
   const n = (depth - 2) / 6;
   const scale = opts.widthScale ?? 1;
   const widths = [16, 32, 64].map((w) => Math.max(1, Math.round(w * scale)));
   const inputShape = opts.inputShape ?? [32, 32, 3];
   const make = new LayerFactory(opts.latePhase ?? BN_AND_HEAD, new Rng(opts.seed ?? 0));
-  const layers: Layer[] = [new Standardize('normalize', CIFAR_MEAN, CIFAR_STD), make.conv('conv1', inputShape[2], widths[0]!, { kernelSize: 3, bias: false }), make.batchNorm('bn1', widths[0]!), new ReLU('relu1')];
+  const layers: Layer[] = [
+    new Standardize('normalize', CIFAR_MEAN, CIFAR_STD),
+    make.conv('conv1', inputShape[2], widths[0]!, { kernelSize: 3, bias: false }),
+    make.batchNorm('bn1', widths[0]!),
+    new ReLU('relu1'),
+  ];
   let inC = widths[0]!;
   widths.forEach((w, stage) => {
     for (let b = 0; b < n; b++) {
@@ -60,5 +72,7 @@ export function resNet(opts: ResNetOptions = {}): Model {
   layers.push(new GlobalAvgPool('pool'), make.head('head', inC, opts.classes ?? 10));
   const net = new Sequential(`resnet${depth}`, layers);
   make.checkAllUsed(walkLayers(net));
-  return new Model(`resnet-${depth}`, net, inputShape, { preprocessing: 'none: pixels in [0, 1], HWC; per-channel normalisation is inside the model' });
+  return new Model(`resnet-${depth}`, net, inputShape, {
+    preprocessing: 'none: pixels in [0, 1], HWC; per-channel normalisation is inside the model',
+  });
 }

@@ -48,7 +48,8 @@ function block(make: LayerFactory, name: string, inC: number, outC: number, stri
 
 export function wideResNet(opts: WideResNetOptions): Model {
   const { depth, widen } = opts;
-  if (!Number.isInteger(depth) || (depth - 4) % 6 !== 0 || depth < 10) throw new ConfigError(`WRN depth must be 6n + 4 (10, 16, 22, 28, ...), got ${depth}`);
+  if (!Number.isInteger(depth) || (depth - 4) % 6 !== 0 || depth < 10)
+    throw new ConfigError(`WRN depth must be 6n + 4 (10, 16, 22, 28, ...), got ${depth}`);
   if (!Number.isInteger(widen) || widen < 1) throw new ConfigError(`WRN widen factor must be a positive integer, got ${widen}`);
   const n = (depth - 4) / 6;
   const classes = opts.classes ?? 10;

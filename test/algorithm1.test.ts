@@ -46,7 +46,10 @@ function initialGradients(data: Dataset): { shared: Float32Array[]; member: Floa
   const phi = snapshot(member);
   const x = tf.tensor(data.x, [N, 4]);
   const y = tf.oneHot(tf.tensor1d(data.y, 'int32'), 3);
-  const { grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(x, TRAIN), y), [...shared, ...member].map((p) => p.variable));
+  const { grads } = tf.variableGrads(
+    () => softmaxCrossEntropy(model.forward(x, TRAIN), y),
+    [...shared, ...member].map((p) => p.variable),
+  );
   const read = (ps: typeof shared): Float32Array[] => ps.map((p) => grads[p.variable.name]!.dataSync().slice() as Float32Array);
   const out = { shared: read(shared), member: read(member), theta, phi };
   tf.dispose([x, y, ...Object.values(grads)]);
@@ -71,7 +74,10 @@ function config(overrides: Partial<TrainConfig>): TrainConfig {
   };
 }
 
-for (const [label, gamma, wd] of [['gammaTheta = 1', 1, 0], ['gammaTheta = 1/K with weight decay', '1/K', 0.01]] as const) {
+for (const [label, gamma, wd] of [
+  ['gammaTheta = 1', 1, 0],
+  ['gammaTheta = 1/K with weight decay', '1/K', 0.01],
+] as const) {
   test(`one cycle: shared weights frozen inside, one step of ${label} at the end; members step on their own minibatch`, async () => {
     const data = tinyData();
     const g = initialGradients(data);
@@ -111,10 +117,14 @@ test('Nesterov momentum: the first step of every group is lr * (1 + momentum) * 
   const g = initialGradients(data);
   const model = build();
   const m = 0.9;
-  await trainLatePhase(model, data, config({
-    shared: { lr: 0.1, momentum: m, nesterov: true, weightDecay: 0 },
-    member: { lr: 0.05, momentum: m, nesterov: true, weightDecay: 0 },
-  }));
+  await trainLatePhase(
+    model,
+    data,
+    config({
+      shared: { lr: 0.1, momentum: m, nesterov: true, weightDecay: 0 },
+      member: { lr: 0.05, momentum: m, nesterov: true, weightDecay: 0 },
+    }),
+  );
   const theta = g.theta.map((t, i) => t.map((v, j) => v - 0.1 * (1 + m) * 3 * g.shared[i]![j]!));
   const phi = g.phi.map((p, i) => p.map((v, j) => v - 0.05 * (1 + m) * g.member[i]![j]!));
   assert.ok(maxDiff(snapshot(sharedParams(model)), theta) < 1e-5);
@@ -151,6 +161,9 @@ test('tensor count stays flat over late-phase training steps', async () => {
   // Counts at the same cycle position (after each completed cycle) must be equal.
   const atCycleEnd = counts.filter((_, i) => i % 3 === 2);
   assert.ok(atCycleEnd.length >= 3);
-  assert.ok(atCycleEnd.every((c) => c === atCycleEnd[0]), `tensor counts drift: ${atCycleEnd.join(', ')}`);
+  assert.ok(
+    atCycleEnd.every((c) => c === atCycleEnd[0]),
+    `tensor counts drift: ${atCycleEnd.join(', ')}`,
+  );
   model.dispose();
 });

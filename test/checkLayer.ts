@@ -31,14 +31,24 @@ function inputs(shape: readonly number[], rows: number, seed: number, vocab?: nu
   if (vocab === undefined) return seededTensor([rows, ...shape], seed);
   const rng = new Rng(seed);
   const size = rows * shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, () => Math.floor(rng.next() * vocab)), [rows, ...shape]);
+  return tf.tensor(
+    Float32Array.from({ length: size }, () => Math.floor(rng.next() * vocab)),
+    [rows, ...shape],
+  );
 }
 
 /** The tensors a step of member 1 trains: plain parameters, the units' shared ones and member 1's own. */
 function trainedVariables(layer: Layer): tf.Variable[] {
   const units = latePhaseUnits(layer);
   const otherMembers = new Set(units.flatMap((u) => u.memberParams(0).map((p) => p.variable)));
-  return [...new Set(layer.params().map((p) => p.variable).filter((v) => !otherMembers.has(v)))];
+  return [
+    ...new Set(
+      layer
+        .params()
+        .map((p) => p.variable)
+        .filter((v) => !otherMembers.has(v)),
+    ),
+  ];
 }
 
 export function checkLayerGradients(layer: Layer, inputShape: readonly number[], opts: CheckLayerOptions = {}): void {
@@ -65,10 +75,15 @@ export async function checkLayerExport(model: Model, opts: CheckLayerOptions = {
   const exported = exportOnnx(plain, { provenance: { test: model.name } });
   const rows = 9;
   const x = inputs(model.inputShape, rows, seed + 3, opts.vocab);
-  const report = await verifyExport(plain, exported, [{ label: `seeded ${seed}`, values: x.dataSync() as Float32Array, rows }], { batchSizes: [1, rows] });
+  const report = await verifyExport(plain, exported, [{ label: `seeded ${seed}`, values: x.dataSync() as Float32Array, rows }], {
+    batchSizes: [1, rows],
+  });
   x.dispose();
   const worst = report.cases.find((c) => !c.pass);
-  assert.ok(report.pass, `${model.name}: ${worst ? `${worst.output} batch ${worst.batch} ${worst.optimization}: abs ${worst.maxAbs} rel ${worst.maxRel}` : 'no cases'}`);
+  assert.ok(
+    report.pass,
+    `${model.name}: ${worst ? `${worst.output} batch ${worst.batch} ${worst.optimization}: abs ${worst.maxAbs} rel ${worst.maxRel}` : 'no cases'}`,
+  );
   assert.equal(report.cases.length, 2 * 2 * exported.outputs.length);
   if (plain !== model) plain.dispose();
 }

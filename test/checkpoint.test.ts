@@ -70,12 +70,22 @@ test('corrupt, truncated, foreign or mismatched checkpoints are rejected by name
     [path.join(dir, 'missing.ckpt'), /cannot read/, DataError],
   ];
   for (const [p, message, type] of cases) {
-    assert.throws(() => loadCheckpoint(target, p), (e: unknown) => e instanceof type && message.test(e.message), p);
+    assert.throws(
+      () => loadCheckpoint(target, p),
+      (e: unknown) => e instanceof type && message.test(e.message),
+      p,
+    );
   }
   const wider = mnistCnn({ seed: 1, widths: [3, 5] });
-  assert.throws(() => loadCheckpoint(wider, file), (e: unknown) => e instanceof ShapeError && /tensor 'conv2.weight' has shape \[3, 3, 3, 4\], the model expects \[3, 3, 3, 5\]/.test(e.message));
+  assert.throws(
+    () => loadCheckpoint(wider, file),
+    (e: unknown) => e instanceof ShapeError && /tensor 'conv2.weight' has shape \[3, 3, 3, 4\], the model expects \[3, 3, 3, 5\]/.test(e.message),
+  );
   const other = mlp({ inputs: 784, hidden: [4], classes: 10 });
-  assert.throws(() => loadCheckpoint(other, file), (e: unknown) => e instanceof DataError && /has no tensor 'fc1.weight'/.test(e.message));
+  assert.throws(
+    () => loadCheckpoint(other, file),
+    (e: unknown) => e instanceof DataError && /has no tensor 'fc1.weight'/.test(e.message),
+  );
   assert.deepEqual(values(target), before);
   [source, target, wider, other].forEach((m) => m.dispose());
   fs.rmSync(dir, { recursive: true });

@@ -28,6 +28,7 @@ before(async () => {
   // Inside the repository, so that the block's `from 'latephase'` resolves to this package.
   const dir = fs.mkdtempSync(path.join(ROOT, 'dist', 'readme-kind-'));
   fs.writeFileSync(path.join(dir, 'gainKind.js'), transpile(readmeBlock('kind')));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a module written at test time
   require(path.join(dir, 'gainKind.js'));
 });
 
@@ -56,7 +57,9 @@ test('a model with the new kind trains, folds, exports and matches onnxruntime',
   const data = { x: rng.normalArray(24 * 784), y: Int32Array.from({ length: 24 }, (_, i) => i % 10), featureShape: [784], classes: 10 };
   await trainLatePhase(model, data, { ...DEFAULT_TRAIN_CONFIG, epochs: 2, t0: 1, k: 3, batchSize: 4 });
   const folded = foldMembers(model);
-  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'r', values: data.x.subarray(0, 5 * 784), rows: 5 }], { batchSizes: [1, 5] });
+  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'r', values: data.x.subarray(0, 5 * 784), rows: 5 }], {
+    batchSizes: [1, 5],
+  });
   assert.ok(report.pass, `max abs ${report.maxAbs}`);
   folded.dispose();
   model.dispose();

@@ -38,8 +38,14 @@ test('the split is fixed by its seed, disjoint and complete', () => {
 });
 
 test('malformed data sets are rejected with the reason', () => {
-  assert.throws(() => checkDataset({ x: new Float32Array(5), y: new Int32Array(2), featureShape: [3], classes: 2 }, 'train'), /5 feature values for 2 examples/);
-  assert.throws(() => checkDataset({ x: new Float32Array(6), y: Int32Array.from([0, 7]), featureShape: [3], classes: 2 }, 'train'), /label 7 outside 0..1/);
+  assert.throws(
+    () => checkDataset({ x: new Float32Array(5), y: new Int32Array(2), featureShape: [3], classes: 2 }, 'train'),
+    /5 feature values for 2 examples/,
+  );
+  assert.throws(
+    () => checkDataset({ x: new Float32Array(6), y: Int32Array.from([0, 7]), featureShape: [3], classes: 2 }, 'train'),
+    /label 7 outside 0..1/,
+  );
 });
 
 test('Rng is deterministic and roughly standard normal', () => {
@@ -50,10 +56,13 @@ test('Rng is deterministic and roughly standard normal', () => {
   const variance = a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length;
   assert.ok(Math.abs(mean) < 0.03 && Math.abs(variance - 1) < 0.05, `mean ${mean}, var ${variance}`);
   const p = new Rng(1).permutation(50);
-  assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((x, y) => x - y),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
 });
 
-test('schedules: constant, the authors\' annealing (constant -> linear -> constant) and cosine', () => {
+test("schedules: constant, the authors' annealing (constant -> linear -> constant) and cosine", () => {
   assert.equal(learningRate(0.1, { kind: 'constant' }, 7), 0.1);
   const annealing = { kind: 'annealing', start: 100, end: 180, endLr: 0.001 } as const;
   assert.equal(learningRate(0.1, annealing, 50), 0.1);

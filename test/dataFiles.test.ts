@@ -22,20 +22,32 @@ test('CIFAR-10 and CIFAR-100 binaries become HWC images in [0, 1] with their lab
   const a = path.join(dir, 'data_batch_1.bin');
   const b = path.join(dir, 'data_batch_2.bin');
   fs.writeFileSync(a, Buffer.concat([cifarRecord([3], (c, p) => (c * 50 + p) % 256), cifarRecord([9], () => 255)]));
-  fs.writeFileSync(b, cifarRecord([0], (c) => c));
+  fs.writeFileSync(
+    b,
+    cifarRecord([0], (c) => c),
+  );
   const d = readCifarBinary([a, b]);
   assert.deepEqual([...d.y], [3, 9, 0]);
   assert.deepEqual(d.featureShape, [32, 32, 3]);
   // pixel (row 0, col 5): red plane value 5, green 55, blue 105 -> HWC position 5 * 3 + c
-  assert.deepEqual([...d.x.subarray(15, 18)].map((v) => Math.round(v * 255)), [5, 55, 105]);
+  assert.deepEqual(
+    [...d.x.subarray(15, 18)].map((v) => Math.round(v * 255)),
+    [5, 55, 105],
+  );
   assert.equal(d.x[3072 + 100], 1);
   const c100 = path.join(dir, 'train.bin');
-  fs.writeFileSync(c100, cifarRecord([4, 77], () => 0));
+  fs.writeFileSync(
+    c100,
+    cifarRecord([4, 77], () => 0),
+  );
   const d100 = readCifarBinary([c100], { variant: 'cifar100' });
   assert.deepEqual([...d100.y], [77]);
   assert.equal(d100.classes, 100);
   fs.writeFileSync(path.join(dir, 'short.bin'), Buffer.alloc(3000));
-  assert.throws(() => readCifarBinary([path.join(dir, 'short.bin')]), (e: unknown) => e instanceof DataError && /not a whole number of 3073-byte records/.test(e.message));
+  assert.throws(
+    () => readCifarBinary([path.join(dir, 'short.bin')]),
+    (e: unknown) => e instanceof DataError && /not a whole number of 3073-byte records/.test(e.message),
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -56,7 +68,10 @@ test('IDX image and label files become a flat-pixel data set; bad files are name
   const d = readIdxDataset(images, labels);
   assert.deepEqual(d.featureShape, [6]);
   assert.deepEqual([...d.y], [7, 1]);
-  assert.deepEqual([...d.x.subarray(0, 6)].map((v) => Math.round(v * 255)), [0, 51, 102, 153, 204, 255]);
+  assert.deepEqual(
+    [...d.x.subarray(0, 6)].map((v) => Math.round(v * 255)),
+    [0, 51, 102, 153, 204, 255],
+  );
   fs.writeFileSync(path.join(dir, 'gz'), Buffer.from([0x1f, 0x8b, 8, 0]));
   assert.throws(() => readIdxDataset(path.join(dir, 'gz'), labels), /bad magic \(not an IDX file, or still gzip-compressed\?\)/);
   fs.writeFileSync(path.join(dir, 'labels3'), idx([3], [0, 1, 2]));

@@ -75,7 +75,13 @@ test('without BatchNorm, training with one worker equals training in one thread 
   for (const workers of [0, 1]) {
     const model = mlp(LINEAR);
     // 45 rows, batch 17: two batches split 9 + 8, the last (11 rows) stays in one shard
-    await trainLatePhase(model, { ...data(), x: data().x.subarray(0, 45 * 6), y: data().y.subarray(0, 45) }, config({ batchSize: 17 }), {}, { workers, recipe: recipe(LINEAR) });
+    await trainLatePhase(
+      model,
+      { ...data(), x: data().x.subarray(0, 45 * 6), y: data().y.subarray(0, 45) },
+      config({ batchSize: 17 }),
+      {},
+      { workers, recipe: recipe(LINEAR) },
+    );
     finals.push(values(model.params()));
     model.dispose();
   }
@@ -113,11 +119,21 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
   try {
     const { loss, grads } = await pool.compute(model, rows, params, 0, stepState(model, 0));
     assert.ok(Math.abs(loss.dataSync()[0]! - expectedLoss) < 1e-5);
-    assert.ok(maxDiff(grads.map((g) => g.dataSync() as Float32Array), expectedGrads) < 1e-5);
+    assert.ok(
+      maxDiff(
+        grads.map((g) => g.dataSync() as Float32Array),
+        expectedGrads,
+      ) < 1e-5,
+    );
     assert.ok(maxDiff(values(allState(model)), expectedState) < 1e-6);
     // And the shards really differ from the full-batch statistics (else this test proves nothing).
     const { loss: fullLoss, grads: fullGrads } = local.computeNow(model, rows, params);
-    assert.ok(maxDiff(fullGrads.map((g) => g.dataSync() as Float32Array), expectedGrads) > 1e-4);
+    assert.ok(
+      maxDiff(
+        fullGrads.map((g) => g.dataSync() as Float32Array),
+        expectedGrads,
+      ) > 1e-4,
+    );
     tf.dispose([loss, ...grads, fullLoss, ...fullGrads]);
   } finally {
     await pool.close();
@@ -140,14 +156,23 @@ test('training with a worker is deterministic: two runs give identical weights',
 test('late-phase training with workers: members cycle, tensors stay flat, the loss falls', async () => {
   const model = mlp(WITH_BN);
   const counts: number[] = [];
-  const result = await trainLatePhase(model, data(), config({ epochs: 8, t0: 2 }), {
-    onStep: (s) => {
-      if (s.phase === 'late') counts.push(tf.memory().numTensors);
+  const result = await trainLatePhase(
+    model,
+    data(),
+    config({ epochs: 8, t0: 2 }),
+    {
+      onStep: (s) => {
+        if (s.phase === 'late') counts.push(tf.memory().numTensors);
+      },
     },
-  }, { workers: 1, recipe: recipe(WITH_BN) });
+    { workers: 1, recipe: recipe(WITH_BN) },
+  );
   assert.deepEqual(result.memberSteps, [6 + 6, 6, 6]);
   const atCycleEnd = counts.filter((_, i) => i % 3 === 2);
-  assert.ok(atCycleEnd.every((c) => c === atCycleEnd[0]), `tensor counts drift: ${atCycleEnd.join(', ')}`);
+  assert.ok(
+    atCycleEnd.every((c) => c === atCycleEnd[0]),
+    `tensor counts drift: ${atCycleEnd.join(', ')}`,
+  );
   assert.ok(result.epochLoss[7]! < result.epochLoss[0]!, `loss did not fall: ${result.epochLoss.join(', ')}`);
   model.dispose();
 });
@@ -159,17 +184,29 @@ test('a worker whose recipe builds a different model is a ConfigError naming the
     (err: Error) => err instanceof ConfigError && /does not match the model being trained/.test(err.message) && /fc2/.test(err.message),
   );
   await assert.rejects(
-    trainLatePhase(model, data(), config({}), {}, { workers: 1, recipe: { module: require.resolve('../models/mlp'), exportName: 'noSuchBuilder', args: [] } }),
+    trainLatePhase(
+      model,
+      data(),
+      config({}),
+      {},
+      { workers: 1, recipe: { module: require.resolve('../models/mlp'), exportName: 'noSuchBuilder', args: [] } },
+    ),
     (err: Error) => err instanceof ConfigError && /gradient worker 1: .*exports no function 'noSuchBuilder'/.test(err.message),
   );
   model.dispose();
 });
 
-test('stepState: the running statistics a step of member k may update, and no other member\'s', () => {
+test("stepState: the running statistics a step of member k may update, and no other member's", () => {
   const model = mlp(WITH_BN);
-  assert.deepEqual(stepState(model, 0).map((s) => s.name), ['bn1.runningMean', 'bn1.runningVar', 'bn2.runningMean', 'bn2.runningVar']);
+  assert.deepEqual(
+    stepState(model, 0).map((s) => s.name),
+    ['bn1.runningMean', 'bn1.runningVar', 'bn2.runningMean', 'bn2.runningVar'],
+  );
   releaseMembers(model, 3, 0, 1);
-  assert.deepEqual(stepState(model, 2).map((s) => s.name), ['bn1.runningMean[2]', 'bn1.runningVar[2]', 'bn2.runningMean[2]', 'bn2.runningVar[2]']);
+  assert.deepEqual(
+    stepState(model, 2).map((s) => s.name),
+    ['bn1.runningMean[2]', 'bn1.runningVar[2]', 'bn2.runningMean[2]', 'bn2.runningVar[2]'],
+  );
   model.dispose();
 });
 

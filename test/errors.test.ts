@@ -35,7 +35,10 @@ test('shape mismatches name the layer at build time and the model at call time',
     (e: unknown) => e instanceof ShapeError && /'block'.*projection shortcut/.test(e.message),
   );
   const model = new Model('m', new Sequential('s', [new Dense('fc', 4, 3, { rng })]), [4]);
-  assert.throws(() => model.forward(tf.zeros([2, 5]), EVAL), (e: unknown) => e instanceof ShapeError && /model 'm': expected input \[batch, 4\], got \[2, 5\]/.test(e.message));
+  assert.throws(
+    () => model.forward(tf.zeros([2, 5]), EVAL),
+    (e: unknown) => e instanceof ShapeError && /model 'm': expected input \[batch, 4\], got \[2, 5\]/.test(e.message),
+  );
   model.dispose();
 });
 
@@ -62,7 +65,10 @@ test('bad training configuration is a ConfigError naming the field', async () =>
     [{ schedule: { kind: 'annealing', start: 5, end: 2, endLr: 0 } }, /annealing needs 0 <= start < end/],
   ];
   for (const [override, message] of bad) {
-    await assert.rejects(trainLatePhase(model, data, { ...DEFAULT_TRAIN_CONFIG, ...override }), (e: unknown) => e instanceof ConfigError && message.test(e.message));
+    await assert.rejects(
+      trainLatePhase(model, data, { ...DEFAULT_TRAIN_CONFIG, ...override }),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+    );
   }
   model.dispose();
 });
@@ -93,18 +99,28 @@ test('a failed atomic write (ENOSPC, short writes, failed flush or rename) leave
     throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   };
   const failing: Array<[string, Partial<AtomicWriteIo>]> = [
-    ['no space after the first bytes', { writeSync: (fd, data, offset, length) => (offset === 0 ? fs.writeSync(fd, data, offset, Math.min(length, 4)) : enospc()) }],
+    [
+      'no space after the first bytes',
+      { writeSync: (fd, data, offset, length) => (offset === 0 ? fs.writeSync(fd, data, offset, Math.min(length, 4)) : enospc()) },
+    ],
     ['a write that makes no progress', { writeSync: () => 0 }],
     ['a failed flush', { fsyncSync: enospc }],
     ['a failed rename', { renameSync: () => enospc() }],
   ];
   for (const [label, override] of failing) {
-    assert.throws(() => writeFileAtomic(file, 'new contents that must not land', { ...fs, ...override } as AtomicWriteIo), /ENOSPC|short write/, label);
+    assert.throws(
+      () => writeFileAtomic(file, 'new contents that must not land', { ...fs, ...override } as AtomicWriteIo),
+      /ENOSPC|short write/,
+      label,
+    );
     assert.equal(fs.readFileSync(file, 'utf8'), 'old contents', label);
     assert.deepEqual(fs.readdirSync(dir), ['model.onnx'], label);
   }
   // Short writes that do progress are continued to the end.
-  writeFileAtomic(file, 'written three bytes at a time', { ...fs, writeSync: (fd: number, data: Uint8Array, offset: number, length: number) => fs.writeSync(fd, data, offset, Math.min(length, 3)) } as AtomicWriteIo);
+  writeFileAtomic(file, 'written three bytes at a time', {
+    ...fs,
+    writeSync: (fd: number, data: Uint8Array, offset: number, length: number) => fs.writeSync(fd, data, offset, Math.min(length, 3)),
+  } as AtomicWriteIo);
   assert.equal(fs.readFileSync(file, 'utf8'), 'written three bytes at a time');
   fs.rmSync(dir, { recursive: true });
 });

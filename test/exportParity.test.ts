@@ -35,7 +35,10 @@ async function assertParity(name: string, model: Model): Promise<void> {
   const exported = exportOnnx(model, { provenance: { test: name } });
   const report = await verifyExport(model, exported, inputs(model, 17), { batchSizes: [1, 9] });
   const worst = report.cases.find((c) => !c.pass);
-  assert.ok(report.pass, `${name}: ${worst ? `${worst.output} batch ${worst.batch} ${worst.optimization}: abs ${worst.maxAbs} rel ${worst.maxRel}` : 'no cases'}`);
+  assert.ok(
+    report.pass,
+    `${name}: ${worst ? `${worst.output} batch ${worst.batch} ${worst.optimization}: abs ${worst.maxAbs} rel ${worst.maxRel}` : 'no cases'}`,
+  );
   assert.equal(report.cases.length, 2 * 2 * exported.outputs.length);
 }
 
@@ -61,7 +64,10 @@ test('exported model header: opset 17, IR 8, dynamic batch, provenance, explicit
   assert.equal(meta['fold_batchnorm'], 'mean');
   const graph = proto.graph!;
   assert.equal(graph.input![0]!.type!.tensorType!.shape!.dim![0]!.dimParam, 'N');
-  assert.deepEqual(graph.output!.map((o) => o.name), ['logits', 'probabilities']);
+  assert.deepEqual(
+    graph.output!.map((o) => o.name),
+    ['logits', 'probabilities'],
+  );
   const bns = graph.node!.filter((n) => n.opType === 'BatchNormalization');
   assert.equal(bns.length, 2);
   for (const bn of bns) {
@@ -76,7 +82,10 @@ test('exported model header: opset 17, IR 8, dynamic batch, provenance, explicit
 
 test('the exporter refuses unfolded late-phase layers and unknown layer kinds, naming them', () => {
   const model = mnistCnn({ seed: 1, widths: [2, 2] });
-  assert.throws(() => exportOnnx(model), (e: unknown) => e instanceof ExportError && /'bn1'.*fold first/.test(e.message));
+  assert.throws(
+    () => exportOnnx(model),
+    (e: unknown) => e instanceof ExportError && /'bn1'.*fold first/.test(e.message),
+  );
   class Swish extends StatelessLayer {
     readonly kind = 'swish';
     outputShape(input: readonly number[]): number[] {
@@ -87,6 +96,9 @@ test('the exporter refuses unfolded late-phase layers and unknown layer kinds, n
     }
   }
   const odd = new Model('odd', new Sequential('odd', [new Swish('act7')]), [3]);
-  assert.throws(() => exportOnnx(odd), (e: unknown) => e instanceof ExportError && /'act7' of kind 'swish' has no ONNX lowering/.test(e.message));
+  assert.throws(
+    () => exportOnnx(odd),
+    (e: unknown) => e instanceof ExportError && /'act7' of kind 'swish' has no ONNX lowering/.test(e.message),
+  );
   model.dispose();
 });

@@ -61,7 +61,14 @@ test('exact BatchNorm fold equals the mean of member BN outputs; parameter-mean 
     return tf.div(tf.addN(outs), 3);
   });
   const meanReference = tf.tidy(() =>
-    batchNormEval(x, bn.members.mean('gamma'), bn.members.mean('beta'), bn.members.mean('runningMean'), bn.members.mean('runningVar'), bn.config.epsilon),
+    batchNormEval(
+      x,
+      bn.members.mean('gamma'),
+      bn.members.mean('beta'),
+      bn.members.mean('runningMean'),
+      bn.members.mean('runningVar'),
+      bn.config.epsilon,
+    ),
   );
   const e1 = maxAbsDiff(exact.forward(x, EVAL), reference) / maxAbs(reference);
   const e2 = maxAbsDiff(paramMean.forward(x, EVAL), meanReference) / maxAbs(meanReference);

@@ -26,7 +26,12 @@ export function maxAbs(a: tf.Tensor): number {
  * (f(w + eps v) - f(w - eps v)) / 2 eps must match <grad f, v>. float32 has no room for tiny eps,
  * so eps is 1e-2 on smooth test functions and the tolerance is relative.
  */
-export function checkGradients(f: () => tf.Scalar, vars: tf.Variable[], seed: number, eps = 1e-2): { analytic: number; numeric: number; relErr: number } {
+export function checkGradients(
+  f: () => tf.Scalar,
+  vars: tf.Variable[],
+  seed: number,
+  eps = 1e-2,
+): { analytic: number; numeric: number; relErr: number } {
   const { grads } = tf.variableGrads(f, vars);
   const rng = new Rng(seed);
   const dirs = vars.map((v) => tf.tensor(rng.normalArray(v.size), v.shape));

@@ -62,7 +62,9 @@ for (const [name, choice, make, shape] of CASES) {
     const x = tf.variable(seededTensor([2, ...shape], 7));
     const r = seededTensor([2, ...layer.outputShape(shape)], 8);
     const own = latePhaseUnits(layer).flatMap((u) => [...u.sharedParams(), ...u.memberParams(2)]);
-    const plain = layer.params().filter((p) => !latePhaseUnits(layer).some((u) => [0, 1].some((k) => u.memberParams(k).some((q) => q.variable === p.variable))));
+    const plain = layer
+      .params()
+      .filter((p) => !latePhaseUnits(layer).some((u) => [0, 1].some((k) => u.memberParams(k).some((q) => q.variable === p.variable))));
     const vars = [x, ...new Set([...own, ...plain].map((p) => p.variable))];
     const res = checkGradients(() => tf.sum(tf.mul(layer.forward(x, TRAIN), r)) as tf.Scalar, vars, 9, 1e-2);
     assert.ok(res.relErr < 2e-3, `${name}: analytic ${res.analytic} vs numeric ${res.numeric}`);
@@ -120,7 +122,13 @@ test('template fold is the weight generated from the averaged coefficients', () 
   release(layer, 5, 0.5, 4);
   const mean = weight.members.mean('coefficients');
   const x = seededTensor([3, 4], 2);
-  const want = tf.tidy(() => denseForward(x, tf.reshape(tf.matMul(tf.reshape(mean, [1, 3]), tf.reshape(weight.bank.templates.variable, [3, 8])), [4, 2]), (layer.bias as PlainWeight).variable));
+  const want = tf.tidy(() =>
+    denseForward(
+      x,
+      tf.reshape(tf.matMul(tf.reshape(mean, [1, 3]), tf.reshape(weight.bank.templates.variable, [3, 8])), [4, 2]),
+      (layer.bias as PlainWeight).variable,
+    ),
+  );
   const folded = foldLayer(layer, [4], {});
   assert.ok(maxAbsDiff(folded.forward(x, EVAL), want) / maxAbs(want) < 1e-5);
   tf.dispose([mean, x, want]);

@@ -39,7 +39,11 @@ export const PLAIN_CASES: LayerCase[] = [
   { name: 'dense without bias', make: () => new Dense('fc', 6, 4, { rng: rng(), bias: false }), shape: [6] },
   { name: 'dense per time step (MatMul)', make: () => new Dense('fc', 5, 3, { rng: rng() }), shape: [4, 5] },
   { name: 'conv2d same with bias (NCHW image input)', make: () => new Conv2d('c', 3, 4, { kernelSize: 3, rng: rng() }), shape: [6, 5, 3] },
-  { name: 'conv2d valid stride 2', make: () => new Conv2d('c', 2, 3, { kernelSize: 3, stride: 2, padding: 'valid', bias: false, rng: rng() }), shape: [9, 8, 2] },
+  {
+    name: 'conv2d valid stride 2',
+    make: () => new Conv2d('c', 2, 3, { kernelSize: 3, stride: 2, padding: 'valid', bias: false, rng: rng() }),
+    shape: [9, 8, 2],
+  },
   { name: 'conv2d same stride 2 even input', make: () => new Conv2d('c', 2, 3, { kernelSize: 3, stride: 2, rng: rng() }), shape: [8, 8, 2] },
   { name: 'batchnorm on images (train mode)', make: () => new BatchNorm('bn', 3), shape: [4, 4, 3] },
   { name: 'batchnorm on vectors (train mode)', make: () => new BatchNorm('bn', 5), shape: [5] },
@@ -49,12 +53,38 @@ export const PLAIN_CASES: LayerCase[] = [
   { name: 'avgpool same (padding excluded)', make: () => new AvgPool('p', 3, 2, 'same'), shape: [5, 6, 2] },
   { name: 'avgpool valid', make: () => new AvgPool('p', 2), shape: [6, 6, 2] },
   { name: 'globalavgpool', make: () => new GlobalAvgPool('g'), shape: [4, 5, 3] },
-  { name: 'flatten of an image (NHWC order)', make: () => seq('flatten', [new Flatten('f'), new Dense('fc', 3 * 4 * 2, 3, { rng: rng() })]), shape: [3, 4, 2] },
-  { name: 'imagereshape C=1', make: () => seq('reshape_c1', [new ImageReshape('img', 4, 3, 1), new Conv2d('c', 1, 2, { kernelSize: 3, rng: rng() })]), shape: [12] },
-  { name: 'imagereshape C=3', make: () => seq('reshape_c3', [new ImageReshape('img', 2, 3, 3), new Conv2d('c', 3, 2, { kernelSize: 1, rng: rng() }), new Flatten('f')]), shape: [18] },
+  {
+    name: 'flatten of an image (NHWC order)',
+    make: () => seq('flatten', [new Flatten('f'), new Dense('fc', 3 * 4 * 2, 3, { rng: rng() })]),
+    shape: [3, 4, 2],
+  },
+  {
+    name: 'imagereshape C=1',
+    make: () => seq('reshape_c1', [new ImageReshape('img', 4, 3, 1), new Conv2d('c', 1, 2, { kernelSize: 3, rng: rng() })]),
+    shape: [12],
+  },
+  {
+    name: 'imagereshape C=3',
+    make: () => seq('reshape_c3', [new ImageReshape('img', 2, 3, 3), new Conv2d('c', 3, 2, { kernelSize: 1, rng: rng() }), new Flatten('f')]),
+    shape: [18],
+  },
   { name: 'standardize', make: () => new Standardize('n', 0.13, 0.31), shape: [7] },
-  { name: 'residual identity', make: () => new Residual('b', seq('m', [new Conv2d('c', 2, 2, { kernelSize: 3, rng: rng() }), new BatchNorm('bn', 2), new ReLU('r')])), shape: [5, 5, 2], opts: PIECEWISE },
-  { name: 'residual projection', make: () => new Residual('b', new Conv2d('c', 2, 4, { kernelSize: 3, stride: 2, rng: rng() }), new Conv2d('p', 2, 4, { kernelSize: 1, stride: 2, rng: rng() })), shape: [6, 6, 2] },
+  {
+    name: 'residual identity',
+    make: () => new Residual('b', seq('m', [new Conv2d('c', 2, 2, { kernelSize: 3, rng: rng() }), new BatchNorm('bn', 2), new ReLU('r')])),
+    shape: [5, 5, 2],
+    opts: PIECEWISE,
+  },
+  {
+    name: 'residual projection',
+    make: () =>
+      new Residual(
+        'b',
+        new Conv2d('c', 2, 4, { kernelSize: 3, stride: 2, rng: rng() }),
+        new Conv2d('p', 2, 4, { kernelSize: 1, stride: 2, rng: rng() }),
+      ),
+    shape: [6, 6, 2],
+  },
   { name: 'embedding (Gather)', make: () => new Embedding('emb', 7, 3, { rng: rng() }), shape: [6], opts: { vocab: 7 } },
   { name: 'lstm (ONNX LSTM op)', make: () => new LSTM('lstm', 3, 4, { rng: rng() }), shape: [5, 3], opts: { gradientTolerance: 5e-3 } },
 ];

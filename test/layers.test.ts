@@ -36,18 +36,34 @@ function coveredClasses(): Set<unknown> {
 
 test('coverage: every lowering in the registry has a checkLayer case (gradient and parity together)', () => {
   const covered = coveredClasses();
-  assert.deepEqual(LOWERINGS.filter((e) => !covered.has(e.type)).map((e) => e.type.name), []);
+  assert.deepEqual(
+    LOWERINGS.filter((e) => !covered.has(e.type)).map((e) => e.type.name),
+    [],
+  );
 });
 
 test('coverage: every layer class of the public API has a checkLayer case', () => {
   const covered = coveredClasses();
   const abstractBases = new Set<unknown>([api.StatelessLayer, api.WeightedLayer, api.MemberLayer]);
-  const layerClasses = Object.values(api).filter((v): v is abstract new (...args: never[]) => Layer => typeof v === 'function' && typeof (v.prototype as Partial<Layer> | undefined)?.forward === 'function' && typeof (v.prototype as Partial<Layer>).outputShape === 'function');
+  const layerClasses = Object.values(api).filter(
+    (v): v is abstract new (...args: never[]) => Layer =>
+      typeof v === 'function' &&
+      typeof (v.prototype as Partial<Layer> | undefined)?.forward === 'function' &&
+      typeof (v.prototype as Partial<Layer>).outputShape === 'function',
+  );
   assert.ok(layerClasses.length >= 15, `found ${layerClasses.length} layer classes`);
-  assert.deepEqual(layerClasses.filter((c) => !abstractBases.has(c) && !covered.has(c)).map((c) => c.name), []);
+  assert.deepEqual(
+    layerClasses.filter((c) => !abstractBases.has(c) && !covered.has(c)).map((c) => c.name),
+    [],
+  );
 });
 
 test('coverage: every built-in late-phase kind has a checkLayer case', () => {
   const used = new Set(LATE_PHASE_CASES.flatMap((c) => Object.keys(c.choice ?? {})));
-  assert.deepEqual(latePhaseKinds().map((k) => k.key).filter((k) => !used.has(k)), []);
+  assert.deepEqual(
+    latePhaseKinds()
+      .map((k) => k.key)
+      .filter((k) => !used.has(k)),
+    [],
+  );
 });

@@ -40,7 +40,12 @@ const ARCHITECTURES: Array<[string, (lp: LatePhaseChoice) => Model]> = [
 function randomData(model: Model, rows: number, classes: number, seed: number): Dataset {
   const rng = new Rng(seed);
   const per = model.inputShape.reduce((a, b) => a * b, 1);
-  return { x: Float32Array.from({ length: rows * per }, () => rng.next()), y: Int32Array.from({ length: rows }, () => Math.floor(rng.next() * classes)), featureShape: model.inputShape, classes };
+  return {
+    x: Float32Array.from({ length: rows * per }, () => rng.next()),
+    y: Int32Array.from({ length: rows }, () => Math.floor(rng.next() * classes)),
+    featureShape: model.inputShape,
+    classes,
+  };
 }
 
 for (const [arch, build] of ARCHITECTURES) {
@@ -49,7 +54,15 @@ for (const [arch, build] of ARCHITECTURES) {
       const model = build(choice);
       const classes = model.outputShape[0]!;
       const data = randomData(model, 12, classes, 5);
-      const result = await trainLatePhase(model, data, { ...DEFAULT_TRAIN_CONFIG, epochs: 2, t0: 1, k: 3, batchSize: 4, sigma0: 0.1, schedule: { kind: 'constant' } });
+      const result = await trainLatePhase(model, data, {
+        ...DEFAULT_TRAIN_CONFIG,
+        epochs: 2,
+        t0: 1,
+        k: 3,
+        batchSize: 4,
+        sigma0: 0.1,
+        schedule: { kind: 'constant' },
+      });
       assert.equal(memberCount(model), 3);
       assert.deepEqual(result.memberSteps, [3 + 1, 1, 1]);
       for (const options of [{}, { rank1: 'product', batchNorm: 'mean' }] as FoldOptions[]) {
@@ -72,7 +85,9 @@ test('full-layer late-phase ablation by layer name, and unknown names are reject
   assert.deepEqual(Object.keys(parameterCounts(model, 3).perMemberByKind), ['full']);
   await trainLatePhase(model, randomData(model, 8, 10, 1), { ...DEFAULT_TRAIN_CONFIG, epochs: 2, t0: 1, k: 3, batchSize: 4 });
   const folded = foldMembers(model);
-  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'r', values: randomData(model, 3, 10, 2).x, rows: 3 }], { batchSizes: [3] });
+  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'r', values: randomData(model, 3, 10, 2).x, rows: 3 }], {
+    batchSizes: [3],
+  });
   assert.ok(report.pass);
   assert.throws(() => mnistCnn({ latePhase: { batchNorm: true, head: true, full: ['conv9'] } }), /no layer named 'conv9'/);
   folded.dispose();

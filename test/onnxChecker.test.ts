@@ -30,34 +30,38 @@ before(async () => {
   await useBackend('wasm');
 });
 
-test('exported models pass onnx.checker full check and strict shape inference', { skip: !available && !required ? 'python3-onnx not installed (apt-get install python3-onnx)' : false }, () => {
-  assert.ok(available, `LATEPHASE_REQUIRE_ONNX_CHECKER=1 but ${PYTHON} cannot import onnx`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-onnx-'));
-  const layerModels = LAYER_CASES.map((c): [string, Model] => {
-    const model = new Model(c.name.replace(/\W+/g, '_'), c.make(), c.shape);
-    if (!latePhaseUnits(model).length) return [c.name, model];
-    releaseMembers(model, 2, 0.3, 1);
-    const plain = foldMembers(model);
-    model.dispose();
-    return [c.name, plain];
-  });
-  const models: Array<readonly [string, Model]> = [...layerModels, ...FOLDED_CASES.map(([name, make]) => [name, make()] as const)];
-  const cnn = mnistCnn({ seed: 1 }); // the npm start architecture at full width
-  releaseMembers(cnn, 4, 0, 2);
-  warmStatistics(cnn, 4);
-  for (const mode of ['exact', 'mean'] as const) models.push([`mnist cnn ${mode} fold`, foldMembers(cnn, { batchNorm: mode })]);
-  const lm = charLstm({ vocab: 12, seqLen: 6, embed: 4, hidden: 5 }); // Gather, LSTM, Squeeze, MatMul
-  releaseMembers(lm, 3, 0.2, 1);
-  models.push(['char lstm rank-1 fold', foldMembers(lm)]);
-  lm.dispose();
-  for (const [name, model] of models) {
-    warmStatistics(model, 1, LAYER_CASES.find((c) => c.name === name)?.opts?.vocab);
-    fs.writeFileSync(path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '_')}.onnx`), exportOnnx(model).bytes);
-    model.dispose();
-  }
-  cnn.dispose();
-  const r = spawnSync(PYTHON, [CHECKER, dir], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, new RegExp(`all ${models.length} exported models pass`));
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+test(
+  'exported models pass onnx.checker full check and strict shape inference',
+  { skip: !available && !required ? 'python3-onnx not installed (apt-get install python3-onnx)' : false },
+  () => {
+    assert.ok(available, `LATEPHASE_REQUIRE_ONNX_CHECKER=1 but ${PYTHON} cannot import onnx`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-onnx-'));
+    const layerModels = LAYER_CASES.map((c): [string, Model] => {
+      const model = new Model(c.name.replace(/\W+/g, '_'), c.make(), c.shape);
+      if (!latePhaseUnits(model).length) return [c.name, model];
+      releaseMembers(model, 2, 0.3, 1);
+      const plain = foldMembers(model);
+      model.dispose();
+      return [c.name, plain];
+    });
+    const models: Array<readonly [string, Model]> = [...layerModels, ...FOLDED_CASES.map(([name, make]) => [name, make()] as const)];
+    const cnn = mnistCnn({ seed: 1 }); // the npm start architecture at full width
+    releaseMembers(cnn, 4, 0, 2);
+    warmStatistics(cnn, 4);
+    for (const mode of ['exact', 'mean'] as const) models.push([`mnist cnn ${mode} fold`, foldMembers(cnn, { batchNorm: mode })]);
+    const lm = charLstm({ vocab: 12, seqLen: 6, embed: 4, hidden: 5 }); // Gather, LSTM, Squeeze, MatMul
+    releaseMembers(lm, 3, 0.2, 1);
+    models.push(['char lstm rank-1 fold', foldMembers(lm)]);
+    lm.dispose();
+    for (const [name, model] of models) {
+      warmStatistics(model, 1, LAYER_CASES.find((c) => c.name === name)?.opts?.vocab);
+      fs.writeFileSync(path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '_')}.onnx`), exportOnnx(model).bytes);
+      model.dispose();
+    }
+    cnn.dispose();
+    const r = spawnSync(PYTHON, [CHECKER, dir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`all ${models.length} exported models pass`));
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);

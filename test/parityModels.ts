@@ -14,7 +14,8 @@ import { foldMembers } from '../src/latephase/fold';
 export function warmStatistics(model: Model, seed: number, vocab?: number): void {
   const rng = new Rng(seed);
   const per = model.inputShape.reduce((a, b) => a * b, 1);
-  const draw = (i: number): Float32Array => (vocab === undefined ? rng.normalArray(8 * per).map((v) => v + i) : Float32Array.from({ length: 8 * per }, () => Math.floor(rng.next() * vocab)));
+  const draw = (i: number): Float32Array =>
+    vocab === undefined ? rng.normalArray(8 * per).map((v) => v + i) : Float32Array.from({ length: 8 * per }, () => Math.floor(rng.next() * vocab));
   for (let i = 0; i < 3; i++) tf.tidy(() => model.forward(tf.tensor(draw(i), [8, ...model.inputShape]), TRAIN));
 }
 
@@ -30,6 +31,12 @@ function folded(model: Model): Model {
 export const FOLDED_CASES: Array<[string, () => Model]> = [
   ['MNIST CNN, folded (exact)', () => folded(mnistCnn({ seed: 2, widths: [4, 8] }))],
   ['MLP, folded', () => folded(mlp({ inputs: 10, hidden: [8, 6], classes: 3, seed: 4 }))],
-  ['WRN-10-1 rank-1, folded', () => folded(wideResNet({ depth: 10, widen: 1, inputShape: [8, 8, 3], latePhase: { batchNorm: true, head: true, rank1: true } }))],
-  ['ResNet-8 templates, folded', () => folded(resNet({ depth: 8, widthScale: 0.5, inputShape: [8, 8, 3], latePhase: { batchNorm: false, head: true, templates: 3 } }))],
+  [
+    'WRN-10-1 rank-1, folded',
+    () => folded(wideResNet({ depth: 10, widen: 1, inputShape: [8, 8, 3], latePhase: { batchNorm: true, head: true, rank1: true } })),
+  ],
+  [
+    'ResNet-8 templates, folded',
+    () => folded(resNet({ depth: 8, widthScale: 0.5, inputShape: [8, 8, 3], latePhase: { batchNorm: false, head: true, templates: 3 } })),
+  ],
 ];

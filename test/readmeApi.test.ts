@@ -21,7 +21,11 @@ test('the README example runs: build, train, fold, export, verify, bundle', () =
   const dir = fs.mkdtempSync(path.join(ROOT, 'dist', 'readme-'));
   fs.writeFileSync(path.join(dir, 'example.js'), readmeExampleScript());
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-readme-'));
-  const r = spawnSync(process.execPath, [path.join(dir, 'example.js')], { cwd: work, encoding: 'utf8', env: { ...process.env, LATEPHASE_BACKEND: 'wasm' } });
+  const r = spawnSync(process.execPath, [path.join(dir, 'example.js')], {
+    cwd: work,
+    encoding: 'utf8',
+    env: { ...process.env, LATEPHASE_BACKEND: 'wasm' },
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(fs.readdirSync(path.join(work, 'out', 'tiny')).sort(), ['manifest.json', 'model.onnx', 'verification.json']);
   const manifest = JSON.parse(fs.readFileSync(path.join(work, 'out', 'tiny', 'manifest.json'), 'utf8')) as { verification: { pass: boolean } };

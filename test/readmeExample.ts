@@ -36,7 +36,15 @@ export function typeErrors(dir: string, files: Readonly<Record<string, string>>)
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   const program = ts.createProgram(
     Object.keys(files).map((name) => path.join(dir, name)),
-    { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16, types: ['node'], skipLibCheck: true },
+    {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.Node16,
+      moduleResolution: ts.ModuleResolutionKind.Node16,
+      types: ['node'],
+      skipLibCheck: true,
+    },
   );
   return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
 }

@@ -36,7 +36,10 @@ before(async () => {
 
 const ids = (rows: number, steps: number, vocab: number, seed: number): tf.Tensor => {
   const rng = new Rng(seed);
-  return tf.tensor(Float32Array.from({ length: rows * steps }, () => Math.floor(rng.next() * vocab)), [rows, steps]);
+  return tf.tensor(
+    Float32Array.from({ length: rows * steps }, () => Math.floor(rng.next() * vocab)),
+    [rows, steps],
+  );
 };
 
 test('LSTM and rank-1 LSTM gradients match finite differences', () => {
@@ -76,7 +79,12 @@ test('rank-1 LSTM folds follow the documented weight rules', () => {
   for (const mode of ['mean', 'product'] as const) {
     const folded = foldMembers(model, { rank1: mode });
     const masked = (w: Rank1Weight): tf.Tensor =>
-      tf.mul(w.base.variable, mode === 'mean' ? rank1Mask(w.members.mean('s'), w.members.mean('r')) : tf.div(tf.addN([0, 1, 2].map((k) => rank1Mask(w.members.member(k).s, w.members.member(k).r))), 3));
+      tf.mul(
+        w.base.variable,
+        mode === 'mean'
+          ? rank1Mask(w.members.mean('s'), w.members.mean('r'))
+          : tf.div(tf.addN([0, 1, 2].map((k) => rank1Mask(w.members.member(k).s, w.members.member(k).r))), 3),
+      );
     const want = tf.tidy(() => lstmForward(x, { input: masked(input), recurrent: masked(recurrent), bias: (layer.bias as PlainWeight).variable }, 4));
     assert.ok(maxAbsDiff(folded.forward(x, EVAL), want) / maxAbs(want) < 1e-5, mode);
     want.dispose();
@@ -94,7 +102,9 @@ test('a fully late-phase LSTM (by name) folds to the member-mean weights and exp
   const plain = folded.layers().find((l): l is LSTM => l instanceof LSTM)!;
   const mean = (lstm.recurrent as FullWeight).members.mean('recurrent');
   assert.ok(maxAbsDiff((plain.recurrent as PlainWeight).variable, mean) < 1e-7);
-  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'ids', values: ids(2, 5, 9, 1).dataSync() as Float32Array, rows: 2 }], { batchSizes: [2] });
+  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'ids', values: ids(2, 5, 9, 1).dataSync() as Float32Array, rows: 2 }], {
+    batchSizes: [2],
+  });
   assert.ok(report.pass);
   mean.dispose();
   folded.dispose();
@@ -102,13 +112,23 @@ test('a fully late-phase LSTM (by name) folds to the member-mean weights and exp
 });
 
 test('ONNX parity: embedding (Gather) -> LSTM op -> per-step dense (MatMul)', async () => {
-  const net = new Sequential('seq', [new Embedding('emb', 11, 5, { rng: new Rng(1) }), new LSTM('lstm', 5, 6, { rng: new Rng(2) }), new Dense('out', 6, 11, { rng: new Rng(3) })]);
+  const net = new Sequential('seq', [
+    new Embedding('emb', 11, 5, { rng: new Rng(1) }),
+    new LSTM('lstm', 5, 6, { rng: new Rng(2) }),
+    new Dense('out', 6, 11, { rng: new Rng(3) }),
+  ]);
   const model = new Model('seq', net, [7]);
   const exported = exportOnnx(model);
   const values = ids(4, 7, 11, 9).dataSync() as Float32Array;
   const report = await verifyExport(model, exported, [{ label: 'ids', values, rows: 4 }], { batchSizes: [1, 4] });
   assert.ok(report.pass, `max abs ${report.maxAbs}, max rel ${report.maxRel}`);
-  assert.deepEqual(exported.outputs.map((o) => [o.name, o.dims]), [['logits', ['N', 7, 11]], ['probabilities', ['N', 7, 11]]]);
+  assert.deepEqual(
+    exported.outputs.map((o) => [o.name, o.dims]),
+    [
+      ['logits', ['N', 7, 11]],
+      ['probabilities', ['N', 7, 11]],
+    ],
+  );
   model.dispose();
 });
 
@@ -121,11 +141,22 @@ test('character LSTM with rank-1 late-phase weights: learns a text file, folds, 
   const data = sequenceDataset(corpus, 16, 8);
   const model = charLstm({ vocab: corpus.vocab.length, seqLen: 16, embed: 8, hidden: 24, seed: 1, labels: corpus.vocab });
   const before = bitsPerCharacter(model, data);
-  await trainLatePhase(model, data, { ...DEFAULT_TRAIN_CONFIG, epochs: 4, t0: 2, k: 3, batchSize: 16, shared: { ...DEFAULT_TRAIN_CONFIG.shared, lr: 0.5 }, member: { ...DEFAULT_TRAIN_CONFIG.member, lr: 0.5 }, schedule: { kind: 'constant' } });
+  await trainLatePhase(model, data, {
+    ...DEFAULT_TRAIN_CONFIG,
+    epochs: 4,
+    t0: 2,
+    k: 3,
+    batchSize: 16,
+    shared: { ...DEFAULT_TRAIN_CONFIG.shared, lr: 0.5 },
+    member: { ...DEFAULT_TRAIN_CONFIG.member, lr: 0.5 },
+    schedule: { kind: 'constant' },
+  });
   const folded = foldMembers(model);
   const after = bitsPerCharacter(folded, data);
   assert.ok(after < before - 1, `bits per character ${before.toFixed(3)} -> ${after.toFixed(3)}`);
-  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'text windows', values: data.x.subarray(0, 3 * 16), rows: 3 }], { batchSizes: [1, 3] });
+  const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'text windows', values: data.x.subarray(0, 3 * 16), rows: 3 }], {
+    batchSizes: [1, 3],
+  });
   assert.ok(report.pass, `max abs ${report.maxAbs}`);
   folded.dispose();
   model.dispose();
@@ -141,8 +172,14 @@ test('text corpora: byte-level vocabulary, sequence windows, and clear errors', 
   const d = sequenceDataset(bytes, 2, 1);
   assert.deepEqual([...d.x], [0, 255, 255, 7, 7, 7, 7, 1]);
   assert.deepEqual([...d.y], [255, 7, 7, 7, 7, 1, 1, 2]);
-  assert.throws(() => sequenceDataset(bytes, 6), (e: unknown) => e instanceof DataError && /too few/.test(e.message));
-  assert.throws(() => readTextCorpus(path.join(dir, 'none.txt')), (e: unknown) => e instanceof DataError && /cannot read/.test(e.message));
+  assert.throws(
+    () => sequenceDataset(bytes, 6),
+    (e: unknown) => e instanceof DataError && /too few/.test(e.message),
+  );
+  assert.throws(
+    () => readTextCorpus(path.join(dir, 'none.txt')),
+    (e: unknown) => e instanceof DataError && /cannot read/.test(e.message),
+  );
   fs.writeFileSync(path.join(dir, 'empty.txt'), '');
   assert.throws(() => readTextCorpus(path.join(dir, 'empty.txt')), /is empty/);
   fs.rmSync(dir, { recursive: true });

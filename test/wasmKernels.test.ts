@@ -51,7 +51,9 @@ function convGrads(c: Case): { dx: Float32Array; dw: Float32Array } {
 }
 
 function convForward(c: Case): Float32Array {
-  return tf.tidy(() => tf.conv2d(seededTensor(c.x, 1) as tf.Tensor4D, seededTensor(c.f, 2) as tf.Tensor4D, c.stride, c.pad).dataSync() as Float32Array);
+  return tf.tidy(
+    () => tf.conv2d(seededTensor(c.x, 1) as tf.Tensor4D, seededTensor(c.f, 2) as tf.Tensor4D, c.stride, c.pad).dataSync() as Float32Array,
+  );
 }
 
 before(async () => {
@@ -103,7 +105,10 @@ for (const engine of ENGINES) {
 
 test('convolution engine: an unknown name is a ConfigError; the default is restored', async () => {
   await useBackend('wasm');
-  assert.throws(() => useConvolutionEngine('mkl'), (e: Error) => e instanceof ConfigError && /unknown convolution engine 'mkl'/.test(e.message));
+  assert.throws(
+    () => useConvolutionEngine('mkl'),
+    (e: Error) => e instanceof ConfigError && /unknown convolution engine 'mkl'/.test(e.message),
+  );
   assert.match(useConvolutionEngine('auto'), /onnxruntime CPU|XNNPACK \(onnxruntime unavailable/);
   // Through the environment, a bad value stops backend selection instead of skipping wasm for cpu.
   process.env['LATEPHASE_CONV'] = 'mkl';
@@ -122,7 +127,12 @@ test('dilated and explicitly padded forward convolutions equal the cpu backend o
       return [
         tf.conv2d(x, w, 1, 'same', 'NHWC', [2, 2]),
         tf.conv2d(x, w, 1, 'valid', 'NHWC', [2, 3]),
-        tf.conv2d(x, w, 2, [[0, 0], [2, 1], [0, 3], [0, 0]]),
+        tf.conv2d(x, w, 2, [
+          [0, 0],
+          [2, 1],
+          [0, 3],
+          [0, 0],
+        ]),
       ].map((t) => t.dataSync() as Float32Array);
     });
   await useBackend('cpu');
@@ -156,7 +166,9 @@ function poolGrad(p: (typeof POOLS)[number]): Float32Array {
   return tf.tidy(() => {
     const x = p.ties ? tf.round(seededTensor(p.x, 50)) : seededTensor(p.x, 50);
     const r = seededTensor(tf.maxPool(x as tf.Tensor4D, p.size, p.stride, p.pad).shape, 51);
-    return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, p.size, p.stride, p.pad), r)))(x).dataSync() as Float32Array;
+    return tf
+      .grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, p.size, p.stride, p.pad), r)))(x)
+      .dataSync() as Float32Array;
   });
 }
 
@@ -180,7 +192,9 @@ test('wasm transposed matmuls equal the cpu backend (2-D and batched)', async ()
     [[2, 7, 5], [2, 3, 7], true, true],
   ];
   const run = (): Float32Array[] =>
-    cases.map(([sa, sb, ta, tb], i) => tf.tidy(() => tf.matMul(seededTensor(sa, 60 + i), seededTensor(sb, 70 + i), ta, tb).dataSync() as Float32Array));
+    cases.map(([sa, sb, ta, tb], i) =>
+      tf.tidy(() => tf.matMul(seededTensor(sa, 60 + i), seededTensor(sb, 70 + i), ta, tb).dataSync() as Float32Array),
+    );
   await useBackend('cpu');
   const reference = run();
   await useBackend('wasm');

@@ -24,7 +24,15 @@ export interface Manifest {
   readonly outputs: ReadonlyArray<TensorSignature & { readonly dtype: 'float32'; readonly meaning: string }>;
   readonly labels?: readonly string[];
   readonly provenance: Readonly<Record<string, string>>;
-  readonly verification: { readonly pass: boolean; readonly provider: string; readonly maxAbs: number; readonly maxRel: number; readonly atol: number; readonly rtol: number; readonly report: string };
+  readonly verification: {
+    readonly pass: boolean;
+    readonly provider: string;
+    readonly maxAbs: number;
+    readonly maxRel: number;
+    readonly atol: number;
+    readonly rtol: number;
+    readonly report: string;
+  };
 }
 
 export function buildManifest(model: Model, exported: OnnxExport, report: VerificationReport): Manifest {
@@ -41,7 +49,11 @@ export function buildManifest(model: Model, exported: OnnxExport, report: Verifi
       irVersion: exported.irVersion,
     },
     inputs: [{ ...exported.input, dtype: 'float32', layout, preprocessing: model.meta.preprocessing ?? 'none' }],
-    outputs: exported.outputs.map((o, i) => ({ ...o, dtype: 'float32', meaning: i === 0 ? 'class logits (last axis)' : 'class probabilities (softmax of the logits over the last axis)' })),
+    outputs: exported.outputs.map((o, i) => ({
+      ...o,
+      dtype: 'float32',
+      meaning: i === 0 ? 'class logits (last axis)' : 'class probabilities (softmax of the logits over the last axis)',
+    })),
     ...(model.meta.labels ? { labels: model.meta.labels } : {}),
     provenance: exported.metadata,
     verification: {

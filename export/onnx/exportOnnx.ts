@@ -45,10 +45,16 @@ export interface OnnxExport {
 
 function checkPlain(model: Model): void {
   for (const layer of walkLayers(model.net)) {
-    const units: LatePhaseUnit[] = isLatePhase(layer) ? [layer] : isWeighted(layer) ? layer.weights().filter((w): w is LatePhaseWeight => isLatePhase(w)) : [];
+    const units: LatePhaseUnit[] = isLatePhase(layer)
+      ? [layer]
+      : isWeighted(layer)
+        ? layer.weights().filter((w): w is LatePhaseWeight => isLatePhase(w))
+        : [];
     const unit = units[0];
     if (unit) {
-      throw new ExportError(`layer '${layer.name}' has a late-phase ${unit.latePhaseKind} ('${unit.name}') with ${unit.memberCount()} member(s); the exporter reads plain models only: fold first with foldMembers(model)`);
+      throw new ExportError(
+        `layer '${layer.name}' has a late-phase ${unit.latePhaseKind} ('${unit.name}') with ${unit.memberCount()} member(s); the exporter reads plain models only: fold first with foldMembers(model)`,
+      );
     }
   }
 }
@@ -64,7 +70,8 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
     graph,
     lower(layer: Layer, input: OnnxValue): OnnxValue {
       const entry = findLowering(layer);
-      if (!entry) throw new ExportError(`layer '${layer.name}' of kind '${layer.kind}' has no ONNX lowering; supported: ${supportedKinds().join(', ')}`);
+      if (!entry)
+        throw new ExportError(`layer '${layer.name}' of kind '${layer.kind}' has no ONNX lowering; supported: ${supportedKinds().join(', ')}`);
       return entry.lower(layer, input, ctx);
     },
   };
@@ -76,7 +83,10 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
   graph.node('Identity', [result.name], 'output', {}, logitsName);
   const outputs: TensorSignature[] = [{ name: logitsName, dims: ['N', ...onnxDims(result.shape)] }];
   if (opts.probabilities ?? classScores) {
-    if (!classScores) throw new ExportError(`a probabilities output needs class scores on the last axis ([classes] or [steps, classes]), model gives [${result.shape.join(', ')}]`);
+    if (!classScores)
+      throw new ExportError(
+        `a probabilities output needs class scores on the last axis ([classes] or [steps, classes]), model gives [${result.shape.join(', ')}]`,
+      );
     const probs = graph.reserve(PROBABILITIES_NAME);
     graph.node('Softmax', [logitsName], 'softmax', { axis: { i: -1 } }, probs);
     outputs.push({ name: probs, dims: ['N', ...result.shape] });

@@ -29,8 +29,7 @@ export function filterToOIHW(values: ArrayLike<number>, shape: readonly [number,
   const out = new Float32Array(values.length);
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++)
-      for (let c = 0; c < ci; c++)
-        for (let o = 0; o < co; o++) out[((o * ci + c) * kh + i) * kw + j] = values[((i * kw + j) * ci + c) * co + o]!;
+      for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) out[((o * ci + c) * kh + i) * kw + j] = values[((i * kw + j) * ci + c) * co + o]!;
   return out;
 }
 
@@ -41,8 +40,7 @@ export function toOnnxInput(values: Float32Array, n: number, perExample: readonl
   const out = new Float32Array(values.length);
   for (let b = 0; b < n; b++)
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + x] = values[((b * h + y) * w + x) * c + ch]!;
+      for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + x] = values[((b * h + y) * w + x) * c + ch]!;
   return out;
 }
 

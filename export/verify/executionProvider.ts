@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { VerificationError } from '../../src/errors';
+import { ConfigError } from '../../src/errors';
 
 export type ExecutionProviderName = 'cpu' | 'cuda';
 
@@ -16,8 +16,10 @@ export interface ProviderChoice {
   readonly fallbackReason?: string;
 }
 
-export const CUDA_INSTALL_HINT =
-  'install the CUDA 12 provider with `npm install onnxruntime-node --onnxruntime-node-install=cuda12` (needs CUDA 12 + cuDNN 9 and internet), or pass --allow-cpu-fallback';
+/** The one way to add onnxruntime-node's CUDA 12 provider (the same in README.md and .npmrc; tested). */
+export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false';
+
+export const CUDA_INSTALL_HINT = `install the CUDA 12 provider with \`${CUDA_INSTALL_COMMAND}\` (needs CUDA 12 + cuDNN 9 and internet), or pass --allow-cpu-fallback`;
 
 /** Directory holding onnxruntime-node's native binding, where its optional CUDA provider lands. */
 function bindingDirectory(): string | null {
@@ -39,12 +41,12 @@ export function cudaProviderInstalled(): boolean {
 export function parseProvider(value: string): ExecutionProviderName {
   const v = value.trim().toLowerCase();
   if (v === 'cpu' || v === 'cuda') return v;
-  throw new VerificationError(`execution provider '${value}' is not supported; use cpu or cuda`);
+  throw new ConfigError(`execution provider '${value}' is not supported; use cpu or cuda`);
 }
 
 export function chooseProvider(requested: ExecutionProviderName, allowCpuFallback: boolean): ProviderChoice {
   if (requested === 'cpu' || cudaProviderInstalled()) return { requested, used: requested };
   const reason = 'the onnxruntime-node CUDA execution provider is not installed (libonnxruntime_providers_cuda.so missing)';
-  if (!allowCpuFallback) throw new VerificationError(`${reason}: ${CUDA_INSTALL_HINT}`);
+  if (!allowCpuFallback) throw new ConfigError(`${reason}: ${CUDA_INSTALL_HINT}`);
   return { requested, used: 'cpu', fallbackReason: reason };
 }

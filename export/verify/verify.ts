@@ -65,17 +65,26 @@ async function createSession(bytes: Uint8Array, level: OptimizationLevel, provid
   try {
     return await ort.InferenceSession.create(bytes, { executionProviders: [provider.used], graphOptimizationLevel: level });
   } catch (err) {
-    throw new VerificationError(`onnxruntime could not load the model (provider ${provider.used}, optimisation ${level}): ${err instanceof Error ? err.message : String(err)}`);
+    throw new VerificationError(
+      `onnxruntime could not load the model (provider ${provider.used}, optimisation ${level}): ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
-export async function verifyExport(model: Model, exported: OnnxExport, inputSets: readonly InputSet[], opts: VerifyOptions = {}): Promise<VerificationReport> {
+export async function verifyExport(
+  model: Model,
+  exported: OnnxExport,
+  inputSets: readonly InputSet[],
+  opts: VerifyOptions = {},
+): Promise<VerificationReport> {
   const tolerance = opts.tolerance ?? { atol: DEFAULT_ATOL, rtol: DEFAULT_RTOL };
   const provider = chooseProvider(opts.provider ?? 'cpu', opts.allowCpuFallback ?? false);
   const perRow = model.inputShape.reduce((a, b) => a * b, 1);
   for (const set of inputSets) {
     if (!(set.rows > 0) || set.values.length < set.rows * perRow) {
-      throw new VerificationError(`input set '${set.label}': ${set.values.length} values cannot hold ${set.rows} rows of shape [${model.inputShape.join(', ')}]`);
+      throw new VerificationError(
+        `input set '${set.label}': ${set.values.length} values cannot hold ${set.rows} rows of shape [${model.inputShape.join(', ')}]`,
+      );
     }
   }
   const cases: CaseResult[] = [];
@@ -86,7 +95,12 @@ export async function verifyExport(model: Model, exported: OnnxExport, inputSets
         for (const batch of opts.batchSizes ?? DEFAULT_BATCH_SIZES) {
           const rows = Math.min(batch, set.rows);
           const values = set.values.subarray(0, rows * perRow);
-          const feeds = { [exported.input.name]: new ort.Tensor('float32', toOnnxInput(values, rows, model.inputShape), [rows, ...exported.input.dims.slice(1).map(Number)]) };
+          const feeds = {
+            [exported.input.name]: new ort.Tensor('float32', toOnnxInput(values, rows, model.inputShape), [
+              rows,
+              ...exported.input.dims.slice(1).map(Number),
+            ]),
+          };
           const got = await session.run(feeds);
           const want = referenceOutputs(model, values, rows, exported.outputs);
           exported.outputs.forEach((o, i) => {
@@ -115,6 +129,13 @@ export async function verifyExport(model: Model, exported: OnnxExport, inputSets
 export function assertVerified(report: VerificationReport): void {
   if (report.pass) return;
   const bad = report.cases.filter((c) => !c.pass);
-  const lines = bad.slice(0, 5).map((c) => `${c.output} on ${c.inputs} (batch ${c.batch}, optimisation ${c.optimization}): max abs ${c.maxAbs.toExponential(2)}, max rel ${c.maxRel.toExponential(2)}, ${c.mismatched} mismatched, ${c.nonFinite} NaN/Inf`);
-  throw new VerificationError(`ONNX export does not match tfjs within atol ${report.tolerance.atol}, rtol ${report.tolerance.rtol}:\n  ${lines.join('\n  ')}${bad.length > 5 ? `\n  ... and ${bad.length - 5} more` : ''}`);
+  const lines = bad
+    .slice(0, 5)
+    .map(
+      (c) =>
+        `${c.output} on ${c.inputs} (batch ${c.batch}, optimisation ${c.optimization}): max abs ${c.maxAbs.toExponential(2)}, max rel ${c.maxRel.toExponential(2)}, ${c.mismatched} mismatched, ${c.nonFinite} NaN/Inf`,
+    );
+  throw new VerificationError(
+    `ONNX export does not match tfjs within atol ${report.tolerance.atol}, rtol ${report.tolerance.rtol}:\n  ${lines.join('\n  ')}${bad.length > 5 ? `\n  ... and ${bad.length - 5} more` : ''}`,
+  );
 }

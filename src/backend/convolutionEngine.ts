@@ -58,7 +58,11 @@ function wasmOutput(backend: BackendWasm, r: HostTensor): tf.TensorInfo {
 
 function geometry(info: tf.backend_util.Conv2DInfo): ConvGeometry2D {
   const p = info.padInfo;
-  return { strides: [info.strideHeight, info.strideWidth], dilations: [info.dilationHeight, info.dilationWidth], pads: [p.top, p.left, p.bottom, p.right] };
+  return {
+    strides: [info.strideHeight, info.strideWidth],
+    dilations: [info.dilationHeight, info.dilationWidth],
+    pads: [p.top, p.left, p.bottom, p.right],
+  };
 }
 
 function wasmBackendOf(backend: unknown, kernel: string): BackendWasm {
@@ -91,8 +95,22 @@ function registerHostConvolution<A extends ConvGradAttrs>(
 }
 
 function registerOrtConvolutions(ort: OrtConvolution): void {
-  const conv2DInfo = (x: readonly number[], w: readonly number[], a: ConvGradAttrs, dilations: [number, number] | number = 1): tf.backend_util.Conv2DInfo =>
-    tf.backend_util.computeConv2DInfo(x as [number, number, number, number], w as [number, number, number, number], a.strides, dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  const conv2DInfo = (
+    x: readonly number[],
+    w: readonly number[],
+    a: ConvGradAttrs,
+    dilations: [number, number] | number = 1,
+  ): tf.backend_util.Conv2DInfo =>
+    tf.backend_util.computeConv2DInfo(
+      x as [number, number, number, number],
+      w as [number, number, number, number],
+      a.strides,
+      dilations,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
   // Forward convolutions with few input channels (a network's first layer) measured faster on
   // XNNPACK: 1 -> 32 channels 1.4 vs 1.8 ms, 3 -> 16 0.8 vs 1.6 ms; from 16 channels on,
   // onnxruntime wins by 1.3-3x. Their gradients stay on onnxruntime, which wins there too.

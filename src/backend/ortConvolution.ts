@@ -58,7 +58,10 @@ function transpose(input: string, output: string, perm: readonly number[]): onnx
 
 /** A float graph input or output (rank 4 unless said) with symbolic sizes. */
 function value(name: string, rank = 4): onnx.IValueInfoProto {
-  return floatValueInfo(name, Array.from({ length: rank }, (_, i) => `${name}_${i}`));
+  return floatValueInfo(
+    name,
+    Array.from({ length: rank }, (_, i) => `${name}_${i}`),
+  );
 }
 
 function model(nodes: onnx.INodeProto[], inputs: readonly string[], initializer: onnx.ITensorProto[] = [], outRank = 4): Uint8Array {
@@ -75,7 +78,12 @@ function forwardGraph(g: ConvGeometry2D): Uint8Array {
     [
       transpose('x', 'xc', [0, 3, 1, 2]),
       transpose('w', 'wc', [3, 2, 0, 1]),
-      { opType: 'Conv', input: ['xc', 'wc'], output: ['yc'], attribute: [ints('strides', g.strides), ints('dilations', g.dilations), ints('pads', onnxPads(g.pads))] },
+      {
+        opType: 'Conv',
+        input: ['xc', 'wc'],
+        output: ['yc'],
+        attribute: [ints('strides', g.strides), ints('dilations', g.dilations), ints('pads', onnxPads(g.pads))],
+      },
       transpose('yc', 'out', [0, 2, 3, 1]),
     ],
     ['x', 'w'],
@@ -91,7 +99,12 @@ function inputGradientGraph(g: ConvGeometry2D, outputPadding: readonly [number, 
         opType: 'ConvTranspose',
         input: ['dyc', 'wc'],
         output: ['dxc'],
-        attribute: [ints('strides', g.strides), ints('dilations', g.dilations), ints('pads', onnxPads(g.pads)), ints('output_padding', outputPadding)],
+        attribute: [
+          ints('strides', g.strides),
+          ints('dilations', g.dilations),
+          ints('pads', onnxPads(g.pads)),
+          ints('output_padding', outputPadding),
+        ],
       },
       transpose('dxc', 'out', [0, 2, 3, 1]),
     ],
@@ -127,7 +140,12 @@ function flippedConvGraph(g: ConvGeometry2D, filterHW: readonly [number, number]
   );
 }
 
-function filterGradientGraph(g: ConvGeometry2D, filterHW: readonly [number, number], outHW: readonly [number, number], inHW: readonly [number, number]): Uint8Array {
+function filterGradientGraph(
+  g: ConvGeometry2D,
+  filterHW: readonly [number, number],
+  outHW: readonly [number, number],
+  inHW: readonly [number, number],
+): Uint8Array {
   const [kh, kw] = filterHW;
   const span = (axis: 0 | 1): number => g.dilations[axis] * (filterHW[axis] - 1) + g.strides[axis] * (outHW[axis] - 1) + 1;
   const [bottom, right] = [Math.max(0, span(0) - inHW[0] - g.pads[0]), Math.max(0, span(1) - inHW[1] - g.pads[1])];
@@ -136,13 +154,20 @@ function filterGradientGraph(g: ConvGeometry2D, filterHW: readonly [number, numb
     { opType: 'Pad', input: ['x', 'pads'], output: ['xp'] },
     { opType: 'Flatten', input: ['dy'], output: ['dyf'], attribute: [int('axis', 3)] },
   ];
-  const init: onnx.ITensorProto[] = [int64s('pads', [0, g.pads[0], g.pads[1], 0, 0, bottom, right, 0]), int64s('steps', [1, g.strides[0], g.strides[1], 1]), int64s('axis0', [0])];
+  const init: onnx.ITensorProto[] = [
+    int64s('pads', [0, g.pads[0], g.pads[1], 0, 0, bottom, right, 0]),
+    int64s('steps', [1, g.strides[0], g.strides[1], 1]),
+    int64s('axis0', [0]),
+  ];
   const taps: string[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
       const [r, c] = [i * g.dilations[0], j * g.dilations[1]];
       const t = `t${i}_${j}`;
-      init.push(int64s(`${t}_starts`, [0, r, c, 0]), int64s(`${t}_ends`, [big, r + g.strides[0] * (outHW[0] - 1) + 1, c + g.strides[1] * (outHW[1] - 1) + 1, big]));
+      init.push(
+        int64s(`${t}_starts`, [0, r, c, 0]),
+        int64s(`${t}_ends`, [big, r + g.strides[0] * (outHW[0] - 1) + 1, c + g.strides[1] * (outHW[1] - 1) + 1, big]),
+      );
       nodes.push(
         { opType: 'Slice', input: ['xp', `${t}_starts`, `${t}_ends`, '', 'steps'], output: [`${t}_win`] },
         { opType: 'Flatten', input: [`${t}_win`], output: [`${t}_rows`], attribute: [int('axis', 3)] },
@@ -186,7 +211,8 @@ export class OrtConvolution {
 
   /** dx for x of spatial size `inputHW`. */
   inputGradient(dy: HostTensor, w: HostTensor, g: ConvGeometry2D, inputHW: readonly [number, number]): HostTensor {
-    const span = (axis: 0 | 1): number => g.strides[axis] * (dy.shape[axis + 1]! - 1) + g.dilations[axis] * (w.shape[axis]! - 1) + 1 - g.pads[axis]! - g.pads[axis + 2]!;
+    const span = (axis: 0 | 1): number =>
+      g.strides[axis] * (dy.shape[axis + 1]! - 1) + g.dilations[axis] * (w.shape[axis]! - 1) + 1 - g.pads[axis]! - g.pads[axis + 2]!;
     const outputPadding: [number, number] = [inputHW[0] - span(0), inputHW[1] - span(1)];
     if (outputPadding.some((p, axis) => p < 0 || p >= Math.max(g.strides[axis]!, g.dilations[axis]!))) {
       throw new Error(`onnxruntime input gradient: no output padding fits input ${inputHW.join('x')} (got ${outputPadding.join(', ')})`);
@@ -194,7 +220,8 @@ export class OrtConvolution {
     const filterHW: [number, number] = [w.shape[0], w.shape[1]];
     const unstrided = g.strides[0] === 1 && g.strides[1] === 1;
     const padsFit = g.pads.every((p, i) => p <= g.dilations[i % 2]! * (filterHW[i % 2]! - 1));
-    if (unstrided && padsFit && w.shape[2] >= w.shape[3]) return this.run(`dx-flip ${key(g)} k${filterHW.join(',')}`, () => flippedConvGraph(g, filterHW), { dy, w });
+    if (unstrided && padsFit && w.shape[2] >= w.shape[3])
+      return this.run(`dx-flip ${key(g)} k${filterHW.join(',')}`, () => flippedConvGraph(g, filterHW), { dy, w });
     return this.run(`dx ${key(g)} op ${outputPadding.join(',')}`, () => inputGradientGraph(g, outputPadding), { dy, w });
   }
 
@@ -202,7 +229,12 @@ export class OrtConvolution {
   filterGradient(x: HostTensor, dy: HostTensor, g: ConvGeometry2D, filterHW: readonly [number, number]): HostTensor {
     const outHW: [number, number] = [dy.shape[1], dy.shape[2]];
     const inHW: [number, number] = [x.shape[1], x.shape[2]];
-    const r = this.run(`dw ${key(g)} k${filterHW.join(',')} o${outHW.join(',')} i${inHW.join(',')}`, () => filterGradientGraph(g, filterHW, outHW, inHW), { x, dy }, 3);
+    const r = this.run(
+      `dw ${key(g)} k${filterHW.join(',')} o${outHW.join(',')} i${inHW.join(',')}`,
+      () => filterGradientGraph(g, filterHW, outHW, inHW),
+      { x, dy },
+      3,
+    );
     return { values: r.values, shape: [filterHW[0], filterHW[1], x.shape[3], dy.shape[3]] };
   }
 
@@ -213,13 +245,20 @@ export class OrtConvolution {
       // No memory arena: each session's arena kept its peak (im2col buffers, tap windows) for good;
       // without it WRN-16-4 training peaked 0.7 GB lower at the same speed.
       const bytes = graph();
-      session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, { intraOpNumThreads: this.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableCpuMemArena: false });
+      session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
+        intraOpNumThreads: this.threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        enableCpuMemArena: false,
+      });
       this.sessions.set(id, session);
     }
     const ortFeeds: Record<string, OrtTensorLike> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.runtime.Tensor('float32', t.values, t.shape);
     const out = session.run(ortFeeds as never, { out: null }, {})['out'] as unknown as OrtTensorLike;
-    if (!(out.data instanceof Float32Array) || out.dims.length !== outRank) throw new Error(`onnxruntime convolution '${id}' returned no rank-${outRank} float tensor`);
+    if (!(out.data instanceof Float32Array) || out.dims.length !== outRank)
+      throw new Error(`onnxruntime convolution '${id}' returned no rank-${outRank} float tensor`);
     return { values: out.data, shape: out.dims as unknown as HostTensor['shape'] };
   }
 

@@ -120,9 +120,7 @@ export async function selectBackend(requested?: string): Promise<BackendReport> 
     }
   }
   const tried = attempts.map((a) => `${a.choice}: ${a.detail}`).join('; ');
-  throw new ConfigError(
-    forced ? `${source}: backend '${raw}' could not start (${tried})` : `no tfjs backend could start (${tried})`,
-  );
+  throw new ConfigError(forced ? `${source}: backend '${raw}' could not start (${tried})` : `no tfjs backend could start (${tried})`);
 }
 
 /** One line: the backend that runs; with `skipped`, also why each better rung was not taken. */

@@ -37,12 +37,27 @@ export interface InputGradAttrs extends ConvGradAttrs {
 
 export function conv2dFilterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: FilterGradAttrs): tf.Tensor4D {
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast',
+    x.shape,
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
   );
   const { top, bottom, left, right } = info.padInfo;
   const [fh, fw, ci, co] = attrs.filterShape;
   return tf.tidy(() => {
-    const xPad = top || bottom || left || right ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : x;
+    const xPad =
+      top || bottom || left || right
+        ? tf.pad(x, [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ])
+        : x;
     const xT = tf.transpose(xPad, [3, 1, 2, 0]);
     const dyT = tf.transpose(dy, [1, 2, 0, 3]);
     const full = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [info.strideHeight, info.strideWidth]);
@@ -77,15 +92,20 @@ function phaseAxis(a: number, s: number, k: number, pad: number, size: number, d
  * ([kh, kw, in, out] -> [th, tw, out, in]), built in one host pass (filters are small; the wasm
  * Reverse kernel cost more than the convolution it fed on WRN shapes).
  */
-function phaseFilter(src: Float32Array | Int32Array | Uint8Array, shape: readonly number[], s: readonly [number, number], rows: PhaseAxis, cols: PhaseAxis): tf.Tensor4D {
+function phaseFilter(
+  src: Float32Array | Int32Array | Uint8Array,
+  shape: readonly number[],
+  s: readonly [number, number],
+  rows: PhaseAxis,
+  cols: PhaseAxis,
+): tf.Tensor4D {
   const [, kw, ci, co] = shape as [number, number, number, number];
   const out = new Float32Array(rows.taps * cols.taps * ci * co);
   for (let m = 0; m < rows.taps; m++) {
     const i = rows.first + s[0] * (rows.taps - 1 - m);
     for (let q = 0; q < cols.taps; q++) {
       const j = cols.first + s[1] * (cols.taps - 1 - q);
-      for (let c = 0; c < ci; c++)
-        for (let o = 0; o < co; o++) out[((m * cols.taps + q) * co + o) * ci + c] = src[((i * kw + j) * ci + c) * co + o]!;
+      for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) out[((m * cols.taps + q) * co + o) * ci + c] = src[((i * kw + j) * ci + c) * co + o]!;
     }
   }
   return tf.tensor4d(out, [rows.taps, cols.taps, co, ci]);
@@ -97,9 +117,18 @@ function padOrCrop(dy: tf.Tensor4D, rows: PhaseAxis, cols: PhaseAxis): tf.Tensor
   const cut = (v: number): number => Math.max(0, -v);
   let t = dy;
   if (Math.min(rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter) < 0) {
-    t = tf.slice(dy, [0, cut(rows.padBefore), cut(cols.padBefore), 0], [n, h - cut(rows.padBefore) - cut(rows.padAfter), w - cut(cols.padBefore) - cut(cols.padAfter), c]);
+    t = tf.slice(
+      dy,
+      [0, cut(rows.padBefore), cut(cols.padBefore), 0],
+      [n, h - cut(rows.padBefore) - cut(rows.padAfter), w - cut(cols.padBefore) - cut(cols.padAfter), c],
+    );
   }
-  const pads: Array<[number, number]> = [[0, 0], [Math.max(0, rows.padBefore), Math.max(0, rows.padAfter)], [Math.max(0, cols.padBefore), Math.max(0, cols.padAfter)], [0, 0]];
+  const pads: Array<[number, number]> = [
+    [0, 0],
+    [Math.max(0, rows.padBefore), Math.max(0, rows.padAfter)],
+    [Math.max(0, cols.padBefore), Math.max(0, cols.padAfter)],
+    [0, 0],
+  ];
   return pads.some(([a, b]) => a || b) ? tf.pad(t, pads) : t;
 }
 
@@ -113,7 +142,14 @@ function padOrCrop(dy: tf.Tensor4D, rows: PhaseAxis, cols: PhaseAxis): tf.Tensor
  */
 export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: InputGradAttrs): tf.Tensor4D {
   const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape, filter.shape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast',
+    attrs.inputShape,
+    filter.shape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
   );
   const s: [number, number] = [info.strideHeight, info.strideWidth];
   const [n, h, w, ci] = attrs.inputShape;
@@ -128,7 +164,14 @@ export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs:
       if (!rows.taps || !cols.taps || !rows.count || !cols.count) return tf.zeros(full);
       const part = tf.conv2d(padOrCrop(dy, rows, cols), phaseFilter(src, filter.shape, s, rows, cols), 1, 'valid');
       const short = [full[1] - rows.count, full[2] - cols.count];
-      return short[0] || short[1] ? tf.pad(part, [[0, 0], [0, short[0]!], [0, short[1]!], [0, 0]]) : part;
+      return short[0] || short[1]
+        ? tf.pad(part, [
+            [0, 0],
+            [0, short[0]!],
+            [0, short[1]!],
+            [0, 0],
+          ])
+        : part;
     };
     if (s[0] === 1 && s[1] === 1) return phase(0, 0);
     // Interleave columns within each row phase, then rows, by stacking on inner axes (a rank-6
@@ -143,4 +186,3 @@ export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs:
     return woven.shape[1] === h && woven.shape[2] === w ? woven : tf.slice(woven, [0, 0, 0, 0], [n, h, w, ci]);
   });
 }
-

@@ -26,7 +26,10 @@ export function readCifarBinary(files: readonly string[], opts: CifarOptions = {
     } catch (err) {
       throw new DataError(`CIFAR file '${file}': cannot read (${err instanceof Error ? err.message : String(err)})`);
     }
-    if (bytes.length === 0 || bytes.length % record !== 0) throw new DataError(`CIFAR file '${file}': ${bytes.length} bytes is not a whole number of ${record}-byte records (wrong variant or truncated?)`);
+    if (bytes.length === 0 || bytes.length % record !== 0)
+      throw new DataError(
+        `CIFAR file '${file}': ${bytes.length} bytes is not a whole number of ${record}-byte records (wrong variant or truncated?)`,
+      );
     return bytes;
   });
   const count = buffers.reduce((s, b) => s + b.length / record, 0);

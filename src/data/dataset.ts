@@ -25,7 +25,8 @@ export function checkDataset(d: Dataset, what: string): void {
   const labels = product(d.labelShape ?? []);
   const n = d.y.length / labels;
   if (d.y.length === 0) throw new DataError(`${what}: no examples`);
-  if (!Number.isInteger(n)) throw new DataError(`${what}: ${d.y.length} labels is not a whole number of label shapes [${(d.labelShape ?? []).join(', ')}]`);
+  if (!Number.isInteger(n))
+    throw new DataError(`${what}: ${d.y.length} labels is not a whole number of label shapes [${(d.labelShape ?? []).join(', ')}]`);
   if (d.x.length !== n * per) throw new DataError(`${what}: ${d.x.length} feature values for ${n} examples of shape [${d.featureShape.join(', ')}]`);
   for (const label of d.y) if (!(label >= 0 && label < d.classes)) throw new DataError(`${what}: label ${label} outside 0..${d.classes - 1}`);
 }

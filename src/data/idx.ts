@@ -21,14 +21,17 @@ export function readIdx(file: string): IdxArray {
   } catch (err) {
     throw new DataError(`IDX file '${file}': cannot read (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new DataError(`IDX file '${file}': bad magic (not an IDX file, or still gzip-compressed?)`);
-  if (bytes[2] !== UBYTE) throw new DataError(`IDX file '${file}': element type 0x${bytes[2]!.toString(16)} is not supported (only unsigned bytes, 0x08)`);
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0)
+    throw new DataError(`IDX file '${file}': bad magic (not an IDX file, or still gzip-compressed?)`);
+  if (bytes[2] !== UBYTE)
+    throw new DataError(`IDX file '${file}': element type 0x${bytes[2]!.toString(16)} is not supported (only unsigned bytes, 0x08)`);
   const ndims = bytes[3]!;
   const header = 4 + 4 * ndims;
   if (bytes.length < header) throw new DataError(`IDX file '${file}': truncated header`);
   const dims = Array.from({ length: ndims }, (_, i) => bytes.readUInt32BE(4 + 4 * i));
   const size = dims.reduce((a, b) => a * b, 1);
-  if (bytes.length !== header + size) throw new DataError(`IDX file '${file}': ${bytes.length - header} data bytes, dimensions [${dims.join(', ')}] need ${size}`);
+  if (bytes.length !== header + size)
+    throw new DataError(`IDX file '${file}': ${bytes.length - header} data bytes, dimensions [${dims.join(', ')}] need ${size}`);
   return { dims, data: bytes.subarray(header) };
 }
 
@@ -37,7 +40,8 @@ export function readIdxDataset(imagesFile: string, labelsFile: string, classes =
   const images = readIdx(imagesFile);
   const labels = readIdx(labelsFile);
   if (images.dims.length !== 3) throw new DataError(`IDX file '${imagesFile}': expected [n, rows, cols] images, got [${images.dims.join(', ')}]`);
-  if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0]) throw new DataError(`IDX files disagree: ${images.dims[0]} images in '${imagesFile}', labels [${labels.dims.join(', ')}] in '${labelsFile}'`);
+  if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0])
+    throw new DataError(`IDX files disagree: ${images.dims[0]} images in '${imagesFile}', labels [${labels.dims.join(', ')}] in '${labelsFile}'`);
   const x = Float32Array.from(images.data, (v) => v / 255);
   const y = Int32Array.from(labels.data);
   for (const label of y) if (label >= classes) throw new DataError(`IDX file '${labelsFile}': label ${label} outside 0..${classes - 1}`);

@@ -30,7 +30,8 @@ export function readTextCorpus(file: string, opts: { bytes?: boolean } = {}): Te
 
 /** Consecutive windows of `seqLen` ids (every `stride` ids) with next-id targets. */
 export function sequenceDataset(corpus: TextCorpus, seqLen: number, stride = seqLen): Dataset {
-  if (!(Number.isInteger(seqLen) && seqLen > 0 && Number.isInteger(stride) && stride > 0)) throw new DataError(`sequence length and stride must be positive integers, got ${seqLen}, ${stride}`);
+  if (!(Number.isInteger(seqLen) && seqLen > 0 && Number.isInteger(stride) && stride > 0))
+    throw new DataError(`sequence length and stride must be positive integers, got ${seqLen}, ${stride}`);
   const count = Math.floor((corpus.ids.length - 1 - seqLen) / stride) + 1;
   if (count < 1) throw new DataError(`text corpus has ${corpus.ids.length} symbols, too few for one sequence of ${seqLen} plus its target`);
   const x = new Float32Array(count * seqLen);

@@ -21,4 +21,3 @@ export function accuracy(model: Model, data: Dataset): number {
   logits.dispose();
   return acc;
 }
-

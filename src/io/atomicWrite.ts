@@ -27,7 +27,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, io: Ato
   try {
     const fd = io.openSync(tmp, 'wx');
     try {
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const n = io.writeSync(fd, bytes, done, bytes.length - done);
         if (n <= 0) throw new Error(`short write to ${tmp}: ${done} of ${bytes.length} bytes`);
         done += n;

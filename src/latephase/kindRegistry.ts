@@ -73,6 +73,7 @@ function loadBuiltinKinds(): void {
   if (builtinsLoaded) return;
   builtinsLoaded = true;
   const dir = path.join(__dirname, 'kinds');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the folder is the list of kinds
   for (const file of fs.readdirSync(dir).sort()) if (/^[^.]+\.js$/.test(file)) require(path.join(dir, file));
 }
 
@@ -85,7 +86,8 @@ export interface ParsedKind {
 export function parseLatePhaseChoice(choice: LatePhaseChoice): ParsedKind[] {
   const kinds = latePhaseKinds();
   const unknown = Object.keys(choice).filter((key) => !registry.has(key));
-  if (unknown.length) throw new ConfigError(`late-phase choice: unknown kind ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${kinds.map((k) => k.key).join(', ')}`);
+  if (unknown.length)
+    throw new ConfigError(`late-phase choice: unknown kind ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${kinds.map((k) => k.key).join(', ')}`);
   const chosen: ParsedKind[] = [];
   for (const kind of kinds) {
     const config = kind.parse(choice[kind.key]);
@@ -102,7 +104,11 @@ export function parseLatePhaseChoice(choice: LatePhaseChoice): ParsedKind[] {
 }
 
 export function describeChoice(choice: LatePhaseChoice): string {
-  return parseLatePhaseChoice(choice).map(({ kind, config }) => kind.describe(config)).join('+') || 'none';
+  return (
+    parseLatePhaseChoice(choice)
+      .map(({ kind, config }) => kind.describe(config))
+      .join('+') || 'none'
+  );
 }
 
 /** The fold options every registered kind reads. */
@@ -142,6 +148,7 @@ export function parsePositiveInt(key: string, value: unknown): number | undefine
 export function parseNameList(key: string, value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
   const names = typeof value === 'string' ? value.split('+') : value;
-  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || !n.trim())) throw new ConfigError(`late-phase.${key} must be a list of layer names, got ${JSON.stringify(value)}`);
+  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || !n.trim()))
+    throw new ConfigError(`late-phase.${key} must be a list of layer names, got ${JSON.stringify(value)}`);
   return names.length ? names.map((n: string) => n.trim()) : undefined;
 }

@@ -56,7 +56,8 @@ export class MemberSet<N extends string> {
 
   /** The selected member's tensors; throws while the selection is 'average'. */
   active(): Record<N, tf.Variable> {
-    if (this.selection === 'average') throw new ConfigError(`late-phase layer '${this.owner}': no single member is selected (selection is 'average')`);
+    if (this.selection === 'average')
+      throw new ConfigError(`late-phase layer '${this.owner}': no single member is selected (selection is 'average')`);
     return this.member(this.selection);
   }
 

@@ -52,7 +52,13 @@ export function sharedParams(model: Model): Param[] {
 /** The state a train-mode step with member k selected may update: plain layers' and member k's own (running statistics). */
 export function stepState(model: Model, k: number): NamedVariable[] {
   const units = latePhaseUnits(model);
-  const others = new Set(units.flatMap((u) => allMembers(u).filter((j) => j !== k).flatMap((j) => u.memberState(j).map((s) => s.variable))));
+  const others = new Set(
+    units.flatMap((u) =>
+      allMembers(u)
+        .filter((j) => j !== k)
+        .flatMap((j) => u.memberState(j).map((s) => s.variable)),
+    ),
+  );
   return uniqueByVariable(model.net.state()).filter((s) => !others.has(s.variable));
 }
 

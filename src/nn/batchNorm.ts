@@ -46,7 +46,13 @@ export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNo
  * which cost more than the arithmetic (page-zeroing showed up at 14% of a WRN training profile).
  * `onStatistics` receives the batch mean, biased variance and the count they are over (for the running update).
  */
-function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void): tf.Tensor {
+function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+  onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void,
+): tf.Tensor {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   const normalize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {

@@ -20,7 +20,12 @@ export class Conv2d extends WeightedLayer {
   readonly filter: Weight;
   readonly bias: Weight | null;
 
-  constructor(name: string, inChannels: number, outChannels: number, opts: Conv2dOptions & ({ rng: Rng; source?: WeightSource } | { weights: Conv2dWeights })) {
+  constructor(
+    name: string,
+    inChannels: number,
+    outChannels: number,
+    opts: Conv2dOptions & ({ rng: Rng; source?: WeightSource } | { weights: Conv2dWeights }),
+  ) {
     super(name);
     const g = convGeometry(inChannels, outChannels, opts);
     this.geometry = g;
@@ -30,8 +35,18 @@ export class Conv2d extends WeightedLayer {
     }
     const source = opts.source ?? plainWeights;
     const { rng } = opts;
-    this.filter = source({ layer: name, role: 'conv', tensor: 'weight', shape: filterShape(g), decay: true, init: () => kaimingNormal(filterShape(g), fanIn(g), rng) });
-    this.bias = opts.bias === false ? null : source({ layer: name, role: 'conv', tensor: 'bias', shape: [outChannels], decay: false, init: () => constant([outChannels], 0) });
+    this.filter = source({
+      layer: name,
+      role: 'conv',
+      tensor: 'weight',
+      shape: filterShape(g),
+      decay: true,
+      init: () => kaimingNormal(filterShape(g), fanIn(g), rng),
+    });
+    this.bias =
+      opts.bias === false
+        ? null
+        : source({ layer: name, role: 'conv', tensor: 'bias', shape: [outChannels], decay: false, init: () => constant([outChannels], 0) });
   }
 
   outputShape(input: readonly number[]): number[] {

@@ -39,8 +39,18 @@ export class Dense extends WeightedLayer {
     }
     const source = opts.source ?? plainWeights;
     const role = opts.role ?? 'dense';
-    this.kernel = source({ layer: name, role, tensor: 'weight', shape: [inUnits, outUnits], decay: true, init: () => kaimingNormal([inUnits, outUnits], inUnits, opts.rng) });
-    this.bias = opts.bias === false ? null : source({ layer: name, role, tensor: 'bias', shape: [outUnits], decay: false, init: () => constant([outUnits], 0) });
+    this.kernel = source({
+      layer: name,
+      role,
+      tensor: 'weight',
+      shape: [inUnits, outUnits],
+      decay: true,
+      init: () => kaimingNormal([inUnits, outUnits], inUnits, opts.rng),
+    });
+    this.bias =
+      opts.bias === false
+        ? null
+        : source({ layer: name, role, tensor: 'bias', shape: [outUnits], decay: false, init: () => constant([outUnits], 0) });
   }
 
   outputShape(input: readonly number[]): number[] {

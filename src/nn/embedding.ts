@@ -29,7 +29,14 @@ export class Embedding extends WeightedLayer {
       return;
     }
     const source = opts.source ?? plainWeights;
-    this.table = source({ layer: name, role: 'embedding', tensor: 'table', shape: [vocab, dim], decay: true, init: () => normal([vocab, dim], 1, opts.rng) });
+    this.table = source({
+      layer: name,
+      role: 'embedding',
+      tensor: 'table',
+      shape: [vocab, dim],
+      decay: true,
+      init: () => normal([vocab, dim], 1, opts.rng),
+    });
   }
 
   outputShape(input: readonly number[]): number[] {

@@ -15,7 +15,11 @@ export function constant(shape: readonly number[], value: number): tf.Tensor {
 /** U(-bound, bound), e.g. PyTorch's default for recurrent layers with bound 1/sqrt(hidden). */
 export function uniform(shape: readonly number[], bound: number, rng: Rng): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, () => (2 * rng.next() - 1) * bound), [...shape], 'float32');
+  return tf.tensor(
+    Float32Array.from({ length: size }, () => (2 * rng.next() - 1) * bound),
+    [...shape],
+    'float32',
+  );
 }
 
 export function normal(shape: readonly number[], std: number, rng: Rng): tf.Tensor {

@@ -65,7 +65,8 @@ export class LSTM extends WeightedLayer {
     }
     const source = opts.source ?? plainWeights;
     const bound = 1 / Math.sqrt(hidden);
-    const ask = (tensor: string, shape: number[], decay: boolean): Weight => source({ layer: name, role: 'lstm', tensor, shape, decay, init: () => uniform(shape, bound, opts.rng) });
+    const ask = (tensor: string, shape: number[], decay: boolean): Weight =>
+      source({ layer: name, role: 'lstm', tensor, shape, decay, init: () => uniform(shape, bound, opts.rng) });
     this.input = ask('input', [inputSize, 4 * hidden], true);
     this.recurrent = ask('recurrent', [hidden, 4 * hidden], true);
     this.bias = ask('bias', [4 * hidden], false);

@@ -25,12 +25,14 @@ export function describeRecipe(r: ModelRecipe): string {
 export function buildFromRecipe(recipe: ModelRecipe): Model {
   let exports: Record<string, unknown>;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module is data (a recipe)
     exports = require(recipe.module) as Record<string, unknown>;
   } catch (err) {
     throw new ConfigError(`model recipe ${describeRecipe(recipe)}: cannot load the module (${(err as Error).message.split('\n')[0]})`);
   }
   const builder = exports[recipe.exportName];
-  if (typeof builder !== 'function') throw new ConfigError(`model recipe ${describeRecipe(recipe)}: the module exports no function '${recipe.exportName}'`);
+  if (typeof builder !== 'function')
+    throw new ConfigError(`model recipe ${describeRecipe(recipe)}: the module exports no function '${recipe.exportName}'`);
   const model: unknown = builder(...recipe.args);
   if (!(model instanceof Model)) throw new ConfigError(`model recipe ${describeRecipe(recipe)}: the builder did not return a Model`);
   return model;
@@ -46,7 +48,9 @@ export function checkSameSignature(original: readonly string[], copy: readonly s
   const n = Math.max(original.length, copy.length);
   for (let i = 0; i < n; i++) {
     if (original[i] !== copy[i]) {
-      throw new ConfigError(`${what} does not match the model being trained: tensor ${i} is ${copy[i] ?? '(missing)'} there, ${original[i] ?? '(missing)'} here`);
+      throw new ConfigError(
+        `${what} does not match the model being trained: tensor ${i} is ${copy[i] ?? '(missing)'} there, ${original[i] ?? '(missing)'} here`,
+      );
     }
   }
 }

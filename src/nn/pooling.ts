@@ -18,7 +18,11 @@ abstract class WindowPool extends StatelessLayer {
   outputShape(input: readonly number[]): number[] {
     expectRank(this.name, input, [3]);
     const [h, w, c] = input as [number, number, number];
-    return [windowOutput(this.name, h, this.poolSize, this.stride, this.padding), windowOutput(this.name, w, this.poolSize, this.stride, this.padding), c];
+    return [
+      windowOutput(this.name, h, this.poolSize, this.stride, this.padding),
+      windowOutput(this.name, w, this.poolSize, this.stride, this.padding),
+      c,
+    ];
   }
 }
 
@@ -42,7 +46,12 @@ export class AvgPool extends WindowPool {
     if (this.padding === 'valid') return tf.avgPool(x4, this.poolSize, this.stride, 'valid');
     const [, h, w] = x4.shape;
     const [top, left, bottom, right] = samePads(h, w, this.poolSize, this.stride);
-    const pads: Array<[number, number]> = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    const pads: Array<[number, number]> = [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ];
     const sums = tf.avgPool(tf.pad(x4, pads), this.poolSize, this.stride, 'valid');
     const share = tf.avgPool(tf.pad(tf.ones([1, h, w, 1]), pads) as tf.Tensor4D, this.poolSize, this.stride, 'valid');
     return tf.div(sums, share);

@@ -28,7 +28,10 @@ export class ImageReshape extends StatelessLayer {
   outputShape(input: readonly number[]): number[] {
     expectRank(this.name, input, [1]);
     const want = this.height * this.width * this.channels;
-    if (input[0] !== want) throw new ShapeError(`layer '${this.name}': expected ${want} values per example (${this.height}x${this.width}x${this.channels}), got ${input[0]}`);
+    if (input[0] !== want)
+      throw new ShapeError(
+        `layer '${this.name}': expected ${want} values per example (${this.height}x${this.width}x${this.channels}), got ${input[0]}`,
+      );
     return [this.height, this.width, this.channels];
   }
   forward(x: tf.Tensor): tf.Tensor {

@@ -15,7 +15,9 @@ export class Residual implements Layer {
     const a = this.main.outputShape(input);
     const b = this.shortcut ? this.shortcut.outputShape(input) : [...input];
     if (a.join() !== b.join()) {
-      throw new ShapeError(`layer '${this.name}': main branch gives [${a.join(', ')}] but shortcut gives [${b.join(', ')}]; add a projection shortcut`);
+      throw new ShapeError(
+        `layer '${this.name}': main branch gives [${a.join(', ')}] but shortcut gives [${b.join(', ')}]; add a projection shortcut`,
+      );
     }
     return a;
   }

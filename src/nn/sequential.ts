@@ -32,7 +32,10 @@ export class Sequential implements Layer {
   }
 
   clone(): Sequential {
-    return new Sequential(this.name, this.layers.map((l) => l.clone()));
+    return new Sequential(
+      this.name,
+      this.layers.map((l) => l.clone()),
+    );
   }
 
   /** The same structure with some layers replaced (used by folding). */

@@ -17,7 +17,10 @@ export class Standardize extends StatelessLayer {
     this.mean = typeof mean === 'number' ? [mean] : [...mean];
     this.std = typeof std === 'number' ? [std] : [...std];
     const ok = this.mean.length === this.std.length && this.mean.every(Number.isFinite) && this.std.every((s) => s > 0 && Number.isFinite(s));
-    if (!ok) throw new ConfigError(`layer '${name}': needs finite means and stds > 0 of equal length, got mean [${this.mean.join(', ')}], std [${this.std.join(', ')}]`);
+    if (!ok)
+      throw new ConfigError(
+        `layer '${name}': needs finite means and stds > 0 of equal length, got mean [${this.mean.join(', ')}], std [${this.std.join(', ')}]`,
+      );
   }
 
   /** 1 for scalar statistics, else the channel count they apply to. */

@@ -57,5 +57,7 @@ export function floatValueInfo(name: string, dims: ReadonlyArray<number | string
 
 /** A ModelProto around `graph` at our IR version and opset, encoded. */
 export function encodeModel(graph: onnx.IGraphProto, extra: Partial<onnx.IModelProto> = {}): Uint8Array {
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: IR_VERSION, opsetImport: [{ domain: '', version: OPSET }], ...extra, graph })).finish();
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({ irVersion: IR_VERSION, opsetImport: [{ domain: '', version: OPSET }], ...extra, graph }),
+  ).finish();
 }

@@ -48,7 +48,8 @@ export function checkpointVariables(model: Model): NamedVariable[] {
   const all: NamedVariable[] = uniqueByVariable([...model.params(), ...model.net.state()]);
   const seen = new Set<string>();
   for (const v of all) {
-    if (seen.has(v.name)) throw new ConfigError(`model '${model.name}': tensor name '${v.name}' is used twice; give layers unique names to checkpoint it`);
+    if (seen.has(v.name))
+      throw new ConfigError(`model '${model.name}': tensor name '${v.name}' is used twice; give layers unique names to checkpoint it`);
     seen.add(v.name);
   }
   return all;
@@ -85,7 +86,8 @@ export function saveCheckpoint(model: Model, file: string, meta: Record<string, 
 }
 
 function readHeader(file: string, bytes: Buffer): { header: Header; payload: Buffer } {
-  if (bytes.length < 12 || bytes.toString('latin1', 0, 8) !== MAGIC) throw new DataError(`checkpoint '${file}': not a latephase checkpoint (bad magic)`);
+  if (bytes.length < 12 || bytes.toString('latin1', 0, 8) !== MAGIC)
+    throw new DataError(`checkpoint '${file}': not a latephase checkpoint (bad magic)`);
   const headerLength = bytes.readUInt32LE(8);
   if (12 + headerLength > bytes.length) throw new DataError(`checkpoint '${file}': truncated header`);
   let header: Header;
@@ -94,10 +96,13 @@ function readHeader(file: string, bytes: Buffer): { header: Header; payload: Buf
   } catch {
     throw new DataError(`checkpoint '${file}': corrupt header`);
   }
-  if (header.format !== 'latephase-checkpoint' || header.version !== VERSION) throw new DataError(`checkpoint '${file}': unsupported format ${header.format} v${header.version}`);
+  if (header.format !== 'latephase-checkpoint' || header.version !== VERSION)
+    throw new DataError(`checkpoint '${file}': unsupported format ${header.format} v${header.version}`);
   const payload = bytes.subarray(12 + headerLength);
-  if (payload.length !== header.payloadBytes) throw new DataError(`checkpoint '${file}': payload is ${payload.length} bytes, header says ${header.payloadBytes} (truncated?)`);
-  if (crypto.createHash('sha256').update(payload).digest('hex') !== header.sha256) throw new DataError(`checkpoint '${file}': payload checksum mismatch (corrupt file)`);
+  if (payload.length !== header.payloadBytes)
+    throw new DataError(`checkpoint '${file}': payload is ${payload.length} bytes, header says ${header.payloadBytes} (truncated?)`);
+  if (crypto.createHash('sha256').update(payload).digest('hex') !== header.sha256)
+    throw new DataError(`checkpoint '${file}': payload checksum mismatch (corrupt file)`);
   return { header, payload };
 }
 
@@ -122,7 +127,10 @@ export function loadCheckpoint(model: Model, file: string): CheckpointInfo {
   for (const { name, variable } of vars) {
     const entry = entries.get(name);
     if (!entry) throw new DataError(`checkpoint '${file}' has no tensor '${name}' (saved from model '${header.model}')`);
-    if (entry.shape.join() !== variable.shape.join()) throw new ShapeError(`checkpoint '${file}': tensor '${name}' has shape [${entry.shape.join(', ')}], the model expects [${variable.shape.join(', ')}]`);
+    if (entry.shape.join() !== variable.shape.join())
+      throw new ShapeError(
+        `checkpoint '${file}': tensor '${name}' has shape [${entry.shape.join(', ')}], the model expects [${variable.shape.join(', ')}]`,
+      );
     if ((entry.offset + variable.size) * 4 > payload.length) throw new DataError(`checkpoint '${file}': tensor '${name}' lies outside the payload`);
   }
   if (vars.length !== entries.size) {

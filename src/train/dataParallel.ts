@@ -108,7 +108,9 @@ class GradientWorker {
     }
     if (msg.kind === 'error') {
       const Typed = WORKER_ERRORS[msg.name];
-      throw Typed ? new Typed(`gradient worker ${this.index}: ${msg.message}`) : new TrainingError(`gradient worker ${this.index}: ${msg.name}: ${msg.message}`);
+      throw Typed
+        ? new Typed(`gradient worker ${this.index}: ${msg.message}`)
+        : new TrainingError(`gradient worker ${this.index}: ${msg.name}: ${msg.message}`);
     }
     if (msg.kind !== expect) throw new TrainingError(`gradient worker ${this.index}: expected '${expect}', got '${msg.kind}'`);
     return msg;
@@ -180,11 +182,22 @@ export class DataParallelGradients implements GradientSource {
       tf.dispose([own.loss, ...own.grads]);
       throw err;
     }
-    return this.combine(state, own, replies, sizes.map((s) => s / rows.length));
+    return this.combine(
+      state,
+      own,
+      replies,
+      sizes.map((s) => s / rows.length),
+    );
   }
 
   /** Send shards 1.. to the workers; returns the workers that got one. */
-  private dispatch(rows: Int32Array, sizes: readonly number[], params: readonly Param[], member: number, state: readonly NamedVariable[]): GradientWorker[] {
+  private dispatch(
+    rows: Int32Array,
+    sizes: readonly number[],
+    params: readonly Param[],
+    member: number,
+    state: readonly NamedVariable[],
+  ): GradientWorker[] {
     const busy: GradientWorker[] = [];
     const names = params.map((p) => p.name);
     const stateNames = state.map((s) => s.name);
@@ -198,7 +211,10 @@ export class DataParallelGradients implements GradientSource {
       const values = current.map((a) => a.slice());
       const stateValues = currentState.map((a) => a.slice());
       const worker = this.workers[s - 1]!;
-      worker.send({ kind: 'step', member, params: names, values, stateNames, state: stateValues, x: shard.x, y: shard.y }, [...values, ...stateValues, shard.x, shard.y].map((a) => a.buffer as ArrayBuffer));
+      worker.send(
+        { kind: 'step', member, params: names, values, stateNames, state: stateValues, x: shard.x, y: shard.y },
+        [...values, ...stateValues, shard.x, shard.y].map((a) => a.buffer as ArrayBuffer),
+      );
       busy.push(worker);
     }
     return busy;
@@ -214,7 +230,10 @@ export class DataParallelGradients implements GradientSource {
       return r;
     });
     const weighted = (mine: tf.Tensor, theirs: (j: number) => Float32Array): tf.Tensor =>
-      shards.reduce<tf.Tensor>((acc, _, j) => tf.add(acc, tf.mul(tf.tensor(theirs(j), mine.shape, 'float32'), weights[j + 1]!)), tf.mul(mine, weights[0]!));
+      shards.reduce<tf.Tensor>(
+        (acc, _, j) => tf.add(acc, tf.mul(tf.tensor(theirs(j), mine.shape, 'float32'), weights[j + 1]!)),
+        tf.mul(mine, weights[0]!),
+      );
     const combined = tf.tidy(() => {
       const loss = tf.scalar(shards.reduce((acc, r, j) => acc + r.loss * weights[j + 1]!, 0)).add(tf.mul(own.loss, weights[0]!)) as tf.Scalar;
       const grads = own.grads.map((g, i) => weighted(g, (j) => shards[j]!.grads[i]!));

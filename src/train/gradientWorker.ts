@@ -55,7 +55,10 @@ function step(model: Model, msg: Extract<ToWorker, { kind: 'step' }>): void {
   const lossValue = loss.dataSync()[0]!;
   tf.dispose([loss, ...grads]);
   const stateAfter = state.map((s) => transferableCopy(s.variable));
-  reply({ kind: 'grads', loss: lossValue, grads: hostGrads, state: stateAfter }, [...hostGrads, ...stateAfter].map((a) => a.buffer as ArrayBuffer));
+  reply(
+    { kind: 'grads', loss: lossValue, grads: hostGrads, state: stateAfter },
+    [...hostGrads, ...stateAfter].map((a) => a.buffer as ArrayBuffer),
+  );
 }
 
 async function main(): Promise<void> {

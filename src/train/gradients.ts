@@ -16,7 +16,10 @@ export interface LossAndGrads {
 
 /** Loss and gradients of `params` (in order) on one minibatch, in train mode (BatchNorm updates its running statistics). */
 export function lossAndGrads(model: Model, xb: tf.Tensor, yb: tf.Tensor, params: readonly Param[]): LossAndGrads {
-  const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(xb, TRAIN), yb), params.map((p) => p.variable));
+  const { value, grads } = tf.variableGrads(
+    () => softmaxCrossEntropy(model.forward(xb, TRAIN), yb),
+    params.map((p) => p.variable),
+  );
   return { loss: value, grads: params.map((p) => grads[p.variable.name]!) };
 }
 

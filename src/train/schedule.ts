@@ -9,7 +9,8 @@ export type Schedule =
   | { readonly kind: 'cosine'; readonly total: number; readonly minLr: number };
 
 export function checkSchedule(s: Schedule): void {
-  if (s.kind === 'annealing' && !(s.end > s.start && s.start >= 0)) throw new ConfigError(`schedule.annealing needs 0 <= start < end, got start ${s.start}, end ${s.end}`);
+  if (s.kind === 'annealing' && !(s.end > s.start && s.start >= 0))
+    throw new ConfigError(`schedule.annealing needs 0 <= start < end, got start ${s.start}, end ${s.end}`);
   if (s.kind === 'cosine' && !(s.total > 0)) throw new ConfigError(`schedule.cosine.total must be > 0, got ${s.total}`);
 }
 

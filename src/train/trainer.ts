@@ -211,7 +211,13 @@ class LossMonitor {
  * are split over that many worker threads plus this one (see dataParallel.ts for what changes:
  * BatchNorm statistics are per shard).
  */
-export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConfig, hooks: TrainHooks = {}, parallel?: DataParallelOptions): Promise<TrainResult> {
+export async function trainLatePhase(
+  model: Model,
+  data: Dataset,
+  cfg: TrainConfig,
+  hooks: TrainHooks = {},
+  parallel?: DataParallelOptions,
+): Promise<TrainResult> {
   checkTrainConfig(cfg);
   checkDataset(data, 'training data');
   const late = cfg.t0 < cfg.epochs && latePhaseUnits(model).length > 0;

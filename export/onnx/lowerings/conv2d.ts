@@ -6,7 +6,12 @@ import { filterToOIHW, windowPads } from '../layout';
 export const lowerConv2d: Lowering<Conv2d> = (layer, input, { graph }) => {
   const g = layer.geometry;
   const k = g.kernelSize;
-  const w = graph.floatInitializer(`${layer.name}.weight`, filterToOIHW(weightData(layer, layer.filter), filterShape(g)), [g.outChannels, g.inChannels, k, k]);
+  const w = graph.floatInitializer(`${layer.name}.weight`, filterToOIHW(weightData(layer, layer.filter), filterShape(g)), [
+    g.outChannels,
+    g.inChannels,
+    k,
+    k,
+  ]);
   const inputs = [input.name, w];
   if (layer.bias) inputs.push(graph.floatInitializer(`${layer.name}.bias`, weightData(layer, layer.bias), [g.outChannels]));
   const [h, wd] = input.shape as [number, number, number];

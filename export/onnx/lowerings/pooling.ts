@@ -2,7 +2,10 @@ import { AvgPool, GlobalAvgPool, MaxPool } from '../../../src/nn/pooling';
 import { Lowering, output } from '../lowering';
 import { windowPads } from '../layout';
 
-function windowAttrs(layer: MaxPool | AvgPool, shape: readonly number[]): { kernel_shape: { ints: number[] }; strides: { ints: number[] }; pads: { ints: number[] } } {
+function windowAttrs(
+  layer: MaxPool | AvgPool,
+  shape: readonly number[],
+): { kernel_shape: { ints: number[] }; strides: { ints: number[] }; pads: { ints: number[] } } {
   const [h, w] = shape as [number, number, number];
   return {
     kernel_shape: { ints: [layer.poolSize, layer.poolSize] },

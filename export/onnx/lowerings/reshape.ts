@@ -11,7 +11,8 @@ export const lowerFlatten: Lowering<Flatten> = (layer, input, { graph }) => {
 /** Flat HWC pixels -> NCHW image: reshape to NHWC, then transpose (a single reshape when C = 1). */
 export const lowerImageReshape: Lowering<ImageReshape> = (layer, input, { graph }) => {
   const { height: h, width: w, channels: c } = layer;
-  if (c === 1) return output(layer, input, graph.node('Reshape', [input.name, graph.int64Initializer(`${layer.name}.shape`, [-1, 1, h, w])], layer.name));
+  if (c === 1)
+    return output(layer, input, graph.node('Reshape', [input.name, graph.int64Initializer(`${layer.name}.shape`, [-1, 1, h, w])], layer.name));
   const nhwc = graph.node('Reshape', [input.name, graph.int64Initializer(`${layer.name}.shape`, [-1, h, w, c])], layer.name);
   return output(layer, input, graph.node('Transpose', [nhwc], layer.name, { perm: { ints: [...NHWC_TO_NCHW] } }));
 };

@@ -24,5 +24,11 @@ export const batchMatMulOverride: KernelOverride = {
       return out;
     };
   },
-  check: { inputs: [[2, 4, 3], [2, 5, 4]], fn: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, true, true) },
+  check: {
+    inputs: [
+      [2, 4, 3],
+      [2, 5, 4],
+    ],
+    fn: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, true, true),
+  },
 };

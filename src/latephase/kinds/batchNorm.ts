@@ -30,15 +30,12 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> {
     readonly channels: number,
     opts: Partial<BatchNormConfig> = {},
   ) {
-    super(
-      name,
-      {
-        gamma: { init: constant([channels], 1), role: 'param' },
-        beta: { init: constant([channels], 0), role: 'param' },
-        runningMean: { init: constant([channels], 0), role: 'state' },
-        runningVar: { init: constant([channels], 1), role: 'state' },
-      },
-    );
+    super(name, {
+      gamma: { init: constant([channels], 1), role: 'param' },
+      beta: { init: constant([channels], 0), role: 'param' },
+      runningMean: { init: constant([channels], 0), role: 'state' },
+      runningVar: { init: constant([channels], 1), role: 'state' },
+    });
     this.config = { epsilon: opts.epsilon ?? BN_EPSILON, momentum: opts.momentum ?? BN_MOMENTUM };
   }
 

@@ -19,7 +19,9 @@ export class FullWeight extends MemberWeight<string> {
     request: Pick<WeightRequest, 'layer' | 'tensor' | 'shape' | 'init' | 'decay'>,
     readonly latePhaseKind: 'full' | 'head' = 'full',
   ) {
-    super(`${request.layer}.${request.tensor}`, request.shape, request.layer, { [request.tensor]: { init: request.init(), role: 'param', decay: request.decay } });
+    super(`${request.layer}.${request.tensor}`, request.shape, request.layer, {
+      [request.tensor]: { init: request.init(), role: 'param', decay: request.decay },
+    });
     this.tensor = request.tensor;
   }
 
@@ -35,7 +37,7 @@ export class FullWeight extends MemberWeight<string> {
 
 registerLatePhaseKind<string[]>({
   key: 'full',
-  help: "named layers whose every tensor is late-phase (conv, dense, LSTM, BatchNorm), e.g. full=conv2+fc1",
+  help: 'named layers whose every tensor is late-phase (conv, dense, LSTM, BatchNorm), e.g. full=conv2+fc1',
   priority: 30,
   parse: (v) => parseNameList('full', v),
   describe: (names) => `full(${names.join(',')})`,

@@ -29,7 +29,8 @@ export class TemplateBank {
     fanIn: number,
     rng: Rng,
   ) {
-    if (!Number.isInteger(count) || count < 1) throw new ConfigError(`template bank '${name}': template count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new ConfigError(`template bank '${name}': template count must be a positive integer, got ${count}`);
     this.templates = makeParam(`${name}.templates`, kaimingNormal([count, ...weightShape], fanIn, rng));
     this.coefficients = orthonormalVectors(count, count, rng);
   }
@@ -41,7 +42,9 @@ export class TemplateBank {
 
   /** W = sum_t c_t T_t. */
   weight(coefficients: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(coefficients, [1, this.count]), tf.reshape(this.templates.variable, [this.count, -1])), [...this.weightShape]));
+    return tf.tidy(() =>
+      tf.reshape(tf.matMul(tf.reshape(coefficients, [1, this.count]), tf.reshape(this.templates.variable, [this.count, -1])), [...this.weightShape]),
+    );
   }
 
   dispose(): void {
@@ -86,7 +89,10 @@ export class TemplateWeight extends MemberWeight<'coefficients'> {
   }
 
   fold(): PlainWeight {
-    return plainWeight(this.name, tf.tidy(() => this.bank.weight(this.members.mean('coefficients'))));
+    return plainWeight(
+      this.name,
+      tf.tidy(() => this.bank.weight(this.members.mean('coefficients'))),
+    );
   }
 
   override dispose(): void {
@@ -115,6 +121,11 @@ registerLatePhaseKind<number>({
       if (!bank) banks.set(key, (bank = new TemplateBank(`templates_${key}`, count, r.shape, fanIn(r.shape), rng)));
       return bank;
     };
-    return { weight: (r) => (r.tensor === 'weight' && (r.role === 'conv' || r.role === 'dense' || r.role === 'head') ? new TemplateWeight(`${r.layer}.${r.tensor}`, bankFor(r)) : undefined) };
+    return {
+      weight: (r) =>
+        r.tensor === 'weight' && (r.role === 'conv' || r.role === 'dense' || r.role === 'head')
+          ? new TemplateWeight(`${r.layer}.${r.tensor}`, bankFor(r))
+          : undefined,
+    };
   },
 });
