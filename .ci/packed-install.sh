@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Packs latephase, installs the tarball into a fresh project without network, and runs the
+# README's API example there unchanged. Run after a build.
+# The install itself is offline (npm --offline, inside a network namespace with no network where
+# `unshare` is available); npm's cache is warmed first by the same install, online, in a
+# throwaway project. Install scripts are off, as the README's recipe for consumers says.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+mkdir "$work/consumer"
+cd "$work/consumer"
+printf '{ "name": "latephase-consumer", "version": "1.0.0", "private": true }\n' > package.json
+# Warm the cache with the same install, online, in a throwaway project.
+mkdir "$work/warm" && cp package.json "$work/warm/"
+(cd "$work/warm" && npm install --ignore-scripts --no-audit --no-fund "$work/$tarball" >/dev/null)
+package_json=$(cat package.json)
+offline=(npm install --offline --ignore-scripts --no-audit --no-fund "$work/$tarball")
+if unshare -n true 2>/dev/null; then
+  unshare -n "${offline[@]}" >/dev/null
+  echo "packed install: installed with no network (network namespace)"
+else
+  "${offline[@]}" >/dev/null
+  echo "packed install: installed with npm --offline (unshare unavailable)"
+fi
+test "$(cat package.json)" != "$package_json"  # the dependency was recorded
+node "$root/dist/test/readmeExample.js" "$work/consumer"
+LATEPHASE_BACKEND=wasm node readme-example.js
+test -f out/tiny/model.onnx && test -f out/tiny/manifest.json
+node -e "const m = require('./out/tiny/manifest.json'); if (!m.verification.pass) throw new Error('verification did not pass');"
+node -e "require('latephase/internal'); require('latephase/package.json');"
+echo "packed install: the README example ran in a fresh offline project ($tarball)"
