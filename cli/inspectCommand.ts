@@ -4,16 +4,16 @@ import { describeChoice, LatePhaseChoice, latePhaseKinds } from '../src/latephas
 import { ConfigError } from '../src/errors';
 import { parameterCounts } from '../src/eval/parameterCounts';
 import { foldMembers } from '../src/latephase/fold';
-import { FlagSpec, FlagValues } from './args';
+import { FlagTable, FlagValues } from './args';
 
-export const INSPECT_FLAGS: Readonly<Record<string, FlagSpec>> = {
+export const INSPECT_FLAGS = {
   k: { kind: 'int', min: 1, help: 'members K (default 10)' },
   'late-phase': {
     kind: 'string',
     help: `comma list of late-phase kinds, each a word or word=value (default batchnorm,head; 'none' for none): ${kindWords()}`,
   },
   classes: { kind: 'int', min: 2, help: 'number of classes (default 10)' },
-};
+} as const satisfies FlagTable;
 
 function kindWords(): string {
   return latePhaseKinds()
@@ -22,7 +22,7 @@ function kindWords(): string {
 }
 
 /** `batchnorm,head`, `rank1`, `templates=7,head`, `full=conv1+conv2`, `none`: each word names a registered kind. */
-export function latePhaseChoiceFromFlags(flags: FlagValues): LatePhaseChoice {
+export function latePhaseChoiceFromFlags(flags: FlagValues<typeof INSPECT_FLAGS>): LatePhaseChoice {
   const words = String(flags['late-phase'] ?? 'batchnorm,head')
     .split(',')
     .map((w) => w.trim())
@@ -41,10 +41,10 @@ export function latePhaseChoiceFromFlags(flags: FlagValues): LatePhaseChoice {
 
 const n = (x: number): string => x.toLocaleString('en-US');
 
-export function inspectModel(name: string, flags: FlagValues): string {
+export function inspectModel(name: string, flags: FlagValues<typeof INSPECT_FLAGS>): string {
   const choice = latePhaseChoiceFromFlags(flags);
-  const k = (flags['k'] as number | undefined) ?? 10;
-  const model = buildModel(name, { latePhase: choice, ...(flags['classes'] ? { classes: flags['classes'] as number } : {}) });
+  const k = flags['k'] ?? 10;
+  const model = buildModel(name, { latePhase: choice, ...(flags['classes'] ? { classes: flags['classes'] } : {}) });
   const folded = foldMembers(model);
   try {
     const c = parameterCounts(model, k);

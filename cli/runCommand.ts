@@ -20,7 +20,7 @@ import { chooseProvider, parseProvider } from '../export/verify/executionProvide
 import { writeBundle } from '../export/bundle/bundle';
 import { Rng } from '../src/nn/rng';
 import { saveCheckpoint } from '../src/train/checkpoint';
-import { FlagSpec, FlagValues } from './args';
+import { FlagTable, FlagValues } from './args';
 import { ProgressBar } from './progress';
 
 /** The zoo model this job trains. */
@@ -32,7 +32,7 @@ export const SPLIT_SEED = 2021;
 export const CHECKPOINT_FILE = 'latephase.ckpt';
 export const TRAIN_COUNT = 8000;
 
-export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
+export const RUN_FLAGS = {
   epochs: { kind: 'int', min: 1, help: `total epochs (default ${DEFAULT_TRAIN_CONFIG.epochs})` },
   t0: { kind: 'int', min: 0, help: `epochs of plain training before release (default ${DEFAULT_TRAIN_CONFIG.t0})` },
   k: { kind: 'int', min: 1, help: `late-phase members K (default ${DEFAULT_TRAIN_CONFIG.k})` },
@@ -52,7 +52,7 @@ export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: 'data-parallel gradient worker threads: auto (one per extra core on wasm/cpu, none on native backends) or a count (default auto)',
   },
   quiet: { kind: 'boolean', help: 'no progress bar' },
-};
+} as const satisfies FlagTable;
 
 export interface RunSummary {
   readonly backend: string;
@@ -73,18 +73,18 @@ function gammaTheta(raw: string | number | boolean | undefined): number | '1/K' 
   return Number(raw); // checkTrainConfig rejects NaN and non-positive values by name
 }
 
-export function trainConfigFromFlags(flags: FlagValues): TrainConfig {
+export function trainConfigFromFlags(flags: FlagValues<typeof RUN_FLAGS>): TrainConfig {
   const d = DEFAULT_TRAIN_CONFIG;
-  const epochs = (flags['epochs'] as number | undefined) ?? d.epochs;
-  const lr = (flags['lr'] as number | undefined) ?? d.shared.lr;
+  const epochs = flags['epochs'] ?? d.epochs;
+  const lr = flags['lr'] ?? d.shared.lr;
   return {
     ...d,
     epochs,
-    t0: (flags['t0'] as number | undefined) ?? Math.min(d.t0, Math.max(epochs - 1, 0)),
-    k: (flags['k'] as number | undefined) ?? d.k,
-    seed: (flags['seed'] as number | undefined) ?? d.seed,
-    batchSize: (flags['batch-size'] as number | undefined) ?? d.batchSize,
-    sigma0: (flags['sigma0'] as number | undefined) ?? d.sigma0,
+    t0: flags['t0'] ?? Math.min(d.t0, Math.max(epochs - 1, 0)),
+    k: flags['k'] ?? d.k,
+    seed: flags['seed'] ?? d.seed,
+    batchSize: flags['batch-size'] ?? d.batchSize,
+    sigma0: flags['sigma0'] ?? d.sigma0,
     gammaTheta: gammaTheta(flags['gamma-theta']),
     shared: { ...d.shared, lr },
     member: { ...d.member, lr },
@@ -119,20 +119,20 @@ function realInputs(data: Dataset, rows: number): InputSet {
   };
 }
 
-export async function runMnistJob(flags: FlagValues, log: (line: string) => void = console.log): Promise<RunSummary> {
+export async function runMnistJob(flags: FlagValues<typeof RUN_FLAGS>, log: (line: string) => void = console.log): Promise<RunSummary> {
   const started = Date.now();
   const cfg = trainConfigFromFlags(flags);
   checkTrainConfig(cfg); // bad values fail before any work
-  const foldMode = (flags['fold'] as 'exact' | 'mean' | undefined) ?? 'exact';
-  const provider = parseProvider((flags['ep'] as string | undefined) ?? 'cpu');
+  const foldMode = flags['fold'] ?? 'exact';
+  const provider = parseProvider(flags['ep'] ?? 'cpu');
   const allowCpuFallback = Boolean(flags['allow-cpu-fallback']);
   chooseProvider(provider, allowCpuFallback); // fail before training, not after
-  const outDir = path.resolve((flags['out'] as string | undefined) ?? path.join('out', 'mnist-cnn'));
-  const backend = await selectBackend(flags['backend'] as string | undefined);
+  const outDir = path.resolve(flags['out'] ?? path.join('out', 'mnist-cnn'));
+  const backend = await selectBackend(flags['backend']);
   log(`backend: ${describeBackend(backend, true)}`);
 
   const split = splitDataset(loadMnist(), TRAIN_COUNT, SPLIT_SEED);
-  const trainSize = flags['train-size'] as number | undefined;
+  const trainSize = flags['train-size'];
   const train = trainSize
     ? subset(
         split.train,

@@ -1,7 +1,7 @@
 /** Typed errors: each names the offending field, file or layer so a user can act on it. */
 export class LatePhaseError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -17,3 +17,5 @@ export class ExportError extends LatePhaseError {}
 export class VerificationError extends LatePhaseError {}
 /** A data file is missing, truncated or not in the expected format. */
 export class DataError extends LatePhaseError {}
+/** A file or folder could not be written (disk full, permissions, a file where a folder should be). */
+export class WriteError extends LatePhaseError {}

@@ -73,7 +73,16 @@ test('latephase run end to end on a subset: trains, folds, exports, verifies and
 test('unknown flags, bad values and unknown commands exit 2 with a message naming them', () => {
   const cases: Array<[string[], RegExp]> = [
     [['run', '--epoch', '3'], /unknown flag --epoch/],
-    [['run', '--epochs', 'three'], /--epochs expects an integer, got 'three'/],
+    [['run', '--epochs', 'three'], /--epochs expects a decimal integer, got 'three'/],
+    [['run', '--epochs', '0x3'], /--epochs expects a decimal integer, got '0x3'/],
+    [['run', '--epochs', '0b10'], /--epochs expects a decimal integer, got '0b10'/],
+    [['run', '--epochs', '1e3'], /--epochs expects a decimal integer, got '1e3'/],
+    [['run', '--lr', '0x1'], /--lr expects a decimal number, got '0x1'/],
+    [['run', '--seed', '1', '--seed', '2'], /--seed is given twice/],
+    [['run', '--out', '--seed', '3'], /--out needs a value, and the next argument is a flag/],
+    [['run', '--out', ''], /--out needs a non-empty value/],
+    [['run', '--quiet=yes'], /--quiet takes no value/],
+    [['run', 'extra'], /unexpected argument 'extra'/],
     [['run', '--k', '0'], /--k must be >= 1/],
     [['run', '--fold', 'median'], /--fold must be one of exact, mean/],
     [['run', '--backend', 'tpu'], /--backend must be one of/],

@@ -1,5 +1,6 @@
 /** Accumulates ONNX nodes and initializers with unique names; knows nothing about layers. */
 import { onnx } from 'onnx-proto';
+import { ExportError } from '../../src/errors';
 import { attributes, AttributeValue, float32Tensor, int64Tensor } from '../../src/onnx/proto';
 
 export type { AttributeValue } from '../../src/onnx/proto';
@@ -20,7 +21,7 @@ export class GraphBuilder {
 
   /** Reserve an exact name (graph inputs and outputs). */
   reserve(name: string): string {
-    if (this.taken.has(name)) throw new Error(`ONNX name '${name}' is already used`);
+    if (this.taken.has(name)) throw new ExportError(`ONNX name '${name}' is already used`);
     this.taken.add(name);
     return name;
   }

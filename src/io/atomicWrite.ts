@@ -7,6 +7,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { WriteError } from '../errors';
 
 /** The file operations a write uses; tests substitute failing ones. */
 export interface AtomicWriteIo {
@@ -21,7 +22,11 @@ const NODE_IO: AtomicWriteIo = fs;
 
 export function writeFileAtomic(file: string, data: string | Uint8Array, io: AtomicWriteIo = NODE_IO): void {
   const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new WriteError(`cannot create the folder ${dir}: ${(err as Error).message}`, { cause: err });
+  }
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
   try {
@@ -39,7 +44,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, io: Ato
     io.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err;
+    throw new WriteError(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
   }
   syncDirectory(dir);
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EVAL, ForwardContext, Layer, Param, uniqueByVariable, walkLayers } from './layer';
-import { ShapeError } from '../errors';
+import { ConfigError, ShapeError } from '../errors';
 
 /** What a deployment needs to know about the model's input beyond its shape. */
 export interface ModelMeta {
@@ -86,6 +86,7 @@ export function mapLayerTree(root: Layer, replace: (layer: Layer) => Layer | nul
   const substitute = replace(root);
   if (substitute) return substitute;
   if (isMappable(root)) return root.map((child) => mapLayerTree(child, replace));
-  if (root.children().length) throw new Error(`layer '${root.name}' (${root.kind}) has children but cannot be rebuilt`);
+  if (root.children().length)
+    throw new ConfigError(`layer '${root.name}' (${root.kind}) has children but no map(); containers must implement map() to be folded or cloned`);
   return root.clone();
 }

@@ -75,7 +75,7 @@ class GradientWorker {
     this.thread = new Worker(path.join(__dirname, 'gradientWorker.js'), { workerData: setup });
     this.thread.on('message', (msg: FromWorker) => this.settle((p) => p.resolve(msg)));
     this.thread.on('error', (err) => this.fail(err));
-    this.thread.on('exit', (code) => this.fail(new Error(`exited with code ${code}`)));
+    this.thread.on('exit', (code) => this.fail(new TrainingError(`gradient worker ${index} exited with code ${code}`)));
     this.awaitReply(); // the first message is 'ready' (or the error that stopped the worker)
   }
 

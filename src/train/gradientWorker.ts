@@ -13,6 +13,7 @@ import { NamedVariable, Param } from '../nn/layer';
 import { memberCount, releaseMembers, selectMember } from '../latephase/members';
 import { oneHotLabels } from '../data/dataset';
 import { lossAndGrads } from './gradients';
+import { ConfigError } from '../errors';
 import { FromWorker, ToWorker, transferableCopy, WorkerSetup } from './workerProtocol';
 
 const setup = workerData as WorkerSetup;
@@ -30,14 +31,14 @@ function step(model: Model, msg: Extract<ToWorker, { kind: 'step' }>): void {
   const byName = new Map(model.params().map((p) => [p.name, p]));
   const params: Param[] = msg.params.map((name) => {
     const p = byName.get(name);
-    if (!p) throw new Error(`no parameter '${name}' in the worker's model`);
+    if (!p) throw new ConfigError(`no parameter '${name}' in the worker's model: the recipe builds a different model`);
     return p;
   });
   params.forEach((p, i) => load(p.variable, msg.values[i]!));
   const stateByName = new Map(model.net.state().map((s) => [s.name, s]));
   const state: NamedVariable[] = msg.stateNames.map((name) => {
     const s = stateByName.get(name);
-    if (!s) throw new Error(`no state tensor '${name}' in the worker's model`);
+    if (!s) throw new ConfigError(`no state tensor '${name}' in the worker's model: the recipe builds a different model`);
     return s;
   });
   state.forEach((s, i) => load(s.variable, msg.state[i]!));
