@@ -1,6 +1,6 @@
 /**
  * Which engine runs the wasm backend's convolutions (forward, input and filter gradients):
- * onnxruntime's native CPU kernels when onnxruntime-node loads (3-5x faster here than XNNPACK's
+ * onnxruntime's native CPU kernels when onnxruntime-node loads (several times faster here than XNNPACK's
  * 128-bit wasm SIMD), else XNNPACK through tfjs's own Conv2D and our gradient kernels
  * (wasmKernels.ts). `LATEPHASE_CONV=auto|onnxruntime|xnnpack` overrides; a forced engine that cannot
  * start is an error, and the engine in use is always part of the backend report.
@@ -111,9 +111,8 @@ function registerOrtConvolutions(ort: OrtConvolution): void {
       false,
       'channelsLast',
     );
-  // Forward convolutions with few input channels (a network's first layer) measured faster on
-  // XNNPACK: 1 -> 32 channels 1.4 vs 1.8 ms, 3 -> 16 0.8 vs 1.6 ms; from 16 channels on,
-  // onnxruntime wins by 1.3-3x. Their gradients stay on onnxruntime, which wins there too.
+  // Forward convolutions with few input channels (a network's first layer) are faster on XNNPACK;
+  // their gradients, and everything wider, on onnxruntime (bench/README.md#onnxruntime-convolutions).
   registerHostConvolution<ConvGradAttrs & { dilations: [number, number] | number }>(
     tf.Conv2D as ConvKernel,
     ['x', 'filter'],

@@ -1,8 +1,7 @@
 /**
  * 2-D convolutions and their two gradients on onnxruntime's native CPU kernels (MLAS: AVX2/AVX-512
  * where the CPU has them), for the wasm backend, whose XNNPACK kernels are limited to 128-bit SIMD
- * on one thread (measured here on a [16, 32, 32, 64] x [3, 3, 64, 64] convolution: 45 ms in wasm,
- * 15 ms in onnxruntime on one thread, 8 ms on two).
+ * on one thread (bench/README.md#onnxruntime-convolutions).
  *
  * tfjs kernels are synchronous, so this uses onnxruntime-node's synchronous session binding (the
  * object its public, promise-based InferenceSession wraps). That binding is not documented API:
@@ -114,14 +113,13 @@ function inputGradientGraph(g: ConvGeometry2D, outputPadding: readonly [number, 
 
 /**
  * dW as one GEMM per filter tap, on NHWC data as it is: for tap (i, j), the strided window of the
- * padded x ([n * oh * ow, c]) transposed times dy ([n * oh * ow, o]). Measured 2-3x faster than a
+ * padded x ([n * oh * ow, c]) transposed times dy ([n * oh * ow, o]). Faster than a
  * convolution with dy as the kernel (whose output is only kh x kw pixels, a poor GEMM shape).
  */
 /**
  * Stride-1 dx as a forward Conv of dy with the spatially flipped filter (Slice with negative steps)
- * and pads k - 1 - pad; measured 10-27% faster than ConvTranspose when the layer does not widen
- * (in channels >= out channels: 64->64 at [16, 32, 32] 13.8 vs 16.9 ms), 15-55% slower when it
- * does (32->64 at [16, 14, 14] 2.1 vs 1.8 ms), so inputGradient picks by that.
+ * and pads k - 1 - pad; faster than ConvTranspose when the layer does not widen (in channels >=
+ * out channels), slower when it does, so inputGradient picks by that (bench/README.md#onnxruntime-convolutions).
  */
 function flippedConvGraph(g: ConvGeometry2D, filterHW: readonly [number, number]): Uint8Array {
   const big = 2 ** 62;
@@ -243,7 +241,7 @@ export class OrtConvolution {
     if (!session) {
       session = new this.runtime.Session();
       // No memory arena: each session's arena kept its peak (im2col buffers, tap windows) for good;
-      // without it WRN-16-4 training peaked 0.7 GB lower at the same speed.
+      // without it WRN-16-4 training peaked lower at the same speed (bench/README.md#onnxruntime-convolutions).
       const bytes = graph();
       session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
         intraOpNumThreads: this.threads,

@@ -3,12 +3,12 @@
  * (registered by kernels/conv2DBackpropFilter.ts and kernels/conv2DBackpropInput.ts).
  *
  * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` kernel, so the stock `tf.conv2d` gradient
- * throws there; its `Conv2DBackpropInput` is a naive loop ~10x slower than a forward convolution.
+ * throws there; its `Conv2DBackpropInput` is a naive loop much slower than a forward convolution.
  * Both gradients are convolutions in disguise, so we register kernels that run them as forward
  * `Conv2D` calls, which the wasm backend executes through XNNPACK:
  *
  * - filter gradient: dW[i,j,c,o] = sum_{n,y,x} xPad[n, y*s+i, x*s+j, c] * dy[n,y,x,o], i.e. a
- *   convolution of x^T ([c, H, W, n]) with dy^T ([oh, ow, n, o]) at dilation s (measured 5-30x faster
+ *   convolution of x^T ([c, H, W, n]) with dy^T ([oh, ow, n, o]) at dilation s (faster
  *   than im2col + matmul or the wasm Conv3D filter gradient on the MNIST CNN's shapes);
  * - input gradient: forward convolutions of (padded) dy with the filter flipped in space and its
  *   channel axes swapped, one per output phase for strides (see conv2dInputGradient).
@@ -137,8 +137,7 @@ function padOrCrop(dy: tf.Tensor4D, rows: PhaseAxis, cols: PhaseAxis): tf.Tensor
  * receive only the filter taps congruent to (a + pad) mod s, so each of the s x s phases is a
  * stride-1 'valid' convolution of (padded) dy with those taps flipped, and the phases interleave
  * into dx. Total work equals the forward convolution's; the zero-insertion form it replaced did
- * s^2 times that (measured 98 ms vs 23 ms forward on a WRN stride-2 shape), and the stock wasm
- * kernel is slower still. Stride 1 is the single-phase case.
+ * s^2 times that, and the stock wasm kernel is slower still (bench/README.md#xnnpack-convolution-gradients). Stride 1 is the single-phase case.
  */
 export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs: InputGradAttrs): tf.Tensor4D {
   const info = tf.backend_util.computeConv2DInfo(
@@ -175,7 +174,7 @@ export function conv2dInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs:
     };
     if (s[0] === 1 && s[1] === 1) return phase(0, 0);
     // Interleave columns within each row phase, then rows, by stacking on inner axes (a rank-6
-    // transpose doing the same measured 71 ms against 4 ms on a WRN shape); then crop.
+    // transpose doing the same was far slower: bench/README.md#xnnpack-convolution-gradients); then crop.
     const [ph, pw] = [Math.ceil(h / s[0]), Math.ceil(w / s[1])];
     const rowPhases: tf.Tensor[] = [];
     for (let a = 0; a < s[0]; a++) {

@@ -1,11 +1,11 @@
 /**
  * Sum and Mean for the wasm backend when the reduced axes leave the innermost axis alone (BatchNorm
  * statistics and their gradients over [N, H, W], bias gradients, global average pooling over
- * [H, W]). The stock kernels first transpose the reduced axes innermost, which dominated: a sum of
- * [16, 32, 32, 64] over [0, 1, 2] measured ~7 ms, against ~0.5 ms as one XNNPACK average pooling
- * whose window covers the reduced axes (channels stay innermost, nothing moves). A product with a
- * row of ones measured 1.5-4.6 ms (XNNPACK repacks the big operand on every call). Other
- * reductions keep the stock kernels.
+ * [H, W]). The stock kernels first transpose the reduced axes innermost, which dominated; one
+ * XNNPACK average pooling whose window covers the reduced axes moves nothing (channels stay
+ * innermost). A product with a row of ones was slower too (XNNPACK repacks the big operand on
+ * every call). Figures: bench/README.md#leading-axes-reductions. Other reductions keep the stock
+ * kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { toKernelOutput } from './kernels/kernelOverride';

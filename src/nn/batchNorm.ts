@@ -43,7 +43,7 @@ export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNo
  * Train-mode normalisation with batch statistics, with the standard BatchNorm backward written out:
  *   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma / sigma * (dy - (dbeta + xhat * dgamma) / M).
  * tfjs's own gradients of mean and variance multiply by host-made arrays of ones the size of x,
- * which cost more than the arithmetic (page-zeroing showed up at 14% of a WRN training profile).
+ * which cost more than the arithmetic (bench/README.md#batchnorm-backward).
  * `onStatistics` receives the batch mean, biased variance and the count they are over (for the running update).
  */
 function batchNormTrain(

@@ -10,7 +10,7 @@ function transposeLastTwo(t: tf.Tensor): tf.Tensor {
 
 export const batchMatMulOverride: KernelOverride = {
   kernelName: tf.BatchMatMul,
-  why: 'the stock kernel is ~9x slower with transposeA/transposeB (every dense gradient uses them) than an explicit Transpose and a plain matmul',
+  why: 'the stock kernel is much slower with transposeA/transposeB (every dense gradient uses them) than an explicit Transpose and a plain matmul (bench/README.md#batched-matmul)',
   make(stock) {
     const plain = required(stock, tf.BatchMatMul).kernelFunc;
     return (args) => {
