@@ -47,6 +47,7 @@ export {
 } from '../src/latephase/kindRegistry';
 export type { LatePhaseKind, KindBuilder, FoldOptionSpec, LatePhaseChoice } from '../src/latephase/kindRegistry';
 export { MemberWeight } from '../src/latephase/memberWeight';
+export { MemberUnit } from '../src/latephase/memberUnit';
 export { MemberLayer } from '../src/latephase/memberLayer';
 export type { MemberTensorSpec } from '../src/latephase/memberSet';
 export { LayerFactory, BN_AND_HEAD, NO_LATE_PHASE } from '../src/latephase/layerFactory';

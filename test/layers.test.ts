@@ -44,7 +44,7 @@ test('coverage: every lowering in the registry has a checkLayer case (gradient a
 
 test('coverage: every layer class of the public API has a checkLayer case', () => {
   const covered = coveredClasses();
-  const abstractBases = new Set<unknown>([api.StatelessLayer, api.WeightedLayer, api.MemberLayer]);
+  const abstractBases = new Set<unknown>([api.StatelessLayer, api.WeightedLayer, api.MemberLayer, api.MemberUnit]);
   const layerClasses = Object.values(api).filter(
     (v): v is abstract new (...args: never[]) => Layer =>
       typeof v === 'function' &&
