@@ -17,18 +17,12 @@ import { Residual } from '../src/nn/residual';
 import { Embedding } from '../src/nn/embedding';
 import { LSTM } from '../src/nn/lstm';
 import { Rng } from '../src/nn/rng';
-import { LayerFactory } from '../src/latephase/layerFactory';
-import { LatePhaseChoice } from '../src/latephase/kindRegistry';
+import * as fs from 'fs';
+import * as path from 'path';
 import { CheckLayerOptions } from './checkLayer';
+import { LayerCase } from './kindCase';
 
-export interface LayerCase {
-  readonly name: string;
-  readonly make: () => Layer;
-  readonly shape: number[];
-  readonly opts?: CheckLayerOptions;
-  /** The late-phase choice the case's layers were built with (for kind coverage). */
-  readonly choice?: LatePhaseChoice;
-}
+export type { LayerCase } from './kindCase';
 
 const rng = (): Rng => new Rng(7);
 const seq = (name: string, layers: Layer[]): Sequential => new Sequential(name, layers);
@@ -89,23 +83,15 @@ export const PLAIN_CASES: LayerCase[] = [
   { name: 'lstm (ONNX LSTM op)', make: () => new LSTM('lstm', 3, 4, { rng: rng() }), shape: [5, 3], opts: { gradientTolerance: 5e-3 } },
 ];
 
-/** Layers built by the factory under a late-phase choice: each registered kind appears at least once. */
-function kindCase(name: string, choice: LatePhaseChoice, make: (f: LayerFactory) => Layer, shape: number[], opts?: CheckLayerOptions): LayerCase {
-  return { name, choice, make: () => make(new LayerFactory(choice, rng())), shape, ...(opts ? { opts } : {}) };
-}
-
-const IMAGE = [5, 5, 3];
-
-export const LATE_PHASE_CASES: LayerCase[] = [
-  kindCase('late-phase batchnorm', { batchNorm: true }, (f) => f.batchNorm('bn', 3), [4, 4, 3]),
-  kindCase('late-phase head', { head: true }, (f) => f.head('head', 6, 4), [6]),
-  kindCase('rank-1 dense', { rank1: true }, (f) => f.dense('r1d', 6, 4), [6]),
-  kindCase('rank-1 conv2d strided, no bias', { rank1: true }, (f) => f.conv('r1c', 3, 4, { kernelSize: 3, stride: 2, bias: false }), IMAGE),
-  kindCase('rank-1 lstm', { rank1: true }, (f) => f.lstm('r1l', 3, 4), [5, 3], { gradientTolerance: 5e-3 }),
-  kindCase('template conv2d', { templates: 3 }, (f) => f.conv('tc', 3, 4, { kernelSize: 3 }), IMAGE),
-  kindCase('template dense', { templates: 4 }, (f) => f.dense('td', 6, 4), [6]),
-  kindCase('full conv2d', { full: ['fc'] }, (f) => f.conv('fc', 3, 4, { kernelSize: 3 }), IMAGE),
-  kindCase('full lstm', { full: ['fl'] }, (f) => f.lstm('fl', 3, 4), [5, 3], { gradientTolerance: 5e-3 }),
-];
+/**
+ * Late-phase cases: each built-in kind keeps its cases in its own test module, `test/kinds/<kind>.ts`
+ * (exporting `CASES`), so a new kind adds its module and its test and edits nothing else here.
+ */
+export const LATE_PHASE_CASES: LayerCase[] = fs
+  .readdirSync(path.join(__dirname, 'kinds'))
+  .filter((f) => /^[^.]+\.js$/.test(f))
+  .sort()
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the folder is the list
+  .flatMap((f) => (require(path.join(__dirname, 'kinds', f)) as { CASES: LayerCase[] }).CASES);
 
 export const LAYER_CASES: LayerCase[] = [...PLAIN_CASES, ...LATE_PHASE_CASES];
