@@ -1,6 +1,7 @@
 /** Checkpoints: exact round trip with late-phase members, and clear errors that change nothing on bad files. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -88,5 +89,61 @@ test('corrupt, truncated, foreign or mismatched checkpoints are rejected by name
   );
   assert.deepEqual(values(target), before);
   [source, target, wider, other].forEach((m) => m.dispose());
+  fs.rmSync(dir, { recursive: true });
+});
+
+/** The file with its header replaced: `resign` recomputes the checksum (a deliberate edit), else the old one stays. */
+function withHeader(good: Buffer, edit: (h: Record<string, unknown>) => void, resign: boolean): Buffer {
+  const headerLength = good.readUInt32LE(8);
+  const header = JSON.parse(good.toString('utf8', 44, 44 + headerLength)) as Record<string, unknown>;
+  edit(header);
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const payload = good.subarray(44 + headerLength);
+  const prefix = Buffer.from(good.subarray(0, 44));
+  prefix.writeUInt32LE(headerBytes.length, 8);
+  if (resign) crypto.createHash('sha256').update(headerBytes).update(payload).digest().copy(prefix, 12);
+  return Buffer.concat([prefix, headerBytes, payload]);
+}
+
+test('every header field is covered: an edited field is rejected by name, and the model (values and K) is unchanged', () => {
+  const dir = tmp();
+  const source = trainedCnn();
+  const file = path.join(dir, 'good.ckpt');
+  saveCheckpoint(source, file);
+  const good = fs.readFileSync(file);
+  const target = mnistCnn({ seed: 5, widths: [3, 4] }); // K = 1: a bad file must not restructure it
+  const names = (): string[] => checkpointVariables(target).map((v) => v.name);
+  const [namesBefore, valuesBefore] = [names(), values(target)];
+  type Edit = [string, (h: Record<string, unknown>) => void, RegExp];
+  const tensor = (h: Record<string, unknown>, i: number): Record<string, unknown> => (h['tensors'] as Array<Record<string, unknown>>)[i]!;
+  const edits: Edit[] = [
+    ['format', (h) => (h['format'] = 'other'), /unsupported format/],
+    ['version', (h) => (h['version'] = 3), /unsupported format/],
+    ['members', (h) => (h['members'] = 4), /has no tensor '.*\[3\]'/],
+    ['members (not an integer)', (h) => (h['members'] = 2.5), /member count 2\.5 is not a positive integer/],
+    ['payloadBytes', (h) => (h['payloadBytes'] = 12), /payload is \d+ bytes, header says 12/],
+    ['tensor name', (h) => (tensor(h, 0)['name'] = 'renamed'), /has no tensor/],
+    ['tensor dtype', (h) => (tensor(h, 1)['dtype'] = 'int32'), /dtype "int32"; only float32/],
+    ['tensor shape', (h) => (tensor(h, 0)['shape'] = [9, 9]), /do not fit its shape|the model expects/],
+    ['tensor offset', (h) => (tensor(h, 2)['offset'] = Number(tensor(h, 2)['offset']) + 1), /gap or overlap|expected \d+/],
+    ['tensor length', (h) => (tensor(h, 2)['length'] = 1), /do not fit its shape/],
+    ['tensor table', (h) => (h['tensors'] = 'none'), /no tensor table/],
+  ];
+  for (const [field, edit, message] of edits) {
+    for (const resign of [false, true]) {
+      const p = path.join(dir, 'edited.ckpt');
+      fs.writeFileSync(p, withHeader(good, edit, resign));
+      assert.throws(
+        () => loadCheckpoint(target, p),
+        (e: unknown) => (e instanceof DataError || e instanceof ShapeError) && (resign ? message : /checksum mismatch/).test(e.message),
+        `${field} (${resign ? 're-signed' : 'old checksum'})`,
+      );
+      assert.equal(memberCount(target), 1, `${field}: K unchanged`);
+      assert.deepEqual(names(), namesBefore, `${field}: structure unchanged`);
+    }
+  }
+  assert.deepEqual(values(target), valuesBefore);
+  assert.equal(loadCheckpoint(target, file).members, 3, 'the untouched file still loads');
+  [source, target].forEach((m) => m.dispose());
   fs.rmSync(dir, { recursive: true });
 });

@@ -105,9 +105,8 @@ export class MemberSet<N extends string> {
     return this.members.flatMap((_, k) => this.state(k));
   }
 
-  /** `owner.tensor` before release, `owner.tensor[k]` after. */
   private qualified(name: N, k: number): string {
-    return `${this.owner}.${name}${this.count > 1 ? `[${k}]` : ''}`;
+    return memberTensorName(`${this.owner}.${name}`, k, this.count);
   }
 
   private tensorNames(role: 'param' | 'state'): N[] {
@@ -137,4 +136,9 @@ function perturbed(p: tf.Variable, sigma0: number, rng: Rng): tf.Variable {
   const v = tf.variable(init, true);
   init.dispose();
   return v;
+}
+
+/** A member tensor's name: `owner.tensor` before release (one member), `owner.tensor[k]` after. */
+export function memberTensorName(base: string, k: number, count: number): string {
+  return count > 1 ? `${base}[${k}]` : base;
 }

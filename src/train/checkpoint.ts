@@ -1,10 +1,13 @@
 /**
  * Model checkpoints: every parameter and state tensor (late-phase members included), by name.
  *
- * File layout: 8-byte magic `LPCKPT01`, a little-endian uint32 header length, a JSON header
- * (model name, member count K, each tensor's name/shape/offset, payload size and SHA-256), then
- * the float32 little-endian payload. Writes are atomic; loading validates the whole file and the
- * model's tensor names and shapes before assigning any value, so a bad file changes no weight.
+ * File layout (version 2): 8-byte magic `LPCKPT02`, a little-endian uint32 header length, the
+ * 32-byte SHA-256 of everything after it (header and payload), a JSON header (model name, member
+ * count K, each tensor's name, dtype, shape, offset and length), then the float32 little-endian
+ * payload. The checksum covers every byte that follows it, so an edited offset is as detectable as
+ * a flipped weight. Writes are atomic. Loading validates the whole file, and every entry against
+ * the file and the model, before anything changes: a rejected file leaves the model exactly as it
+ * was (its structure included: a model at K = 1 is released to the file's K only after the check).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -12,17 +15,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
 import { NamedVariable, uniqueByVariable } from '../nn/layer';
 import { writeFileAtomic } from '../io/atomicWrite';
-import { memberCount, releaseMembers } from '../latephase/members';
+import { latePhaseUnits, memberCount, releaseMembers } from '../latephase/members';
+import { MemberUnit } from '../latephase/memberUnit';
+import { memberTensorName } from '../latephase/memberSet';
 import { ConfigError, DataError, ShapeError } from '../errors';
 
-const MAGIC = 'LPCKPT01';
-const VERSION = 1;
+const MAGIC = 'LPCKPT02';
+const VERSION = 2;
+const PREFIX_BYTES = 8 + 4 + 32;
 
 interface TensorEntry {
   readonly name: string;
+  readonly dtype: 'float32';
   readonly shape: number[];
-  /** Offset in float32 elements from the start of the payload. */
+  /** Offset and length in float32 elements from the start of the payload. */
   readonly offset: number;
+  readonly length: number;
 }
 
 interface Header {
@@ -32,7 +40,6 @@ interface Header {
   readonly members: number;
   readonly tensors: TensorEntry[];
   readonly payloadBytes: number;
-  readonly sha256: string;
   readonly meta: Record<string, string | number>;
 }
 
@@ -65,7 +72,7 @@ export function saveCheckpoint(model: Model, file: string, meta: Record<string, 
   for (const { name, variable } of vars) {
     const values = variable.dataSync();
     for (let i = 0; i < values.length; i++) view.setFloat32((offset + i) * 4, values[i]!, true);
-    tensors.push({ name, shape: [...variable.shape], offset });
+    tensors.push({ name, dtype: 'float32', shape: [...variable.shape], offset, length: values.length });
     offset += values.length;
   }
   const header: Header = {
@@ -75,41 +82,80 @@ export function saveCheckpoint(model: Model, file: string, meta: Record<string, 
     members: memberCount(model),
     tensors,
     payloadBytes: payload.length,
-    sha256: crypto.createHash('sha256').update(payload).digest('hex'),
     meta,
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-  const prefix = Buffer.alloc(12);
+  const prefix = Buffer.alloc(PREFIX_BYTES);
   prefix.write(MAGIC, 0, 'latin1');
   prefix.writeUInt32LE(headerBytes.length, 8);
+  crypto.createHash('sha256').update(headerBytes).update(payload).digest().copy(prefix, 12);
   writeFileAtomic(file, Buffer.concat([prefix, headerBytes, payload]));
 }
 
 function readHeader(file: string, bytes: Buffer): { header: Header; payload: Buffer } {
-  if (bytes.length < 12 || bytes.toString('latin1', 0, 8) !== MAGIC)
-    throw new DataError(`checkpoint '${file}': not a latephase checkpoint (bad magic)`);
+  const bad = (why: string): DataError => new DataError(`checkpoint '${file}': ${why}`);
+  if (bytes.length < PREFIX_BYTES || bytes.toString('latin1', 0, 6) !== MAGIC.slice(0, 6)) throw bad('not a latephase checkpoint (bad magic)');
+  if (bytes.toString('latin1', 0, 8) !== MAGIC)
+    throw bad(`unsupported checkpoint format ${bytes.toString('latin1', 0, 8)} (this version reads ${MAGIC})`);
   const headerLength = bytes.readUInt32LE(8);
-  if (12 + headerLength > bytes.length) throw new DataError(`checkpoint '${file}': truncated header`);
+  if (PREFIX_BYTES + headerLength > bytes.length) throw bad('truncated header');
+  const digest = crypto.createHash('sha256').update(bytes.subarray(PREFIX_BYTES)).digest();
+  if (!digest.equals(bytes.subarray(12, PREFIX_BYTES))) throw bad('checksum mismatch: the file is corrupt, truncated or was edited');
   let header: Header;
   try {
-    header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength)) as Header;
+    header = JSON.parse(bytes.toString('utf8', PREFIX_BYTES, PREFIX_BYTES + headerLength)) as Header;
   } catch {
-    throw new DataError(`checkpoint '${file}': corrupt header`);
+    throw bad('corrupt header');
   }
-  if (header.format !== 'latephase-checkpoint' || header.version !== VERSION)
-    throw new DataError(`checkpoint '${file}': unsupported format ${header.format} v${header.version}`);
-  const payload = bytes.subarray(12 + headerLength);
-  if (payload.length !== header.payloadBytes)
-    throw new DataError(`checkpoint '${file}': payload is ${payload.length} bytes, header says ${header.payloadBytes} (truncated?)`);
-  if (crypto.createHash('sha256').update(payload).digest('hex') !== header.sha256)
-    throw new DataError(`checkpoint '${file}': payload checksum mismatch (corrupt file)`);
+  if (header.format !== 'latephase-checkpoint' || header.version !== VERSION) throw bad(`unsupported format ${header.format} v${header.version}`);
+  const payload = bytes.subarray(PREFIX_BYTES + headerLength);
+  if (payload.length !== header.payloadBytes) throw bad(`payload is ${payload.length} bytes, header says ${header.payloadBytes} (truncated?)`);
+  checkEntries(file, header, payload.length);
   return { header, payload };
+}
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/** Every entry well-formed, inside the payload, and the entries tiling it without gap or overlap. */
+function checkEntries(file: string, header: Header, payloadBytes: number): void {
+  const bad = (why: string): DataError => new DataError(`checkpoint '${file}': ${why}`);
+  if (!isCount(header.members) || header.members < 1) throw bad(`member count ${JSON.stringify(header.members)} is not a positive integer`);
+  if (!Array.isArray(header.tensors)) throw bad('no tensor table');
+  const names = new Set<string>();
+  let next = 0;
+  for (const t of [...header.tensors].sort((a, b) => a.offset - b.offset)) {
+    if (typeof t.name !== 'string' || names.has(t.name)) throw bad(`tensor name ${JSON.stringify(t.name)} is missing or repeated`);
+    names.add(t.name);
+    if (t.dtype !== 'float32') throw bad(`tensor '${t.name}' has dtype ${JSON.stringify(t.dtype)}; only float32 is stored`);
+    if (!Array.isArray(t.shape) || !t.shape.every(isCount)) throw bad(`tensor '${t.name}' has a malformed shape ${JSON.stringify(t.shape)}`);
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    if (!isCount(t.offset) || !isCount(t.length) || t.length !== size)
+      throw bad(`tensor '${t.name}': offset/length ${t.offset}/${t.length} do not fit its shape [${t.shape.join(', ')}]`);
+    if (t.offset !== next) throw bad(`tensor '${t.name}' starts at element ${t.offset}, expected ${next} (gap or overlap)`);
+    next += t.length;
+  }
+  if (next * 4 !== payloadBytes) throw bad(`the tensors cover ${next * 4} bytes, the payload has ${payloadBytes}`);
+}
+
+/** The tensor names and shapes the model would have at K members, computed without changing it. */
+function expectedTensors(model: Model, k: number): Map<string, readonly number[]> {
+  const out = new Map<string, readonly number[]>(checkpointVariables(model).map((v) => [v.name, v.variable.shape]));
+  if (k === memberCount(model)) return out;
+  for (const unit of latePhaseUnits(model)) {
+    if (!(unit instanceof MemberUnit))
+      throw new DataError(`model '${model.name}': late-phase unit '${unit.name}' cannot be restructured to K=${k} from a checkpoint`);
+    for (const t of [...unit.memberParams(0), ...unit.memberState(0)]) {
+      out.delete(t.name);
+      for (let m = 0; m < k; m++) out.set(memberTensorName(t.name, m, k), t.variable.shape);
+    }
+  }
+  return out;
 }
 
 /**
  * Restore `model` from `file`. A model built with the same architecture but not yet released is
- * released to the checkpoint's K first (with copies of its current values, so a file rejected
- * after that still leaves every weight as it was). Throws DataError / ShapeError naming the problem.
+ * released to the checkpoint's K, after the whole file has been checked against it. Throws
+ * DataError / ShapeError naming the problem, with the model unchanged.
  */
 export function loadCheckpoint(model: Model, file: string): CheckpointInfo {
   let bytes: Buffer;
@@ -121,22 +167,21 @@ export function loadCheckpoint(model: Model, file: string): CheckpointInfo {
   const { header, payload } = readHeader(file, bytes);
   const k = memberCount(model);
   if (header.members !== k && k !== 1) throw new DataError(`checkpoint '${file}' has K=${header.members} members but the model has K=${k}`);
-  if (header.members !== k) releaseMembers(model, header.members, 0, 0); // structure only: values are overwritten below
   const entries = new Map(header.tensors.map((t) => [t.name, t]));
-  const vars = checkpointVariables(model);
-  for (const { name, variable } of vars) {
+  const expected = expectedTensors(model, header.members);
+  for (const [name, shape] of expected) {
     const entry = entries.get(name);
     if (!entry) throw new DataError(`checkpoint '${file}' has no tensor '${name}' (saved from model '${header.model}')`);
-    if (entry.shape.join() !== variable.shape.join())
-      throw new ShapeError(
-        `checkpoint '${file}': tensor '${name}' has shape [${entry.shape.join(', ')}], the model expects [${variable.shape.join(', ')}]`,
-      );
-    if ((entry.offset + variable.size) * 4 > payload.length) throw new DataError(`checkpoint '${file}': tensor '${name}' lies outside the payload`);
+    if (entry.shape.join() !== shape.join())
+      throw new ShapeError(`checkpoint '${file}': tensor '${name}' has shape [${entry.shape.join(', ')}], the model expects [${shape.join(', ')}]`);
   }
-  if (vars.length !== entries.size) {
-    const extra = header.tensors.map((t) => t.name).filter((n) => !vars.some((v) => v.name === n));
+  if (expected.size !== entries.size) {
+    const extra = header.tensors.map((t) => t.name).filter((n) => !expected.has(n));
     throw new DataError(`checkpoint '${file}' has tensors the model lacks: ${extra.slice(0, 5).join(', ')}`);
   }
+  // Everything is checked: only now may the model change (released to the file's K, then assigned).
+  if (header.members !== k) releaseMembers(model, header.members, 0, 0);
+  const vars = checkpointVariables(model);
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   for (const { name, variable } of vars) {
     const entry = entries.get(name)!;
