@@ -7,6 +7,7 @@ import * as path from 'path';
 import { readCifarBinary } from '../src/data/cifar';
 import { readIdxDataset } from '../src/data/idx';
 import { DataError } from '../src/errors';
+import { readTextCorpus } from '../src/data/text';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-data-'));
 
@@ -78,5 +79,34 @@ test('IDX image and label files become a flat-pixel data set; bad files are name
   assert.throws(() => readIdxDataset(images, path.join(dir, 'labels3')), /IDX files disagree: 2 images/);
   fs.writeFileSync(path.join(dir, 'cut'), idx([2, 2, 3], [1, 2, 3]));
   assert.throws(() => readIdxDataset(path.join(dir, 'cut'), labels), /3 data bytes, dimensions \[2, 2, 3\] need 12/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('readers refuse empty data sets, unknown variants and binary data read as text', () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'none-images'), idx([0, 28, 28], []));
+  fs.writeFileSync(path.join(dir, 'none-labels'), idx([0], []));
+  assert.throws(
+    () => readIdxDataset(path.join(dir, 'none-images'), path.join(dir, 'none-labels')),
+    (e: unknown) => e instanceof DataError && /holds no images/.test(e.message),
+  );
+  fs.writeFileSync(path.join(dir, 'one.bin'), Buffer.alloc(3073));
+  assert.throws(
+    () => readCifarBinary([path.join(dir, 'one.bin')], { variant: 'cifar1000' as 'cifar100' }),
+    (e: unknown) => e instanceof DataError && /variant must be 'cifar10' or 'cifar100', got 'cifar1000'/.test(e.message),
+  );
+  assert.throws(
+    () => readCifarBinary([]),
+    (e: unknown) => e instanceof DataError && /no files/.test(e.message),
+  );
+  const binary = path.join(dir, 'blob.bin');
+  fs.writeFileSync(binary, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 73) % 256)));
+  assert.throws(
+    () => readTextCorpus(binary),
+    (e: unknown) => e instanceof DataError && /is not UTF-8 text .* \{ bytes: true \}/.test(e.message),
+  );
+  assert.equal(readTextCorpus(binary, { bytes: true }).vocab.length, 256);
+  fs.writeFileSync(path.join(dir, 'text.txt'), 'plain text with a tab\tand newlines\nand ümlauts\n');
+  assert.equal(readTextCorpus(path.join(dir, 'text.txt')).ids.length, 47);
   fs.rmSync(dir, { recursive: true });
 });

@@ -15,6 +15,8 @@ import { Rng } from '../src/nn/rng';
 import { mlp } from '../models/mlp';
 import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
 import { releaseMembers, selectMember } from '../src/latephase/members';
+import { accuracy } from '../src/eval/accuracy';
+import { evaluateMembers } from '../src/eval/ensemble';
 import { AtomicWriteIo, writeFileAtomic } from '../src/io/atomicWrite';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { ConfigError, ShapeError, TrainingError, WriteError } from '../src/errors';
@@ -49,7 +51,39 @@ test('a NaN loss stops training with a TrainingError naming where it happened', 
   const data = { x, y: Int32Array.from({ length: 8 }, (_, i) => i % 2), featureShape: [3], classes: 2 };
   await assert.rejects(
     trainLatePhase(model, data, { ...DEFAULT_TRAIN_CONFIG, epochs: 2, t0: 1, k: 2, batchSize: 4 }),
-    (e: unknown) => e instanceof TrainingError && /loss became NaN by epoch 1, minibatch 2/.test(e.message),
+    (e: unknown) => e instanceof TrainingError && /training diverged: the loss became NaN at epoch 1, minibatch [12] \(member 0\)/.test(e.message),
+  );
+  model.dispose();
+});
+
+test('divergence the loss does not show (a running variance overflowing to Inf) stops training, naming the tensor', async () => {
+  const model = mlp({ inputs: 3, hidden: [4], classes: 2, seed: 1 });
+  // Squares of 1e25 overflow float32: the batch variance is Inf, so train-mode outputs normalise to
+  // zero and the loss stays finite while the running variance becomes Inf.
+  const x = Float32Array.from({ length: 24 }, (_, i) => (i % 2 ? 1e25 : -1e25));
+  const data = { x, y: Int32Array.from({ length: 8 }, (_, i) => i % 2), featureShape: [3], classes: 2 };
+  await assert.rejects(
+    trainLatePhase(model, data, { ...DEFAULT_TRAIN_CONFIG, epochs: 2, t0: 1, k: 2, batchSize: 4, lossCheckEvery: 1 }),
+    (e: unknown) =>
+      e instanceof TrainingError &&
+      /training diverged by epoch 1, minibatch 1 \(member 0\): tensor 'bn1\.running(Var|Mean)' holds NaN\/Inf/.test(e.message),
+  );
+  model.dispose();
+});
+
+test('evaluation refuses non-finite outputs with a TrainingError (not an export verdict)', () => {
+  const model = mlp({ inputs: 3, hidden: [4], classes: 2, seed: 1 });
+  releaseMembers(model, 2, 0, 1);
+  const bias = model.params().find((p) => p.name === 'head.bias[0]')!.variable; // member 0 diverged
+  bias.assign(tf.fill(bias.shape, Number.NaN));
+  const data = { x: new Float32Array(12).fill(0.5), y: new Int32Array(4), featureShape: [3], classes: 2 };
+  assert.throws(
+    () => accuracy(model, data),
+    (e: unknown) => e instanceof TrainingError && /outputs are not finite/.test(e.message),
+  );
+  assert.throws(
+    () => evaluateMembers(model, data),
+    (e: unknown) => e instanceof TrainingError && /member 0: outputs are not finite/.test(e.message),
   );
   model.dispose();
 });

@@ -1,8 +1,11 @@
 /**
- * A deployment folder: model.onnx, manifest.json (inputs, outputs, layout, preprocessing,
- * provenance, verification verdict) and verification.json, each written atomically.
+ * A deployment folder: model.onnx, verification.json, any files the caller put there first (the
+ * checkpoint), and manifest.json (inputs, outputs, layout, preprocessing, provenance,
+ * verification verdict, and the size and SHA-256 of every other file), written last. Each file is
+ * written atomically; the folder as a whole is made visible by OutputFolder.publish.
  */
 import * as crypto from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../../src/io/atomicWrite';
 import { Model } from '../../src/nn/model';
@@ -20,6 +23,8 @@ export interface Manifest {
   readonly producer: string;
   readonly createdAt: string;
   readonly model: { readonly file: string; readonly bytes: number; readonly sha256: string; readonly opset: number; readonly irVersion: number };
+  /** Every file of the bundle but the manifest itself, by name. */
+  readonly files: Readonly<Record<string, { readonly bytes: number; readonly sha256: string }>>;
   readonly inputs: ReadonlyArray<TensorSignature & { readonly dtype: 'float32'; readonly layout: string; readonly preprocessing: string }>;
   readonly outputs: ReadonlyArray<TensorSignature & { readonly dtype: 'float32'; readonly meaning: string }>;
   readonly labels?: readonly string[];
@@ -35,7 +40,20 @@ export interface Manifest {
   };
 }
 
-export function buildManifest(model: Model, exported: OnnxExport, report: VerificationReport): Manifest {
+const sha256 = (bytes: Uint8Array): string => crypto.createHash('sha256').update(bytes).digest('hex');
+
+/** Size and SHA-256 of every regular file in `dir` except the manifest, sorted by name. */
+export function hashFiles(dir: string): Manifest['files'] {
+  const out: Record<string, { bytes: number; sha256: string }> = {};
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (name === MANIFEST_FILE || name.startsWith('.')) continue;
+    const bytes = fs.readFileSync(path.join(dir, name));
+    out[name] = { bytes: bytes.length, sha256: sha256(bytes) };
+  }
+  return out;
+}
+
+export function buildManifest(model: Model, exported: OnnxExport, report: VerificationReport, files: Manifest['files'] = {}): Manifest {
   const layout = isImageShape(model.inputShape) ? `${ONNX_IMAGE_LAYOUT} (channels first)` : (model.meta.inputLayout ?? 'flat');
   return {
     format: 'latephase-bundle/1',
@@ -44,10 +62,11 @@ export function buildManifest(model: Model, exported: OnnxExport, report: Verifi
     model: {
       file: MODEL_FILE,
       bytes: exported.bytes.length,
-      sha256: crypto.createHash('sha256').update(exported.bytes).digest('hex'),
+      sha256: sha256(exported.bytes),
       opset: exported.opset,
       irVersion: exported.irVersion,
     },
+    files,
     inputs: [{ ...exported.input, dtype: 'float32', layout, preprocessing: model.meta.preprocessing ?? 'none' }],
     outputs: exported.outputs.map((o, i) => ({
       ...o,
@@ -75,11 +94,31 @@ export interface BundlePaths {
   readonly report: string;
 }
 
-/** Writes the bundle; the manifest goes last so its presence means the folder is complete. */
+/** Writes the bundle into `dir`; the manifest goes last and hashes every file already there. */
 export function writeBundle(dir: string, model: Model, exported: OnnxExport, report: VerificationReport): BundlePaths {
   const paths = { dir, model: path.join(dir, MODEL_FILE), manifest: path.join(dir, MANIFEST_FILE), report: path.join(dir, REPORT_FILE) };
   writeFileAtomic(paths.model, exported.bytes);
   writeFileAtomic(paths.report, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileAtomic(paths.manifest, `${JSON.stringify(buildManifest(model, exported, report), null, 2)}\n`);
+  writeFileAtomic(paths.manifest, `${JSON.stringify(buildManifest(model, exported, report, hashFiles(dir)), null, 2)}\n`);
   return paths;
+}
+
+/** Problems found re-checking a bundle folder against its manifest (empty: every file matches). */
+export function checkBundleFiles(dir: string): string[] {
+  let manifest: Partial<Manifest>;
+  try {
+    manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')) as Partial<Manifest>;
+  } catch (err) {
+    return [`${MANIFEST_FILE}: ${(err as Error).message}`];
+  }
+  const listed = manifest.files ?? {};
+  const problems: string[] = [];
+  const present = hashFiles(dir);
+  for (const [name, want] of Object.entries(listed)) {
+    const got = present[name];
+    if (!got) problems.push(`${name}: listed in the manifest, missing`);
+    else if (got.sha256 !== want.sha256) problems.push(`${name}: SHA-256 differs from the manifest`);
+  }
+  for (const name of Object.keys(present)) if (!(name in listed)) problems.push(`${name}: not in the manifest`);
+  return problems;
 }

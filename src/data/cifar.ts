@@ -17,7 +17,10 @@ export interface CifarOptions {
 }
 
 export function readCifarBinary(files: readonly string[], opts: CifarOptions = {}): Dataset {
-  const labelBytes = opts.variant === 'cifar100' ? 2 : 1;
+  const variant = opts.variant ?? 'cifar10';
+  if (variant !== 'cifar10' && variant !== 'cifar100') throw new DataError(`CIFAR variant must be 'cifar10' or 'cifar100', got '${String(variant)}'`);
+  if (!files.length) throw new DataError('CIFAR: no files given');
+  const labelBytes = variant === 'cifar100' ? 2 : 1;
   const record = labelBytes + 3 * PLANE;
   const buffers = files.map((file) => {
     let bytes: Buffer;

@@ -40,6 +40,9 @@ export function readIdxDataset(imagesFile: string, labelsFile: string, classes =
   const images = readIdx(imagesFile);
   const labels = readIdx(labelsFile);
   if (images.dims.length !== 3) throw new DataError(`IDX file '${imagesFile}': expected [n, rows, cols] images, got [${images.dims.join(', ')}]`);
+  if (images.dims[0] === 0) throw new DataError(`IDX file '${imagesFile}' holds no images`);
+  if (images.dims[1] === 0 || images.dims[2] === 0)
+    throw new DataError(`IDX file '${imagesFile}': images of size ${images.dims[1]}x${images.dims[2]}`);
   if (labels.dims.length !== 1 || labels.dims[0] !== images.dims[0])
     throw new DataError(`IDX files disagree: ${images.dims[0]} images in '${imagesFile}', labels [${labels.dims.join(', ')}] in '${labelsFile}'`);
   const x = Float32Array.from(images.data, (v) => v / 255);

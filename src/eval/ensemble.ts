@@ -24,7 +24,7 @@ export function evaluateMembers(model: Model, data: Dataset, restore: MemberSele
     for (let m = 0; m < k; m++) {
       selectMember(model, m);
       const logits = model.predict(x);
-      members.push(accuracyOf(logits, data.y));
+      members.push(accuracyOf(logits, data.y, `member ${m}`));
       const probs = tf.softmax(logits);
       logits.dispose();
       const next: tf.Tensor = probSum ? tf.add(probSum, probs) : probs;
@@ -37,7 +37,7 @@ export function evaluateMembers(model: Model, data: Dataset, restore: MemberSele
     const ensemble = accuracyOf(probSum!, data.y);
     selectMember(model, 'average');
     const logits = model.predict(x);
-    const layerwiseAverage = accuracyOf(logits, data.y);
+    const layerwiseAverage = accuracyOf(logits, data.y, 'the layerwise average');
     logits.dispose();
     return { members, ensemble, layerwiseAverage };
   } finally {

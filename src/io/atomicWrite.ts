@@ -8,6 +8,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { WriteError } from '../errors';
+import { faultPoint } from './faultPoints';
 
 /** The file operations a write uses; tests substitute failing ones. */
 export interface AtomicWriteIo {
@@ -30,6 +31,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, io: Ato
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
   try {
+    faultPoint('bundle');
     const fd = io.openSync(tmp, 'wx');
     try {
       for (let done = 0; done < bytes.length;) {
@@ -41,6 +43,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, io: Ato
     } finally {
       io.closeSync(fd);
     }
+    faultPoint('bundle');
     io.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

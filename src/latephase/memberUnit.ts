@@ -24,12 +24,21 @@ export abstract class MemberUnit<N extends string> implements LatePhaseUnit {
     this.members = new MemberSet(owner, specs);
   }
 
-  /** The mean over members of `compute(member k)`: what selection 'average' computes. */
+  /**
+   * The mean over members of `compute(member k)`: what selection 'average' computes. Summed one
+   * member at a time, so memory stays that of one member's output whatever K is.
+   */
   protected averageOver(compute: (member: Record<N, tf.Variable>) => tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const all = Array.from({ length: this.members.count }, (_, k) => compute(this.members.member(k)));
-      return tf.div(tf.addN(all), all.length);
-    });
+    let sum: tf.Tensor | null = null;
+    for (let k = 0; k < this.members.count; k++) {
+      const previous: tf.Tensor | null = sum;
+      // clone: compute may return a member's variable itself, which must outlive the sum.
+      sum = tf.tidy(() => (previous ? tf.add(previous, compute(this.members.member(k))) : tf.clone(compute(this.members.member(k)))));
+      previous?.dispose();
+    }
+    const mean = tf.div(sum!, this.members.count);
+    sum!.dispose();
+    return mean;
   }
 
   memberCount(): number {

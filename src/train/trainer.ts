@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { Param } from '../nn/layer';
+import { Param, uniqueByVariable } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError, TrainingError } from '../errors';
 import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from '../data/dataset';
@@ -95,6 +95,7 @@ export function checkTrainConfig(cfg: TrainConfig): void {
   int(cfg.k, 'k', 1);
   int(cfg.batchSize, 'batchSize', 2);
   int(cfg.seed, 'seed', 0);
+  if (cfg.lossCheckEvery !== undefined) int(cfg.lossCheckEvery, 'lossCheckEvery', 1);
   if (!(cfg.sigma0 >= 0)) throw new ConfigError(`sigma0 must be >= 0, got ${cfg.sigma0}`);
   const g = resolveGammaTheta(cfg.gammaTheta, cfg.k);
   if (!(g > 0) || !Number.isFinite(g)) throw new ConfigError(`gammaTheta must be a positive number or '1/K', got ${cfg.gammaTheta}`);
@@ -172,38 +173,73 @@ class MemberCycle {
   }
 }
 
-/** The running training loss, summed on the device and read back (one sync, NaN/Inf check) every `every` minibatches. */
-class LossMonitor {
-  private sum: tf.Scalar = tf.scalar(0);
-  private count = 0;
+/** Where a minibatch was: for naming the step at which training diverged. */
+interface StepPlace {
+  readonly epoch: number;
+  readonly step: number;
+  readonly member: number;
+}
 
-  constructor(private readonly every: number) {}
+const where = (p: StepPlace): string => `epoch ${p.epoch + 1}, minibatch ${p.step + 1} (member ${p.member})`;
 
-  add(loss: tf.Scalar): void {
-    const next = tf.add(this.sum, loss) as tf.Scalar;
-    tf.dispose([this.sum, loss]);
-    this.sum = next;
-    this.count++;
+/**
+ * The training losses since the last check, kept on the device and read back together (one sync)
+ * every `every` minibatches and at each epoch's end. A check also scans every parameter and
+ * running statistic for NaN/Inf, so divergence that the loss does not show (a BatchNorm running
+ * variance overflowing while train-mode losses stay finite) stops the run too, naming the tensor.
+ */
+class DivergenceMonitor {
+  private losses: Array<{ loss: tf.Scalar; place: StepPlace }> = [];
+  private lastChecked: StepPlace | null = null;
+
+  constructor(
+    private readonly every: number,
+    private readonly model: Model,
+  ) {}
+
+  add(loss: tf.Scalar, place: StepPlace): void {
+    this.losses.push({ loss, place });
   }
 
   due(endOfEpoch: boolean): boolean {
-    return this.count >= this.every || (endOfEpoch && this.count > 0);
+    return this.losses.length >= this.every || (endOfEpoch && this.losses.length > 0);
   }
 
-  /** Mean loss and count since the last read; throws TrainingError on NaN/Inf naming `where`. */
-  read(where: string): { mean: number; count: number } {
-    const mean = this.sum.dataSync()[0]! / Math.max(this.count, 1);
-    if (!Number.isFinite(mean)) throw new TrainingError(`loss became ${mean} by ${where}; lower the learning rate or check the data for NaN/Inf`);
-    const count = this.count;
-    this.sum.dispose();
-    this.sum = tf.scalar(0);
-    this.count = 0;
-    return { mean, count };
+  /** Mean loss and count since the last check; TrainingError naming the step, member or tensor on NaN/Inf. */
+  check(): { mean: number; count: number } {
+    const values = tf.tidy(() => tf.stack(this.losses.map((l) => l.loss)).dataSync());
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    const places = this.losses.map((l) => l.place);
+    tf.dispose(this.losses.map((l) => l.loss));
+    this.losses = [];
+    if (bad >= 0) throw new TrainingError(`training diverged: the loss became ${values[bad]} at ${where(places[bad]!)}; ${ADVICE}`);
+    const now = places[places.length - 1]!;
+    const tensor = firstNonFinite(this.model);
+    if (tensor) {
+      const since = this.lastChecked ? `after ${where(this.lastChecked)} and by ${where(now)}` : `by ${where(now)}`;
+      throw new TrainingError(`training diverged ${since}: tensor '${tensor}' holds NaN/Inf; ${ADVICE}`);
+    }
+    this.lastChecked = now;
+    let sum = 0;
+    for (const v of values) sum += v;
+    return { mean: sum / values.length, count: values.length };
   }
 
   dispose(): void {
-    this.sum.dispose();
+    tf.dispose(this.losses.map((l) => l.loss));
+    this.losses = [];
   }
+}
+
+const ADVICE = 'lower the learning rate (or sigma0), or check the data for NaN/Inf';
+
+/** The name of the first parameter or state tensor (running statistic) holding NaN or Inf, if any. */
+function firstNonFinite(model: Model): string | null {
+  const vars = uniqueByVariable([...model.params(), ...model.net.state()]);
+  if (!vars.length) return null;
+  const finite = tf.tidy(() => tf.stack(vars.map((v) => tf.all(tf.isFinite(v.variable)))).dataSync());
+  const bad = finite.findIndex((f) => !f);
+  return bad >= 0 ? vars[bad]!.name : null;
 }
 
 /**
@@ -224,6 +260,10 @@ export async function trainLatePhase(
   if (cfg.t0 < cfg.epochs && !late) throw new ConfigError(`model '${model.name}' has no late-phase layers; set t0 >= epochs for plain training`);
   const n = exampleCount(data);
   const stepsPerEpoch = Math.ceil(n / cfg.batchSize);
+  if (late && cfg.k > stepsPerEpoch)
+    throw new ConfigError(
+      `k = ${cfg.k} members need at least ${cfg.k} minibatches per epoch, the data gives ${stepsPerEpoch} (${n} examples at batch ${cfg.batchSize}); lower k or the batch size`,
+    );
   const rng = new Rng(cfg.seed);
   const shuffleRng = rng.fork();
   const releaseSeed = Math.floor(rng.next() * 2 ** 31);
@@ -238,7 +278,7 @@ export async function trainLatePhase(
     throw err;
   }
   const sharedOpt = new Sgd(cfg.shared);
-  const losses = new LossMonitor(cfg.lossCheckEvery ?? 25);
+  const losses = new DivergenceMonitor(cfg.lossCheckEvery ?? 25, model);
   let cycle: MemberCycle | null = null;
   let minibatches = 0;
   const memberSteps = new Array<number>(late ? cfg.k : 1).fill(0);
@@ -269,12 +309,12 @@ export async function trainLatePhase(
           sharedOpt.step(groups.shared, grads, lrShared);
           tf.dispose(grads);
         }
-        losses.add(loss);
+        losses.add(loss, { epoch, step, member });
         minibatches++;
         memberSteps[member]!++;
         cycle?.advance(lrShared);
         if (losses.due(step === stepsPerEpoch - 1)) {
-          const { mean, count } = losses.read(`epoch ${epoch + 1}, minibatch ${step + 1} (member ${member})`);
+          const { mean, count } = losses.check();
           recentLoss = mean;
           epochSum += mean * count;
           epochCount += count;

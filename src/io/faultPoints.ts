@@ -1,0 +1,16 @@
+/**
+ * Fault injection for the reliability tests: `LATEPHASE_FAULT=kill@<site>:<n>` kills this process
+ * with SIGKILL at the n-th passing of a named site (1-based), `enospc@<site>:<n>` makes that passing
+ * fail as a full disk would. Sites: `bundle` (every file operation of an output-folder write) and
+ * `step` (every training step of the CLI). Unset, a site costs one comparison.
+ */
+const spec = /^(kill|enospc)@([a-z]+):(\d+)$/.exec(process.env['LATEPHASE_FAULT'] ?? '');
+let passes = 0;
+
+export function faultPoint(site: string): void {
+  if (!spec || spec[2] !== site) return;
+  passes++;
+  if (passes !== Number(spec[3])) return;
+  if (spec[1] === 'kill') process.kill(process.pid, 'SIGKILL');
+  throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${site} #${passes})`), { code: 'ENOSPC' });
+}
