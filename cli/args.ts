@@ -15,6 +15,7 @@ export interface FlagSpec {
   /** Allowed values for string flags. */
   readonly choices?: readonly string[];
   readonly min?: number;
+  readonly max?: number;
 }
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
@@ -39,6 +40,7 @@ function parseValue(flag: string, spec: FlagSpec, raw: string): string | number 
     throw new ConfigError(`--${flag} expects ${spec.kind === 'int' ? 'a decimal integer' : 'a decimal number'}, got '${raw}'`);
   }
   if (spec.min !== undefined && value < spec.min) throw new ConfigError(`--${flag} must be >= ${spec.min}, got ${value}`);
+  if (spec.max !== undefined && value > spec.max) throw new ConfigError(`--${flag} must be <= ${spec.max}, got ${value}`);
   return value;
 }
 

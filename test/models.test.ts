@@ -83,7 +83,7 @@ for (const [arch, build] of ARCHITECTURES) {
 test('full-layer late-phase ablation by layer name, and unknown names are rejected', async () => {
   const model = mnistCnn({ widths: [3, 4], latePhase: { batchNorm: false, head: false, full: ['conv2', 'head'] } });
   assert.deepEqual(Object.keys(parameterCounts(model, 3).perMemberByKind), ['full']);
-  await trainLatePhase(model, randomData(model, 8, 10, 1), { ...DEFAULT_TRAIN_CONFIG, epochs: 2, t0: 1, k: 3, batchSize: 4 });
+  await trainLatePhase(model, randomData(model, 8, 10, 1), { ...DEFAULT_TRAIN_CONFIG, epochs: 3, t0: 1, k: 3, batchSize: 4 });
   const folded = foldMembers(model);
   const report = await verifyExport(folded, exportOnnx(folded), [{ label: 'r', values: randomData(model, 3, 10, 2).x, rows: 3 }], {
     batchSizes: [3],

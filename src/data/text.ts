@@ -24,6 +24,7 @@ export function readTextCorpus(file: string, opts: { bytes?: boolean } = {}): Te
   if (opts.bytes) return { vocab: Array.from({ length: 256 }, (_, b) => String(b)), ids: Int32Array.from(raw) };
   const text = new TextDecoder('utf-8', { fatal: false }).decode(raw);
   // Binary data read as text would become a vocabulary of thousands of replacement and control symbols.
+  // eslint-disable-next-line no-control-regex -- control characters are what is being counted
   const nonText = (text.match(/[\uFFFD\u0000-\u0008\u000E-\u001F]/g) ?? []).length;
   if (nonText > Math.max(8, text.length / 1000))
     throw new DataError(`text corpus '${file}' is not UTF-8 text (${nonText} invalid or control bytes); read binary corpora with { bytes: true }`);

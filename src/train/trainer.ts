@@ -189,7 +189,10 @@ const where = (p: StepPlace): string => `epoch ${p.epoch + 1}, minibatch ${p.ste
  * variance overflowing while train-mode losses stay finite) stops the run too, naming the tensor.
  */
 class DivergenceMonitor {
-  private losses: Array<{ loss: tf.Scalar; place: StepPlace }> = [];
+  /** Sum of the losses since the last check, and the index of the first non-finite one (Inf if none): constant memory. */
+  private sum: tf.Scalar = tf.scalar(0);
+  private firstBad: tf.Scalar = tf.scalar(Number.POSITIVE_INFINITY);
+  private places: StepPlace[] = [];
   private lastChecked: StepPlace | null = null;
 
   constructor(
@@ -198,21 +201,27 @@ class DivergenceMonitor {
   ) {}
 
   add(loss: tf.Scalar, place: StepPlace): void {
-    this.losses.push({ loss, place });
+    const index = this.places.length;
+    this.places.push(place);
+    const [sum, firstBad] = tf.tidy(() => [
+      tf.add(this.sum, loss) as tf.Scalar,
+      tf.minimum(this.firstBad, tf.where(tf.isFinite(loss), tf.scalar(Number.POSITIVE_INFINITY), tf.scalar(index))) as tf.Scalar,
+    ]);
+    tf.dispose([this.sum, this.firstBad, loss]);
+    [this.sum, this.firstBad] = [sum!, firstBad!];
   }
 
   due(endOfEpoch: boolean): boolean {
-    return this.losses.length >= this.every || (endOfEpoch && this.losses.length > 0);
+    return this.places.length >= this.every || (endOfEpoch && this.places.length > 0);
   }
 
   /** Mean loss and count since the last check; TrainingError naming the step, member or tensor on NaN/Inf. */
   check(): { mean: number; count: number } {
-    const values = tf.tidy(() => tf.stack(this.losses.map((l) => l.loss)).dataSync());
-    const bad = values.findIndex((v) => !Number.isFinite(v));
-    const places = this.losses.map((l) => l.place);
-    tf.dispose(this.losses.map((l) => l.loss));
-    this.losses = [];
-    if (bad >= 0) throw new TrainingError(`training diverged: the loss became ${values[bad]} at ${where(places[bad]!)}; ${ADVICE}`);
+    const [sum, firstBad] = tf.tidy(() => tf.stack([this.sum, this.firstBad]).dataSync());
+    const places = this.places;
+    this.reset();
+    if (Number.isFinite(firstBad))
+      throw new TrainingError(`training diverged: the loss became non-finite (NaN/Inf) at ${where(places[firstBad!]!)}; ${ADVICE}`);
     const now = places[places.length - 1]!;
     const tensor = firstNonFinite(this.model);
     if (tensor) {
@@ -220,14 +229,18 @@ class DivergenceMonitor {
       throw new TrainingError(`training diverged ${since}: tensor '${tensor}' holds NaN/Inf; ${ADVICE}`);
     }
     this.lastChecked = now;
-    let sum = 0;
-    for (const v of values) sum += v;
-    return { mean: sum / values.length, count: values.length };
+    return { mean: sum! / places.length, count: places.length };
+  }
+
+  private reset(): void {
+    tf.dispose([this.sum, this.firstBad]);
+    this.sum = tf.scalar(0);
+    this.firstBad = tf.scalar(Number.POSITIVE_INFINITY);
+    this.places = [];
   }
 
   dispose(): void {
-    tf.dispose(this.losses.map((l) => l.loss));
-    this.losses = [];
+    tf.dispose([this.sum, this.firstBad]);
   }
 }
 
@@ -260,9 +273,10 @@ export async function trainLatePhase(
   if (cfg.t0 < cfg.epochs && !late) throw new ConfigError(`model '${model.name}' has no late-phase layers; set t0 >= epochs for plain training`);
   const n = exampleCount(data);
   const stepsPerEpoch = Math.ceil(n / cfg.batchSize);
-  if (late && cfg.k > stepsPerEpoch)
+  const lateSteps = (cfg.epochs - cfg.t0) * stepsPerEpoch;
+  if (late && cfg.k > lateSteps)
     throw new ConfigError(
-      `k = ${cfg.k} members need at least ${cfg.k} minibatches per epoch, the data gives ${stepsPerEpoch} (${n} examples at batch ${cfg.batchSize}); lower k or the batch size`,
+      `k = ${cfg.k} members need at least ${cfg.k} late-phase minibatches, the data gives ${lateSteps} (${cfg.epochs - cfg.t0} epoch(s) of ${stepsPerEpoch}); members would never take a step: lower k or the batch size`,
     );
   const rng = new Rng(cfg.seed);
   const shuffleRng = rng.fork();

@@ -1,0 +1,226 @@
+/**
+ * Fault injection against the real command line: SIGKILL during training and between every two
+ * file operations of the bundle write, a second run into a locked folder, a full disk, and output
+ * paths that cannot work. Each must end with a named error (exit 2) or a clean refusal, and an
+ * output folder that is entirely the old bundle or entirely the new one, its manifest verifying.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { checkBundleFiles } from '../export/bundle/bundle';
+
+const CLI = path.join(__dirname, '..', 'cli', 'main.js');
+const TINY = [
+  'run',
+  '--epochs',
+  '2',
+  '--t0',
+  '1',
+  '--k',
+  '2',
+  '--train-size',
+  '128',
+  '--batch-size',
+  '32',
+  '--workers',
+  '0',
+  '--quiet',
+  '--backend',
+  'wasm',
+];
+
+interface Run {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}, cwd?: string): Run {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+    ...(cwd ? { cwd } : {}),
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The seed the folder's bundle was trained with, after checking that every file matches its manifest. */
+function bundleSeed(out: string): string {
+  const problems = checkBundleFiles(out);
+  assert.deepEqual(problems, [], `bundle at ${out} is inconsistent`);
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+    provenance: Record<string, string>;
+    files: Record<string, unknown>;
+  };
+  assert.ok('latephase.ckpt' in manifest.files && 'model.onnx' in manifest.files, 'the manifest hashes the checkpoint and the model');
+  return manifest.provenance['seed']!;
+}
+
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-faults-'));
+
+test('SIGKILL between any two file operations of the bundle write leaves the old or the new bundle, entirely', () => {
+  const dir = tmp();
+  const out = path.join(dir, 'out');
+  assert.equal(run([...TINY, '--seed', '0', '--out', out]).code, 0);
+  let seed = bundleSeed(out);
+  let completed = false;
+  for (let n = 1; n <= 40 && !completed; n++) {
+    const next = seed === '0' ? '1' : '0';
+    const r = run([...TINY, '--seed', next, '--out', out], { LATEPHASE_FAULT: `kill@bundle:${n}` });
+    completed = r.code === 0;
+    if (!completed) assert.equal(r.signal, 'SIGKILL', `kill point ${n}: ${r.stderr}`);
+    const now = bundleSeed(out);
+    assert.ok(now === seed || now === next, `kill point ${n}: bundle of seed ${now}`);
+    assert.ok(!fs.readdirSync(out).some((f) => f.endsWith('.tmp')), `kill point ${n}: temporary files inside the bundle`);
+    seed = now;
+  }
+  assert.ok(completed, 'a run with the kill point past the last file operation completes');
+  // The next clean run removes what the killed runs left beside the folder, and the stale lock.
+  const clean = run([...TINY, '--seed', '5', '--out', out]);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.equal(bundleSeed(out), '5');
+  const beside = fs.readdirSync(dir).filter((f) => f !== 'out');
+  assert.deepEqual(beside, [fs.readlinkSync(out)], 'only the live version remains beside the link');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('SIGKILL during training leaves the old bundle; the next run takes over the stale lock', () => {
+  const dir = tmp();
+  const out = path.join(dir, 'out');
+  assert.equal(run([...TINY, '--seed', '0', '--out', out]).code, 0);
+  for (const step of [1, 5]) {
+    const r = run([...TINY, '--seed', '1', '--out', out], { LATEPHASE_FAULT: `kill@step:${step}` });
+    assert.equal(r.signal, 'SIGKILL');
+    assert.equal(bundleSeed(out), '0');
+  }
+  const next = run([...TINY, '--seed', '1', '--out', out]);
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stdout, /removed a stale lock \(process \d+ is gone\)/);
+  assert.equal(bundleSeed(out), '1');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a second run into a folder in use is refused before any work, and the folder is untouched', () => {
+  const dir = tmp();
+  const out = path.join(dir, 'out');
+  assert.equal(run([...TINY, '--out', out]).code, 0);
+  const before = bundleSeed(out);
+  // A live process holds the lock (this test process stands in for a running job).
+  fs.writeFileSync(path.join(dir, '.out.lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), started: 'now' }));
+  const r = run([...TINY, '--seed', '3', '--out', out]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`ConfigError: output folder '.*out' is in use by process ${process.pid}`));
+  assert.doesNotMatch(r.stdout, /epoch/);
+  assert.equal(bundleSeed(out), before);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a full disk is a WriteError (exit 2): the old bundle stays and no temporary is left', () => {
+  const dir = tmp();
+  const out = path.join(dir, 'out');
+  assert.equal(run([...TINY, '--out', out]).code, 0);
+  for (const n of [1, 3, 6]) {
+    const r = run([...TINY, '--seed', '4', '--out', out], { LATEPHASE_FAULT: `enospc@bundle:${n}` });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /WriteError: cannot .*ENOSPC/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(bundleSeed(out), '0');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== 'out').length, 1, 'only the live version beside the link');
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const canMount = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;
+
+test(
+  'a real full disk (a small tmpfs): named error, old bundle intact',
+  { skip: canMount ? false : 'needs root and unshare to mount a tmpfs' },
+  () => {
+    const dir = tmp();
+    // One bundle (~250 kB) fits in 400 kB; the next cannot be staged beside it.
+    const script = `mount -t tmpfs -o size=400k tmpfs '${dir}' && "${process.execPath}" '${CLI}' ${TINY.join(' ')} --out '${dir}/out' >/dev/null && "${process.execPath}" '${CLI}' ${TINY.join(' ')} --seed 7 --out '${dir}/out' >/dev/null; echo "second=$?"; cat '${dir}/out/manifest.json' | grep -c '"seed": "0"'; ls -a '${dir}'`;
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', script], { encoding: 'utf8', timeout: 120_000 });
+    assert.match(r.stdout, /second=2/, r.stdout + r.stderr);
+    assert.match(r.stderr, /WriteError: cannot .*(ENOSPC|no space)/i);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[1], '1', 'the old bundle (seed 0) is still there');
+    assert.equal(lines.filter((l) => l.startsWith('.out.v-')).length, 1, `leftovers: ${lines.join(' ')}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);
+
+test('output paths that cannot work are refused before training, and nothing the user had changes', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'notes.txt');
+  fs.writeFileSync(file, 'keep me');
+  fs.mkdirSync(path.join(dir, 'photos'));
+  fs.writeFileSync(path.join(dir, 'photos', 'a.jpg'), 'jpeg');
+  const cases: Array<[string, RegExp]> = [
+    [file, /exists and is a file, not a folder/],
+    [path.join(file, 'sub'), /is a file, not a folder/],
+    ['/proc/latephase-test/out', /on the proc file system/],
+    [path.join(dir, 'photos'), /holds no latephase bundle; refusing to replace it/],
+  ];
+  for (const [out, message] of cases) {
+    const started = Date.now();
+    const r = run([...TINY, '--out', out]);
+    assert.equal(r.code, 2, `${out}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout, /epoch|backend:/, 'refused before any training');
+    assert.ok(Date.now() - started < 30_000);
+  }
+  assert.equal(fs.readFileSync(file, 'utf8'), 'keep me');
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'photos')), ['a.jpg']);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('flags checked before work: t0 without a late phase, K above the minibatches, epochs and sizes the data cannot feed', () => {
+  const dir = tmp();
+  const out = path.join(dir, 'out');
+  const cases: Array<[string[], RegExp]> = [
+    [['run', '--epochs', '3', '--t0', '3'], /--t0 3 leaves no late phase in 3 epochs; .* --no-late-phase/],
+    [['run', '--no-late-phase', '--k', '4'], /--k has no effect with --no-late-phase/],
+    [['run', '--epochs', '1000000000'], /--epochs must be <= 10000/],
+    [['run', '--train-size', '9000'], /--train-size must be <= 8000/],
+    [['run', '--train-size', '64', '--batch-size', '128', '--workers', '0'], /--batch-size 128 is larger than the 64 training digits/],
+    [
+      ['run', '--epochs', '2', '--t0', '1', '--k', '50', '--train-size', '64', '--batch-size', '32', '--workers', '0'],
+      /k = 50 members need at least 50 late-phase minibatches, the data gives 2 .*never take a step/,
+    ],
+    [['run', '--workers', '0x2'], /--workers must be 'auto' or a non-negative decimal integer/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run([...args, '--out', out, '--quiet']);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.ok(!fs.existsSync(out), `${args.join(' ')}: nothing written`);
+  }
+  const capped = run([...TINY.filter((a, i, all) => a !== '--workers' && all[i - 1] !== '--workers'), '--workers', '999', '--out', out]);
+  assert.equal(capped.code, 0, capped.stderr);
+  assert.match(capped.stdout, /gradient workers: 999 requested, \d+ used/);
+  const plain = run([
+    'run',
+    '--no-late-phase',
+    '--epochs',
+    '1',
+    '--train-size',
+    '128',
+    '--batch-size',
+    '32',
+    '--workers',
+    '0',
+    '--quiet',
+    '--out',
+    out,
+  ]);
+  assert.equal(plain.code, 0, plain.stderr);
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { provenance: Record<string, string> };
+  assert.equal(manifest.provenance['latephase_K'], '1');
+  assert.equal(manifest.provenance['late_phase_weights'], 'none (plain training)');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
