@@ -61,7 +61,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** Ctrl-C or a TERM signal: say what survives (the output folder is never half written) and exit with the shell's code. */
+function exitOnSignals(): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      console.error(`\nlatephase: interrupted (${signal}); the output folder keeps its previous content`);
+      process.exit(code); // 'exit' handlers still run: the output folder's lock is released
+    });
+  }
+}
+
 if (require.main === module) {
+  exitOnSignals();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -120,6 +120,33 @@ test('a second run into a folder in use is refused before any work, and the fold
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('two real runs into one folder: the second is refused while the first runs; Ctrl-C then leaves the old bundle and no lock', async () => {
+  const dir = tmp();
+  const out = path.join(dir, 'out');
+  assert.equal(run([...TINY, '--out', out]).code, 0);
+  const first = spawn(
+    process.execPath,
+    [CLI, 'run', '--epochs', '4', '--t0', '2', '--train-size', '4000', '--workers', '0', '--seed', '9', '--out', out],
+    { stdio: 'pipe' },
+  );
+  let stdout = '';
+  let stderr = '';
+  first.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) =>
+    first.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), /gradient workers/.test(stdout) && resolve())),
+  );
+  const second = run([...TINY, '--seed', '3', '--out', out]);
+  assert.equal(second.code, 2, second.stderr);
+  assert.match(second.stderr, new RegExp(`is in use by process ${first.pid}`));
+  first.kill('SIGINT');
+  assert.equal(await exited, 130);
+  assert.match(stderr, /interrupted \(SIGINT\); the output folder keeps its previous content/);
+  assert.equal(bundleSeed(out), '0');
+  assert.ok(!fs.existsSync(path.join(dir, '.out.lock')), 'the lock is released on Ctrl-C');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('a full disk is a WriteError (exit 2): the old bundle stays and no temporary is left', () => {
   const dir = tmp();
   const out = path.join(dir, 'out');
@@ -153,6 +180,16 @@ test(
     fs.rmSync(dir, { recursive: true, force: true });
   },
 );
+
+test('a read-only file system is refused before training', { skip: canMount ? false : 'needs root and unshare to mount a tmpfs' }, () => {
+  const dir = tmp();
+  const script = `mount -t tmpfs -o size=1m,ro tmpfs '${dir}' && "${process.execPath}" '${CLI}' ${TINY.join(' ')} --out '${dir}/out'; echo "code=$?"`;
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.match(r.stdout, /code=2/, r.stdout + r.stderr);
+  assert.match(r.stderr, /ConfigError: output folder .*(cannot create|cannot write in)/);
+  assert.doesNotMatch(r.stdout, /epoch|backend:/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 test('output paths that cannot work are refused before training, and nothing the user had changes', () => {
   const dir = tmp();

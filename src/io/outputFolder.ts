@@ -74,6 +74,8 @@ function io<T>(what: string, target: string, op: () => T): T {
 
 export class OutputFolder {
   private locked = false;
+  /** Releases the lock when the process exits by process.exit (a signal handler), not only through close(). */
+  private readonly onExit = (): void => this.close();
 
   private constructor(
     /** The folder the user named (absolute). */
@@ -145,6 +147,7 @@ export class OutputFolder {
       try {
         fs.writeFileSync(this.lockFile, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
         this.locked = true;
+        process.once('exit', this.onExit);
         return;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -246,5 +249,6 @@ export class OutputFolder {
     if (!this.locked) return;
     fs.rmSync(this.lockFile, { force: true });
     this.locked = false;
+    process.removeListener('exit', this.onExit);
   }
 }
