@@ -1,7 +1,7 @@
 /**
  * The architecture's import rules (shared/docs/architecture.md), checked in CI by
  * `npm run lint:deps`: imports flow downward,
- *   cli -> (src/train, export, models) -> (src/latephase, src/nn) -> (src/backend, src/onnx)
+ *   cli -> job -> (src/train, src/config, export, models) -> (src/latephase, src/nn) -> (src/backend, src/onnx)
  * and nothing imports the api/ facade except tests and benchmarks.
  */
 module.exports = {
@@ -12,7 +12,7 @@ module.exports = {
       severity: 'error',
       comment: 'src/ is the toolkit core: it never imports the model zoo, the exporter, the CLI or the facade',
       from: { path: '^src/' },
-      to: { path: '^(models|export|cli|api|test|bench)/' },
+      to: { path: '^(models|export|job|cli|api|test|bench)/' },
     },
     {
       name: 'layers-know-no-trainer',
@@ -46,21 +46,28 @@ module.exports = {
       severity: 'error',
       comment: 'export/ never imports the trainer, the model zoo or the CLI',
       from: { path: '^export/' },
-      to: { path: '^(src/train|models|cli|api)/' },
+      to: { path: '^(src/train|models|job|cli|api)/' },
     },
     {
       name: 'models-are-assembly',
       severity: 'error',
       comment: 'models/ assembles src/nn and src/latephase; it never trains or exports',
       from: { path: '^models/' },
-      to: { path: '^(export|src/train|cli|api)/' },
+      to: { path: '^(export|src/train|job|cli|api)/' },
     },
     {
       name: 'facade-is-for-users',
       severity: 'error',
       comment: 'api/ re-exports; the code it re-exports never imports it back',
-      from: { path: '^(src|models|export|cli)/' },
+      from: { path: '^(src|models|export|job|cli)/' },
       to: { path: '^api/' },
+    },
+    {
+      name: 'jobs-below-the-cli',
+      severity: 'error',
+      comment: 'job/ composes training, export and bundle; it never imports the command line',
+      from: { path: '^job/' },
+      to: { path: '^cli/' },
     },
   ],
   options: {

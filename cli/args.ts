@@ -16,11 +16,19 @@ export interface FlagSpec {
   readonly choices?: readonly string[];
   readonly min?: number;
   readonly max?: number;
+  /** A string flag that may be given several times (its values in order). */
+  readonly multiple?: boolean;
 }
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
 
-type ValueOf<S extends FlagSpec> = S['kind'] extends 'int' | 'number' ? number : S['kind'] extends 'boolean' ? boolean : string;
+type ValueOf<S extends FlagSpec> = S['multiple'] extends true
+  ? string[]
+  : S['kind'] extends 'int' | 'number'
+    ? number
+    : S['kind'] extends 'boolean'
+      ? boolean
+      : string;
 
 /** Parsed flags, typed by the table: ints and numbers are numbers, booleans booleans, the rest strings. */
 export type FlagValues<T extends FlagTable> = { -readonly [K in keyof T]?: ValueOf<T[K]> };
@@ -54,10 +62,14 @@ export function parseFlags<T extends FlagTable>(argv: readonly string[], specs: 
   } catch (err) {
     throw new ConfigError(`${parseArgsProblem(err as Error & { code?: string })} for 'latephase ${command}'; see 'latephase ${command} --help'`);
   }
-  const out: Record<string, string | number | boolean> = {};
+  const out: Record<string, string | number | boolean | string[]> = {};
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     const spec = specs[token.name]!;
+    if (spec.multiple) {
+      out[token.name] = [...((out[token.name] as string[] | undefined) ?? []), String(parseValue(token.name, spec, token.value ?? ''))];
+      continue;
+    }
     if (token.name in out) throw new ConfigError(`--${token.name} is given twice`);
     out[token.name] = spec.kind === 'boolean' ? true : parseValue(token.name, spec, token.value ?? '');
   }

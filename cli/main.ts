@@ -7,13 +7,19 @@ import { INSPECT_FLAGS, inspectModel } from './inspectCommand';
 import { selectBackend } from '../src/backend/selectBackend';
 import { MODEL_NAMES } from '../models/index';
 import { assertVerified } from '../export/verify/verify';
+import { presetList, TRAIN_FLAGS, trainCommand } from './trainCommand';
 
 const USAGE = `usage: latephase <command> [flags]
 
 commands:
-  run              train the MNIST CNN with late-phase BatchNorm + head, fold, export ONNX, verify, bundle
-  inspect <model>  parameter counts: shared, late-phase per member, total at K
-                   models: ${MODEL_NAMES.join(', ')}
+  train <config|preset>  the training job from a JSON/YAML config or a preset: train, fold, export, verify, bundle
+  presets                the named configs
+  run                    the mnist-cnn preset with flags: npm start
+  inspect <model>        parameter counts: shared, late-phase per member, total at K
+                         models: ${MODEL_NAMES.join(', ')}
+
+'latephase train' flags:
+${flagHelp(TRAIN_FLAGS)}
 
 'latephase run' flags:
 ${flagHelp(RUN_FLAGS)}
@@ -34,8 +40,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command ? 0 : 2;
   }
   try {
-    if (command !== 'run' && command !== 'inspect')
-      throw new ConfigError(`unknown command '${command}'; expected 'run' or 'inspect' (see latephase --help)`);
+    if (!['train', 'presets', 'run', 'inspect'].includes(command))
+      throw new ConfigError(`unknown command '${command}'; expected train, presets, run or inspect (see latephase --help)`);
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(USAGE);
       return 0;
@@ -46,6 +52,29 @@ export async function main(argv: readonly string[]): Promise<number> {
       const parsed = parseFlags(flags, INSPECT_FLAGS, 'inspect');
       await selectBackend();
       console.log(inspectModel(model, parsed));
+      return 0;
+    }
+    if (command === 'presets') {
+      console.log(presetList());
+      return 0;
+    }
+    if (command === 'train') {
+      const [source, ...flags] = rest;
+      if (!source || source.startsWith('--'))
+        throw new ConfigError(
+          `'latephase train' needs a config file or a preset: ${presetList()
+            .trim()
+            .split('\n')
+            .map((l) => l.trim().split(' ')[0])
+            .join(', ')}`,
+        );
+      const result = await trainCommand(source, parseFlags(flags, TRAIN_FLAGS, 'train'));
+      if (!('verification' in result)) {
+        console.log(JSON.stringify(result, null, 2));
+        return 0;
+      }
+      console.log(`\nlatephase train: summary\n${summaryTable(result)}`);
+      assertVerified(result.verification);
       return 0;
     }
     const summary = await runMnistJob(parseFlags(rest, RUN_FLAGS, 'run'));
@@ -63,7 +92,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /** Ctrl-C or a TERM signal: say what survives (the output folder is never half written) and exit with the shell's code. */
 function exitOnSignals(): void {
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       console.error(`\nlatephase: interrupted (${signal}); the output folder keeps its previous content`);
       process.exit(code); // 'exit' handlers still run: the output folder's lock is released

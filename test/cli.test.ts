@@ -87,8 +87,9 @@ test('unknown flags, bad values and unknown commands exit 2 with a message namin
     [['run', '--fold', 'median'], /--fold must be one of exact, mean/],
     [['run', '--backend', 'tpu'], /--backend must be one of/],
     [['run', '--epochs'], /--epochs needs a value/],
-    [['train'], /unknown command 'train'/],
-    [['run', '--gamma-theta', 'lots', '--epochs', '1', '--t0', '0'], /gammaTheta must be a positive number or '1\/K'/],
+    [['fly'], /unknown command 'fly'/],
+    [['train'], /'latephase train' needs a config file or a preset: mnist-cnn, fashion-cnn/],
+    [['run', '--gamma-theta', 'lots', '--epochs', '1', '--t0', '0'], /--gamma-theta must be a positive number or '1\/K', got 'lots'/],
   ];
   for (const [args, message] of cases) {
     const r = run(args);

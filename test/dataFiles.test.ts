@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { readCifarBinary } from '../src/data/cifar';
 import { readIdxDataset } from '../src/data/idx';
 import { DataError } from '../src/errors';
@@ -74,7 +75,13 @@ test('IDX image and label files become a flat-pixel data set; bad files are name
     [0, 51, 102, 153, 204, 255],
   );
   fs.writeFileSync(path.join(dir, 'gz'), Buffer.from([0x1f, 0x8b, 8, 0]));
-  assert.throws(() => readIdxDataset(path.join(dir, 'gz'), labels), /bad magic \(not an IDX file, or still gzip-compressed\?\)/);
+  assert.throws(() => readIdxDataset(path.join(dir, 'gz'), labels), /corrupt gzip data/);
+  // The distribution's gzipped files are read as they are.
+  fs.writeFileSync(path.join(dir, 'images.gz'), zlib.gzipSync(fs.readFileSync(images)));
+  fs.writeFileSync(path.join(dir, 'labels.gz'), zlib.gzipSync(fs.readFileSync(labels)));
+  assert.deepEqual([...readIdxDataset(path.join(dir, 'images.gz'), path.join(dir, 'labels.gz')).y], [7, 1]);
+  fs.writeFileSync(path.join(dir, 'text.idx'), 'hello there');
+  assert.throws(() => readIdxDataset(path.join(dir, 'text.idx'), labels), /bad magic \(not an IDX file\)/);
   fs.writeFileSync(path.join(dir, 'labels3'), idx([3], [0, 1, 2]));
   assert.throws(() => readIdxDataset(images, path.join(dir, 'labels3')), /IDX files disagree: 2 images/);
   fs.writeFileSync(path.join(dir, 'cut'), idx([2, 2, 3], [1, 2, 3]));

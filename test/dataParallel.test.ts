@@ -18,7 +18,8 @@ import { ConfigError } from '../src/errors';
 import { trainLatePhase, TrainConfig, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
 import { DataParallelGradients, shardSizes } from '../src/train/dataParallel';
 import { LocalGradients } from '../src/train/gradients';
-import { workerCount } from '../cli/runCommand';
+import { workerCount } from '../job/trainJob';
+import { overridesFromFlags } from '../cli/runCommand';
 import { releaseMembers, stepState } from '../src/latephase/members';
 import { useBackend } from './helpers';
 
@@ -220,10 +221,11 @@ test('a zoo recipe rebuilds the zoo model with the same tensors', () => {
 });
 
 test('--workers: auto follows the backend, counts are checked', () => {
-  assert.equal(workerCount(undefined, 'tensorflow'), 0);
   assert.equal(workerCount('auto', 'tensorflow'), 0);
-  assert.equal(workerCount('2', 'wasm'), 2);
-  assert.equal(workerCount('0', 'wasm'), 0);
-  assert.throws(() => workerCount('two', 'wasm'), ConfigError);
-  assert.throws(() => workerCount('-1', 'wasm'), ConfigError);
+  assert.equal(workerCount(2, 'wasm'), 2);
+  assert.equal(workerCount(0, 'wasm'), 0);
+  assert.deepEqual(overridesFromFlags({ workers: '2' }), ['workers=2']);
+  assert.deepEqual(overridesFromFlags({ workers: 'auto' }), ['workers="auto"']);
+  assert.throws(() => overridesFromFlags({ workers: 'two' }), ConfigError);
+  assert.throws(() => overridesFromFlags({ workers: '-1' }), ConfigError);
 });

@@ -224,7 +224,7 @@ test('flags checked before work: t0 without a late phase, K above the minibatche
     [['run', '--no-late-phase', '--k', '4'], /--k has no effect with --no-late-phase/],
     [['run', '--epochs', '1000000000'], /--epochs must be <= 10000/],
     [['run', '--train-size', '9000'], /--train-size must be <= 8000/],
-    [['run', '--train-size', '64', '--batch-size', '128', '--workers', '0'], /--batch-size 128 is larger than the 64 training digits/],
+    [['run', '--train-size', '64', '--batch-size', '128', '--workers', '0'], /batchSize 128 is larger than the 64 training examples/],
     [
       ['run', '--epochs', '2', '--t0', '1', '--k', '50', '--train-size', '64', '--batch-size', '32', '--workers', '0'],
       /k = 50 members need at least 50 late-phase minibatches, the data gives 2 .*never take a step/,

@@ -3,6 +3,8 @@
  * tfjs-node > wasm > pure-JS cpu. Overridable with `LATEPHASE_BACKEND` or the CLI's `--backend`.
  * The choice, and why each better rung was skipped, is always returned for reporting.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradients, and its ESM gradient files do not resolve in
 // Node; the @tensorflow/tfjs bundle registers them all (into the same, deduplicated tfjs-core).
@@ -60,6 +62,25 @@ function loadOptional(pkg: string): unknown {
   return require(pkg) as unknown;
 }
 
+/**
+ * A native tfjs package whose install script did not run (installs here skip install scripts; see
+ * README, GPU paths) is present without its native addon. Requiring it would register every kernel
+ * before failing, twice over for the GPU and CPU packages (pages of warnings), so the addon is
+ * looked for first and its absence reported with the fix.
+ */
+function loadNative(pkg: string): void {
+  let dir: string;
+  try {
+    dir = path.dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    throw new Error(`${pkg} is not installed`);
+  }
+  const lib = path.join(dir, 'lib');
+  const hasAddon = fs.existsSync(lib) && fs.readdirSync(lib).some((d) => fs.existsSync(path.join(lib, d, 'tfjs_binding.node')));
+  if (!hasAddon) throw new Error(`${pkg} is installed without its native library; fetch it with \`npm rebuild ${pkg} --ignore-scripts=false\``);
+  loadOptional(pkg);
+}
+
 function nativeSeesGpu(): boolean {
   const backend = tf.findBackend('tensorflow') as unknown as { binding?: { isUsingGpuDevice?: () => boolean } } | null;
   const probe = backend?.binding?.isUsingGpuDevice;
@@ -69,12 +90,12 @@ function nativeSeesGpu(): boolean {
 async function tryChoice(choice: BackendChoice): Promise<string> {
   switch (choice) {
     case 'tensorflow-gpu':
-      loadOptional('@tensorflow/tfjs-node-gpu');
+      loadNative('@tensorflow/tfjs-node-gpu');
       if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend failed to initialise');
       if (!nativeSeesGpu()) throw new Error('tfjs-node-gpu loaded but sees no GPU device');
       return 'libtensorflow with CUDA';
     case 'tensorflow':
-      loadOptional('@tensorflow/tfjs-node');
+      loadNative('@tensorflow/tfjs-node');
       if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend failed to initialise');
       return 'libtensorflow on CPU';
     case 'wasm': {

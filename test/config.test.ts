@@ -1,0 +1,158 @@
+/**
+ * The job config: one schema (zod) whose errors name the field, the value and what is allowed;
+ * defaults; --set overrides; presets; data sources by config; `latephase train` end to end on
+ * IDX files made here, with the resolved config recorded in the bundle and the checkpoint.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { applyOverride, presetConfig, resolveConfig } from '../src/config/resolve';
+import { PRESETS } from '../src/config/presets';
+import { loadJobData } from '../src/config/dataSource';
+import { JOB_SCHEMA } from '../src/config/schema';
+import { overridesFromFlags } from '../cli/runCommand';
+import { resolveJob } from '../cli/trainCommand';
+import { ConfigError, DataError } from '../src/errors';
+import { checkBundleFiles } from '../export/bundle/bundle';
+
+const CLI = path.join(__dirname, '..', 'cli', 'main.js');
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-config-'));
+
+test('config errors name every bad field with its value and what is allowed; unknown keys are errors', () => {
+  const input = {
+    model: { zoo: 'mnist-cnn' },
+    epochs: 0,
+    latePhase: { k: 'five', color: 'red' },
+    optimizer: { shared: { lr: -1 } },
+    data: { source: 'mnist', trainCount: 9_999_999 },
+    extra: 1,
+  };
+  assert.throws(
+    () => resolveConfig(input as never, "'bad.json'"),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /latePhase\.k: got "five"; Invalid input: expected number/.test(e.message) &&
+      /latePhase: unknown field\(s\) 'color'/.test(e.message) &&
+      /optimizer\.shared\.lr: got -1; Too small/.test(e.message) &&
+      /epochs: got 0; Too small/.test(e.message) &&
+      /data\.trainCount: got 9999999; Too big/.test(e.message) &&
+      /unknown field\(s\) 'extra'/.test(e.message),
+  );
+  assert.throws(() => resolveConfig({ model: { zoo: 'mlp' }, data: { source: 'nfs' } } as never, 'x'), /data\.source: got "nfs"/);
+  assert.throws(() => resolveConfig({ data: { source: 'mnist' } } as never, 'x'), /model: missing/);
+});
+
+test('semantic checks: late-phase kinds and fold options through the registry, t0 against epochs', () => {
+  const base = presetConfig('mnist-cnn');
+  const bad: Array<[string, RegExp]> = [
+    ['latePhase.kinds={"rank1":true,"templates":3}', /latePhase: .*rank1 and templates both reparametrise/],
+    ['latePhase.kinds={"bn":true}', /unknown kind 'bn'; known: .*batchNorm/],
+    ['latePhase.kinds={"templates":0.5}', /late-phase\.templates must be a positive integer, got 0\.5/],
+    ['latePhase.fold={"batchNorm":"median"}', /fold option batchNorm must be one of exact, mean/],
+    ['latePhase.t0=6', /latePhase\.t0 6 leaves no late phase in 6 epochs/],
+  ];
+  for (const [set, message] of bad)
+    assert.throws(
+      () => resolveConfig(applyOverride(base, set), 'x'),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      set,
+    );
+  const plain = resolveConfig(applyOverride(applyOverride(base, 'latePhase.enabled=false'), 'latePhase.t0=6'), 'x');
+  assert.equal(plain.latePhase.enabled, false);
+});
+
+test('--set: JSON values, strings, new sections; malformed assignments are named', () => {
+  let c = presetConfig('mnist-cnn');
+  c = applyOverride(c, 'optimizer.shared.lr=0.05');
+  c = applyOverride(c, 'name=my-run');
+  c = applyOverride(c, 'verify.ep=cpu');
+  c = applyOverride(c, 'latePhase.fold.rank1=product');
+  const cfg = resolveConfig(c, 'x');
+  assert.equal(cfg.optimizer.shared.lr, 0.05);
+  assert.equal(cfg.name, 'my-run');
+  assert.deepEqual(cfg.latePhase.fold, { rank1: 'product' });
+  assert.throws(() => applyOverride(c, 'epochs'), /--set expects path=value, got 'epochs'/);
+  assert.throws(() => applyOverride(c, 'epochs.x=1'), /'epochs' holds 6, not a section/);
+  assert.throws(() => applyOverride(c, 'a..b=1'), /malformed field path/);
+});
+
+test('every preset resolves, and `run` is the mnist-cnn preset with its flags as overrides', () => {
+  for (const name of Object.keys(PRESETS)) assert.doesNotThrow(() => resolveConfig(presetConfig(name), name), name);
+  const flags = { epochs: 3, t0: 2, k: 3, lr: 0.05, seed: 4, fold: 'mean', 'train-size': 500 } as const;
+  const viaRun = resolveJob('mnist-cnn', { set: overridesFromFlags(flags) });
+  assert.equal(viaRun.epochs, 3);
+  assert.equal(viaRun.latePhase.k, 3);
+  assert.equal(viaRun.optimizer.members.lr, 0.05);
+  assert.deepEqual(viaRun.latePhase.fold, { batchNorm: 'mean' });
+  assert.deepEqual(viaRun.data, { source: 'mnist', trainCount: 8000, splitSeed: 2021, trainSize: 500 });
+  assert.throws(() => resolveJob('no-such-preset', {}), /neither a config file nor a preset; presets: mnist-cnn, fashion-cnn/);
+});
+
+test('a missing Fashion-MNIST names the install command', () => {
+  assert.throws(
+    () => loadJobData({ source: 'fashion-mnist', dir: '/nonexistent/fashion' }),
+    (e: unknown) => e instanceof DataError && /apt-get install dataset-fashion-mnist/.test(e.message),
+  );
+});
+
+function idx(dims: number[], data: Uint8Array): Buffer {
+  const header = Buffer.alloc(4 + 4 * dims.length);
+  header[2] = 0x08;
+  header[3] = dims.length;
+  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([header, Buffer.from(data)]);
+}
+
+test("latephase train on the user's IDX files (gzipped): bundle with the resolved config, recorded in the checkpoint too", () => {
+  const dir = tmp();
+  const n = 96;
+  const pixels = Uint8Array.from({ length: n * 784 }, (_, i) => ((i * 37) % 251) * (Math.floor(i / 784) % 10 > 4 ? 1 : 0.3));
+  const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
+  for (const [name, data] of [
+    ['train-images.gz', idx([n, 28, 28], pixels)],
+    ['train-labels.gz', idx([n], labels)],
+    ['test-images', idx([n, 28, 28], pixels)],
+    ['test-labels', idx([n], labels)],
+  ] as const)
+    fs.writeFileSync(path.join(dir, name), name.endsWith('.gz') ? zlib.gzipSync(data) : data);
+  const config = {
+    name: 'idx-run',
+    model: { zoo: 'mnist-cnn' },
+    latePhase: { k: 2, t0: 1 },
+    epochs: 2,
+    batchSize: 32,
+    workers: 0,
+    data: {
+      source: 'idx',
+      trainImages: path.join(dir, 'train-images.gz'),
+      trainLabels: path.join(dir, 'train-labels.gz'),
+      testImages: path.join(dir, 'test-images'),
+      testLabels: path.join(dir, 'test-labels'),
+    },
+    output: path.join(dir, 'out'),
+  };
+  fs.writeFileSync(path.join(dir, 'job.json'), JSON.stringify(config));
+  const r = spawnSync(process.execPath, [CLI, 'train', path.join(dir, 'job.json'), '--quiet', '--set', 'seed=3'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /data: 96 training \/ 96 test images from IDX files/);
+  const out = path.join(dir, 'out');
+  assert.deepEqual(checkBundleFiles(out), []);
+  const recorded = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as unknown;
+  const resolved = JOB_SCHEMA.parse(recorded);
+  assert.equal(resolved.seed, 3);
+  assert.equal(resolved.optimizer.shared.momentum, 0.9, 'defaults are filled in');
+  assert.ok(fs.readFileSync(path.join(out, 'latephase.ckpt')).includes(Buffer.from('\\"name\\":\\"idx-run\\"')), 'the checkpoint carries the config');
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { provenance: Record<string, string> };
+  assert.equal(manifest.provenance['job'], 'idx-run');
+  const printed = spawnSync(process.execPath, [CLI, 'train', path.join(dir, 'job.json'), '--print-config'], { encoding: 'utf8' });
+  assert.equal(printed.status, 0);
+  assert.deepEqual(JOB_SCHEMA.parse(JSON.parse(printed.stdout)), JOB_SCHEMA.parse({ ...config }), 'the printed config re-validates to the same');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
