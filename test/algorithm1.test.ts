@@ -111,6 +111,33 @@ for (const [label, gamma, wd] of [
   });
 }
 
+test('a cycle the run leaves partial steps with the mean over the members it had when gammaTheta = 1/K', async () => {
+  // K = 3, 4 full-batch minibatches, members frozen (lr 1e-30: below float32 resolution): one full cycle, then a partial one of
+  // member 0 alone, whose shared step must be 1 * g (the mean over one member), not 1/3 * g.
+  const data = tinyData();
+  const model = build();
+  const after: Float32Array[][] = [];
+  await trainLatePhase(model, data, config({ epochs: 4, gammaTheta: '1/K', member: { lr: 1e-30, momentum: 0, nesterov: false, weightDecay: 0 } }), {
+    onStep: () => after.push(snapshot(sharedParams(model))),
+  });
+  const theta1 = after[2]!; // after the first full cycle
+  const probe = build();
+  sharedParams(probe).forEach((p, i) => p.variable.assign(tf.tensor(theta1[i]!, p.variable.shape)));
+  const x = tf.tensor(data.x, [N, 4]);
+  const y = tf.oneHot(tf.tensor1d(data.y, 'int32'), 3);
+  const shared = sharedParams(probe);
+  const { grads } = tf.variableGrads(
+    () => softmaxCrossEntropy(probe.forward(x, TRAIN), y),
+    shared.map((p) => p.variable),
+  );
+  const g1 = shared.map((p) => grads[p.variable.name]!.dataSync());
+  const expected = theta1.map((t, i) => t.map((v, j) => v - 0.1 * g1[i]![j]!));
+  const got = snapshot(sharedParams(model));
+  assert.ok(maxDiff(got, expected) < 1e-5, `shared step off by ${maxDiff(got, expected)}`);
+  tf.dispose([x, y, ...Object.values(grads)]);
+  [model, probe].forEach((m) => m.dispose());
+});
+
 test('Nesterov momentum: the first step of every group is lr * (1 + momentum) * gradient', async () => {
   // PyTorch's SGD starts the buffer at the first gradient, so the first Nesterov update is (1 + m) g.
   const data = tinyData();

@@ -63,14 +63,18 @@ test('Rng is deterministic and roughly standard normal', () => {
 });
 
 test("schedules: constant, the authors' annealing (constant -> linear -> constant) and cosine", () => {
-  assert.equal(learningRate(0.1, { kind: 'constant' }, 7), 0.1);
+  assert.equal(learningRate(0.1, { kind: 'constant' }, 7, 200), 0.1);
   const annealing = { kind: 'annealing', start: 100, end: 180, endLr: 0.001 } as const;
-  assert.equal(learningRate(0.1, annealing, 50), 0.1);
-  assert.equal(learningRate(0.1, annealing, 100), 0.1);
-  assert.ok(Math.abs(learningRate(0.1, annealing, 140) - 0.0505) < 1e-12);
-  assert.equal(learningRate(0.1, annealing, 190), 0.001);
+  assert.equal(learningRate(0.1, annealing, 50, 200), 0.1);
+  assert.equal(learningRate(0.1, annealing, 100, 200), 0.1);
+  assert.ok(Math.abs(learningRate(0.1, annealing, 140, 200) - 0.0505) < 1e-12);
+  assert.equal(learningRate(0.1, annealing, 190, 200), 0.001);
   const cosine = { kind: 'cosine', total: 10, minLr: 0.01 } as const;
-  assert.equal(learningRate(0.1, cosine, 0), 0.1);
-  assert.ok(Math.abs(learningRate(0.1, cosine, 5) - 0.055) < 1e-12);
-  assert.ok(Math.abs(learningRate(0.1, cosine, 10) - 0.01) < 1e-12);
+  assert.equal(learningRate(0.1, cosine, 0, 200), 0.1);
+  assert.ok(Math.abs(learningRate(0.1, cosine, 5, 200) - 0.055) < 1e-12);
+  assert.ok(Math.abs(learningRate(0.1, cosine, 10, 200) - 0.01) < 1e-12);
+  // Without a total the cosine spans the run's epochs (3 here: the README example's run anneals fully).
+  const whole = { kind: 'cosine', minLr: 0.01 } as const;
+  assert.ok(Math.abs(learningRate(0.1, whole, 3, 3) - 0.01) < 1e-12);
+  assert.ok(Math.abs(learningRate(0.1, whole, 1.5, 3) - 0.055) < 1e-12);
 });

@@ -156,3 +156,17 @@ test('layers sharing a template bank start from orthonormal coefficients and sha
   assert.ok(Math.abs(ca.reduce((s, x, t) => s + x * cb[t]!, 0)) < 1e-6);
   [a, b, c].forEach((w) => w.dispose());
 });
+
+test('more layers than templates: every layer gets coefficients of its own (none start identical)', () => {
+  const factory = new LayerFactory({ templates: 2 }, new Rng(3));
+  const weights = ['l0', 'l1', 'l2', 'l3', 'l4'].map((n) => (factory.dense(n, 3, 3) as Dense).kernel as TemplateWeight);
+  const coeffs = weights.map((w) => Array.from(w.members.member(0).coefficients.dataSync()));
+  for (let i = 0; i < coeffs.length; i++)
+    for (let j = i + 1; j < coeffs.length; j++)
+      assert.ok(
+        coeffs[i]!.some((v, t) => Math.abs(v - coeffs[j]![t]!) > 1e-3),
+        `layers ${i} and ${j} start identical`,
+      );
+  assert.ok(Math.abs(coeffs[0]![0]! * coeffs[1]![0]! + coeffs[0]![1]! * coeffs[1]![1]!) < 1e-6, 'the first T are orthonormal');
+  weights.forEach((w) => w.dispose());
+});

@@ -11,7 +11,11 @@ export interface EnsembleReport {
   readonly members: readonly number[];
   /** Accuracy of the mean of the members' softmax outputs (prediction averaging). */
   readonly ensemble: number;
-  /** Accuracy with every late-phase layer averaged layerwise (what folding reproduces). */
+  /**
+   * Accuracy with selection 'average' (each late-phase unit's mean: member outputs for BatchNorm,
+   * member weights for weight kinds). This is the folded model only for the exact folds; the
+   * rank-1 default fold (the parameter mean) differs, so a folded model is scored by folding it.
+   */
   readonly layerwiseAverage: number;
 }
 

@@ -52,7 +52,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   seed: 0,
   shared: { lr: 0.02, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
   member: { lr: 0.02, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
-  schedule: { kind: 'cosine', total: 6, minLr: 0.001 },
+  schedule: { kind: 'cosine', minLr: 0.001 },
 };
 
 export interface StepInfo {
@@ -124,7 +124,8 @@ class MemberCycle {
     private readonly k: number,
     memberConfig: SgdConfig,
     private readonly sharedOpt: Sgd,
-    private readonly gamma: number,
+    /** gammaTheta as configured: '1/K' means the mean over the members that contributed. */
+    private readonly gammaTheta: number | '1/K',
   ) {
     this.memberOpts = Array.from({ length: k }, () => new Sgd(memberConfig));
   }
@@ -158,10 +159,15 @@ class MemberCycle {
     this.stepShared(sharedLr);
   }
 
-  /** Shared step with gammaTheta times the summed gradients (a no-op when nothing is accumulated). */
+  /**
+   * Shared step with gammaTheta times the summed gradients (a no-op when nothing is accumulated).
+   * With '1/K', a cycle the run's end leaves partial is averaged over the members it had, not K.
+   */
   stepShared(lr: number): void {
     if (!this.accum) return;
-    this.sharedOpt.step(sharedParams(this.model), this.accum, lr, this.gamma);
+    const contributed = this.member === 0 ? this.k : this.member;
+    const gamma = this.gammaTheta === '1/K' ? 1 / contributed : this.gammaTheta;
+    this.sharedOpt.step(sharedParams(this.model), this.accum, lr, gamma);
     tf.dispose(this.accum);
     this.accum = null;
     this.sharedSteps++;
@@ -305,11 +311,11 @@ export async function trainLatePhase(
         hooks.onRelease?.(model);
         releaseMembers(model, cfg.k, cfg.sigma0, releaseSeed);
         await gradients.released(model, cfg.k);
-        cycle = new MemberCycle(model, cfg.k, cfg.member, sharedOpt, resolveGammaTheta(cfg.gammaTheta, cfg.k));
+        cycle = new MemberCycle(model, cfg.k, cfg.member, sharedOpt, cfg.gammaTheta);
         sharedOpt.retainOnly(sharedParams(model)); // the tied copy's momentum buffers go with it
       }
-      const lrShared = learningRate(cfg.shared.lr, cfg.schedule, epoch);
-      const lrMember = learningRate(cfg.member.lr, cfg.schedule, epoch);
+      const lrShared = learningRate(cfg.shared.lr, cfg.schedule, epoch, cfg.epochs);
+      const lrMember = learningRate(cfg.member.lr, cfg.schedule, epoch, cfg.epochs);
       const perm = shuffleRng.permutation(n);
       let epochSum = 0;
       let epochCount = 0;
@@ -338,7 +344,7 @@ export async function trainLatePhase(
       }
       epochLoss.push(epochSum / Math.max(epochCount, 1));
     }
-    cycle?.stepShared(learningRate(cfg.shared.lr, cfg.schedule, cfg.epochs - 1)); // a cycle left partial
+    cycle?.stepShared(learningRate(cfg.shared.lr, cfg.schedule, cfg.epochs - 1, cfg.epochs)); // a cycle left partial
   } finally {
     await gradients.close();
     cycle?.dispose();

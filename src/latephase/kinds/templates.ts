@@ -19,25 +19,28 @@ import { parsePositiveInt, registerLatePhaseKind } from '../kindRegistry';
 /** T templates of one weight shape, each Kaiming-initialised for that shape's fan-in. */
 export class TemplateBank {
   readonly templates: Param;
-  private nextCoefficient = 0;
-  private readonly coefficients: Float32Array[];
+  private coefficients: Float32Array[] = [];
 
   constructor(
     readonly name: string,
     readonly count: number,
     readonly weightShape: readonly number[],
     fanIn: number,
-    rng: Rng,
+    private readonly rng: Rng,
   ) {
     if (!Number.isInteger(count) || count < 1)
       throw new ConfigError(`template bank '${name}': template count must be a positive integer, got ${count}`);
     this.templates = makeParam(`${name}.templates`, kaimingNormal([count, ...weightShape], fanIn, rng));
-    this.coefficients = orthonormalVectors(count, count, rng);
   }
 
-  /** The next coefficient vector for a layer joining the bank: unit norm, orthogonal to the previous T-1. */
+  /**
+   * A coefficient vector for a layer joining the bank, its own: unit norm, and orthogonal to those
+   * of the T-1 layers before it in its block of T (more than T vectors cannot all be orthogonal in
+   * R^T, so every T layers a fresh orthonormal block is drawn; no two layers start identical).
+   */
   takeCoefficients(): Float32Array {
-    return this.coefficients[this.nextCoefficient++ % this.count]!;
+    if (!this.coefficients.length) this.coefficients = orthonormalVectors(this.count, this.count, this.rng);
+    return this.coefficients.shift()!;
   }
 
   /** W = sum_t c_t T_t. */
