@@ -19,7 +19,8 @@ import { describeChoice } from '../src/latephase/kindRegistry';
 import { ConfigError } from '../src/errors';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
 import { accuracy } from '../src/eval/accuracy';
-import { evaluateMembers } from '../src/eval/ensemble';
+import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities } from '../src/eval/metrics';
+import { Model } from '../src/nn/model';
 import { foldMembers } from '../src/latephase/fold';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
@@ -36,6 +37,18 @@ export const CHECKPOINT_FILE = 'latephase.ckpt';
 /** The resolved config the run used (every default filled in). */
 export const CONFIG_FILE = 'config.json';
 
+/** What evaluation found on the held-out data (and the OOD set, when the config names one). */
+export interface JobMetrics {
+  readonly folded: ClassMetrics;
+  /** The implicit ensemble: the mean of the members' softmax outputs. */
+  readonly ensemble: ClassMetrics;
+  readonly members: readonly ClassMetrics[];
+  /** AUROC of the predictive entropy, OOD examples against held-out ones. */
+  readonly ood?: { readonly set: string; readonly folded: number; readonly ensemble: number };
+}
+
+export const METRICS_FILE = 'metrics.json';
+
 export interface RunSummary {
   readonly backend: string;
   /** Data-parallel gradient worker threads besides the main one. */
@@ -44,6 +57,7 @@ export interface RunSummary {
   readonly memberAccuracies: readonly number[];
   readonly foldedAccuracy: number;
   readonly ensembleAccuracy: number;
+  readonly metrics: JobMetrics;
   readonly verification: VerificationReport;
   readonly outDir: string;
   readonly seconds: number;
@@ -165,11 +179,11 @@ async function trainAndBundle(
       },
       { workers, recipe: zooRecipe(cfg.model.zoo, zooOptions) },
     );
-    const members = late ? evaluateMembers(model, test) : null;
     const fold = { batchNorm: 'exact', ...cfg.latePhase.fold };
     const folded = foldMembers(model, fold);
     try {
-      const foldedAccuracy = accuracy(folded, test);
+      const metrics = evaluate(cfg, model, folded, test, log);
+      const foldedAccuracy = metrics.folded.accuracy;
       const exported = exportOnnx(folded, {
         provenance: {
           job: cfg.name,
@@ -206,6 +220,7 @@ async function trainAndBundle(
           config: JSON.stringify(cfg),
         });
         writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
+        writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
         writeBundle(staged, folded, exported, verification);
         if (verification.pass) folder.publish(staged);
         else keepFailedBundle(folder.target, staged, log);
@@ -217,9 +232,10 @@ async function trainAndBundle(
         backend: describeBackend(backend),
         workers,
         accuracyBeforeLatePhase: before,
-        memberAccuracies: members?.members ?? [],
+        memberAccuracies: metrics.members.map((m) => m.accuracy),
         foldedAccuracy,
-        ensembleAccuracy: members?.ensemble ?? foldedAccuracy,
+        ensembleAccuracy: metrics.ensemble.accuracy,
+        metrics,
         verification,
         outDir: folder.target,
         seconds: (Date.now() - started) / 1000,
@@ -230,6 +246,36 @@ async function trainAndBundle(
   } finally {
     model.dispose();
   }
+}
+
+/** Folded model, every member and the implicit ensemble on the held-out data; OOD AUROC when configured. */
+function evaluate(cfg: JobConfig, model: Model, folded: Model, test: Dataset, log: (line: string) => void): JobMetrics {
+  const bins = cfg.evaluation.bins;
+  const foldedProbs = probabilities(folded, test);
+  const { members, ensemble } = memberProbabilities(model, test);
+  const result = {
+    folded: classMetrics(foldedProbs, test.y, bins),
+    ensemble: classMetrics(ensemble, test.y, bins),
+    members: cfg.latePhase.enabled ? members.map((p) => classMetrics(p, test.y, bins)) : [],
+  };
+  if (!cfg.evaluation.ood) return result;
+  const ood = loadJobData(cfg.evaluation.ood);
+  if (ood.test.featureShape.join() !== test.featureShape.join())
+    throw new ConfigError(
+      `evaluation.ood: its examples have shape [${ood.test.featureShape.join(', ')}], the model takes [${test.featureShape.join(', ')}]`,
+    );
+  log(`OOD set: ${ood.description} (test part, ${ood.test.y.length} examples)`);
+  const classes = test.classes;
+  const score = (probs: Float32Array): Float64Array => entropy(probs, classes);
+  const oodEnsemble = memberProbabilities(model, ood.test).ensemble;
+  return {
+    ...result,
+    ood: {
+      set: ood.description,
+      folded: auroc(score(foldedProbs), score(probabilities(folded, ood.test))),
+      ensemble: auroc(score(ensemble), score(oodEnsemble)),
+    },
+  };
 }
 
 /**
@@ -244,6 +290,7 @@ function keepFailedBundle(target: string, staged: string, log: (line: string) =>
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+const calibration = (m: ClassMetrics): string => `NLL ${m.nll.toFixed(4)}, ECE ${m.ece.toFixed(4)}, Brier ${m.brier.toFixed(4)}`;
 
 export function summaryTable(s: RunSummary): string {
   const v = s.verification;
@@ -253,8 +300,16 @@ export function summaryTable(s: RunSummary): string {
     ['gradient threads', s.workers ? `${s.workers + 1} (data-parallel, BatchNorm statistics per shard)` : '1'],
     ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
     ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
-    ['folded model', pct(s.foldedAccuracy)],
-    ['implicit ensemble (mean softmax)', pct(s.ensembleAccuracy)],
+    ['folded model', `${pct(s.foldedAccuracy)}  ${calibration(s.metrics.folded)}`],
+    ['implicit ensemble (mean softmax)', `${pct(s.ensembleAccuracy)}  ${calibration(s.metrics.ensemble)}`],
+    ...(s.metrics.ood
+      ? [
+          [
+            'OOD AUROC (entropy)',
+            `folded ${s.metrics.ood.folded.toFixed(4)}, ensemble ${s.metrics.ood.ensemble.toFixed(4)} (against ${s.metrics.ood.set})`,
+          ] as [string, string],
+        ]
+      : []),
     [
       'ONNX verification',
       `${v.pass ? 'PASS' : 'FAIL'}: max abs ${v.maxAbs.toExponential(2)}, max rel ${v.maxRel.toExponential(2)} ` +

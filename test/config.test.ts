@@ -134,6 +134,7 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
       testLabels: path.join(dir, 'test-labels'),
     },
     output: path.join(dir, 'out'),
+    evaluation: { ood: { source: 'mnist', trainCount: 9000 } },
   };
   fs.writeFileSync(path.join(dir, 'job.json'), JSON.stringify(config));
   const r = spawnSync(process.execPath, [CLI, 'train', path.join(dir, 'job.json'), '--quiet', '--set', 'seed=3'], {
@@ -151,6 +152,17 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
   assert.ok(fs.readFileSync(path.join(out, 'latephase.ckpt')).includes(Buffer.from('\\"name\\":\\"idx-run\\"')), 'the checkpoint carries the config');
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { provenance: Record<string, string> };
   assert.equal(manifest.provenance['job'], 'idx-run');
+  const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')) as {
+    folded: { accuracy: number; ece: number };
+    members: unknown[];
+    ood: { ensemble: number; folded: number };
+  };
+  assert.equal(metrics.folded.accuracy.toFixed(4), manifest.provenance['heldout_accuracy']);
+  assert.equal(metrics.members.length, 2);
+  assert.ok(metrics.ood.ensemble >= 0 && metrics.ood.ensemble <= 1 && metrics.folded.ece >= 0);
+  assert.match(r.stdout, /OOD set: 9000 training \/ 1000 held-out MNIST digits/);
+  assert.match(r.stdout, /OOD AUROC \(entropy\)\s+folded 0\.\d{4}, ensemble 0\.\d{4}/);
+  assert.match(r.stdout, /folded model\s+\d+\.\d+%\s+NLL \d+\.\d{4}, ECE \d\.\d{4}, Brier \d\.\d{4}/);
   const printed = spawnSync(process.execPath, [CLI, 'train', path.join(dir, 'job.json'), '--print-config'], { encoding: 'utf8' });
   assert.equal(printed.status, 0);
   assert.deepEqual(JOB_SCHEMA.parse(JSON.parse(printed.stdout)), JOB_SCHEMA.parse({ ...config }), 'the printed config re-validates to the same');

