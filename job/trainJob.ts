@@ -12,7 +12,8 @@ import * as path from 'path';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { Dataset, subset } from '../src/data/dataset';
 import { buildModel, zooRecipe } from '../models/index';
-import { autoWorkers, MIN_SHARD_ROWS } from '../src/train/dataParallel';
+import { autoWorkers } from '../src/train/dataParallel';
+import { defaultGhostBatches, shardSizes } from '../src/train/gradients';
 import { OutputFolder } from '../src/io/outputFolder';
 import { faultPoint } from '../src/io/faultPoints';
 import { describeChoice } from '../src/latephase/kindRegistry';
@@ -85,6 +86,7 @@ export function trainConfigOf(cfg: JobConfig): TrainConfig {
     member: cfg.optimizer.members,
     schedule: s.kind === 'cosine' ? { kind: 'cosine', total: s.total ?? cfg.epochs, minLr: s.minLr } : s,
     lossCheckEvery: cfg.lossCheckEvery,
+    ghostBatches: cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize),
   };
 }
 
@@ -93,15 +95,18 @@ export function workerCount(raw: 'auto' | number, tfjsBackend: string): number {
   return raw === 'auto' ? autoWorkers(tfjsBackend) : raw;
 }
 
-/** More workers than cores, or than a minibatch has shards, cannot help: capped, and said so. */
-export function capWorkers(requested: number, batchSize: number, log: (line: string) => void): number {
+/**
+ * Workers only execute ghost batches: more workers than cores, or than the minibatch has ghost
+ * batches besides this thread's, cannot help: capped, and said so. (The count never changes the
+ * result: the ghost-batch count fixes the math.)
+ */
+export function capWorkers(requested: number, train: TrainConfig, log: (line: string) => void): number {
   const byCores = Math.max(os.cpus().length - 1, 0);
-  const byShards = Math.max(Math.floor(batchSize / MIN_SHARD_ROWS) - 1, 0);
+  const ghost = train.ghostBatches ?? defaultGhostBatches(train.batchSize);
+  const byShards = Math.max(shardSizes(train.batchSize, ghost).length - 1, 0);
   const capped = Math.min(requested, byCores, byShards);
   if (capped < requested)
-    log(
-      `gradient workers: ${requested} requested, ${capped} used (${os.cpus().length} cores; a batch of ${batchSize} has at most ${byShards + 1} shards of ${MIN_SHARD_ROWS}+ rows)`,
-    );
+    log(`gradient workers: ${requested} requested, ${capped} used (${os.cpus().length} cores; ${byShards + 1} ghost batch(es) per minibatch)`);
   return capped;
 }
 
@@ -157,8 +162,8 @@ async function trainAndBundle(
       ? `late phase: K=${train.k}, T0=${train.t0} of ${train.epochs} epochs, sigma0=${train.sigma0}, gammaTheta=${resolveGammaTheta(train.gammaTheta, train.k)}, batch ${train.batchSize}, seed ${train.seed}`
       : `no late phase: plain training for ${train.epochs} epochs, batch ${train.batchSize}, seed ${train.seed}`,
   );
-  const workers = capWorkers(workerCount(cfg.workers, backend.tfjsBackend), train.batchSize, log);
-  log(`gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread (BatchNorm statistics per shard)`}`);
+  const workers = capWorkers(workerCount(cfg.workers, backend.tfjsBackend), train, log);
+  log(`ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}`);
   const zooOptions = { seed: cfg.seed, latePhase: cfg.latePhase.kinds, classes: cfg.model.classes ?? data.train.classes };
   const model = buildModel(cfg.model.zoo, zooOptions);
   const test = data.test;
@@ -297,7 +302,7 @@ export function summaryTable(s: RunSummary): string {
   const fallback = v.provider.fallbackReason ? ` (requested ${v.provider.requested}; fell back: ${v.provider.fallbackReason})` : '';
   const rows: Array<[string, string]> = [
     ['backend', s.backend],
-    ['gradient threads', s.workers ? `${s.workers + 1} (data-parallel, BatchNorm statistics per shard)` : '1'],
+    ['gradient threads', s.workers ? `${s.workers + 1} (data-parallel over the ghost batches)` : '1'],
     ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
     ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
     ['folded model', `${pct(s.foldedAccuracy)}  ${calibration(s.metrics.folded)}`],

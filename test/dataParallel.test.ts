@@ -48,6 +48,7 @@ const config = (over: Partial<TrainConfig>): TrainConfig => ({
   batchSize: 16,
   schedule: { kind: 'constant' },
   lossCheckEvery: 5,
+  ghostBatches: 2,
   ...over,
 });
 
@@ -116,7 +117,7 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
   }
   allState(model).forEach((s, i) => s.variable.assign(tf.tensor(initialState[i]!, s.variable.shape)));
 
-  const pool = await DataParallelGradients.start(model, d, x, y, { workers: 1, recipe: recipe(WITH_BN) });
+  const pool = await DataParallelGradients.start(model, d, x, y, { workers: 1, recipe: recipe(WITH_BN) }, 2);
   try {
     const { loss, grads } = await pool.compute(model, rows, params, 0, stepState(model, 0));
     assert.ok(Math.abs(loss.dataSync()[0]! - expectedLoss) < 1e-5);
@@ -140,6 +141,22 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
     await pool.close();
     tf.dispose([x, y]);
     model.dispose();
+  }
+});
+
+test('ghost batches fix the math: 0, 1 or 2 workers train the same weights and statistics (with BatchNorm)', async () => {
+  for (const ghostBatches of [2, 3]) {
+    const runs: Float32Array[][] = [];
+    for (const workers of [0, 1, 2]) {
+      const model = mlp(WITH_BN);
+      await trainLatePhase(model, data(), config({ batchSize: 24, ghostBatches }), {}, { workers, recipe: recipe(WITH_BN) });
+      runs.push(values([...model.params(), ...allState(model)]));
+      model.dispose();
+    }
+    for (const w of [1, 2]) {
+      const diff = maxDiff(runs[w]!, runs[0]!);
+      assert.ok(diff < 1e-6, `${ghostBatches} ghost batches: ${w} worker(s) differ from one thread by ${diff}`);
+    }
   }
 });
 

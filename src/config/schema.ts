@@ -108,6 +108,8 @@ export const JOB_SCHEMA = z
     schedule: schedule.default({ kind: 'cosine', minLr: 0.001 }),
     epochs: positiveInt.max(10_000).default(6),
     batchSize: z.number().int().min(2).default(64),
+    /** Ghost batches per minibatch (BatchNorm normalises each alone); default 2 from 64 rows on, else 1. Never depends on the machine. */
+    ghostBatches: positiveInt.optional(),
     seed: z.number().int().min(0).default(0),
     /** Minibatches between loss and divergence checks. */
     lossCheckEvery: positiveInt.default(25),

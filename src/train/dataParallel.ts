@@ -24,7 +24,7 @@ import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from 
 import { ConfigError, DataError, ShapeError, TrainingError } from '../errors';
 import { Dataset, subset } from '../data/dataset';
 import { memberCount } from '../latephase/members';
-import { GradientSource, LocalGradients, LossAndGrads } from './gradients';
+import { combineShards, disposeShards, GradientSource, LocalGradients, LossAndGrads, ShardOutput, shardSizes } from './gradients';
 import { FromWorker, ToWorker, transferableCopy, WorkerSetup } from './workerProtocol';
 
 export interface DataParallelOptions {
@@ -48,14 +48,7 @@ export function autoWorkers(tfjsBackend: string): number {
   return tfjsBackend === 'wasm' || tfjsBackend === 'cpu' ? Math.max(0, availableCores() - 1) : 0;
 }
 
-export const MIN_SHARD_ROWS = 8;
-
-/** Shard sizes for `rows` rows over at most `parts` shards, none under MIN_SHARD_ROWS unless there is one (the first shard is this thread's). */
-export function shardSizes(rows: number, parts: number): number[] {
-  const count = Math.max(1, Math.min(parts, Math.floor(rows / MIN_SHARD_ROWS)));
-  const base = Math.floor(rows / count);
-  return Array.from({ length: count }, (_, i) => base + (i < rows % count ? 1 : 0));
-}
+export { MIN_SHARD_ROWS, shardSizes } from './gradients';
 
 /** Our typed errors keep their type across the thread boundary; anything else becomes a TrainingError. */
 const WORKER_ERRORS: Record<string, new (message: string) => Error> = { ConfigError, ShapeError, DataError, TrainingError };
@@ -132,10 +125,18 @@ export class DataParallelGradients implements GradientSource {
     private readonly local: LocalGradients,
     private readonly data: Dataset,
     private readonly workers: GradientWorker[],
+    private readonly ghostBatches: number,
   ) {}
 
   /** Start `opts.workers` workers and check that each rebuilt the model's exact tensors. */
-  static async start(model: Model, data: Dataset, x: tf.Tensor, y: tf.Tensor, opts: DataParallelOptions): Promise<DataParallelGradients> {
+  static async start(
+    model: Model,
+    data: Dataset,
+    x: tf.Tensor,
+    y: tf.Tensor,
+    opts: DataParallelOptions,
+    ghostBatches: number,
+  ): Promise<DataParallelGradients> {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new ConfigError(`workers must be a positive integer, got ${opts.workers}`);
     if (!opts.recipe) throw new ConfigError('data-parallel workers need a model recipe (parallel.recipe) to rebuild the model');
     const setup: WorkerSetup = {
@@ -147,7 +148,7 @@ export class DataParallelGradients implements GradientSource {
       classes: data.classes,
     };
     const workers = Array.from({ length: opts.workers }, (_, i) => new GradientWorker(i + 1, setup));
-    const pool = new DataParallelGradients(new LocalGradients(x, y), data, workers);
+    const pool = new DataParallelGradients(new LocalGradients(x, y, ghostBatches), data, workers, ghostBatches);
     try {
       await pool.checkWorkers(model, `the model rebuilt from recipe ${describeRecipe(opts.recipe)}`);
     } catch (err) {
@@ -169,31 +170,46 @@ export class DataParallelGradients implements GradientSource {
     await this.checkWorkers(model, `the workers' model after release`);
   }
 
+  /**
+   * The minibatch's ghost batches: shards 1..W go to the W workers, this thread computes shard 0
+   * (meanwhile) and any shards beyond the workers, then all are combined in shard order, so the
+   * result is the same with any worker count.
+   */
   async compute(model: Model, rows: Int32Array, params: readonly Param[], member: number, state: readonly NamedVariable[]): Promise<LossAndGrads> {
-    const sizes = shardSizes(rows.length, 1 + this.workers.length);
-    const busy = this.dispatch(rows, sizes, params, member, state);
-    // This thread's shard runs while the workers compute theirs.
-    const own = this.local.computeNow(model, rows.subarray(0, sizes[0]), params);
-    if (!busy.length) return own;
+    const sizes = shardSizes(rows.length, this.ghostBatches);
+    if (sizes.length === 1) return this.local.computeNow(model, rows, params);
+    const toWorkers = Math.min(this.workers.length, sizes.length - 1);
+    const busy = this.dispatch(rows, sizes, toWorkers, params, member, state);
+    const mine = [0, ...Array.from({ length: sizes.length - 1 - toWorkers }, (_, i) => toWorkers + 1 + i)];
+    const local = this.local.computeShards(model, rows, sizes, mine, params, state);
     let replies: FromWorker[];
     try {
       replies = await Promise.all(busy.map((w) => w.reply('grads')));
     } catch (err) {
-      tf.dispose([own.loss, ...own.grads]);
+      disposeShards(local);
       throw err;
     }
-    return this.combine(
+    const shards: ShardOutput[] = new Array<ShardOutput>(sizes.length);
+    mine.forEach((s, n) => (shards[s] = local[n]!));
+    replies.forEach((r, j) => {
+      if (r.kind !== 'grads') throw new TrainingError(`gradient worker: expected gradients, got '${r.kind}'`);
+      shards[1 + j] = { loss: r.loss, grads: r.grads, state: r.state };
+    });
+    const combined = combineShards(
       state,
-      own,
-      replies,
-      sizes.map((s) => s / rows.length),
+      shards,
+      sizes.map((n) => n / rows.length),
+      params.map((p) => p.variable.shape),
     );
+    disposeShards(local);
+    return combined;
   }
 
-  /** Send shards 1.. to the workers; returns the workers that got one. */
+  /** Send shards 1..count to the workers; returns the workers that got one. */
   private dispatch(
     rows: Int32Array,
     sizes: readonly number[],
+    count: number,
     params: readonly Param[],
     member: number,
     state: readonly NamedVariable[],
@@ -205,7 +221,7 @@ export class DataParallelGradients implements GradientSource {
     const current = params.map((p) => transferableCopy(p.variable));
     const currentState = state.map((v) => transferableCopy(v.variable));
     let start = sizes[0]!;
-    for (let s = 1; s < sizes.length; s++) {
+    for (let s = 1; s <= count; s++) {
       const shard = subset(this.data, rows.subarray(start, start + sizes[s]!));
       start += sizes[s]!;
       const values = current.map((a) => a.slice());
@@ -218,30 +234,6 @@ export class DataParallelGradients implements GradientSource {
       busy.push(worker);
     }
     return busy;
-  }
-
-  /**
-   * Weighted sums of the shards' loss, gradients and running statistics (this thread's statistics
-   * were already updated in place by its own forward pass).
-   */
-  private combine(state: readonly NamedVariable[], own: LossAndGrads, replies: readonly FromWorker[], weights: readonly number[]): LossAndGrads {
-    const shards = replies.map((r) => {
-      if (r.kind !== 'grads') throw new TrainingError(`gradient worker: expected gradients, got '${r.kind}'`);
-      return r;
-    });
-    const weighted = (mine: tf.Tensor, theirs: (j: number) => Float32Array): tf.Tensor =>
-      shards.reduce<tf.Tensor>(
-        (acc, _, j) => tf.add(acc, tf.mul(tf.tensor(theirs(j), mine.shape, 'float32'), weights[j + 1]!)),
-        tf.mul(mine, weights[0]!),
-      );
-    const combined = tf.tidy(() => {
-      const loss = tf.scalar(shards.reduce((acc, r, j) => acc + r.loss * weights[j + 1]!, 0)).add(tf.mul(own.loss, weights[0]!)) as tf.Scalar;
-      const grads = own.grads.map((g, i) => weighted(g, (j) => shards[j]!.grads[i]!));
-      state.forEach((v, i) => v.variable.assign(weighted(v.variable, (j) => shards[j]!.state[i]!)));
-      return { loss, grads };
-    });
-    tf.dispose([own.loss, ...own.grads]);
-    return combined;
   }
 
   async close(): Promise<void> {

@@ -35,24 +35,111 @@ export interface GradientSource {
   close(): Promise<void>;
 }
 
-/** The whole minibatch in this thread, gathered from the training tensors on the device. */
+/**
+ * One shard's results: tensors when computed in this thread, host arrays when a worker computed
+ * it. `state` is the state's value after the shard's train-mode forward pass (running statistics).
+ */
+export interface ShardOutput {
+  readonly loss: tf.Scalar | number;
+  readonly grads: ReadonlyArray<tf.Tensor | Float32Array>;
+  readonly state: ReadonlyArray<tf.Tensor | Float32Array>;
+}
+
+/**
+ * The minibatch's loss and gradients from its shards (ghost batches): each weighted by its share
+ * of the rows, summed in shard order; the state becomes the shards' values weighted the same way
+ * (exact for running means, the mean of the shards' variances for running variances). The same
+ * arithmetic whichever thread computed which shard, so results do not depend on the worker count.
+ */
+export function combineShards(
+  state: readonly NamedVariable[],
+  shards: readonly ShardOutput[],
+  weights: readonly number[],
+  shapes: readonly (readonly number[])[],
+): LossAndGrads {
+  const asTensor = (v: tf.Tensor | Float32Array, shape: readonly number[]): tf.Tensor =>
+    v instanceof Float32Array ? tf.tensor(v, [...shape], 'float32') : v;
+  const weighted = (pick: (shard: ShardOutput) => tf.Tensor | Float32Array, shape: readonly number[]): tf.Tensor =>
+    shards.reduce<tf.Tensor | null>((acc, shard, j) => {
+      const term = tf.mul(asTensor(pick(shard), shape), weights[j]!);
+      return acc ? tf.add(acc, term) : term;
+    }, null)!;
+  return tf.tidy(() => {
+    const loss = weighted((sh) => (typeof sh.loss === 'number' ? Float32Array.of(sh.loss) : tf.reshape(sh.loss, [1])), [1]).reshape([]) as tf.Scalar;
+    const grads = shapes.map((shape, i) => weighted((sh) => sh.grads[i]!, shape));
+    state.forEach((v, i) => v.variable.assign(weighted((sh) => sh.state[i]!, v.variable.shape)));
+    return { loss, grads };
+  });
+}
+
+/** The default ghost-batch count, a rule of the config only (never of the machine): 2 from 64 rows on, else 1. */
+export function defaultGhostBatches(batchSize: number): number {
+  return batchSize >= 64 ? 2 : 1;
+}
+
+/** BatchNorm statistics of a few rows are noise (of one row, no variance at all): no shard is smaller than this. */
+export const MIN_SHARD_ROWS = 8;
+
+/** Shard sizes for `rows` rows in at most `parts` shards, none under MIN_SHARD_ROWS unless there is one. */
+export function shardSizes(rows: number, parts: number): number[] {
+  const count = Math.max(1, Math.min(parts, Math.floor(rows / MIN_SHARD_ROWS)));
+  const base = Math.floor(rows / count);
+  return Array.from({ length: count }, (_, i) => base + (i < rows % count ? 1 : 0));
+}
+
+/** The minibatch in this thread, gathered from the training tensors on the device, shard by shard. */
 export class LocalGradients implements GradientSource {
   constructor(
     private readonly x: tf.Tensor,
     private readonly y: tf.Tensor,
+    /** Ghost batches per minibatch (BatchNorm normalises each on its own). */
+    private readonly ghostBatches = 1,
   ) {}
 
-  compute(model: Model, rows: Int32Array, params: readonly Param[]): Promise<LossAndGrads> {
-    return Promise.resolve(this.computeNow(model, rows, params));
+  compute(model: Model, rows: Int32Array, params: readonly Param[], _member: number, state: readonly NamedVariable[]): Promise<LossAndGrads> {
+    const sizes = shardSizes(rows.length, this.ghostBatches);
+    if (sizes.length === 1) return Promise.resolve(this.computeNow(model, rows, params));
+    const shards = this.computeShards(model, rows, sizes, [...sizes.keys()], params, state);
+    const combined = combineShards(
+      state,
+      shards,
+      sizes.map((n) => n / rows.length),
+      params.map((p) => p.variable.shape),
+    );
+    disposeShards(shards);
+    return Promise.resolve(combined);
   }
 
-  /** The synchronous form, for callers that overlap it with other threads' work. */
+  /** One shard, synchronously. */
   computeNow(model: Model, rows: Int32Array, params: readonly Param[]): LossAndGrads {
     return tf.tidy(() => {
       const idx = tf.tensor1d(rows, 'int32');
       const { loss, grads } = lossAndGrads(model, tf.gather(this.x, idx), tf.gather(this.y, idx), params);
       return { loss, grads };
     });
+  }
+
+  /**
+   * The shards `which` (indices into `sizes`) one after another, each from the state as it was
+   * before any of them (as a worker would see it), keeping each shard's state after its pass.
+   */
+  computeShards(
+    model: Model,
+    rows: Int32Array,
+    sizes: readonly number[],
+    which: readonly number[],
+    params: readonly Param[],
+    state: readonly NamedVariable[],
+  ): ShardOutput[] {
+    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const before = state.map((v) => tf.clone(v.variable));
+    const out = which.map((s, n) => {
+      if (n > 0) state.forEach((v, i) => v.variable.assign(before[i]!));
+      const { loss, grads } = this.computeNow(model, rows.subarray(starts[s]!, starts[s]! + sizes[s]!), params);
+      return { loss, grads, state: state.map((v) => tf.clone(v.variable)) };
+    });
+    tf.dispose(before);
+    return out;
   }
 
   released(): Promise<void> {
@@ -62,4 +149,8 @@ export class LocalGradients implements GradientSource {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+export function disposeShards(shards: readonly ShardOutput[]): void {
+  for (const sh of shards) tf.dispose([sh.loss, ...sh.grads, ...sh.state].filter((t): t is tf.Tensor => t instanceof tf.Tensor));
 }

@@ -20,7 +20,7 @@ import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from
 import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseUnits, stepState } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
-import { GradientSource, LocalGradients } from './gradients';
+import { defaultGhostBatches, GradientSource, LocalGradients } from './gradients';
 import { DataParallelGradients, DataParallelOptions } from './dataParallel';
 
 export interface TrainConfig {
@@ -40,6 +40,12 @@ export interface TrainConfig {
   readonly schedule: Schedule;
   /** Minibatches between host reads of the loss (each read is a device sync and a NaN/Inf check). */
   readonly lossCheckEvery?: number;
+  /**
+   * Ghost batches per minibatch: BatchNorm normalises each on its own and their gradients are
+   * averaged. Part of the math, never of the machine: data-parallel workers only execute the
+   * shards, so 0, 1 or N workers train the same weights. Default: 2 from 64 rows on, else 1.
+   */
+  readonly ghostBatches?: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -96,6 +102,7 @@ export function checkTrainConfig(cfg: TrainConfig): void {
   int(cfg.batchSize, 'batchSize', 2);
   int(cfg.seed, 'seed', 0);
   if (cfg.lossCheckEvery !== undefined) int(cfg.lossCheckEvery, 'lossCheckEvery', 1);
+  if (cfg.ghostBatches !== undefined) int(cfg.ghostBatches, 'ghostBatches', 1);
   if (!(cfg.sigma0 >= 0)) throw new ConfigError(`sigma0 must be >= 0, got ${cfg.sigma0}`);
   const g = resolveGammaTheta(cfg.gammaTheta, cfg.k);
   if (!(g > 0) || !Number.isFinite(g)) throw new ConfigError(`gammaTheta must be a positive number or '1/K', got ${cfg.gammaTheta}`);
@@ -292,7 +299,9 @@ export async function trainLatePhase(
   const y = oneHotLabels(data);
   let gradients: GradientSource;
   try {
-    gradients = parallel && parallel.workers > 0 ? await DataParallelGradients.start(model, data, x, y, parallel) : new LocalGradients(x, y);
+    const ghost = cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize);
+    gradients =
+      parallel && parallel.workers > 0 ? await DataParallelGradients.start(model, data, x, y, parallel, ghost) : new LocalGradients(x, y, ghost);
   } catch (err) {
     tf.dispose([x, y]);
     throw err;
