@@ -19,6 +19,8 @@ import { faultPoint } from '../src/io/faultPoints';
 import { describeChoice } from '../src/latephase/kindRegistry';
 import { ConfigError } from '../src/errors';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
+import { learningRate } from '../src/train/schedule';
+import { MetricsLog, METRICS_LOG_FILE } from './metricsLog';
 import { accuracy } from '../src/eval/accuracy';
 import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities } from '../src/eval/metrics';
 import { Model } from '../src/nn/model';
@@ -168,6 +170,11 @@ async function trainAndBundle(
   const model = buildModel(cfg.model.zoo, zooOptions);
   const test = data.test;
   let before: number | null = null;
+  // The new version folder exists from the start so the metrics log grows inside it; nothing is
+  // visible at the output folder until publish, and a failed run discards it.
+  const staged = folder.stage();
+  const metricsLog = new MetricsLog(path.join(staged, METRICS_LOG_FILE), test, cfg.evaluation.bins);
+  log(`metrics log: ${metricsLog.file} (moves into the output folder when the run completes)`);
   try {
     await trainLatePhase(
       model,
@@ -176,8 +183,10 @@ async function trainAndBundle(
       {
         onStep: (s) => {
           faultPoint('step');
+          metricsLog.step(s, learningRate(train.shared.lr, train.schedule, s.epoch, train.epochs));
           opts.onStep?.(s);
         },
+        onEpochEnd: (e) => metricsLog.epoch(e, model),
         onRelease: (m) => {
           before = accuracy(m, test);
         },
@@ -214,7 +223,6 @@ async function trainAndBundle(
           allowCpuFallback: cfg.verify.allowCpuFallback,
         },
       );
-      const staged = folder.stage();
       try {
         saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
           job: cfg.name,
@@ -248,6 +256,9 @@ async function trainAndBundle(
     } finally {
       folded.dispose();
     }
+  } catch (err) {
+    folder.discard(staged);
+    throw err;
   } finally {
     model.dispose();
   }

@@ -161,6 +161,24 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
   assert.equal(metrics.members.length, 2);
   assert.ok(metrics.ood.ensemble >= 0 && metrics.ood.ensemble <= 1 && metrics.folded.ece >= 0);
   assert.match(r.stdout, /OOD set: 9000 training \/ 1000 held-out MNIST digits/);
+  const records = fs
+    .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; phase: string; epoch: number; test?: { model?: unknown; members?: unknown[]; ensemble?: unknown } });
+  const epochs = records.filter((x) => x.kind === 'epoch');
+  assert.deepEqual(
+    epochs.map((x) => [x.epoch, x.phase]),
+    [
+      [1, 'plain'],
+      [2, 'late'],
+    ],
+  );
+  assert.ok(epochs[0]!.test!.model && epochs[1]!.test!.members!.length === 2 && epochs[1]!.test!.ensemble);
+  assert.ok(
+    records.some((x) => x.kind === 'step' && x.phase === 'late'),
+    'step records through the late phase',
+  );
   assert.match(r.stdout, /OOD AUROC \(entropy\)\s+folded 0\.\d{4}, ensemble 0\.\d{4}/);
   assert.match(r.stdout, /folded model\s+\d+\.\d+%\s+NLL \d+\.\d{4}, ECE \d\.\d{4}, Brier \d\.\d{4}/);
   const printed = spawnSync(process.execPath, [CLI, 'train', path.join(dir, 'job.json'), '--print-config'], { encoding: 'utf8' });

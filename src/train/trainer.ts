@@ -73,10 +73,21 @@ export interface StepInfo {
   readonly recentLoss: number;
 }
 
+export interface EpochInfo {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly phase: 'plain' | 'late';
+  readonly loss: number;
+  readonly lrShared: number;
+  readonly lrMember: number;
+}
+
 export interface TrainHooks {
   onStep?(info: StepInfo): void;
   /** Called once, just before release, with the model as plain training left it. */
   onRelease?(model: Model): void;
+  /** After each epoch, with its mean training loss and the learning rates it used (evaluation, logs). */
+  onEpochEnd?(info: EpochInfo): void;
 }
 
 export interface TrainResult {
@@ -352,6 +363,7 @@ export async function trainLatePhase(
         hooks.onStep?.({ epoch, epochs: cfg.epochs, step, stepsPerEpoch, phase: cycle ? 'late' : 'plain', member, recentLoss });
       }
       epochLoss.push(epochSum / Math.max(epochCount, 1));
+      hooks.onEpochEnd?.({ epoch, epochs: cfg.epochs, phase: cycle ? 'late' : 'plain', loss: epochLoss[epoch]!, lrShared, lrMember });
     }
     cycle?.stepShared(learningRate(cfg.shared.lr, cfg.schedule, cfg.epochs - 1, cfg.epochs)); // a cycle left partial
   } finally {
