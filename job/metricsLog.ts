@@ -11,6 +11,7 @@ import { Dataset } from '../src/data/dataset';
 import { EpochInfo, StepInfo } from '../src/train/trainer';
 import { ClassMetrics, classMetrics, memberProbabilities, probabilities } from '../src/eval/metrics';
 import { memberCount, selectMember } from '../src/latephase/members';
+import type { LogRecord } from './plots';
 
 export const METRICS_LOG_FILE = 'metrics.jsonl';
 
@@ -24,6 +25,15 @@ export class MetricsLog {
     private readonly bins: number,
   ) {
     fs.writeFileSync(file, '');
+  }
+
+  /** Everything logged so far. */
+  records(): LogRecord[] {
+    return fs
+      .readFileSync(this.file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as LogRecord);
   }
 
   private write(record: Record<string, unknown>): void {

@@ -21,8 +21,9 @@ import { ConfigError } from '../src/errors';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
 import { learningRate } from '../src/train/schedule';
 import { MetricsLog, METRICS_LOG_FILE } from './metricsLog';
+import { writePlots } from './plots';
 import { accuracy } from '../src/eval/accuracy';
-import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities } from '../src/eval/metrics';
+import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities, ReliabilityBin, reliabilityBins } from '../src/eval/metrics';
 import { Model } from '../src/nn/model';
 import { foldMembers } from '../src/latephase/fold';
 import { exportOnnx } from '../export/onnx/exportOnnx';
@@ -46,6 +47,8 @@ export interface JobMetrics {
   /** The implicit ensemble: the mean of the members' softmax outputs. */
   readonly ensemble: ClassMetrics;
   readonly members: readonly ClassMetrics[];
+  /** Reliability diagram points (the ECE's bins). */
+  readonly reliability: { readonly folded: readonly ReliabilityBin[]; readonly ensemble: readonly ReliabilityBin[] };
   /** AUROC of the predictive entropy, OOD examples against held-out ones. */
   readonly ood?: { readonly set: string; readonly folded: number; readonly ensemble: number };
 }
@@ -234,6 +237,7 @@ async function trainAndBundle(
         });
         writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
         writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
+        await writePlots(staged, metricsLog.records(), { foldedAccuracy, reliability: metrics.reliability });
         writeBundle(staged, folded, exported, verification);
         if (verification.pass) folder.publish(staged);
         else keepFailedBundle(folder.target, staged, log);
@@ -273,6 +277,7 @@ function evaluate(cfg: JobConfig, model: Model, folded: Model, test: Dataset, lo
     folded: classMetrics(foldedProbs, test.y, bins),
     ensemble: classMetrics(ensemble, test.y, bins),
     members: cfg.latePhase.enabled ? members.map((p) => classMetrics(p, test.y, bins)) : [],
+    reliability: { folded: reliabilityBins(foldedProbs, test.y, bins), ensemble: reliabilityBins(ensemble, test.y, bins) },
   };
   if (!cfg.evaluation.ood) return result;
   const ood = loadJobData(cfg.evaluation.ood);

@@ -179,6 +179,18 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
     records.some((x) => x.kind === 'step' && x.phase === 'late'),
     'step records through the late phase',
   );
+  // The plots: well-formed SVG documents, each with its series in the legend.
+  const plot = (name: string): string => fs.readFileSync(path.join(out, name), 'utf8');
+  for (const name of ['loss.svg', 'learning-rate.svg', 'accuracy.svg', 'reliability.svg']) {
+    const text = plot(name);
+    assert.match(text, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"[\s\S]*<\/svg>$/, name);
+    assert.equal((text.match(/<g[ >]/g) ?? []).length, (text.match(/<\/g>/g) ?? []).length, `${name}: balanced groups`);
+  }
+  const legend = (name: string): string[] => [...plot(name).matchAll(/<text[^>]*>([^<]+)<\/text>/g)].map((m) => m[1]!);
+  for (const series of ['model (before T0)', 'member 0', 'member 1', 'ensemble (mean softmax)', 'layerwise average', 'folded (exported)'])
+    assert.ok(legend('accuracy.svg').includes(series), `accuracy.svg has the series '${series}'`);
+  for (const series of ['plain', 'late']) assert.ok(legend('loss.svg').includes(series), `loss.svg has the phase '${series}'`);
+  for (const series of ['folded', 'ensemble']) assert.ok(legend('reliability.svg').includes(series), `reliability.svg has '${series}'`);
   assert.match(r.stdout, /OOD AUROC \(entropy\)\s+folded 0\.\d{4}, ensemble 0\.\d{4}/);
   assert.match(r.stdout, /folded model\s+\d+\.\d+%\s+NLL \d+\.\d{4}, ECE \d\.\d{4}, Brier \d\.\d{4}/);
   const printed = spawnSync(process.execPath, [CLI, 'train', path.join(dir, 'job.json'), '--print-config'], { encoding: 'utf8' });

@@ -129,3 +129,27 @@ export function memberProbabilities(
   for (const p of members) for (let i = 0; i < p.length; i++) ensemble[i]! += p[i]! / k;
   return { members, ensemble };
 }
+
+export interface ReliabilityBin {
+  /** Bin b covers confidences [b / bins, (b + 1) / bins). */
+  readonly bin: number;
+  readonly count: number;
+  readonly confidence: number;
+  readonly accuracy: number;
+}
+
+/** The reliability diagram's points: mean confidence and accuracy per non-empty confidence bin (the ECE's bins). */
+export function reliabilityBins(probs: Float32Array, labels: Int32Array, bins = 15): ReliabilityBin[] {
+  const c = rows(probs, labels);
+  const sums = Array.from({ length: bins }, () => ({ count: 0, conf: 0, hits: 0 }));
+  for (let i = 0; i < labels.length; i++) {
+    const row = probs.subarray(i * c, (i + 1) * c);
+    let arg = 0;
+    for (let k = 1; k < c; k++) if (row[k]! > row[arg]!) arg = k;
+    const b = sums[Math.min(bins - 1, Math.floor(row[arg]! * bins))]!;
+    b.count++;
+    b.conf += row[arg]!;
+    b.hits += arg === labels[i] ? 1 : 0;
+  }
+  return sums.flatMap((s, bin) => (s.count ? [{ bin, count: s.count, confidence: s.conf / s.count, accuracy: s.hits / s.count }] : []));
+}
