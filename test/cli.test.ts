@@ -8,13 +8,9 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { loadMnist } from '../src/data/mnist';
 import { cudaProviderInstalled, CUDA_INSTALL_COMMAND } from '../export/verify/executionProvider';
+import { CLI, runCli } from './helpers';
 
-const CLI = path.join(__dirname, '..', 'cli', 'main.js');
-
-function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runCli;
 
 test('latephase run end to end on a subset: trains, folds, exports, verifies and bundles', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-e2e-'));

@@ -18,8 +18,8 @@ import { overridesFromFlags } from '../cli/runCommand';
 import { resolveJob } from '../cli/trainCommand';
 import { ConfigError, DataError } from '../src/errors';
 import { checkBundleFiles } from '../export/bundle/bundle';
+import { CLI, idxFile } from './helpers';
 
-const CLI = path.join(__dirname, '..', 'cli', 'main.js');
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-config-'));
 
 test('config errors name every bad field with its value and what is allowed; unknown keys are errors', () => {
@@ -99,13 +99,7 @@ test('a missing Fashion-MNIST names the install command', () => {
   );
 });
 
-function idx(dims: number[], data: Uint8Array): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = 0x08;
-  header[3] = dims.length;
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([header, Buffer.from(data)]);
-}
+const idx = idxFile;
 
 test("latephase train on the user's IDX files (gzipped): bundle with the resolved config, recorded in the checkpoint too", () => {
   const dir = tmp();

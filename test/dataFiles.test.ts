@@ -9,6 +9,7 @@ import { readCifarBinary } from '../src/data/cifar';
 import { readIdxDataset } from '../src/data/idx';
 import { DataError } from '../src/errors';
 import { readTextCorpus } from '../src/data/text';
+import { idxFile } from './helpers';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-data-'));
 
@@ -53,13 +54,7 @@ test('CIFAR-10 and CIFAR-100 binaries become HWC images in [0, 1] with their lab
   fs.rmSync(dir, { recursive: true });
 });
 
-function idx(dims: number[], data: number[]): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = 0x08;
-  header[3] = dims.length;
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([header, Buffer.from(data)]);
-}
+const idx = idxFile;
 
 test('IDX image and label files become a flat-pixel data set; bad files are named', () => {
   const dir = tmp();

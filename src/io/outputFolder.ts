@@ -13,6 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ConfigError, WriteError } from '../errors';
 import { faultPoint } from './faultPoints';
+import { syncDirectory } from './atomicWrite';
 
 /** File systems that are not storage (statfs magic numbers): writing there hangs or means nothing. */
 const SPECIAL_FILE_SYSTEMS: Readonly<Record<number, string>> = {
@@ -47,18 +48,6 @@ function existingAncestor(p: string): string {
   let dir = p;
   while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return dir;
-}
-
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Not every file system can fsync a directory; renames stay atomic.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
 }
 
 /** A file system call whose failure becomes a WriteError naming the path. */
