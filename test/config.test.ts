@@ -19,6 +19,8 @@ import { resolveJob } from '../cli/trainCommand';
 import { ConfigError, DataError } from '../src/errors';
 import { checkBundleFiles } from '../export/bundle/bundle';
 import { CLI, idxFile } from './helpers';
+import * as YAML from 'yaml';
+import { README } from './readmeExample';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-config-'));
 
@@ -191,4 +193,13 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
   assert.equal(printed.status, 0);
   assert.deepEqual(JOB_SCHEMA.parse(JSON.parse(printed.stdout)), JOB_SCHEMA.parse({ ...config }), 'the printed config re-validates to the same');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("the README's YAML config example is a valid job config", () => {
+  const text = fs.readFileSync(README, 'utf8');
+  const block = /<!-- readme-config:start -->\s*```yaml\n([\s\S]*?)```/.exec(text);
+  assert.ok(block?.[1], 'README has the config example');
+  const cfg = resolveConfig(YAML.parse(block[1]) as never, 'README example');
+  assert.equal(cfg.name, 'fashion-rank1');
+  assert.deepEqual(cfg.latePhase.kinds, { rank1: true, head: true });
 });
