@@ -86,10 +86,21 @@ export { bitsPerCharacter } from '../src/eval/crossEntropy';
 export { parameterCounts } from '../src/eval/parameterCounts';
 export type { ParameterCounts } from '../src/eval/parameterCounts';
 
+// The training job: one validated config in, a bundle out
+export { JOB_SCHEMA } from '../src/config/schema';
+export type { JobConfig, JobConfigInput } from '../src/config/schema';
+export { resolveConfig, loadConfigFile, presetConfig, applyOverride } from '../src/config/resolve';
+export { PRESETS } from '../src/config/presets';
+export type { Preset } from '../src/config/presets';
+export { runTrainJob, summaryTable } from '../job/trainJob';
+export type { RunSummary, JobMetrics, JobOptions } from '../job/trainJob';
+export { classMetrics, auroc, entropy, probabilities, memberProbabilities, reliabilityBins } from '../src/eval/metrics';
+export type { ClassMetrics, ReliabilityBin } from '../src/eval/metrics';
+
 // Export, verification, bundle
 export { exportOnnx, OPSET, IR_VERSION } from '../export/onnx/exportOnnx';
 export type { ExportOptions, OnnxExport, TensorSignature } from '../export/onnx/exportOnnx';
 export { verifyExport, assertVerified } from '../export/verify/verify';
 export type { VerificationReport, VerifyOptions, InputSet, CaseResult } from '../export/verify/verify';
-export { writeBundle } from '../export/bundle/bundle';
+export { writeBundle, checkBundleFiles } from '../export/bundle/bundle';
 export type { Manifest } from '../export/bundle/bundle';

@@ -29,3 +29,7 @@ export { chooseProvider } from '../export/verify/executionProvider';
 export { buildManifest } from '../export/bundle/bundle';
 export { GraphBuilder } from '../export/onnx/graph';
 export { LOWERINGS, findLowering } from '../export/onnx/registry';
+export { OutputFolder } from '../src/io/outputFolder';
+export { combineShards, shardSizes, defaultGhostBatches } from '../src/train/gradients';
+export { WASM_KERNEL_OVERRIDES, registerWasmKernels, restoreStockKernels } from '../src/backend/kernels/registry';
+export { OPSET, IR_VERSION, encodeModel, float32Tensor, int64Tensor } from '../src/onnx/proto';
