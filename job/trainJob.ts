@@ -11,7 +11,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { Dataset, subset } from '../src/data/dataset';
-import { buildModel, zooRecipe } from '../models/index';
+import { zooRecipe } from '../models/index';
+import { buildFromRecipe, ModelRecipe } from '../src/nn/modelRecipe';
 import { autoWorkers } from '../src/train/dataParallel';
 import { defaultGhostBatches, shardSizes } from '../src/train/gradients';
 import { OutputFolder } from '../src/io/outputFolder';
@@ -95,6 +96,13 @@ export function trainConfigOf(cfg: JobConfig): TrainConfig {
   };
 }
 
+/** How the config's model is built, here and in every gradient worker: a zoo entry, or the user's module. */
+export function recipeOf(cfg: JobConfig, dataClasses: number): ModelRecipe {
+  const options = { seed: cfg.seed, latePhase: cfg.latePhase.kinds, classes: cfg.model.classes ?? dataClasses };
+  if ('zoo' in cfg.model) return zooRecipe(cfg.model.zoo, options);
+  return { module: path.resolve(cfg.model.module), exportName: cfg.model.export, args: [...cfg.model.args, options] };
+}
+
 /** `workers`: 'auto' follows the backend (one per extra core on wasm/cpu, none on native ones). */
 export function workerCount(raw: 'auto' | number, tfjsBackend: string): number {
   return raw === 'auto' ? autoWorkers(tfjsBackend) : raw;
@@ -169,8 +177,8 @@ async function trainAndBundle(
   );
   const workers = capWorkers(workerCount(cfg.workers, backend.tfjsBackend), train, log);
   log(`ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}`);
-  const zooOptions = { seed: cfg.seed, latePhase: cfg.latePhase.kinds, classes: cfg.model.classes ?? data.train.classes };
-  const model = buildModel(cfg.model.zoo, zooOptions);
+  const recipe = recipeOf(cfg, data.train.classes);
+  const model = buildFromRecipe(recipe);
   const test = data.test;
   let before: number | null = null;
   // The new version folder exists from the start so the metrics log grows inside it; nothing is
@@ -194,7 +202,7 @@ async function trainAndBundle(
           before = accuracy(m, test);
         },
       },
-      { workers, recipe: zooRecipe(cfg.model.zoo, zooOptions) },
+      { workers, recipe },
     );
     const fold = { batchNorm: 'exact', ...cfg.latePhase.fold };
     const folded = foldMembers(model, fold);

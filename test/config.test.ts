@@ -203,3 +203,54 @@ test("the README's YAML config example is a valid job config", () => {
   assert.equal(cfg.name, 'fashion-rank1');
   assert.deepEqual(cfg.latePhase.kinds, { rank1: true, head: true });
 });
+
+test("the user's own model module: built from the config's recipe here and in a gradient worker; bad forms named", () => {
+  const dir = tmp();
+  const api = path.join(__dirname, '..', 'api', 'index.js');
+  // A user's architecture, written against the public API only: a small MLP with a late-phase head.
+  fs.writeFileSync(
+    path.join(dir, 'myModel.js'),
+    `const lp = require(${JSON.stringify(api)});
+exports.tiny = (hidden, { seed, latePhase, classes }) => {
+  const make = new lp.LayerFactory(latePhase, new lp.Rng(seed));
+  const net = new lp.Sequential('net', [make.dense('fc1', 784, hidden), make.batchNorm('bn1', hidden), new lp.ReLU('relu'), make.head('head', hidden, classes)]);
+  return new lp.Model('tiny', net, [784]);
+};\n`,
+  );
+  const out = path.join(dir, 'out');
+  const set = ['--set', `model={"module":${JSON.stringify(path.join(dir, 'myModel.js'))},"export":"tiny","args":[12]}`];
+  const r = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      'train',
+      'mnist-cnn',
+      '--quiet',
+      ...set,
+      '--set',
+      'epochs=2',
+      '--set',
+      'latePhase.t0=1',
+      '--set',
+      'latePhase.k=2',
+      '--set',
+      'data.trainSize=256',
+      '--set',
+      'workers=1',
+      '--set',
+      `output=${JSON.stringify(out)}`,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /ONNX verification\s+PASS/);
+  if (os.cpus().length > 1) assert.match(r.stdout, /gradient workers: 1 \+ this thread/, 'a worker rebuilt the user model from its recipe');
+  assert.deepEqual(checkBundleFiles(out), []);
+  assert.throws(
+    () => resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'model={"zo":"mlp"}'), 'x'),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /model: got \{"zo":"mlp"\}, which fits none of its forms \(form 1: zoo: .*no field 'zo'; form 2: module: /.test(e.message),
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+});

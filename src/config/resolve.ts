@@ -74,6 +74,19 @@ function describeIssues(input: unknown, error: z.ZodError): string {
       if (issue.code === 'unrecognized_keys')
         return `${field === '(top level)' ? '' : `${field}: `}unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
       const given = valueAt(input, issue.path);
+      if (issue.code === 'invalid_union' && given !== null && typeof given === 'object') {
+        // A section with alternative forms: say what each form lacks or rejects.
+        const forms = issue.errors.map((alt) =>
+          alt
+            .map((i) =>
+              i.code === 'unrecognized_keys'
+                ? `no field ${i.keys.map((k) => `'${k}'`).join(', ')}`
+                : `${i.path.map(String).join('.') || 'value'}: ${i.message}`,
+            )
+            .join(', '),
+        );
+        return `${field}: got ${JSON.stringify(given)}, which fits none of its forms (${forms.map((f, i) => `form ${i + 1}: ${f}`).join('; ')})`;
+      }
       return `${field}: ${given === undefined ? 'missing' : `got ${JSON.stringify(given)}`}; ${issue.message}`;
     })
     .join('\n  ');

@@ -26,14 +26,29 @@ const schedule = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cosine'), total: positiveInt.optional(), minLr: rate.default(0.001) }).strict(),
 ]);
 
-const model = z
-  .object({
-    /** A zoo name: mnist-cnn, mlp, wrn-<depth>-<widen>, resnet-<depth>, char-lstm. */
-    zoo: z.string().min(1),
-    /** Classes of the output layer (default: the data set's). */
-    classes: positiveInt.optional(),
-  })
-  .strict();
+const model = z.union([
+  z
+    .object({
+      /** A zoo name: mnist-cnn, mlp, wrn-<depth>-<widen>, resnet-<depth>, char-lstm. */
+      zoo: z.string().min(1),
+      /** Classes of the output layer (default: the data set's). */
+      classes: positiveInt.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      /**
+       * The user's own model: a CommonJS module (path relative to the working folder) whose export
+       * `export` builds it from `args` followed by `{ seed, latePhase, classes }` (a model recipe,
+       * also how data-parallel workers rebuild it).
+       */
+      module: z.string().min(1),
+      export: z.string().min(1).default('buildModel'),
+      args: z.array(z.unknown()).default([]),
+      classes: positiveInt.optional(),
+    })
+    .strict(),
+]);
 
 const latePhase = z
   .object({
