@@ -21,6 +21,7 @@ import { describeChoice } from '../src/latephase/kindRegistry';
 import { ConfigError } from '../src/errors';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
 import { learningRate } from '../src/train/schedule';
+import { Augmentation } from '../src/data/augment';
 import { MetricsLog, METRICS_LOG_FILE } from './metricsLog';
 import { writePlots } from './plots';
 import { accuracy } from '../src/eval/accuracy';
@@ -155,6 +156,17 @@ export async function runTrainJob(cfg: JobConfig, opts: JobOptions = {}): Promis
   }
 }
 
+/** The config's augmentation for this data (image shape from the data or the config); undefined when off. */
+export function augmentationOf(cfg: JobConfig, featureShape: readonly number[]): Augmentation | undefined {
+  const a = cfg.augment;
+  if (!a || (a.crop === 0 && !a.flip)) return undefined;
+  const shape = a.imageShape ?? (featureShape.length === 3 ? (featureShape as [number, number, number]) : undefined);
+  if (!shape) throw new ConfigError(`augment: the examples are flat [${featureShape.join(', ')}]; give augment.imageShape, e.g. [28, 28, 1]`);
+  if (shape[0] * shape[1] * shape[2] !== featureShape.reduce((x, y) => x * y, 1))
+    throw new ConfigError(`augment.imageShape [${shape.join(', ')}] does not hold the examples' [${featureShape.join(', ')}]`);
+  return { crop: a.crop, flip: a.flip, imageShape: shape };
+}
+
 async function trainAndBundle(
   cfg: JobConfig,
   folder: OutputFolder,
@@ -162,7 +174,7 @@ async function trainAndBundle(
   log: (line: string) => void,
   started: number,
 ): Promise<RunSummary> {
-  const train = trainConfigOf(cfg);
+  let train = trainConfigOf(cfg);
   const late = cfg.latePhase.enabled;
   const backend = await selectBackend(cfg.backend);
   log(`backend: ${describeBackend(backend, true)}`);
@@ -170,6 +182,13 @@ async function trainAndBundle(
   if (train.batchSize > data.train.y.length)
     throw new ConfigError(`batchSize ${train.batchSize} is larger than the ${data.train.y.length} training examples`);
   log(`data: ${data.description}`);
+  const augment = augmentationOf(cfg, data.train.featureShape);
+  if (augment) {
+    train = { ...train, augment };
+    log(
+      `augmentation: ${augment.crop ? `random crop (padding ${augment.crop})` : 'no crop'}, ${augment.flip ? 'horizontal flip' : 'no flip'}, drawn per (seed, epoch, row)`,
+    );
+  }
   log(
     late
       ? `late phase: K=${train.k}, T0=${train.t0} of ${train.epochs} epochs, sigma0=${train.sigma0}, gammaTheta=${resolveGammaTheta(train.gammaTheta, train.k)}, batch ${train.batchSize}, seed ${train.seed}`

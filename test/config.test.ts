@@ -16,6 +16,7 @@ import { loadJobData } from '../src/config/dataSource';
 import { JOB_SCHEMA } from '../src/config/schema';
 import { overridesFromFlags } from '../cli/runCommand';
 import { resolveJob } from '../cli/trainCommand';
+import { augmentationOf } from '../job/trainJob';
 import { ConfigError, DataError } from '../src/errors';
 import { checkBundleFiles } from '../export/bundle/bundle';
 import { CLI, idxFile } from './helpers';
@@ -80,6 +81,14 @@ test('--set: JSON values, strings, new sections; malformed assignments are named
   assert.throws(() => applyOverride(c, 'epochs'), /--set expects path=value, got 'epochs'/);
   assert.throws(() => applyOverride(c, 'epochs.x=1'), /'epochs' holds 6, not a section/);
   assert.throws(() => applyOverride(c, 'a..b=1'), /malformed field path/);
+  assert.throws(
+    () => augmentationOf(resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'augment={"flip":true}'), 'x'), [784]),
+    /augment: the examples are flat \[784\]; give augment\.imageShape/,
+  );
+  assert.throws(
+    () => augmentationOf(resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'augment={"crop":4,"imageShape":[28,28,3]}'), 'x'), [784]),
+    /does not hold the examples/,
+  );
 });
 
 test('every preset resolves, and `run` is the mnist-cnn preset with its flags as overrides', () => {
@@ -131,6 +140,7 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
     },
     output: path.join(dir, 'out'),
     evaluation: { ood: { source: 'mnist', trainCount: 9000 } },
+    augment: { crop: 2, flip: true, imageShape: [28, 28, 1] },
   };
   fs.writeFileSync(path.join(dir, 'job.json'), JSON.stringify(config));
   const r = spawnSync(process.execPath, [CLI, 'train', path.join(dir, 'job.json'), '--quiet', '--set', 'seed=3'], {
@@ -139,6 +149,7 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /data: 96 training \/ 96 test images from IDX files/);
+  assert.match(r.stdout, /augmentation: random crop \(padding 2\), horizontal flip, drawn per \(seed, epoch, row\)/);
   const out = path.join(dir, 'out');
   assert.deepEqual(checkBundleFiles(out), []);
   const recorded = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as unknown;

@@ -109,7 +109,7 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
   for (const shard of shards) {
     allState(model).forEach((s, i) => s.variable.assign(tf.tensor(initialState[i]!, s.variable.shape)));
     const weight = shard.length / rows.length;
-    const { loss, grads } = local.computeNow(model, shard, params);
+    const { loss, grads } = local.computeNow(model, shard, params, 0);
     expectedLoss += loss.dataSync()[0]! * weight;
     grads.forEach((g, i) => g.dataSync().forEach((v, j) => (expectedGrads[i]![j]! += v * weight)));
     values(allState(model)).forEach((s, i) => s.forEach((v, j) => (expectedState[i]![j]! += v * weight)));
@@ -119,7 +119,7 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
 
   const pool = await DataParallelGradients.start(model, d, x, y, { workers: 1, recipe: recipe(WITH_BN) }, 2);
   try {
-    const { loss, grads } = await pool.compute(model, rows, params, 0, stepState(model, 0));
+    const { loss, grads } = await pool.compute(model, rows, params, 0, stepState(model, 0), 0);
     assert.ok(Math.abs(loss.dataSync()[0]! - expectedLoss) < 1e-5);
     assert.ok(
       maxDiff(
@@ -129,7 +129,7 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
     );
     assert.ok(maxDiff(values(allState(model)), expectedState) < 1e-6);
     // And the shards really differ from the full-batch statistics (else this test proves nothing).
-    const { loss: fullLoss, grads: fullGrads } = local.computeNow(model, rows, params);
+    const { loss: fullLoss, grads: fullGrads } = local.computeNow(model, rows, params, 0);
     assert.ok(
       maxDiff(
         fullGrads.map((g) => g.dataSync() as Float32Array),

@@ -26,6 +26,7 @@ const authorsCifar = (classes: 10 | 100, memberDecay: number): JobConfigInput =>
     dir: classes === 10 ? 'data/cifar-10-batches-bin' : 'data/cifar-100-binary',
     variant: classes === 10 ? 'cifar10' : 'cifar100',
   },
+  augment: { crop: 4, flip: true },
 });
 
 const mnistCnn: JobConfigInput = {
@@ -59,7 +60,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   },
   cifar10_bn: {
     description:
-      "the authors' cifar10_bn: WRN-28-10, BN + head, K = 10, release after 120 of 200 epochs, annealing 100 -> 180 to 0.001 (GPU; CIFAR binaries in data.dir; the authors' crop/flip augmentation is not yet in latephase)",
+      "the authors' cifar10_bn: WRN-28-10, BN + head, K = 10, release after 120 of 200 epochs, annealing 100 -> 180 to 0.001 with the authors' crop-4 + flip augmentation (GPU; CIFAR binaries in data.dir)",
     config: authorsCifar(10, 5e-4),
   },
   cifar100_bn: {

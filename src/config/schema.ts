@@ -129,6 +129,17 @@ export const JOB_SCHEMA = z
     /** Minibatches between loss and divergence checks. */
     lossCheckEvery: positiveInt.default(25),
     data: dataSource,
+    /** Training-time image augmentation (the authors' CIFAR recipe: crop 4, flip). */
+    augment: z
+      .object({
+        /** Pad by this many pixels (zeros) and crop back at a random offset; 0: no crop. */
+        crop: z.number().int().min(0).max(64).default(0),
+        flip: z.boolean().default(false),
+        /** [H, W, C] of the examples when they are flat (e.g. [28, 28, 1] for MNIST); image data sets have it. */
+        imageShape: z.tuple([positiveInt, positiveInt, positiveInt]).optional(),
+      })
+      .strict()
+      .optional(),
     evaluation: z
       .object({
         /** An out-of-distribution data set (its test part is used): OOD AUROC of the predictive entropy. */

@@ -24,7 +24,7 @@ import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from 
 import { ConfigError, DataError, ShapeError, TrainingError } from '../errors';
 import { Dataset, subset } from '../data/dataset';
 import { memberCount } from '../latephase/members';
-import { combineShards, disposeShards, GradientSource, LocalGradients, LossAndGrads, ShardOutput, shardSizes } from './gradients';
+import { combineShards, disposeShards, GradientSource, LocalGradients, LossAndGrads, SeededAugmentation, ShardOutput, shardSizes } from './gradients';
 import { FromWorker, ToWorker, transferableCopy, WorkerSetup } from './workerProtocol';
 
 export interface DataParallelOptions {
@@ -136,6 +136,7 @@ export class DataParallelGradients implements GradientSource {
     y: tf.Tensor,
     opts: DataParallelOptions,
     ghostBatches: number,
+    augment?: SeededAugmentation,
   ): Promise<DataParallelGradients> {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new ConfigError(`workers must be a positive integer, got ${opts.workers}`);
     if (!opts.recipe) throw new ConfigError('data-parallel workers need a model recipe (parallel.recipe) to rebuild the model');
@@ -146,9 +147,10 @@ export class DataParallelGradients implements GradientSource {
       featureShape: [...data.featureShape],
       labelShape: [...(data.labelShape ?? [])],
       classes: data.classes,
+      ...(augment ? { augment } : {}),
     };
     const workers = Array.from({ length: opts.workers }, (_, i) => new GradientWorker(i + 1, setup));
-    const pool = new DataParallelGradients(new LocalGradients(x, y, ghostBatches), data, workers, ghostBatches);
+    const pool = new DataParallelGradients(new LocalGradients(x, y, ghostBatches, augment), data, workers, ghostBatches);
     try {
       await pool.checkWorkers(model, `the model rebuilt from recipe ${describeRecipe(opts.recipe)}`);
     } catch (err) {
@@ -175,13 +177,20 @@ export class DataParallelGradients implements GradientSource {
    * (meanwhile) and any shards beyond the workers, then all are combined in shard order, so the
    * result is the same with any worker count.
    */
-  async compute(model: Model, rows: Int32Array, params: readonly Param[], member: number, state: readonly NamedVariable[]): Promise<LossAndGrads> {
+  async compute(
+    model: Model,
+    rows: Int32Array,
+    params: readonly Param[],
+    member: number,
+    state: readonly NamedVariable[],
+    epoch: number,
+  ): Promise<LossAndGrads> {
     const sizes = shardSizes(rows.length, this.ghostBatches);
-    if (sizes.length === 1) return this.local.computeNow(model, rows, params);
+    if (sizes.length === 1) return this.local.computeNow(model, rows, params, epoch);
     const toWorkers = Math.min(this.workers.length, sizes.length - 1);
-    const busy = this.dispatch(rows, sizes, toWorkers, params, member, state);
+    const busy = this.dispatch(rows, sizes, toWorkers, params, member, state, epoch);
     const mine = [0, ...Array.from({ length: sizes.length - 1 - toWorkers }, (_, i) => toWorkers + 1 + i)];
-    const local = this.local.computeShards(model, rows, sizes, mine, params, state);
+    const local = this.local.computeShards(model, rows, sizes, mine, params, state, epoch);
     let replies: FromWorker[];
     try {
       replies = await Promise.all(busy.map((w) => w.reply('grads')));
@@ -213,6 +222,7 @@ export class DataParallelGradients implements GradientSource {
     params: readonly Param[],
     member: number,
     state: readonly NamedVariable[],
+    epoch: number,
   ): GradientWorker[] {
     const busy: GradientWorker[] = [];
     const names = params.map((p) => p.name);
@@ -222,14 +232,15 @@ export class DataParallelGradients implements GradientSource {
     const currentState = state.map((v) => transferableCopy(v.variable));
     let start = sizes[0]!;
     for (let s = 1; s <= count; s++) {
-      const shard = subset(this.data, rows.subarray(start, start + sizes[s]!));
+      const shardRows = rows.slice(start, start + sizes[s]!);
+      const shard = subset(this.data, shardRows);
       start += sizes[s]!;
       const values = current.map((a) => a.slice());
       const stateValues = currentState.map((a) => a.slice());
       const worker = this.workers[s - 1]!;
       worker.send(
-        { kind: 'step', member, params: names, values, stateNames, state: stateValues, x: shard.x, y: shard.y },
-        [...values, ...stateValues, shard.x, shard.y].map((a) => a.buffer as ArrayBuffer),
+        { kind: 'step', member, params: names, values, stateNames, state: stateValues, x: shard.x, y: shard.y, rows: shardRows, epoch },
+        [...values, ...stateValues, shard.x, shard.y, shardRows].map((a) => a.buffer as ArrayBuffer),
       );
       busy.push(worker);
     }

@@ -13,6 +13,7 @@ import { NamedVariable, Param } from '../nn/layer';
 import { memberCount, releaseMembers, selectMember } from '../latephase/members';
 import { oneHotLabels } from '../data/dataset';
 import { lossAndGrads } from './gradients';
+import { augmentBatch, augmentDraws } from '../data/augment';
 import { ConfigError } from '../errors';
 import { FromWorker, ToWorker, transferableCopy, WorkerSetup } from './workerProtocol';
 
@@ -47,7 +48,9 @@ function step(model: Model, msg: Extract<ToWorker, { kind: 'step' }>): void {
   // The tidy returns tensors only: tfjs walks a returned container element by element, which for
   // host arrays of millions of gradient values cost seconds per step.
   const { loss, grads } = tf.tidy(() => {
-    const xb = tf.tensor(msg.x, [rows, ...setup.featureShape], 'float32');
+    const raw = tf.tensor(msg.x, [rows, ...setup.featureShape], 'float32');
+    const a = setup.augment;
+    const xb = a ? augmentBatch(raw, augmentDraws(msg.rows, a.seed, msg.epoch, a.augmentation), a.augmentation) : raw;
     const yb = oneHotLabels({ x: msg.x, y: msg.y, featureShape: setup.featureShape, labelShape: setup.labelShape, classes: setup.classes });
     const result = lossAndGrads(model, xb, yb, params);
     return { loss: result.loss, grads: result.grads };

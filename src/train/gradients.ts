@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
 import { NamedVariable, Param, TRAIN } from '../nn/layer';
 import { softmaxCrossEntropy } from '../nn/loss';
+import { Augmentation, augmentBatch, augmentDraws } from '../data/augment';
 
 export interface LossAndGrads {
   readonly loss: tf.Scalar;
@@ -29,7 +30,14 @@ export interface GradientSource {
    * selected in `model`; `state` is the state the step may update (stepState). The caller owns the
    * returned tensors.
    */
-  compute(model: Model, rows: Int32Array, params: readonly Param[], member: number, state: readonly NamedVariable[]): Promise<LossAndGrads>;
+  compute(
+    model: Model,
+    rows: Int32Array,
+    params: readonly Param[],
+    member: number,
+    state: readonly NamedVariable[],
+    epoch: number,
+  ): Promise<LossAndGrads>;
   /** Called after the trainer released `model` into `k` members. */
   released(model: Model, k: number): Promise<void>;
   close(): Promise<void>;
@@ -88,18 +96,32 @@ export function shardSizes(rows: number, parts: number): number[] {
 }
 
 /** The minibatch in this thread, gathered from the training tensors on the device, shard by shard. */
+/** Training-time augmentation with the seed its draws derive from. */
+export interface SeededAugmentation {
+  readonly augmentation: Augmentation;
+  readonly seed: number;
+}
+
 export class LocalGradients implements GradientSource {
   constructor(
     private readonly x: tf.Tensor,
     private readonly y: tf.Tensor,
     /** Ghost batches per minibatch (BatchNorm normalises each on its own). */
     private readonly ghostBatches = 1,
+    private readonly augment?: SeededAugmentation,
   ) {}
 
-  compute(model: Model, rows: Int32Array, params: readonly Param[], _member: number, state: readonly NamedVariable[]): Promise<LossAndGrads> {
+  compute(
+    model: Model,
+    rows: Int32Array,
+    params: readonly Param[],
+    _member: number,
+    state: readonly NamedVariable[],
+    epoch: number,
+  ): Promise<LossAndGrads> {
     const sizes = shardSizes(rows.length, this.ghostBatches);
-    if (sizes.length === 1) return Promise.resolve(this.computeNow(model, rows, params));
-    const shards = this.computeShards(model, rows, sizes, [...sizes.keys()], params, state);
+    if (sizes.length === 1) return Promise.resolve(this.computeNow(model, rows, params, epoch));
+    const shards = this.computeShards(model, rows, sizes, [...sizes.keys()], params, state, epoch);
     const combined = combineShards(
       state,
       shards,
@@ -110,11 +132,13 @@ export class LocalGradients implements GradientSource {
     return Promise.resolve(combined);
   }
 
-  /** One shard, synchronously. */
-  computeNow(model: Model, rows: Int32Array, params: readonly Param[]): LossAndGrads {
+  /** One shard, synchronously (augmented for `epoch` when configured). */
+  computeNow(model: Model, rows: Int32Array, params: readonly Param[], epoch: number): LossAndGrads {
     return tf.tidy(() => {
       const idx = tf.tensor1d(rows, 'int32');
-      const { loss, grads } = lossAndGrads(model, tf.gather(this.x, idx), tf.gather(this.y, idx), params);
+      const a = this.augment;
+      const xb = a ? augmentBatch(tf.gather(this.x, idx), augmentDraws(rows, a.seed, epoch, a.augmentation), a.augmentation) : tf.gather(this.x, idx);
+      const { loss, grads } = lossAndGrads(model, xb, tf.gather(this.y, idx), params);
       return { loss, grads };
     });
   }
@@ -130,12 +154,13 @@ export class LocalGradients implements GradientSource {
     which: readonly number[],
     params: readonly Param[],
     state: readonly NamedVariable[],
+    epoch: number,
   ): ShardOutput[] {
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const before = state.map((v) => tf.clone(v.variable));
     const out = which.map((s, n) => {
       if (n > 0) state.forEach((v, i) => v.variable.assign(before[i]!));
-      const { loss, grads } = this.computeNow(model, rows.subarray(starts[s]!, starts[s]! + sizes[s]!), params);
+      const { loss, grads } = this.computeNow(model, rows.subarray(starts[s]!, starts[s]! + sizes[s]!), params, epoch);
       return { loss, grads, state: state.map((v) => tf.clone(v.variable)) };
     });
     tf.dispose(before);

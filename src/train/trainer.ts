@@ -21,6 +21,7 @@ import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseUnit
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
 import { defaultGhostBatches, GradientSource, LocalGradients } from './gradients';
+import { Augmentation } from '../data/augment';
 import { DataParallelGradients, DataParallelOptions } from './dataParallel';
 
 export interface TrainConfig {
@@ -46,6 +47,8 @@ export interface TrainConfig {
    * shards, so 0, 1 or N workers train the same weights. Default: 2 from 64 rows on, else 1.
    */
   readonly ghostBatches?: number;
+  /** Image augmentation (random crop with padding, horizontal flip), drawn per (seed, epoch, row). */
+  readonly augment?: Augmentation;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -311,8 +314,11 @@ export async function trainLatePhase(
   let gradients: GradientSource;
   try {
     const ghost = cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize);
+    const augment = cfg.augment && { augmentation: cfg.augment, seed: cfg.seed };
     gradients =
-      parallel && parallel.workers > 0 ? await DataParallelGradients.start(model, data, x, y, parallel, ghost) : new LocalGradients(x, y, ghost);
+      parallel && parallel.workers > 0
+        ? await DataParallelGradients.start(model, data, x, y, parallel, ghost, augment)
+        : new LocalGradients(x, y, ghost, augment);
   } catch (err) {
     tf.dispose([x, y]);
     throw err;
@@ -343,7 +349,7 @@ export async function trainLatePhase(
         const member = cycle ? cycle.member : 0;
         const rows = perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize));
         const groups = cycle ? cycle.params() : { shared: plainParams(model), own: [] };
-        const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member, stepState(model, member));
+        const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member, stepState(model, member), epoch);
         if (cycle) cycle.apply(groups.own, grads, lrMember);
         else {
           sharedOpt.step(groups.shared, grads, lrShared);

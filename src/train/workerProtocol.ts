@@ -1,6 +1,7 @@
 /** Messages between the trainer and its gradient workers (dataParallel.ts <-> gradientWorker.ts). */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelRecipe } from '../nn/modelRecipe';
+import type { SeededAugmentation } from './gradients';
 
 /** A host copy of a tensor's values that owns its buffer (dataSync may return a view), so it can be transferred. */
 export function transferableCopy(t: tf.Tensor): Float32Array {
@@ -17,6 +18,8 @@ export interface WorkerSetup {
   readonly featureShape: readonly number[];
   readonly labelShape: readonly number[];
   readonly classes: number;
+  /** Training-time augmentation: the worker draws for its rows exactly as this thread would. */
+  readonly augment?: SeededAugmentation;
 }
 
 export type ToWorker =
@@ -32,6 +35,9 @@ export type ToWorker =
       /** The worker's shard of the minibatch. */
       readonly x: Float32Array;
       readonly y: Int32Array;
+      /** The shard's rows (training-set indices) and the epoch: what the augmentation draws derive from. */
+      readonly rows: Int32Array;
+      readonly epoch: number;
     }
   | { readonly kind: 'release'; readonly k: number };
 
