@@ -60,6 +60,9 @@ export async function trainingStepMs(
       batchSize: batch,
       schedule: { kind: 'constant' },
       lossCheckEvery: steps + warmup + 1,
+      // One ghost batch per thread, as the rows measured before ghost batches fixed the math: the
+      // one-thread rows normalise the whole batch (like the PyTorch peer), N threads N shards.
+      ghostBatches: parallel ? parallel.workers + 1 : 1,
     },
     { onStep: () => stamps.push(Number(process.hrtime.bigint()) / 1e6) },
     parallel,
