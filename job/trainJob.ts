@@ -253,25 +253,21 @@ async function trainAndBundle(
           allowCpuFallback: cfg.verify.allowCpuFallback,
         },
       );
-      try {
-        saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
-          job: cfg.name,
-          seed: train.seed,
-          epochs: train.epochs,
-          t0: train.t0,
-          k: train.k,
-          config: JSON.stringify(cfg),
-        });
-        writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
-        writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
-        await writePlots(staged, metricsLog.records(), { foldedAccuracy, reliability: metrics.reliability });
-        writeBundle(staged, folded, exported, verification);
-        if (verification.pass) folder.publish(staged);
-        else keepFailedBundle(folder.target, staged, log);
-      } catch (err) {
-        folder.discard(staged);
-        throw err;
-      }
+      // (A failure here is caught below: the staged version is discarded, the folder untouched.)
+      saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
+        job: cfg.name,
+        seed: train.seed,
+        epochs: train.epochs,
+        t0: train.t0,
+        k: train.k,
+        config: JSON.stringify(cfg),
+      });
+      writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
+      writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
+      await writePlots(staged, metricsLog.records(), { foldedAccuracy, reliability: metrics.reliability });
+      writeBundle(staged, folded, exported, verification);
+      if (verification.pass) folder.publish(staged);
+      else keepFailedBundle(folder.target, staged, log);
       return {
         backend: describeBackend(backend),
         workers,

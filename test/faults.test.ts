@@ -136,6 +136,7 @@ test('a full disk is a WriteError (exit 2): the old bundle stays and no temporar
   const dir = tmp();
   const out = path.join(dir, 'out');
   assert.equal(run([...TINY, '--out', out]).code, 0);
+  // 1: staging the version; 3, 6: bundle files; 13: removing the old version after the switch (published: not an error).
   for (const n of [1, 3, 6]) {
     const r = run([...TINY, '--seed', '4', '--out', out], { LATEPHASE_FAULT: `enospc@bundle:${n}` });
     assert.equal(r.code, 2, r.stderr);
@@ -144,6 +145,25 @@ test('a full disk is a WriteError (exit 2): the old bundle stays and no temporar
     assert.equal(bundleSeed(out), '0');
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== 'out').length, 1, 'only the live version beside the link');
   }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a failure after the switch (removing the old version) does not fail the run or touch the new bundle', () => {
+  const dir = tmp();
+  const out = path.join(dir, 'out');
+  assert.equal(run([...TINY, '--out', out]).code, 0);
+  const beside = (): string[] => fs.readdirSync(dir).filter((f) => f !== 'out');
+  let found = false;
+  for (let n = 18; n <= 40 && !found; n++) {
+    const seed = String(n);
+    const r = run([...TINY, '--seed', seed, '--out', out], { LATEPHASE_FAULT: `enospc@bundle:${n}` });
+    if (r.code !== 0 || beside().length < 2) continue; // failed before the switch, or past the last operation
+    found = true;
+    assert.equal(bundleSeed(out), seed, 'the new bundle is live and verifies');
+  }
+  assert.ok(found, 'some fault point falls after the switch');
+  assert.equal(run([...TINY, '--out', out]).code, 0);
+  assert.equal(beside().length, 1, 'the next run removed the old version');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

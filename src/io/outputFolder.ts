@@ -202,8 +202,15 @@ export class OutputFolder {
     const aside = fs.lstatSync(this.target, { throwIfNoEntry: false })?.isDirectory() ? this.moveAsidePlainFolder() : null;
     io('replace', this.target, () => fs.renameSync(link, this.target));
     syncDirectory(this.parent);
-    for (const old of [previous && path.join(this.parent, previous), aside])
-      if (old) io('remove', old, () => fs.rmSync(old, { recursive: true, force: true }));
+    // Published: from here nothing may fail the run. An old version that cannot be removed now is
+    // a leftover the next run removes.
+    for (const old of [previous && path.join(this.parent, previous), aside]) {
+      try {
+        if (old) io('remove', old, () => fs.rmSync(old, { recursive: true, force: true }));
+      } catch {
+        // left for the next run's clean-up
+      }
+    }
   }
 
   /**
@@ -229,8 +236,9 @@ export class OutputFolder {
     }
   }
 
-  /** Remove a staged version that will not be published (the run failed). */
+  /** Remove a staged version that will not be published (the run failed); never the live one. */
   discard(staged: string): void {
+    if (this.liveVersion() === path.basename(staged)) return; // published already: never remove the live version
     fs.rmSync(staged, { recursive: true, force: true });
   }
 
