@@ -204,12 +204,7 @@ export class DataParallelGradients implements GradientSource {
       if (r.kind !== 'grads') throw new TrainingError(`gradient worker: expected gradients, got '${r.kind}'`);
       shards[1 + j] = { loss: r.loss, grads: r.grads, state: r.state };
     });
-    const combined = combineShards(
-      state,
-      shards,
-      sizes.map((n) => n / rows.length),
-      params.map((p) => p.variable.shape),
-    );
+    const combined = combineShards(state, params, shards, sizes);
     disposeShards(local);
     return combined;
   }

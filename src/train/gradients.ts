@@ -61,10 +61,13 @@ export interface ShardOutput {
  */
 export function combineShards(
   state: readonly NamedVariable[],
+  params: readonly Param[],
   shards: readonly ShardOutput[],
-  weights: readonly number[],
-  shapes: readonly (readonly number[])[],
+  sizes: readonly number[],
 ): LossAndGrads {
+  const rows = sizes.reduce((a, b) => a + b, 0);
+  const weights = sizes.map((n) => n / rows);
+  const shapes = params.map((p) => p.variable.shape);
   const asTensor = (v: tf.Tensor | Float32Array, shape: readonly number[]): tf.Tensor =>
     v instanceof Float32Array ? tf.tensor(v, [...shape], 'float32') : v;
   const weighted = (pick: (shard: ShardOutput) => tf.Tensor | Float32Array, shape: readonly number[]): tf.Tensor =>
@@ -122,12 +125,7 @@ export class LocalGradients implements GradientSource {
     const sizes = shardSizes(rows.length, this.ghostBatches);
     if (sizes.length === 1) return Promise.resolve(this.computeNow(model, rows, params, epoch));
     const shards = this.computeShards(model, rows, sizes, [...sizes.keys()], params, state, epoch);
-    const combined = combineShards(
-      state,
-      shards,
-      sizes.map((n) => n / rows.length),
-      params.map((p) => p.variable.shape),
-    );
+    const combined = combineShards(state, params, shards, sizes);
     disposeShards(shards);
     return Promise.resolve(combined);
   }
