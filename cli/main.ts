@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `latephase` command line. Exit codes: 0 ok, 1 unexpected error, 2 bad input/config, 3 verification failed. */
-import { ConfigError, LatePhaseError, VerificationError } from '../src/errors';
+import { ConfigError, LatePhaseError, TrainingInterrupted, VerificationError } from '../src/errors';
+import { installSignalHandlers, stopExitCode } from './signals';
 import { flagHelp, parseFlags } from './args';
 import { RUN_FLAGS, runMnistJob, summaryTable } from './runCommand';
 import { INSPECT_FLAGS, inspectModel } from './inspectCommand';
@@ -13,6 +14,7 @@ const USAGE = `usage: latephase <command> [flags]
 
 commands:
   train <config|preset>  the training job from a JSON/YAML config or a preset: train, fold, export, verify, bundle
+  train --resume <out>   continue the run a kill, Ctrl-C or TERM interrupted in output folder <out>
   presets                the named configs
   run                    the mnist-cnn preset with flags: npm start
   inspect <model>        parameter counts: shared, late-phase per member, total at K
@@ -28,6 +30,7 @@ ${flagHelp(RUN_FLAGS)}
 ${flagHelp(INSPECT_FLAGS)}`;
 
 function exitCodeFor(err: unknown): number {
+  if (err instanceof TrainingInterrupted) return stopExitCode();
   if (err instanceof VerificationError) return 3;
   if (err instanceof LatePhaseError) return 2;
   return 1;
@@ -59,16 +62,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (command === 'train') {
-      const [source, ...flags] = rest;
-      if (!source || source.startsWith('--'))
-        throw new ConfigError(
-          `'latephase train' needs a config file or a preset: ${presetList()
-            .trim()
-            .split('\n')
-            .map((l) => l.trim().split(' ')[0])
-            .join(', ')}`,
-        );
-      const result = await trainCommand(source, parseFlags(flags, TRAIN_FLAGS, 'train'));
+      const [first, ...others] = rest;
+      const source = first && !first.startsWith('--') ? first : undefined;
+      const result = await trainCommand(source, parseFlags(source ? others : rest, TRAIN_FLAGS, 'train'));
       if (!('verification' in result)) {
         console.log(JSON.stringify(result, null, 2));
         return 0;
@@ -90,21 +86,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Ctrl-C or a TERM signal: say what survives (the output folder is never half written) and exit with the shell's code. */
-function exitOnSignals(): void {
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const) {
-    process.once(signal, () => {
-      console.error(`\nlatephase: interrupted (${signal}); the output folder keeps its previous content`);
-      process.exit(code); // 'exit' handlers still run: the output folder's lock is released
-    });
-  }
-}
-
 if (require.main === module) {
-  exitOnSignals();
+  installSignalHandlers();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

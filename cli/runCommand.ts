@@ -12,6 +12,7 @@ import { applyOverride, presetConfig, resolveConfig } from '../src/config/resolv
 import { RunSummary, runTrainJob } from '../job/trainJob';
 import { FlagTable, FlagValues } from './args';
 import { ProgressBar } from './progress';
+import { STOP_ON_SIGNAL } from './signals';
 
 export type { RunSummary } from '../job/trainJob';
 export { summaryTable } from '../job/trainJob';
@@ -42,6 +43,7 @@ export const RUN_FLAGS = {
     help: 'data-parallel gradient worker threads: auto (one per extra core on wasm/cpu, none on native backends) or a count (default auto)',
   },
   quiet: { kind: 'boolean', help: 'no progress bar' },
+  restart: { kind: 'boolean', help: "discard an interrupted run's progress in the output folder and start over (to continue it: latephase train --resume <out>)" },
 } as const satisfies FlagTable;
 
 /** The run flags as overrides of the mnist-cnn preset (so `run` is that preset of the training job). */
@@ -109,5 +111,5 @@ export async function runMnistJob(flags: FlagValues<typeof RUN_FLAGS>, log: (lin
   if (probe.success) checkLatePhaseFlags(flags, probe.data); // the flags' words before the config's
   const cfg = resolveConfig(input, "'mnist-cnn' preset with the run flags");
   const bar = flags['quiet'] ? null : new ProgressBar();
-  return runTrainJob(cfg, { log, onStep: (s) => bar?.update(s) });
+  return runTrainJob(cfg, { ...STOP_ON_SIGNAL, log, restart: flags['restart'], onStep: (s) => bar?.update(s) });
 }

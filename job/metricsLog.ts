@@ -12,32 +12,56 @@ import { EpochInfo, StepInfo } from '../src/train/trainer';
 import { ClassMetrics, classMetrics, memberProbabilities, probabilities } from '../src/eval/metrics';
 import { memberCount, selectMember } from '../src/latephase/members';
 import type { LogRecord } from './plots';
+import { DataError } from '../src/errors';
+import { writeFileAtomic } from '../src/io/atomicWrite';
 
 export const METRICS_LOG_FILE = 'metrics.jsonl';
 
-export class MetricsLog {
-  private readonly started = Date.now();
-  private lastLoss = Number.NaN;
+function readLines(file: string): string[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
 
+export class MetricsLog {
+  private readonly started: number;
+  private lastLoss = Number.NaN;
+  private count = 0;
+
+  /**
+   * A new log at `file`, or with `keepLines` the log of a resumed run cut back to the records it
+   * had at its checkpoint (later ones are repeated by the resumed run); wall times continue.
+   */
   constructor(
     readonly file: string,
     private readonly test: Dataset,
     private readonly bins: number,
+    keepLines?: number,
   ) {
-    fs.writeFileSync(file, '');
+    let elapsed = 0;
+    if (keepLines === undefined) fs.writeFileSync(file, '');
+    else {
+      const kept = readLines(file).slice(0, keepLines);
+      if (kept.length < keepLines) throw new DataError(`metrics log ${file} has ${kept.length} records, the checkpoint counted ${keepLines}`);
+      writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''), undefined, 'log');
+      const last = kept.length ? (JSON.parse(kept[kept.length - 1]!) as { seconds?: number }) : {};
+      elapsed = last.seconds ?? 0;
+      this.count = kept.length;
+    }
+    this.started = Date.now() - elapsed * 1000;
+  }
+
+  /** Records written so far (a checkpoint stores it, so a resumed run can cut the log back). */
+  get lines(): number {
+    return this.count;
   }
 
   /** Everything logged so far. */
   records(): LogRecord[] {
-    return fs
-      .readFileSync(this.file, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as LogRecord);
+    return readLines(this.file).map((line) => JSON.parse(line) as LogRecord);
   }
 
   private write(record: Record<string, unknown>): void {
     fs.appendFileSync(this.file, `${JSON.stringify({ ...record, seconds: (Date.now() - this.started) / 1000 })}\n`);
+    this.count++;
   }
 
   /** A record whenever the trainer has read a new mean loss (each loss check). */

@@ -3,7 +3,9 @@
  * and takes its lock before any work; loads the data the config names; builds the model from the
  * zoo; trains with Algorithm 1; evaluates every member, the implicit ensemble and the folded model;
  * exports ONNX, verifies it against onnxruntime, and publishes the bundle (model, manifest,
- * verification report, checkpoint, resolved config) as one transaction. `latephase train` and
+ * verification report, checkpoint, resolved config) as one transaction. While it trains, progress
+ * checkpoints go to the output folder's work folder (every N minibatches, each epoch end, on a stop
+ * request), so a killed or stopped run continues with `resume` and ends with the same weights. `latephase train` and
  * `latephase run` (the mnist-cnn preset) both run it.
  */
 import * as fs from 'fs';
@@ -18,7 +20,9 @@ import { defaultGhostBatches, shardSizes } from '../src/train/gradients';
 import { OutputFolder } from '../src/io/outputFolder';
 import { faultPoint } from '../src/io/faultPoints';
 import { describeChoice } from '../src/latephase/kindRegistry';
-import { ConfigError } from '../src/errors';
+import { ConfigError, DataError, TrainingError, TrainingInterrupted } from '../src/errors';
+import * as tf from '@tensorflow/tfjs-core';
+import { describePosition, TrainSnapshot } from '../src/train/trainingState';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
 import { learningRate } from '../src/train/schedule';
 import { Augmentation } from '../src/data/augment';
@@ -31,15 +35,18 @@ import { foldMembers } from '../src/latephase/fold';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
 import { chooseProvider } from '../export/verify/executionProvider';
-import { writeBundle } from '../export/bundle/bundle';
+import { BundleEvaluation, writeBundle } from '../export/bundle/bundle';
 import { writeFileAtomic } from '../src/io/atomicWrite';
 import { Rng } from '../src/nn/rng';
-import { saveCheckpoint } from '../src/train/checkpoint';
+import { loadCheckpoint, readCheckpointHeader, saveCheckpoint } from '../src/train/checkpoint';
+import { configDifferences } from '../src/config/resolve';
 import { JobConfig } from '../src/config/schema';
 import { loadJobData } from '../src/config/dataSource';
 
 /** The trained late-phase model (all K members), for re-folding or further work. */
 export const CHECKPOINT_FILE = 'latephase.ckpt';
+/** An unfinished run's progress checkpoint, in the output folder's work folder. */
+export const PROGRESS_FILE = 'progress.ckpt';
 /** The resolved config the run used (every default filled in). */
 export const CONFIG_FILE = 'config.json';
 
@@ -73,6 +80,14 @@ export interface RunSummary {
 
 export interface JobOptions {
   readonly log?: (line: string) => void;
+  /** Continue the interrupted run whose progress the output folder's work folder holds. */
+  readonly resume?: boolean;
+  /** Discard an interrupted run's progress and start over (without it, such progress is an error). */
+  readonly restart?: boolean;
+  /** Polled after every minibatch: true writes a progress checkpoint and stops with TrainingInterrupted (Ctrl-C, TERM). */
+  readonly stopRequested?: () => boolean;
+  /** Told when training starts and when it is over (the rest: evaluation, export, bundle). */
+  readonly onPhase?: (phase: 'training' | 'finishing') => void;
   /** Called after every training step (the CLI's progress bar). */
   readonly onStep?: (info: StepInfo) => void;
 }
@@ -94,6 +109,7 @@ export function trainConfigOf(cfg: JobConfig): TrainConfig {
     schedule: s.kind === 'cosine' ? { kind: 'cosine', total: s.total ?? cfg.epochs, minLr: s.minLr } : s,
     lossCheckEvery: cfg.lossCheckEvery,
     ghostBatches: cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize),
+    ...(cfg.swa && { swa: cfg.swa }),
   };
 }
 
@@ -167,6 +183,49 @@ export function augmentationOf(cfg: JobConfig, featureShape: readonly number[]):
   return { crop: a.crop, flip: a.flip, imageShape: shape };
 }
 
+/**
+ * How this run starts: fresh, or from the progress an interrupted run left in the work folder.
+ * Progress of the same config is continued (a resumed run ends with the weights an uninterrupted
+ * one would have, so starting over would only cost time); of a different config it is an error
+ * naming the differences, unless `restart` discards it.
+ */
+function openRun(folder: OutputFolder, cfg: JobConfig, opts: JobOptions, log: (line: string) => void): boolean {
+  const progress = path.join(folder.workDir, PROGRESS_FILE);
+  if (fs.existsSync(progress) && opts.restart) {
+    log(`output folder: discarded the interrupted run's progress in ${folder.workDir} (--restart)`);
+    folder.clearWork();
+  }
+  if (fs.existsSync(progress)) {
+    const { meta, position } = readCheckpointHeader(progress);
+    const at = position ? describePosition(position) : 'its last checkpoint';
+    const differences = resumeDifferences(meta['config'], cfg, progress);
+    if (differences.length && opts.resume)
+      throw new ConfigError(`cannot resume: the config differs from the interrupted run's (${differences.join('; ')}); only output and workers may change`);
+    if (differences.length)
+      throw new ConfigError(
+        `output folder '${folder.target}' holds an interrupted run (stopped at ${at}) with another config (${differences.join('; ')}); ` +
+          `continue it with: latephase train --resume ${folder.target}   or start over with --restart (discards its progress)`,
+      );
+    if (!opts.resume) log(`output folder: continuing the interrupted run of the same config from ${at} (--restart starts over)`);
+    for (const f of fs.readdirSync(folder.workDir)) if (f.endsWith('.tmp')) fs.rmSync(path.join(folder.workDir, f), { force: true });
+    return true;
+  }
+  if (opts.resume) throw new ConfigError(`nothing to resume in '${folder.target}': no interrupted run's progress (${progress} does not exist)`);
+  if (fs.existsSync(folder.workDir)) log('output folder: removed the work folder of a run killed before its first checkpoint');
+  folder.clearWork();
+  fs.mkdirSync(folder.workDir, { recursive: true });
+  return false;
+}
+
+/** Where the config stored in a progress checkpoint and this run's differ (workers and output may: they do not change the math). */
+function resumeDifferences(stored: string | number | undefined, cfg: JobConfig, file: string): string[] {
+  if (typeof stored !== 'string') throw new DataError(`progress checkpoint '${file}' holds no config`);
+  return configDifferences(JSON.parse(stored) as unknown, cfg, RESUME_MAY_DIFFER);
+}
+
+/** Config fields a resumed run may change: where it writes and how many threads execute the ghost batches. */
+export const RESUME_MAY_DIFFER: readonly string[] = ['output', 'workers'];
+
 async function trainAndBundle(
   cfg: JobConfig,
   folder: OutputFolder,
@@ -174,6 +233,8 @@ async function trainAndBundle(
   log: (line: string) => void,
   started: number,
 ): Promise<RunSummary> {
+  const resuming = openRun(folder, cfg, opts, log);
+  const progressFile = path.join(folder.workDir, PROGRESS_FILE);
   let train = trainConfigOf(cfg);
   const late = cfg.latePhase.enabled;
   const backend = await selectBackend(cfg.backend);
@@ -194,35 +255,62 @@ async function trainAndBundle(
       ? `late phase: K=${train.k}, T0=${train.t0} of ${train.epochs} epochs, sigma0=${train.sigma0}, gammaTheta=${resolveGammaTheta(train.gammaTheta, train.k)}, batch ${train.batchSize}, seed ${train.seed}`
       : `no late phase: plain training for ${train.epochs} epochs, batch ${train.batchSize}, seed ${train.seed}`,
   );
+  if (train.swa) log(`SWA: epoch ends from epoch ${train.swa.start + 1} on averaged, then BatchNorm statistics recomputed per member`);
   const workers = capWorkers(workerCount(cfg.workers, backend.tfjsBackend), train, log);
   log(`ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}`);
   const recipe = recipeOf(cfg, data.train.classes);
   const model = buildFromRecipe(recipe);
   const test = data.test;
   let before: number | null = null;
-  // The new version folder exists from the start so the metrics log grows inside it; nothing is
-  // visible at the output folder until publish, and a failed run discards it.
-  const staged = folder.stage();
-  const metricsLog = new MetricsLog(path.join(staged, METRICS_LOG_FILE), test, cfg.evaluation.bins);
-  log(`metrics log: ${metricsLog.file} (moves into the output folder when the run completes)`);
+  let staged: string | null = null;
   try {
-    await trainLatePhase(
-      model,
-      data.train,
-      train,
-      {
-        onStep: (s) => {
-          faultPoint('step');
-          metricsLog.step(s, learningRate(train.shared.lr, train.schedule, s.epoch, train.epochs));
-          opts.onStep?.(s);
+    let resume: TrainSnapshot | undefined;
+    let keepLines: number | undefined;
+    if (resuming) {
+      const info = loadCheckpoint(model, progressFile);
+      if (!info.training) throw new DataError(`progress checkpoint '${progressFile}' holds no training state`);
+      resume = info.training;
+      keepLines = Number(info.meta['metricsLines'] ?? 0);
+      if (typeof info.meta['accuracyBeforeLatePhase'] === 'number') before = info.meta['accuracyBeforeLatePhase'];
+      const p = resume.position;
+      log(`resuming from ${progressFile}: ${describePosition(p)} (${p.minibatches} minibatches done)`);
+    }
+    // The metrics log grows in the work folder (it survives a kill, so a resumed run continues it)
+    // and moves into the bundle when the run completes.
+    const metricsLog = new MetricsLog(path.join(folder.workDir, METRICS_LOG_FILE), test, cfg.evaluation.bins, keepLines);
+    log(`metrics log: ${metricsLog.file} (moves into the output folder when the run completes)`);
+    try {
+      opts.onPhase?.('training');
+      await trainLatePhase(
+        model,
+        data.train,
+        train,
+        {
+          onStep: (s) => {
+            faultPoint('step');
+            metricsLog.step(s, learningRate(train.shared.lr, train.schedule, s.epoch, train.epochs));
+            opts.onStep?.(s);
+          },
+          onEpochEnd: (e) => metricsLog.epoch(e, model),
+          onRelease: (m) => {
+            before = accuracy(m, test);
+          },
+          onCheckpoint: (snapshot) =>
+            saveCheckpoint(
+              model,
+              progressFile,
+              { job: cfg.name, config: JSON.stringify(cfg), metricsLines: metricsLog.lines, ...(before !== null && { accuracyBeforeLatePhase: before }) },
+              snapshot,
+              'checkpoint',
+            ),
         },
-        onEpochEnd: (e) => metricsLog.epoch(e, model),
-        onRelease: (m) => {
-          before = accuracy(m, test);
-        },
-      },
-      { workers, recipe },
-    );
+        { workers, recipe },
+        { resume, checkpointEvery: cfg.checkpoint.everySteps, stopRequested: opts.stopRequested },
+      );
+    } finally {
+      opts.onPhase?.('finishing');
+      if (resume) tf.dispose(resume.tensors.map((t) => t.tensor));
+    }
     const fold = { batchNorm: 'exact', ...cfg.latePhase.fold };
     const folded = foldMembers(model, fold);
     try {
@@ -236,6 +324,7 @@ async function trainAndBundle(
           epochs: train.epochs,
           ...Object.fromEntries(Object.entries(fold).map(([k, v]) => [`fold_${k}`, v])),
           late_phase_weights: late ? describeChoice(cfg.latePhase.kinds) : 'none (plain training)',
+          swa: train.swa ? `epoch ends from epoch ${train.swa.start + 1}, BatchNorm recomputed per member` : 'none',
           backend: backend.choice,
           seed: train.seed,
           sigma0: train.sigma0,
@@ -254,6 +343,7 @@ async function trainAndBundle(
         },
       );
       // (A failure here is caught below: the staged version is discarded, the folder untouched.)
+      staged = folder.stage();
       saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
         job: cfg.name,
         seed: train.seed,
@@ -264,10 +354,12 @@ async function trainAndBundle(
       });
       writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
       writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
+      writeFileAtomic(path.join(staged, METRICS_LOG_FILE), fs.readFileSync(metricsLog.file));
       await writePlots(staged, metricsLog.records(), { foldedAccuracy, reliability: metrics.reliability });
-      writeBundle(staged, folded, exported, verification);
+      writeBundle(staged, folded, exported, verification, bundleEvaluation(metrics));
       if (verification.pass) folder.publish(staged);
       else keepFailedBundle(folder.target, staged, log);
+      folder.clearWork(); // the run is complete: nothing left to resume
       return {
         backend: describeBackend(backend),
         workers,
@@ -284,11 +376,30 @@ async function trainAndBundle(
       folded.dispose();
     }
   } catch (err) {
-    folder.discard(staged);
-    throw err;
+    if (staged) folder.discard(staged);
+    throw explainStop(err, folder, progressFile);
   } finally {
     model.dispose();
   }
+}
+
+/** The manifest's summary of the evaluation (metrics.json has everything). */
+function bundleEvaluation(m: JobMetrics): BundleEvaluation {
+  return { folded: m.folded, ensemble: m.ensemble, members: m.members, ...(m.ood && { ood: m.ood }), file: METRICS_FILE };
+}
+
+/** A stopped or diverged run says where its progress is and how to continue. */
+function explainStop(err: unknown, folder: OutputFolder, progressFile: string): unknown {
+  const position = fs.existsSync(progressFile) ? readCheckpointHeader(progressFile).position : undefined;
+  const at = position ? describePosition(position) : 'the start';
+  if (err instanceof TrainingInterrupted)
+    return new TrainingInterrupted(
+      `${err.message}; progress saved at ${at} in ${progressFile}; the output folder keeps its previous content. Continue with: latephase train --resume ${folder.target}`,
+      { cause: err },
+    );
+  if (err instanceof TrainingError && position)
+    return new TrainingError(`${err.message}. The last good checkpoint (${at}) is kept: ${progressFile}`, { cause: err });
+  return err;
 }
 
 /** Folded model, every member and the implicit ensemble on the held-out data; OOD AUROC when configured. */

@@ -19,3 +19,5 @@ export class VerificationError extends LatePhaseError {}
 export class DataError extends LatePhaseError {}
 /** A file or folder could not be written (disk full, permissions, a file where a folder should be). */
 export class WriteError extends LatePhaseError {}
+/** A run stopped on request (Ctrl-C, TERM) after writing a checkpoint it can resume from. */
+export class TrainingInterrupted extends LatePhaseError {}

@@ -118,7 +118,9 @@ test('every header field is covered: an edited field is rejected by name, and th
   const tensor = (h: Record<string, unknown>, i: number): Record<string, unknown> => (h['tensors'] as Array<Record<string, unknown>>)[i]!;
   const edits: Edit[] = [
     ['format', (h) => (h['format'] = 'other'), /unsupported format/],
-    ['version', (h) => (h['version'] = 3), /unsupported format/],
+    ['version', (h) => (h['version'] = 4), /unsupported format/],
+    ['training position', (h) => (h['training'] = { position: { epoch: -1 }, tensors: [] }), /training position: epoch is -1, not a count/],
+    ['training tensor table', (h) => (h['training'] = { position: 'x', tensors: 'none' }), /training position: missing/],
     ['members', (h) => (h['members'] = 4), /has no tensor '.*\[3\]'/],
     ['members (not an integer)', (h) => (h['members'] = 2.5), /member count 2\.5 is not a positive integer/],
     ['payloadBytes', (h) => (h['payloadBytes'] = 12), /payload is \d+ bytes, header says 12/],

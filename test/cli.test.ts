@@ -84,7 +84,7 @@ test('unknown flags, bad values and unknown commands exit 2 with a message namin
     [['run', '--backend', 'tpu'], /--backend must be one of/],
     [['run', '--epochs'], /--epochs needs a value/],
     [['fly'], /unknown command 'fly'/],
-    [['train'], /'latephase train' needs a config file or a preset: mnist-cnn, fashion-cnn/],
+    [['train'], /'latephase train' needs a config file or a preset \(mnist-cnn, fashion-cnn, .*\), or --resume <out>/],
     [['run', '--gamma-theta', 'lots', '--epochs', '1', '--t0', '0'], /--gamma-theta must be a positive number or '1\/K', got 'lots'/],
   ];
   for (const [args, message] of cases) {

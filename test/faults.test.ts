@@ -56,7 +56,8 @@ test('SIGKILL between any two file operations of the bundle write leaves the old
   let completed = false;
   for (let n = 1; n <= 40 && !completed; n++) {
     const next = seed === '0' ? '1' : '0';
-    const r = run([...TINY, '--seed', next, '--out', out], { LATEPHASE_FAULT: `kill@bundle:${n}` });
+    // --restart: the killed run's progress (another seed) is discarded rather than refused.
+    const r = run([...TINY, '--seed', next, '--out', out, '--restart'], { LATEPHASE_FAULT: `kill@bundle:${n}` });
     completed = r.code === 0;
     if (!completed) assert.equal(r.signal, 'SIGKILL', `kill point ${n}: ${r.stderr}`);
     const now = bundleSeed(out);
@@ -66,7 +67,7 @@ test('SIGKILL between any two file operations of the bundle write leaves the old
   }
   assert.ok(completed, 'a run with the kill point past the last file operation completes');
   // The next clean run removes what the killed runs left beside the folder, and the stale lock.
-  const clean = run([...TINY, '--seed', '5', '--out', out]);
+  const clean = run([...TINY, '--seed', '5', '--out', out, '--restart']);
   assert.equal(clean.code, 0, clean.stderr);
   assert.equal(bundleSeed(out), '5');
   const beside = fs.readdirSync(dir).filter((f) => f !== 'out');
@@ -74,19 +75,24 @@ test('SIGKILL between any two file operations of the bundle write leaves the old
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('SIGKILL during training leaves the old bundle; the next run takes over the stale lock', () => {
+test('SIGKILL during training leaves the old bundle; the next run takes over the stale lock and continues the same config', () => {
   const dir = tmp();
   const out = path.join(dir, 'out');
   assert.equal(run([...TINY, '--seed', '0', '--out', out]).code, 0);
-  for (const step of [1, 5]) {
+  for (const step of [1, 6]) {
     const r = run([...TINY, '--seed', '1', '--out', out], { LATEPHASE_FAULT: `kill@step:${step}` });
     assert.equal(r.signal, 'SIGKILL');
     assert.equal(bundleSeed(out), '0');
   }
+  const other = run([...TINY, '--seed', '2', '--out', out]);
+  assert.equal(other.code, 2, 'another config is refused while progress of an interrupted run is there');
+  assert.match(other.stdout, /removed a stale lock \(process \d+ is gone\)/);
+  assert.match(other.stderr, /holds an interrupted run \(stopped at the end of epoch 1\) with another config \(seed: 1 -> 2\); continue it with: latephase train --resume .*--restart/);
   const next = run([...TINY, '--seed', '1', '--out', out]);
   assert.equal(next.code, 0, next.stderr);
-  assert.match(next.stdout, /removed a stale lock \(process \d+ is gone\)/);
+  assert.match(next.stdout, /continuing the interrupted run of the same config from the end of epoch 1/);
   assert.equal(bundleSeed(out), '1');
+  assert.ok(!fs.existsSync(path.join(dir, '.out.run')), 'the completed run removed its work folder');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -126,7 +132,8 @@ test('two real runs into one folder: the second is refused while the first runs;
   assert.match(second.stderr, new RegExp(`is in use by process ${first.pid}`));
   first.kill('SIGINT');
   assert.equal(await exited, 130);
-  assert.match(stderr, /interrupted \(SIGINT\); the output folder keeps its previous content/);
+  assert.match(stderr, /SIGINT: stopping after this minibatch to save progress/);
+  assert.match(stderr, /TrainingInterrupted: stopped on request after epoch \d+, minibatch \d+; progress saved at .*the output folder keeps its previous content\. Continue with: latephase train --resume /);
   assert.equal(bundleSeed(out), '0');
   assert.ok(!fs.existsSync(path.join(dir, '.out.lock')), 'the lock is released on Ctrl-C');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -143,7 +150,9 @@ test('a full disk is a WriteError (exit 2): the old bundle stays and no temporar
     assert.match(r.stderr, /WriteError: cannot .*ENOSPC/);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(bundleSeed(out), '0');
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== 'out').length, 1, 'only the live version beside the link');
+    const beside = fs.readdirSync(dir).filter((f) => f !== 'out' && f !== '.out.run');
+    assert.equal(beside.length, 1, 'only the live version beside the link (and the progress the next run continues from)');
+    if (n > 1) assert.match(r.stdout, /continuing the interrupted run of the same config from the end of epoch 2/, 'a retry only redoes the bundle');
   }
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -156,13 +165,13 @@ test('a failure after the switch (removing the old version) does not fail the ru
   let found = false;
   for (let n = 18; n <= 40 && !found; n++) {
     const seed = String(n);
-    const r = run([...TINY, '--seed', seed, '--out', out], { LATEPHASE_FAULT: `enospc@bundle:${n}` });
+    const r = run([...TINY, '--seed', seed, '--out', out, '--restart'], { LATEPHASE_FAULT: `enospc@bundle:${n}` });
     if (r.code !== 0 || beside().length < 2) continue; // failed before the switch, or past the last operation
     found = true;
     assert.equal(bundleSeed(out), seed, 'the new bundle is live and verifies');
   }
   assert.ok(found, 'some fault point falls after the switch');
-  assert.equal(run([...TINY, '--out', out]).code, 0);
+  assert.equal(run([...TINY, '--out', out, '--restart']).code, 0);
   assert.equal(beside().length, 1, 'the next run removed the old version');
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -174,8 +183,9 @@ test(
   { skip: canMount ? false : 'needs root and unshare to mount a tmpfs' },
   () => {
     const dir = tmp();
-    // One bundle (~250 kB) fits in 400 kB; the next cannot be staged beside it.
-    const script = `mount -t tmpfs -o size=400k tmpfs '${dir}' && "${process.execPath}" '${CLI}' ${TINY.join(' ')} --out '${dir}/out' >/dev/null && "${process.execPath}" '${CLI}' ${TINY.join(' ')} --seed 7 --out '${dir}/out' >/dev/null; echo "second=$?"; cat '${dir}/out/manifest.json' | grep -c '"seed": "0"'; ls -a '${dir}'`;
+    // One bundle (~350 kB) and the run's progress (~150 kB, twice while it is rewritten) fit in
+    // 800 kB; a second bundle cannot be staged beside them.
+    const script = `mount -t tmpfs -o size=800k tmpfs '${dir}' && "${process.execPath}" '${CLI}' ${TINY.join(' ')} --out '${dir}/out' >/dev/null && "${process.execPath}" '${CLI}' ${TINY.join(' ')} --seed 7 --out '${dir}/out' >/dev/null; echo "second=$?"; cat '${dir}/out/manifest.json' | grep -c '"seed": "0"'; ls -a '${dir}'`;
     const r = spawnSync('unshare', ['-m', 'sh', '-c', script], { encoding: 'utf8', timeout: 120_000 });
     assert.match(r.stdout, /second=2/, r.stdout + r.stderr);
     assert.match(r.stderr, /WriteError: cannot .*(ENOSPC|no space)/i);

@@ -13,6 +13,19 @@ import { PACKAGE } from '../../src/version';
 import { OnnxExport, TensorSignature } from '../onnx/exportOnnx';
 import { ONNX_IMAGE_LAYOUT, isImageShape } from '../onnx/layout';
 import { VerificationReport } from '../verify/verify';
+import { ClassMetrics } from '../../src/eval/metrics';
+
+/** Held-out results of the bundled model (the training job's evaluation); details in the file named. */
+export interface BundleEvaluation {
+  readonly folded: ClassMetrics;
+  /** The implicit ensemble (mean of the members' softmax outputs) of the late-phase model the bundle was folded from. */
+  readonly ensemble: ClassMetrics;
+  readonly members: readonly ClassMetrics[];
+  /** AUROC of the predictive entropy, OOD examples against held-out ones. */
+  readonly ood?: { readonly set: string; readonly folded: number; readonly ensemble: number };
+  /** The file with everything (reliability bins included). */
+  readonly file: string;
+}
 
 export const MODEL_FILE = 'model.onnx';
 export const MANIFEST_FILE = 'manifest.json';
@@ -29,6 +42,7 @@ export interface Manifest {
   readonly outputs: ReadonlyArray<TensorSignature & { readonly dtype: 'float32'; readonly meaning: string }>;
   readonly labels?: readonly string[];
   readonly provenance: Readonly<Record<string, string>>;
+  readonly evaluation?: BundleEvaluation;
   readonly verification: {
     readonly pass: boolean;
     readonly provider: string;
@@ -53,7 +67,13 @@ export function hashFiles(dir: string): Manifest['files'] {
   return out;
 }
 
-export function buildManifest(model: Model, exported: OnnxExport, report: VerificationReport, files: Manifest['files'] = {}): Manifest {
+export function buildManifest(
+  model: Model,
+  exported: OnnxExport,
+  report: VerificationReport,
+  files: Manifest['files'] = {},
+  evaluation?: BundleEvaluation,
+): Manifest {
   const layout = isImageShape(model.inputShape) ? `${ONNX_IMAGE_LAYOUT} (channels first)` : (model.meta.inputLayout ?? 'flat');
   return {
     format: 'latephase-bundle/1',
@@ -75,6 +95,7 @@ export function buildManifest(model: Model, exported: OnnxExport, report: Verifi
     })),
     ...(model.meta.labels ? { labels: model.meta.labels } : {}),
     provenance: exported.metadata,
+    ...(evaluation && { evaluation }),
     verification: {
       pass: report.pass,
       provider: report.provider.used,
@@ -95,11 +116,11 @@ export interface BundlePaths {
 }
 
 /** Writes the bundle into `dir`; the manifest goes last and hashes every file already there. */
-export function writeBundle(dir: string, model: Model, exported: OnnxExport, report: VerificationReport): BundlePaths {
+export function writeBundle(dir: string, model: Model, exported: OnnxExport, report: VerificationReport, evaluation?: BundleEvaluation): BundlePaths {
   const paths = { dir, model: path.join(dir, MODEL_FILE), manifest: path.join(dir, MANIFEST_FILE), report: path.join(dir, REPORT_FILE) };
   writeFileAtomic(paths.model, exported.bytes);
   writeFileAtomic(paths.report, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileAtomic(paths.manifest, `${JSON.stringify(buildManifest(model, exported, report, hashFiles(dir)), null, 2)}\n`);
+  writeFileAtomic(paths.manifest, `${JSON.stringify(buildManifest(model, exported, report, hashFiles(dir), evaluation), null, 2)}\n`);
   return paths;
 }
 

@@ -112,5 +112,25 @@ export function resolveConfig(input: JobConfigInput, source: string): JobConfig 
     );
   if (cfg.schedule.kind === 'annealing' && cfg.schedule.start >= cfg.schedule.end)
     fail(`schedule: start ${cfg.schedule.start} must be below end ${cfg.schedule.end}`);
+  if (cfg.swa && cfg.swa.start >= cfg.epochs) fail(`swa.start ${cfg.swa.start} is not an epoch of the run (0..${cfg.epochs - 1}, 0-based)`);
+  if (cfg.swa && cfg.latePhase.enabled && cfg.swa.start < cfg.latePhase.t0)
+    fail(
+      `swa.start ${cfg.swa.start} is before latePhase.t0 ${cfg.latePhase.t0}: each member's weights are averaged over time on their own, and members exist only from release on`,
+    );
   return cfg;
+}
+
+/**
+ * The fields where two configs differ, as `field: a -> b` (JSON values), except those under the
+ * paths in `ignore`. Used to refuse a resume whose config is not the interrupted run's.
+ */
+export function configDifferences(a: unknown, b: unknown, ignore: readonly string[] = [], at = ''): string[] {
+  if (ignore.includes(at)) return [];
+  const isSection = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isSection(a) && isSection(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => configDifferences(a[k], b[k], ignore, at ? `${at}.${k}` : k));
+  }
+  const show = (v: unknown): string => (v === undefined ? '(absent)' : JSON.stringify(v));
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${at || '(config)'}: ${show(a)} -> ${show(b)}`];
 }

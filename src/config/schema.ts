@@ -140,6 +140,22 @@ export const JOB_SCHEMA = z
       })
       .strict()
       .optional(),
+    /** Stochastic weight averaging (the authors' *_swa configs): epoch ends from `start` (0-based) averaged, then BatchNorm recomputed per member. */
+    swa: z
+      .object({
+        /** The first epoch (0-based) whose end joins the average; with a late phase, at or after t0. */
+        start: z.number().int().min(0),
+      })
+      .strict()
+      .optional(),
+    /** Progress checkpoints for `--resume` (besides every epoch end and Ctrl-C/TERM). */
+    checkpoint: z
+      .object({
+        /** Minibatches between checkpoints; 0: epoch ends only. */
+        everySteps: z.number().int().min(0).default(500),
+      })
+      .strict()
+      .default({ everySteps: 500 }),
     evaluation: z
       .object({
         /** An out-of-distribution data set (its test part is used): OOD AUROC of the predictive entropy. */

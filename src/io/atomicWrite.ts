@@ -21,7 +21,8 @@ export interface AtomicWriteIo {
 
 const NODE_IO: AtomicWriteIo = fs;
 
-export function writeFileAtomic(file: string, data: string | Uint8Array, io: AtomicWriteIo = NODE_IO): void {
+/** `faultSite`: the fault-injection site its steps count as (faultPoints.ts): 'bundle' unless the caller names another. */
+export function writeFileAtomic(file: string, data: string | Uint8Array, io: AtomicWriteIo = NODE_IO, faultSite = 'bundle'): void {
   const dir = path.dirname(file);
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -31,7 +32,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, io: Ato
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
   try {
-    faultPoint('bundle');
+    faultPoint(faultSite);
     const fd = io.openSync(tmp, 'wx');
     try {
       for (let done = 0; done < bytes.length;) {
@@ -43,7 +44,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, io: Ato
     } finally {
       io.closeSync(fd);
     }
-    faultPoint('bundle');
+    faultPoint(faultSite);
     io.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

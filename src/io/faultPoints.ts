@@ -1,10 +1,13 @@
 /**
  * Fault injection for the reliability tests: `LATEPHASE_FAULT=kill@<site>:<n>` kills this process
  * with SIGKILL at the n-th passing of a named site (1-based), `enospc@<site>:<n>` makes that passing
- * fail as a full disk would. Sites: `bundle` (every file operation of an output-folder write) and
- * `step` (every training step of the CLI). Unset, a site costs one comparison.
+ * fail as a full disk would, `sigint@<site>:<n>` sends this process a SIGINT (as Ctrl-C would) and
+ * carries on. Sites: `bundle` (every file operation of an output-folder write), `checkpoint` (the
+ * two steps of a progress-checkpoint write: before the temporary file, before its rename), `log`
+ * (a resumed run's metrics-log rewrite) and `step` (every training step of the CLI). Unset, a
+ * site costs one comparison.
  */
-const spec = /^(kill|enospc)@([a-z]+):(\d+)$/.exec(process.env['LATEPHASE_FAULT'] ?? '');
+const spec = /^(kill|enospc|sigint)@([a-z]+):(\d+)$/.exec(process.env['LATEPHASE_FAULT'] ?? '');
 let passes = 0;
 
 export function faultPoint(site: string): void {
@@ -12,5 +15,9 @@ export function faultPoint(site: string): void {
   passes++;
   if (passes !== Number(spec[3])) return;
   if (spec[1] === 'kill') process.kill(process.pid, 'SIGKILL');
+  if (spec[1] === 'sigint') {
+    process.kill(process.pid, 'SIGINT');
+    return;
+  }
   throw Object.assign(new Error(`ENOSPC: no space left on device (injected at ${site} #${passes})`), { code: 'ENOSPC' });
 }

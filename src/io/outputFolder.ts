@@ -185,6 +185,24 @@ export class OutputFolder {
     if (stale.length) log(`output folder: removed ${stale.length} incomplete version(s) left by an interrupted run`);
   }
 
+  /**
+   * Where an unfinished run keeps its progress (`.name.run` beside the target: progress checkpoint,
+   * growing metrics log). Unlike staged versions it survives a killed run, so the run can resume;
+   * the run removes it when it completes.
+   */
+  get workDir(): string {
+    return OutputFolder.workDirOf(this.target);
+  }
+
+  static workDirOf(target: string): string {
+    const abs = path.resolve(target);
+    return path.join(path.dirname(abs), `.${path.basename(abs)}.run`);
+  }
+
+  clearWork(): void {
+    fs.rmSync(this.workDir, { recursive: true, force: true });
+  }
+
   /** A fresh, empty version folder to write the run's files into; nothing is visible until `publish`. */
   stage(): string {
     const dir = path.join(this.parent, `${this.versionPrefix()}${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`);

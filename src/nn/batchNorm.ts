@@ -32,7 +32,7 @@ export interface BatchNormConfig {
 export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNormConfig, ctx: ForwardContext): tf.Tensor {
   if (!ctx.training) return batchNormEval(x, t.gamma, t.beta, t.runningMean, t.runningVar, cfg.epsilon);
   return batchNormTrain(x, t.gamma, t.beta, cfg.epsilon, (mean, variance, n) => {
-    const m = cfg.momentum;
+    const m = ctx.runningMomentum ?? cfg.momentum;
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
     t.runningMean.assign(tf.add(tf.mul(t.runningMean, 1 - m), tf.mul(mean, m)));
     t.runningVar.assign(tf.add(tf.mul(t.runningVar, 1 - m), tf.mul(unbiased, m)));

@@ -7,6 +7,11 @@ import * as tf from '@tensorflow/tfjs-core';
 export interface ForwardContext {
   /** Train mode: BatchNorm uses batch statistics and updates its running statistics. */
   readonly training: boolean;
+  /**
+   * Overrides BatchNorm's running-statistics momentum for this pass. 1 makes the running
+   * statistics this batch's own (SWA's BatchNorm recompute builds an exact cumulative mean from them).
+   */
+  readonly runningMomentum?: number;
 }
 
 export const TRAIN: ForwardContext = { training: true };

@@ -98,12 +98,19 @@ export function shardSizes(rows: number, parts: number): number[] {
   return Array.from({ length: count }, (_, i) => base + (i < rows % count ? 1 : 0));
 }
 
-/** The minibatch in this thread, gathered from the training tensors on the device, shard by shard. */
 /** Training-time augmentation with the seed its draws derive from. */
 export interface SeededAugmentation {
   readonly augmentation: Augmentation;
   readonly seed: number;
 }
+
+/** The training rows `rows` (indices `idx` on the device) gathered from `x`, augmented for `epoch` when configured. */
+export function trainingBatch(x: tf.Tensor, rows: Int32Array, idx: tf.Tensor1D, augment: SeededAugmentation | undefined, epoch: number): tf.Tensor {
+  const xb = tf.gather(x, idx);
+  return augment ? augmentBatch(xb, augmentDraws(rows, augment.seed, epoch, augment.augmentation), augment.augmentation) : xb;
+}
+
+/** The minibatch in this thread, gathered from the training tensors on the device, shard by shard. */
 
 export class LocalGradients implements GradientSource {
   constructor(
@@ -134,9 +141,7 @@ export class LocalGradients implements GradientSource {
   computeNow(model: Model, rows: Int32Array, params: readonly Param[], epoch: number): LossAndGrads {
     return tf.tidy(() => {
       const idx = tf.tensor1d(rows, 'int32');
-      const a = this.augment;
-      const xb = a ? augmentBatch(tf.gather(this.x, idx), augmentDraws(rows, a.seed, epoch, a.augmentation), a.augmentation) : tf.gather(this.x, idx);
-      const { loss, grads } = lossAndGrads(model, xb, tf.gather(this.y, idx), params);
+      const { loss, grads } = lossAndGrads(model, trainingBatch(this.x, rows, idx, this.augment, epoch), tf.gather(this.y, idx), params);
       return { loss, grads };
     });
   }

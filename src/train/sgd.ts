@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Param } from '../nn/layer';
-import { ConfigError } from '../errors';
+import { ConfigError, DataError } from '../errors';
+import { NamedTensor } from './trainingState';
 
 export interface SgdConfig {
   readonly lr: number;
@@ -53,6 +54,26 @@ export class Sgd {
       this.buffers.set(v, buf);
     }
     return buf;
+  }
+
+  /** The momentum buffers of `params` that have one, by parameter name (for a checkpoint). */
+  momentum(params: readonly Param[]): NamedTensor[] {
+    return params.flatMap((p) => {
+      const buf = this.buffers.get(p.variable);
+      return buf ? [{ name: p.name, tensor: buf }] : [];
+    });
+  }
+
+  /** Continue with a checkpoint's momentum buffers (copied), matched to `params` by name. */
+  restoreMomentum(params: readonly Param[], tensors: readonly NamedTensor[]): void {
+    const byName = new Map(params.map((p) => [p.name, p]));
+    for (const t of tensors) {
+      const p = byName.get(t.name);
+      if (!p) throw new DataError(`optimizer state names parameter '${t.name}', which this optimizer does not train`);
+      if (p.variable.shape.join() !== t.tensor.shape.join())
+        throw new DataError(`optimizer state for '${t.name}' has shape [${t.tensor.shape.join(', ')}], the parameter [${p.variable.shape.join(', ')}]`);
+      this.buffer(p.variable).assign(t.tensor);
+    }
   }
 
   /** Drop momentum buffers of variables no longer trained here (e.g. the tied copy after release). */

@@ -8,19 +8,28 @@
  *   boundaries, so no gradient is discarded). Member k steps at once on its own gradient; shared
  *   weights are held fixed inside the cycle, their gradients summed, and they step once at the end
  *   of each cycle with gradient factor gammaTheta (weight decay applied once per cycle). A cycle
- *   left partial by the end of training steps with the partial sum.
- * Learning rates follow the schedule per epoch. Every random choice derives from `seed`.
+ *   left partial by the end of training steps with the partial sum (before the last epoch ends);
+ * - with SWA, the weights at each epoch end from swa.start on are averaged (swa.ts), and after
+ *   the last epoch the average replaces them and BatchNorm statistics are recomputed per member.
+ * Learning rates follow the schedule per epoch. Every random choice derives from `seed` and the
+ * epoch, so a run resumed from a checkpoint (TrainControl.resume) replays the same data order and
+ * ends with the same weights, bit for bit, as one that never stopped.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { Param, uniqueByVariable } from '../nn/layer';
+import { Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
-import { ConfigError, TrainingError } from '../errors';
+import { ConfigError, DataError, TrainingInterrupted } from '../errors';
 import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from '../data/dataset';
-import { memberParams, releaseMembers, selectMember, sharedParams, latePhaseUnits, stepState } from '../latephase/members';
+import { memberCount, memberParams, releaseMembers, selectMember, sharedParams, latePhaseUnits, stepState } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
-import { defaultGhostBatches, GradientSource, LocalGradients } from './gradients';
+import { defaultGhostBatches, GradientSource, LocalGradients, SeededAugmentation } from './gradients';
+import { MemberCycle } from './memberCycle';
+import { DivergenceMonitor } from './divergenceMonitor';
+import { SwaAverage, SwaConfig } from './swa';
+import { recomputeRunningStatistics } from './batchNormRecompute';
+import { NamedTensor, tensorsUnder, TrainPosition, TrainSnapshot, withPrefix } from './trainingState';
 import { Augmentation } from '../data/augment';
 import { DataParallelGradients, DataParallelOptions } from './dataParallel';
 
@@ -49,6 +58,8 @@ export interface TrainConfig {
   readonly ghostBatches?: number;
   /** Image augmentation (random crop with padding, horizontal flip), drawn per (seed, epoch, row). */
   readonly augment?: Augmentation;
+  /** Stochastic weight averaging from epoch `start` (0-based), then a BatchNorm recompute per member (swa.ts). */
+  readonly swa?: SwaConfig;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -85,12 +96,30 @@ export interface EpochInfo {
   readonly lrMember: number;
 }
 
+/** Why a checkpoint is offered: every `checkpointEvery` minibatches, an epoch's end, or a stop request. */
+export type CheckpointReason = 'steps' | 'epoch' | 'stop';
+
 export interface TrainHooks {
   onStep?(info: StepInfo): void;
   /** Called once, just before release, with the model as plain training left it. */
   onRelease?(model: Model): void;
   /** After each epoch, with its mean training loss and the learning rates it used (evaluation, logs). */
   onEpochEnd?(info: EpochInfo): void;
+  /**
+   * A consistent point to save the run from: the model's tensors and `snapshot` as they are now
+   * (losses checked finite first, so a diverged run never offers one). Write before returning:
+   * the tensors go on changing.
+   */
+  onCheckpoint?(snapshot: TrainSnapshot, reason: CheckpointReason): void;
+}
+
+export interface TrainControl {
+  /** Continue from a checkpoint's snapshot; the model must already hold that checkpoint's tensors. */
+  readonly resume?: TrainSnapshot;
+  /** Minibatches between 'steps' checkpoints (0 or absent: epoch ends only). */
+  readonly checkpointEvery?: number;
+  /** Polled after every minibatch: when true the run offers a 'stop' checkpoint and throws TrainingInterrupted. */
+  readonly stopRequested?: () => boolean;
 }
 
 export interface TrainResult {
@@ -100,6 +129,8 @@ export interface TrainResult {
   readonly released: boolean;
   /** Mean training loss of each epoch. */
   readonly epochLoss: readonly number[];
+  /** Epoch ends averaged by SWA (0 without SWA). */
+  readonly swaSnapshots: number;
 }
 
 export function resolveGammaTheta(g: number | '1/K', k: number): number {
@@ -123,6 +154,14 @@ export function checkTrainConfig(cfg: TrainConfig): void {
   checkSgdConfig(cfg.shared, 'shared');
   checkSgdConfig(cfg.member, 'member');
   checkSchedule(cfg.schedule);
+  if (cfg.swa) {
+    if (!Number.isInteger(cfg.swa.start) || cfg.swa.start < 0 || cfg.swa.start >= cfg.epochs)
+      throw new ConfigError(`swa.start must be an integer epoch in 0..${cfg.epochs - 1} (0-based: its end is the first averaged), got ${cfg.swa.start}`);
+    if (cfg.t0 < cfg.epochs && cfg.swa.start < cfg.t0)
+      throw new ConfigError(
+        `swa.start (${cfg.swa.start}) must be >= t0 (${cfg.t0}): each member's late-phase weights are averaged over time on their own, and members exist only from release on`,
+      );
+  }
 }
 
 /** Before release every parameter (the late-phase layers' tied copy included) steps with the shared optimizer. */
@@ -130,162 +169,34 @@ function plainParams(model: Model): Param[] {
   return [...sharedParams(model), ...memberParams(model, 0)];
 }
 
-/**
- * Algorithm 1's late-phase bookkeeping: the member visited next, each member's own optimizer, and
- * the shared gradients summed over the current cycle (kept outside any tidy scope).
- */
-class MemberCycle {
-  member = 0;
-  sharedSteps = 0;
-  private readonly memberOpts: Sgd[];
-  private accum: tf.Tensor[] | null = null;
-
-  constructor(
-    private readonly model: Model,
-    private readonly k: number,
-    memberConfig: SgdConfig,
-    private readonly sharedOpt: Sgd,
-    /** gammaTheta as configured: '1/K' means the mean over the members that contributed. */
-    private readonly gammaTheta: number | '1/K',
-  ) {
-    this.memberOpts = Array.from({ length: k }, () => new Sgd(memberConfig));
-  }
-
-  /** Selects the current member; the tensors its minibatch differentiates: shared ones first, then its own. */
-  params(): { shared: Param[]; own: Param[] } {
-    selectMember(this.model, this.member);
-    return { shared: sharedParams(this.model), own: memberParams(this.model, this.member) };
-  }
-
-  /** Member `this.member` steps at once on its own gradient; the shared gradient joins the cycle's sum. Takes ownership of `grads`. */
-  apply(own: readonly Param[], grads: tf.Tensor[], lr: number): void {
-    const nShared = grads.length - own.length;
-    const ownGrads = grads.slice(nShared);
-    this.memberOpts[this.member]!.step(own, ownGrads, lr);
-    tf.dispose(ownGrads);
-    const sharedGrads = grads.slice(0, nShared);
-    const previous = this.accum;
-    if (!previous) {
-      this.accum = sharedGrads;
-      return;
-    }
-    this.accum = tf.tidy(() => sharedGrads.map((g, i) => tf.add(previous[i]!, g)));
-    tf.dispose([...previous, ...sharedGrads]);
-  }
-
-  /** Moves to the next member; after member K-1 the shared weights take their one step. */
-  advance(sharedLr: number): void {
-    if (++this.member < this.k) return;
-    this.member = 0;
-    this.stepShared(sharedLr);
-  }
-
-  /**
-   * Shared step with gammaTheta times the summed gradients (a no-op when nothing is accumulated).
-   * With '1/K', a cycle the run's end leaves partial is averaged over the members it had, not K.
-   */
-  stepShared(lr: number): void {
-    if (!this.accum) return;
-    const contributed = this.member === 0 ? this.k : this.member;
-    const gamma = this.gammaTheta === '1/K' ? 1 / contributed : this.gammaTheta;
-    this.sharedOpt.step(sharedParams(this.model), this.accum, lr, gamma);
-    tf.dispose(this.accum);
-    this.accum = null;
-    this.sharedSteps++;
-  }
-
-  dispose(): void {
-    if (this.accum) tf.dispose(this.accum);
-    for (const o of this.memberOpts) o.dispose();
-  }
+/** The run's counters, as a checkpoint stores them (TrainPosition without the place and SWA count). */
+interface Progress {
+  minibatches: number;
+  memberSteps: number[];
+  epochLoss: number[];
+  recentLoss: number;
+  epochSum: number;
+  epochCount: number;
 }
 
-/** Where a minibatch was: for naming the step at which training diverged. */
-interface StepPlace {
-  readonly epoch: number;
-  readonly step: number;
-  readonly member: number;
-}
-
-const where = (p: StepPlace): string => `epoch ${p.epoch + 1}, minibatch ${p.step + 1} (member ${p.member})`;
-
-/**
- * The training losses since the last check, kept on the device and read back together (one sync)
- * every `every` minibatches and at each epoch's end. A check also scans every parameter and
- * running statistic for NaN/Inf, so divergence that the loss does not show (a BatchNorm running
- * variance overflowing while train-mode losses stay finite) stops the run too, naming the tensor.
- */
-class DivergenceMonitor {
-  /** Sum of the losses since the last check, and the index of the first non-finite one (Inf if none): constant memory. */
-  private sum: tf.Scalar = tf.scalar(0);
-  private firstBad: tf.Scalar = tf.scalar(Number.POSITIVE_INFINITY);
-  private places: StepPlace[] = [];
-  private lastChecked: StepPlace | null = null;
-
-  constructor(
-    private readonly every: number,
-    private readonly model: Model,
-  ) {}
-
-  add(loss: tf.Scalar, place: StepPlace): void {
-    const index = this.places.length;
-    this.places.push(place);
-    const [sum, firstBad] = tf.tidy(() => [
-      tf.add(this.sum, loss) as tf.Scalar,
-      tf.minimum(this.firstBad, tf.where(tf.isFinite(loss), tf.scalar(Number.POSITIVE_INFINITY), tf.scalar(index))) as tf.Scalar,
-    ]);
-    tf.dispose([this.sum, this.firstBad, loss]);
-    [this.sum, this.firstBad] = [sum!, firstBad!];
-  }
-
-  due(endOfEpoch: boolean): boolean {
-    return this.places.length >= this.every || (endOfEpoch && this.places.length > 0);
-  }
-
-  /** Mean loss and count since the last check; TrainingError naming the step, member or tensor on NaN/Inf. */
-  check(): { mean: number; count: number } {
-    const [sum, firstBad] = tf.tidy(() => tf.stack([this.sum, this.firstBad]).dataSync());
-    const places = this.places;
-    this.reset();
-    if (Number.isFinite(firstBad))
-      throw new TrainingError(`training diverged: the loss became non-finite (NaN/Inf) at ${where(places[firstBad!]!)}; ${ADVICE}`);
-    const now = places[places.length - 1]!;
-    const tensor = firstNonFinite(this.model);
-    if (tensor) {
-      const since = this.lastChecked ? `after ${where(this.lastChecked)} and by ${where(now)}` : `by ${where(now)}`;
-      throw new TrainingError(`training diverged ${since}: tensor '${tensor}' holds NaN/Inf; ${ADVICE}`);
-    }
-    this.lastChecked = now;
-    return { mean: sum! / places.length, count: places.length };
-  }
-
-  private reset(): void {
-    tf.dispose([this.sum, this.firstBad]);
-    this.sum = tf.scalar(0);
-    this.firstBad = tf.scalar(Number.POSITIVE_INFINITY);
-    this.places = [];
-  }
-
-  dispose(): void {
-    tf.dispose([this.sum, this.firstBad]);
-  }
-}
-
-const ADVICE = 'lower the learning rate (or sigma0), or check the data for NaN/Inf';
-
-/** The name of the first parameter or state tensor (running statistic) holding NaN or Inf, if any. */
-function firstNonFinite(model: Model): string | null {
-  const vars = uniqueByVariable([...model.params(), ...model.net.state()]);
-  if (!vars.length) return null;
-  const finite = tf.tidy(() => tf.stack(vars.map((v) => tf.all(tf.isFinite(v.variable)))).dataSync());
-  const bad = finite.findIndex((f) => !f);
-  return bad >= 0 ? vars[bad]!.name : null;
+/** A checkpoint's position must fit this config and data: the same epochs, minibatches per epoch and K. */
+function checkResume(p: TrainPosition, cfg: TrainConfig, stepsPerEpoch: number, late: boolean, model: Model): void {
+  const bad = (why: string): DataError => new DataError(`cannot resume: ${why}`);
+  if (!(Number.isInteger(p.epoch) && p.epoch >= 0 && p.epoch <= cfg.epochs)) throw bad(`the checkpoint is at epoch ${p.epoch}, the run has ${cfg.epochs}`);
+  if (!(Number.isInteger(p.step) && p.step >= 0 && p.step < stepsPerEpoch))
+    throw bad(`the checkpoint is at minibatch ${p.step} of an epoch, the data gives ${stepsPerEpoch} per epoch`);
+  const releasedByNow = late && (p.epoch > cfg.t0 || (p.epoch === cfg.t0 && p.step > 0));
+  if (p.released !== releasedByNow) throw bad(`the checkpoint ${p.released ? 'is' : 'is not'} past release, but t0 = ${cfg.t0} says otherwise`);
+  if (p.memberSteps.length !== (late ? cfg.k : 1)) throw bad(`the checkpoint counts ${p.memberSteps.length} member(s), the config K = ${cfg.k}`);
+  if (p.released && memberCount(model) !== cfg.k) throw bad(`the model holds ${memberCount(model)} member(s), the config K = ${cfg.k}`);
+  if (p.swaSnapshots > 0 && !cfg.swa) throw bad('the checkpoint holds SWA averages but the config has no swa section');
 }
 
 /**
  * Train `model` on `data` with Algorithm 1. With `parallel.workers` > 0 each minibatch's gradients
- * are split over that many worker threads plus this one (see dataParallel.ts for what changes:
- * BatchNorm statistics are per shard).
+ * are split over that many worker threads plus this one (the ghost-batch count fixes the math, so
+ * the weights do not depend on the worker count). `control` resumes from a checkpoint, sets the
+ * checkpoint cadence and lets a signal stop the run at a resumable point.
  */
 export async function trainLatePhase(
   model: Model,
@@ -293,6 +204,7 @@ export async function trainLatePhase(
   cfg: TrainConfig,
   hooks: TrainHooks = {},
   parallel?: DataParallelOptions,
+  control: TrainControl = {},
 ): Promise<TrainResult> {
   checkTrainConfig(cfg);
   checkDataset(data, 'training data');
@@ -305,16 +217,18 @@ export async function trainLatePhase(
     throw new ConfigError(
       `k = ${cfg.k} members need at least ${cfg.k} late-phase minibatches, the data gives ${lateSteps} (${cfg.epochs - cfg.t0} epoch(s) of ${stepsPerEpoch}); members would never take a step: lower k or the batch size`,
     );
+  const resume = control.resume;
+  if (resume) checkResume(resume.position, cfg, stepsPerEpoch, late, model);
   const rng = new Rng(cfg.seed);
   const shuffleRng = rng.fork();
   const releaseSeed = Math.floor(rng.next() * 2 ** 31);
+  const ghost = cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize);
+  const augment: SeededAugmentation | undefined = cfg.augment && { augmentation: cfg.augment, seed: cfg.seed };
 
   const x = featureTensor(data);
   const y = oneHotLabels(data);
   let gradients: GradientSource;
   try {
-    const ghost = cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize);
-    const augment = cfg.augment && { augmentation: cfg.augment, seed: cfg.seed };
     gradients =
       parallel && parallel.workers > 0
         ? await DataParallelGradients.start(model, data, x, y, parallel, ghost, augment)
@@ -324,61 +238,118 @@ export async function trainLatePhase(
     throw err;
   }
   const sharedOpt = new Sgd(cfg.shared);
+  const swa = cfg.swa ? new SwaAverage(cfg.swa) : null;
   const losses = new DivergenceMonitor(cfg.lossCheckEvery ?? 25, model);
-  let cycle: MemberCycle | null = null;
-  let minibatches = 0;
-  const memberSteps = new Array<number>(late ? cfg.k : 1).fill(0);
-  const epochLoss: number[] = [];
-  let recentLoss = Number.NaN;
+  let cycle = null as MemberCycle | null; // assigned by release(): widened so the loop's checks narrow
+  let swaSnapshots = 0;
+  const p: Progress = {
+    minibatches: resume?.position.minibatches ?? 0,
+    memberSteps: [...(resume?.position.memberSteps ?? new Array<number>(late ? cfg.k : 1).fill(0))],
+    epochLoss: [...(resume?.position.epochLoss ?? [])],
+    recentLoss: resume?.position.recentLoss ?? Number.NaN,
+    epochSum: resume?.position.epochSum ?? 0,
+    epochCount: resume?.position.epochCount ?? 0,
+  };
+  const trainedParams = (): Param[] => (cycle ? sharedParams(model) : plainParams(model));
+  const release = async (): Promise<void> => {
+    await gradients.released(model, cfg.k);
+    cycle = new MemberCycle(model, cfg.k, cfg.member, sharedOpt, cfg.gammaTheta);
+    sharedOpt.retainOnly(sharedParams(model)); // the tied copy's momentum buffers go with it
+  };
+  /** Read the pending losses (a sync; throws on NaN/Inf naming the step). */
+  const checkLosses = async (): Promise<void> => {
+    const { mean, count } = losses.check();
+    p.recentLoss = mean;
+    p.epochSum += mean * count;
+    p.epochCount += count;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let progress output and signals through
+  };
+  const offerCheckpoint = (reason: 'steps' | 'epoch' | 'stop', epoch: number, step: number): void => {
+    if (!hooks.onCheckpoint) return;
+    const tensors: NamedTensor[] = [
+      ...withPrefix('opt.shared/', sharedOpt.momentum(trainedParams())),
+      ...(cycle?.state() ?? []),
+      ...withPrefix('swa/', swa?.state().tensors ?? []),
+    ];
+    const position: TrainPosition = {
+      epoch,
+      step,
+      ...p,
+      recentLoss: Number.isNaN(p.recentLoss) ? null : p.recentLoss,
+      sharedSteps: cycle?.sharedSteps ?? 0,
+      released: cycle !== null,
+      member: cycle?.member ?? 0,
+      swaSnapshots: swa?.count ?? 0,
+    };
+    hooks.onCheckpoint({ position, tensors }, reason);
+  };
 
   try {
-    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-      if (late && epoch === cfg.t0) {
+    const start = resume?.position ?? { epoch: 0, step: 0, released: false };
+    if (resume) {
+      if (start.released) {
+        await release();
+        cycle!.restore(resume.position.member, resume.position.sharedSteps, resume.tensors);
+      }
+      sharedOpt.restoreMomentum(trainedParams(), tensorsUnder(resume.tensors, 'opt.shared/'));
+      swa?.restore(tensorsUnder(resume.tensors, 'swa/'), resume.position.swaSnapshots);
+    }
+    for (let e = 0; e < start.epoch; e++) shuffleRng.permutation(n); // replay the data order up to the resumed epoch
+    for (let epoch = start.epoch; epoch < cfg.epochs; epoch++) {
+      if (late && epoch === cfg.t0 && !cycle) {
         hooks.onRelease?.(model);
         releaseMembers(model, cfg.k, cfg.sigma0, releaseSeed);
-        await gradients.released(model, cfg.k);
-        cycle = new MemberCycle(model, cfg.k, cfg.member, sharedOpt, cfg.gammaTheta);
-        sharedOpt.retainOnly(sharedParams(model)); // the tied copy's momentum buffers go with it
+        await release();
       }
       const lrShared = learningRate(cfg.shared.lr, cfg.schedule, epoch, cfg.epochs);
       const lrMember = learningRate(cfg.member.lr, cfg.schedule, epoch, cfg.epochs);
       const perm = shuffleRng.permutation(n);
-      let epochSum = 0;
-      let epochCount = 0;
-      for (let step = 0; step < stepsPerEpoch; step++) {
-        const member = cycle ? cycle.member : 0;
+      const firstStep = epoch === start.epoch ? start.step : 0;
+      if (firstStep === 0) [p.epochSum, p.epochCount] = [0, 0];
+      for (let step = firstStep; step < stepsPerEpoch; step++) {
+        const c = cycle;
+        const member = c ? c.member : 0;
         const rows = perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize));
-        const groups = cycle ? cycle.params() : { shared: plainParams(model), own: [] };
+        const groups = c ? c.params() : { shared: plainParams(model), own: [] };
         const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member, stepState(model, member), epoch);
-        if (cycle) cycle.apply(groups.own, grads, lrMember);
+        if (c) c.apply(groups.own, grads, lrMember);
         else {
           sharedOpt.step(groups.shared, grads, lrShared);
           tf.dispose(grads);
         }
         losses.add(loss, { epoch, step, member });
-        minibatches++;
-        memberSteps[member]!++;
-        cycle?.advance(lrShared);
-        if (losses.due(step === stepsPerEpoch - 1)) {
-          const { mean, count } = losses.check();
-          recentLoss = mean;
-          epochSum += mean * count;
-          epochCount += count;
-          await new Promise<void>((resolve) => setImmediate(resolve)); // let progress output and signals through
-        }
-        hooks.onStep?.({ epoch, epochs: cfg.epochs, step, stepsPerEpoch, phase: cycle ? 'late' : 'plain', member, recentLoss });
+        p.minibatches++;
+        p.memberSteps[member]!++;
+        c?.advance(lrShared);
+        const last = step === stepsPerEpoch - 1;
+        const stop = control.stopRequested?.() ?? false;
+        const every = control.checkpointEvery ?? 0;
+        const checkpointDue = !last && (stop || (every > 0 && p.minibatches % every === 0));
+        if (losses.due(last) || checkpointDue) await checkLosses();
+        hooks.onStep?.({ epoch, epochs: cfg.epochs, step, stepsPerEpoch, phase: c ? 'late' : 'plain', member, recentLoss: p.recentLoss });
+        if (last) {
+          if (epoch === cfg.epochs - 1) c?.stepShared(lrShared); // a cycle the run's end leaves partial
+          p.epochLoss.push(p.epochSum / Math.max(p.epochCount, 1));
+          hooks.onEpochEnd?.({ epoch, epochs: cfg.epochs, phase: c ? 'late' : 'plain', loss: p.epochLoss[epoch]!, lrShared, lrMember });
+          if (swa?.due(epoch)) swa.add(model.params());
+          offerCheckpoint(stop ? 'stop' : 'epoch', epoch + 1, 0);
+        } else if (checkpointDue) offerCheckpoint(stop ? 'stop' : 'steps', epoch, step + 1);
+        if (stop) throw new TrainingInterrupted(`stopped on request after epoch ${epoch + 1}, minibatch ${step + 1}`);
       }
-      epochLoss.push(epochSum / Math.max(epochCount, 1));
-      hooks.onEpochEnd?.({ epoch, epochs: cfg.epochs, phase: cycle ? 'late' : 'plain', loss: epochLoss[epoch]!, lrShared, lrMember });
     }
-    cycle?.stepShared(learningRate(cfg.shared.lr, cfg.schedule, cfg.epochs - 1, cfg.epochs)); // a cycle left partial
+    if (swa) {
+      swaSnapshots = swa.count;
+      swa.apply(model.params());
+      recomputeRunningStatistics(model, x, { batchSize: cfg.batchSize, ghostBatches: ghost, augment, epoch: cfg.epochs });
+    }
   } finally {
     await gradients.close();
     cycle?.dispose();
     losses.dispose();
+    swa?.dispose();
     tf.dispose([x, y]);
     sharedOpt.dispose();
   }
   if (late) selectMember(model, 'average');
-  return { minibatches, sharedSteps: cycle?.sharedSteps ?? 0, memberSteps, released: late, epochLoss };
+  return { minibatches: p.minibatches, sharedSteps: cycle?.sharedSteps ?? 0, memberSteps: p.memberSteps, released: late, epochLoss: p.epochLoss, swaSnapshots };
 }

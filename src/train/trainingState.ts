@@ -1,0 +1,69 @@
+/**
+ * Everything a training run needs to continue exactly where it stopped, beside the model's own
+ * tensors (which the checkpoint stores anyway): where the run is, and the optimizer, cycle and SWA
+ * tensors. Data order and random draws are not stored: they derive from (seed, epoch) and are
+ * replayed on resume.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** A tensor of training state, stored in a checkpoint beside the model's own. */
+export interface NamedTensor {
+  readonly name: string;
+  readonly tensor: tf.Tensor;
+}
+
+export interface TrainPosition {
+  /** Epoch (0-based) of the next minibatch. */
+  readonly epoch: number;
+  /** Minibatch within that epoch to run next. */
+  readonly step: number;
+  readonly minibatches: number;
+  readonly sharedSteps: number;
+  readonly memberSteps: readonly number[];
+  readonly released: boolean;
+  /** The member the next late-phase minibatch goes to. */
+  readonly member: number;
+  /** The current epoch's loss so far: sum of check means times counts, and the count. */
+  readonly epochSum: number;
+  readonly epochCount: number;
+  readonly recentLoss: number | null;
+  readonly epochLoss: readonly number[];
+  readonly swaSnapshots: number;
+}
+
+/** Where a checkpoint stands, in words: 'the end of epoch 2' or 'epoch 3, minibatch 5' (1-based, the next to run). */
+export function describePosition(p: TrainPosition): string {
+  return p.step === 0 ? (p.epoch === 0 ? 'the start' : `the end of epoch ${p.epoch}`) : `epoch ${p.epoch + 1}, minibatch ${p.step + 1}`;
+}
+
+export interface TrainSnapshot {
+  readonly position: TrainPosition;
+  /** Optimizer momentum (`opt.shared/<param>`, `opt.member<k>/<param>`), the cycle's shared gradient sum (`cycle.grad/<param>`), SWA averages (`swa/<param>`). */
+  readonly tensors: readonly NamedTensor[];
+}
+
+/** The tensors named under `prefix`, prefix removed. */
+export function tensorsUnder(tensors: readonly NamedTensor[], prefix: string): NamedTensor[] {
+  return tensors.filter((t) => t.name.startsWith(prefix)).map((t) => ({ name: t.name.slice(prefix.length), tensor: t.tensor }));
+}
+
+export function withPrefix(prefix: string, tensors: readonly NamedTensor[]): NamedTensor[] {
+  return tensors.map((t) => ({ name: `${prefix}${t.name}`, tensor: t.tensor }));
+}
+
+const COUNT_FIELDS = ['epoch', 'step', 'minibatches', 'sharedSteps', 'member', 'epochCount', 'swaSnapshots'] as const;
+
+/** What is wrong with a stored position (it comes from a file), or null when it is well-formed. */
+export function positionProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return 'missing';
+  const p = value as Record<string, unknown>;
+  for (const f of COUNT_FIELDS) if (!(Number.isSafeInteger(p[f]) && (p[f] as number) >= 0)) return `${f} is ${JSON.stringify(p[f])}, not a count`;
+  if (typeof p['released'] !== 'boolean') return 'released is not a boolean';
+  if (typeof p['epochSum'] !== 'number') return 'epochSum is not a number';
+  if (p['recentLoss'] !== null && typeof p['recentLoss'] !== 'number') return 'recentLoss is not a number';
+  const counts = p['memberSteps'];
+  if (!Array.isArray(counts) || !counts.length || !counts.every((c) => Number.isSafeInteger(c) && c >= 0)) return 'memberSteps is not a list of counts';
+  const losses = p['epochLoss'];
+  if (!Array.isArray(losses) || !losses.every((l) => typeof l === 'number') || losses.length !== p['epoch']) return 'epochLoss does not list one loss per completed epoch';
+  return null;
+}
