@@ -1,0 +1,109 @@
+/**
+ * Exact resume against the real command line: a training process killed (SIGKILL) or stopped
+ * (SIGINT) at several points — in the plain phase, during a progress-checkpoint write, mid-cycle —
+ * and resumed each time ends with the same weights, bit for bit, as a run that never stopped. The
+ * run has SWA and a BatchNorm recompute, so averages and momentum buffers must survive too. Bad
+ * resumes (a corrupt checkpoint, a changed config) are named errors that keep the progress.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { readCheckpointHeader } from '../src/train/checkpoint';
+import { runCli } from './helpers';
+
+const CONFIG = {
+  name: 'resume-test',
+  model: { zoo: 'mnist-cnn' },
+  latePhase: { kinds: { batchNorm: true, head: true }, k: 3, t0: 1 },
+  epochs: 3,
+  batchSize: 32,
+  data: { source: 'mnist', trainSize: 200 }, // 7 minibatches per epoch
+  workers: 0,
+  backend: 'wasm',
+  lossCheckEvery: 3,
+  checkpoint: { everySteps: 2 },
+  swa: { start: 1 },
+};
+
+/** A checkpoint's tensor names and payload bytes (everything after the header). */
+function tensors(file: string): { names: string; payload: Buffer } {
+  const bytes = fs.readFileSync(file);
+  const headerLength = bytes.readUInt32LE(8);
+  const header = JSON.parse(bytes.toString('utf8', 44, 44 + headerLength)) as { tensors: Array<{ name: string }> };
+  return { names: header.tensors.map((t) => t.name).join(','), payload: bytes.subarray(44 + headerLength) };
+}
+
+test('killed at three points and stopped once, a resumed run ends bit-identical to an uninterrupted one', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-resume-'));
+  const config = path.join(dir, 'config.json');
+  fs.writeFileSync(config, JSON.stringify(CONFIG));
+  const train = (out: string, extra: string[] = [], env: Record<string, string> = {}): ReturnType<typeof runCli> =>
+    runCli(['train', config, '--set', `output=${out}`, '--quiet', ...extra], env);
+  const ref = train(path.join(dir, 'ref'));
+  assert.equal(ref.code, 0, ref.stderr);
+
+  const out = path.join(dir, 'out');
+  const progress = path.join(dir, '.out.run', 'progress.ckpt');
+  // 1. SIGKILL in the plain phase, after minibatch 5: the checkpoint after minibatch 4 remains.
+  assert.equal(train(out, [], { LATEPHASE_FAULT: 'kill@step:5' }).signal, 'SIGKILL');
+  assert.deepEqual([readCheckpointHeader(progress).position?.epoch, readCheckpointHeader(progress).position?.step], [0, 4]);
+
+  // A corrupt progress checkpoint is a named error, and the file is left for the user.
+  const good = fs.readFileSync(progress);
+  const bad = Buffer.from(good);
+  bad[bad.length - 3]! ^= 0xff;
+  fs.writeFileSync(progress, bad);
+  const corrupt = runCli(['train', '--resume', out, '--quiet']);
+  assert.equal(corrupt.code, 2, corrupt.stderr);
+  assert.match(corrupt.stderr, /DataError: checkpoint '.*progress\.ckpt': checksum mismatch/);
+  assert.ok(fs.readFileSync(progress).equals(bad), 'the rejected checkpoint is not removed or rewritten');
+  fs.writeFileSync(progress, good);
+
+  // 2. SIGKILL during a checkpoint write (the one after minibatch 10: its temporary file is written,
+  // the rename never happens): the checkpoint after minibatch 8 remains, mid-cycle.
+  const b = runCli(['train', '--resume', out, '--quiet'], { LATEPHASE_FAULT: 'kill@checkpoint:8' });
+  assert.equal(b.signal, 'SIGKILL', b.stderr);
+  assert.ok(
+    fs.readdirSync(path.dirname(progress)).some((f) => f.endsWith('.tmp')),
+    'killed inside the write: its temporary file is there',
+  );
+  const mid = readCheckpointHeader(progress).position!;
+  assert.deepEqual([mid.epoch, mid.step, mid.released, mid.member, mid.minibatches], [1, 1, true, 1, 8], 'mid-cycle: member 1 is next');
+
+  // 3. The same config again (no --resume needed) with Ctrl-C during minibatch 11: it stops at a
+  // checkpoint and says how to continue.
+  const c = train(out, [], { LATEPHASE_FAULT: 'sigint@step:3' });
+  assert.equal(c.code, 130, c.stderr);
+  assert.match(c.stdout, /continuing the interrupted run of the same config from epoch 2, minibatch 2/);
+  assert.match(c.stderr, /TrainingInterrupted: stopped on request after epoch 2, minibatch \d; progress saved at .*Continue with: latephase train --resume /);
+  assert.ok(!fs.readdirSync(path.dirname(progress)).some((f) => f.endsWith('.tmp')), 'a resumed run removes the killed write\'s temporary file');
+
+  // A changed config is refused, naming the field; the progress stays.
+  const changed = runCli(['train', '--resume', out, '--quiet', '--set', 'optimizer.shared.lr=0.05']);
+  assert.equal(changed.code, 2);
+  assert.match(changed.stderr, /cannot resume: the config differs from the interrupted run's \(optimizer\.shared\.lr: 0\.02 -> 0\.05\)/);
+  assert.ok(fs.existsSync(progress));
+
+  // 4. SIGKILL again after two more minibatches, then resume to the end.
+  assert.equal(runCli(['train', '--resume', out, '--quiet'], { LATEPHASE_FAULT: 'kill@step:2' }).signal, 'SIGKILL');
+  const d = runCli(['train', '--resume', out, '--quiet', '--set', 'workers=1']);
+  assert.equal(d.code, 0, d.stderr);
+
+  const [want, got] = [tensors(path.join(dir, 'ref', 'latephase.ckpt')), tensors(path.join(out, 'latephase.ckpt'))];
+  assert.equal(got.names, want.names);
+  assert.ok(got.payload.equals(want.payload), 'final weights and running statistics are bit-identical');
+  assert.ok(!fs.existsSync(path.dirname(progress)), 'the completed run removed its progress');
+  const log = fs
+    .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; epoch: number });
+  assert.deepEqual(
+    log.filter((r) => r.kind === 'epoch').map((r) => r.epoch),
+    [1, 2, 3],
+    'the metrics log has each epoch once',
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
