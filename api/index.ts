@@ -61,21 +61,23 @@ export { foldMembers, isPlain } from '../src/latephase/fold';
 
 // Training
 export { trainLatePhase, DEFAULT_TRAIN_CONFIG, checkTrainConfig } from '../src/train/trainer';
-export type { TrainConfig, TrainHooks, TrainResult, StepInfo } from '../src/train/trainer';
+export type { TrainConfig, TrainHooks, TrainControl, TrainResult, StepInfo, EpochInfo, CheckpointReason } from '../src/train/trainer';
+export type { TrainSnapshot, TrainPosition, NamedTensor } from '../src/train/trainingState';
+export type { SwaConfig } from '../src/train/swa';
 export { autoWorkers } from '../src/train/dataParallel';
 export type { DataParallelOptions } from '../src/train/dataParallel';
 export { buildFromRecipe } from '../src/nn/modelRecipe';
 export type { ModelRecipe } from '../src/nn/modelRecipe';
 export type { SgdConfig } from '../src/train/sgd';
 export type { Schedule } from '../src/train/schedule';
-export { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint';
+export { saveCheckpoint, loadCheckpoint, readCheckpointHeader } from '../src/train/checkpoint';
 export type { CheckpointInfo } from '../src/train/checkpoint';
 
 // Data and evaluation
 export { loadMnist } from '../src/data/mnist';
 export { splitDataset, subset } from '../src/data/dataset';
 export type { Dataset } from '../src/data/dataset';
-export { readTextCorpus, sequenceDataset } from '../src/data/text';
+export { readTextCorpus, readTextCorpora, splitCorpus, sequenceDataset } from '../src/data/text';
 export type { TextCorpus } from '../src/data/text';
 export { readCifarBinary } from '../src/data/cifar';
 export { readIdxDataset } from '../src/data/idx';

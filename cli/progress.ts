@@ -10,6 +10,8 @@ function clock(seconds: number): string {
 export class ProgressBar {
   private readonly started = Date.now();
   private lastDraw = 0;
+  /** Minibatches already done when this bar first saw the run (a resumed run): the ETA counts only this process's pace. */
+  private firstDone: number | null = null;
 
   constructor(
     private readonly stream: NodeJS.WriteStream = process.stderr,
@@ -20,7 +22,8 @@ export class ProgressBar {
     const total = s.epochs * s.stepsPerEpoch;
     const done = s.epoch * s.stepsPerEpoch + s.step + 1;
     const elapsed = (Date.now() - this.started) / 1000;
-    const eta = (elapsed / done) * (total - done);
+    this.firstDone ??= done - 1;
+    const eta = (elapsed / Math.max(done - this.firstDone, 1)) * (total - done);
     const fill = Math.round((done / total) * this.width);
     const phase = s.phase === 'late' ? `late phase, member ${s.member}` : 'plain';
     const loss = Number.isNaN(s.recentLoss) ? '-' : s.recentLoss.toFixed(4);

@@ -43,7 +43,10 @@ export const RUN_FLAGS = {
     help: 'data-parallel gradient worker threads: auto (one per extra core on wasm/cpu, none on native backends) or a count (default auto)',
   },
   quiet: { kind: 'boolean', help: 'no progress bar' },
-  restart: { kind: 'boolean', help: "discard an interrupted run's progress in the output folder and start over (to continue it: latephase train --resume <out>)" },
+  restart: {
+    kind: 'boolean',
+    help: "discard an interrupted run's progress in the output folder and start over (to continue it: latephase train --resume <out>)",
+  },
 } as const satisfies FlagTable;
 
 /** The run flags as overrides of the mnist-cnn preset (so `run` is that preset of the training job). */

@@ -60,7 +60,8 @@ export function resumeJob(outDir: string, source: string | undefined, flags: Fla
 
 export async function trainCommand(source: string | undefined, flags: FlagValues<typeof TRAIN_FLAGS>): Promise<RunSummary | JobConfig> {
   const resume = flags['resume'];
-  if (!source && !resume) throw new ConfigError(`'latephase train' needs a config file or a preset (${Object.keys(PRESETS).join(', ')}), or --resume <out>`);
+  if (!source && !resume)
+    throw new ConfigError(`'latephase train' needs a config file or a preset (${Object.keys(PRESETS).join(', ')}), or --resume <out>`);
   const cfg = resume ? resumeJob(resume, source, flags) : resolveJob(source!, flags);
   if (flags['print-config']) return cfg;
   const bar = flags['quiet'] ? null : new ProgressBar();

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
-import { Dataset, subset } from '../src/data/dataset';
+import { Dataset, exampleCount, subset } from '../src/data/dataset';
 import { zooRecipe } from '../models/index';
 import { buildFromRecipe, ModelRecipe } from '../src/nn/modelRecipe';
 import { autoWorkers } from '../src/train/dataParallel';
@@ -115,7 +115,8 @@ export function trainConfigOf(cfg: JobConfig): TrainConfig {
 
 /** How the config's model is built, here and in every gradient worker: a zoo entry, or the user's module. */
 export function recipeOf(cfg: JobConfig, dataClasses: number): ModelRecipe {
-  const options = { seed: cfg.seed, latePhase: cfg.latePhase.kinds, classes: cfg.model.classes ?? dataClasses };
+  const seqLen = cfg.data.source === 'text' ? { seqLen: cfg.data.seqLen } : {};
+  const options = { seed: cfg.seed, latePhase: cfg.latePhase.kinds, classes: cfg.model.classes ?? dataClasses, ...seqLen };
   if ('zoo' in cfg.model) return zooRecipe(cfg.model.zoo, options);
   return { module: path.resolve(cfg.model.module), exportName: cfg.model.export, args: [...cfg.model.args, options] };
 }
@@ -148,7 +149,7 @@ function seededInputs(rows: number, perRow: number, seed: number): InputSet {
 }
 
 function realInputs(data: Dataset, rows: number, label: string): InputSet {
-  const n = Math.min(rows, data.y.length);
+  const n = Math.min(rows, exampleCount(data));
   return {
     label,
     values: subset(
@@ -196,11 +197,13 @@ function openRun(folder: OutputFolder, cfg: JobConfig, opts: JobOptions, log: (l
     folder.clearWork();
   }
   if (fs.existsSync(progress)) {
-    const { meta, position } = readCheckpointHeader(progress);
+    const { meta, position } = readProgressHeader(progress);
     const at = position ? describePosition(position) : 'its last checkpoint';
     const differences = resumeDifferences(meta['config'], cfg, progress);
     if (differences.length && opts.resume)
-      throw new ConfigError(`cannot resume: the config differs from the interrupted run's (${differences.join('; ')}); only output and workers may change`);
+      throw new ConfigError(
+        `cannot resume: the config differs from the interrupted run's (${differences.join('; ')}); only output and workers may change`,
+      );
     if (differences.length)
       throw new ConfigError(
         `output folder '${folder.target}' holds an interrupted run (stopped at ${at}) with another config (${differences.join('; ')}); ` +
@@ -215,6 +218,16 @@ function openRun(folder: OutputFolder, cfg: JobConfig, opts: JobOptions, log: (l
   folder.clearWork();
   fs.mkdirSync(folder.workDir, { recursive: true });
   return false;
+}
+
+/** A progress checkpoint's header; one that cannot be read says how to start over (the file is left as it is). */
+function readProgressHeader(file: string): ReturnType<typeof readCheckpointHeader> {
+  try {
+    return readCheckpointHeader(file);
+  } catch (err) {
+    if (err instanceof DataError) throw new DataError(`${err.message}; to start over, run again with --restart (discards it)`, { cause: err });
+    throw err;
+  }
 }
 
 /** Where the config stored in a progress checkpoint and this run's differ (workers and output may: they do not change the math). */
@@ -240,8 +253,8 @@ async function trainAndBundle(
   const backend = await selectBackend(cfg.backend);
   log(`backend: ${describeBackend(backend, true)}`);
   const data = loadJobData(cfg.data);
-  if (train.batchSize > data.train.y.length)
-    throw new ConfigError(`batchSize ${train.batchSize} is larger than the ${data.train.y.length} training examples`);
+  if (train.batchSize > exampleCount(data.train))
+    throw new ConfigError(`batchSize ${train.batchSize} is larger than the ${exampleCount(data.train)} training examples`);
   log(`data: ${data.description}`);
   const augment = augmentationOf(cfg, data.train.featureShape);
   if (augment) {
@@ -299,7 +312,12 @@ async function trainAndBundle(
             saveCheckpoint(
               model,
               progressFile,
-              { job: cfg.name, config: JSON.stringify(cfg), metricsLines: metricsLog.lines, ...(before !== null && { accuracyBeforeLatePhase: before }) },
+              {
+                job: cfg.name,
+                config: JSON.stringify(cfg),
+                metricsLines: metricsLog.lines,
+                ...(before !== null && { accuracyBeforeLatePhase: before }),
+              },
               snapshot,
               'checkpoint',
             ),
@@ -419,7 +437,7 @@ function evaluate(cfg: JobConfig, model: Model, folded: Model, test: Dataset, lo
     throw new ConfigError(
       `evaluation.ood: its examples have shape [${ood.test.featureShape.join(', ')}], the model takes [${test.featureShape.join(', ')}]`,
     );
-  log(`OOD set: ${ood.description} (test part, ${ood.test.y.length} examples)`);
+  log(`OOD set: ${ood.description} (test part, ${exampleCount(ood.test)} examples)`);
   const classes = test.classes;
   const score = (probs: Float32Array): Float64Array => entropy(probs, classes);
   const oodEnsemble = memberProbabilities(model, ood.test).ensemble;

@@ -14,6 +14,8 @@ export interface ZooOptions {
   readonly latePhase?: LatePhaseChoice;
   readonly seed?: number;
   readonly classes?: number;
+  /** Sequence length of sequence models (char-lstm; default 100). */
+  readonly seqLen?: number;
 }
 
 export const MODEL_NAMES = [
@@ -32,7 +34,14 @@ export function buildModel(name: string, opts: ZooOptions = {}): Model {
   const wrn = /^wrn-(\d+)-(\d+)$/.exec(name);
   if (wrn) return wideResNet({ ...common, depth: Number(wrn[1]), widen: Number(wrn[2]), classes: opts.classes ?? 10 });
   if (name === 'char-lstm')
-    return charLstm({ vocab: opts.classes ?? 256, seqLen: 100, embed: 64, hidden: 500, seed: common.seed, latePhase: opts.latePhase ?? RANK1_LSTM });
+    return charLstm({
+      vocab: opts.classes ?? 256,
+      seqLen: opts.seqLen ?? 100,
+      embed: 64,
+      hidden: 500,
+      seed: common.seed,
+      latePhase: opts.latePhase ?? RANK1_LSTM,
+    });
   const res = /^resnet-(\d+)$/.exec(name);
   if (res) return resNet({ ...common, depth: Number(res[1]), classes: opts.classes ?? 10 });
   throw new ConfigError(`unknown model '${name}'; known: ${MODEL_NAMES.join(', ')}`);

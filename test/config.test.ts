@@ -103,6 +103,31 @@ test('every preset resolves, and `run` is the mnist-cnn preset with its flags as
   assert.throws(() => resolveJob('no-such-preset', {}), /neither a config file nor a preset; presets: mnist-cnn, fashion-cnn/);
 });
 
+test("the authors' configs (paper-notes section 3): SGD and SWA presets", () => {
+  const cfg = (name: string): ReturnType<typeof resolveConfig> => resolveConfig(presetConfig(name), name);
+  for (const classes of [10, 100]) {
+    const sgd = cfg(`cifar${classes}_bn`);
+    const swa = cfg(`cifar${classes}_bn_swa`);
+    for (const c of [sgd, swa]) {
+      assert.deepEqual(
+        [c.epochs, c.batchSize, c.latePhase.k, c.latePhase.sigma0, c.optimizer.shared.lr, c.optimizer.shared.weightDecay],
+        [200, 128, 10, 0, 0.1, 5e-4],
+      );
+      assert.deepEqual(c.latePhase.kinds, { batchNorm: true, head: true });
+      assert.deepEqual(c.augment, { crop: 4, flip: true });
+    }
+    assert.deepEqual([sgd.latePhase.t0, sgd.schedule, sgd.swa], [120, { kind: 'annealing', start: 100, end: 180, endLr: 0.001 }, undefined]);
+    assert.equal(sgd.optimizer.members.weightDecay, classes === 100 ? 5e-3 : 5e-4);
+    assert.deepEqual(
+      [swa.latePhase.t0, swa.schedule, swa.optimizer.members.weightDecay],
+      [100, { kind: 'annealing', start: 80, end: 144, endLr: 0.05 }, 5e-4],
+    );
+    assert.equal(swa.epochs - swa.swa!.start, 40, 'SWA averages the ends of epochs 161-200');
+  }
+  assert.throws(() => resolveConfig({ ...presetConfig('mnist-cnn'), swa: { start: 2 } }, 'x'), /swa\.start 2 is before latePhase\.t0 4/);
+  assert.throws(() => resolveConfig({ ...presetConfig('mnist-cnn'), swa: { start: 6 } }, 'x'), /swa\.start 6 is not an epoch of the run \(0\.\.5/);
+});
+
 test('a missing Fashion-MNIST names the install command', () => {
   assert.throws(
     () => loadJobData({ source: 'fashion-mnist', dir: '/nonexistent/fashion' }),
@@ -157,7 +182,10 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
   assert.equal(resolved.seed, 3);
   assert.equal(resolved.optimizer.shared.momentum, 0.9, 'defaults are filled in');
   assert.ok(fs.readFileSync(path.join(out, 'latephase.ckpt')).includes(Buffer.from('\\"name\\":\\"idx-run\\"')), 'the checkpoint carries the config');
-  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { provenance: Record<string, string> };
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+    provenance: Record<string, string>;
+    evaluation: { folded: { accuracy: number }; ensemble: { nll: number }; members: unknown[]; ood: { folded: number }; file: string };
+  };
   assert.equal(manifest.provenance['job'], 'idx-run');
   const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')) as {
     folded: { accuracy: number; ece: number };
@@ -168,6 +196,17 @@ test("latephase train on the user's IDX files (gzipped): bundle with the resolve
   assert.equal(metrics.members.length, 2);
   assert.ok(metrics.ood.ensemble >= 0 && metrics.ood.ensemble <= 1 && metrics.folded.ece >= 0);
   assert.match(r.stdout, /OOD set: 9000 training \/ 1000 held-out MNIST digits/);
+  assert.deepEqual(
+    [
+      manifest.evaluation.folded.accuracy,
+      manifest.evaluation.ensemble.nll,
+      manifest.evaluation.members.length,
+      manifest.evaluation.ood.folded,
+      manifest.evaluation.file,
+    ],
+    [metrics.folded.accuracy, (metrics as unknown as { ensemble: { nll: number } }).ensemble.nll, 2, metrics.ood.folded, 'metrics.json'],
+    'the manifest carries the evaluation',
+  );
   const records = fs
     .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
     .trim()
@@ -263,5 +302,53 @@ exports.tiny = (hidden, { seed, latePhase, classes }) => {
       e instanceof ConfigError &&
       /model: got \{"zo":"mlp"\}, which fits none of its forms \(form 1: zoo: .*no field 'zo'; form 2: module: /.test(e.message),
   );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a text corpus by config: windows with next-symbol targets, one vocabulary over both parts, a char-lstm job end to end', () => {
+  const dir = tmp();
+  const sentence = 'the quick brown fox jumps over the lazy dog. ';
+  fs.writeFileSync(path.join(dir, 'corpus.txt'), sentence.repeat(80));
+  fs.writeFileSync(path.join(dir, 'test.txt'), 'a lazy fox; ' + sentence.repeat(4));
+  const data = (extra: Record<string, unknown>): ReturnType<typeof loadJobData> =>
+    loadJobData(
+      JOB_SCHEMA.parse({ model: { zoo: 'char-lstm' }, data: { source: 'text', file: path.join(dir, 'corpus.txt'), seqLen: 16, ...extra } }).data,
+    );
+  const split = data({});
+  const symbols = sentence.length * 80;
+  assert.equal(split.train.y.length / 16, Math.floor((Math.round(symbols * 0.9) - 1 - 16) / 16) + 1, 'training windows of the first 90%');
+  assert.deepEqual(split.train.labelShape, [16]);
+  assert.deepEqual(split.labels, [...new Set(sentence)].sort());
+  // Targets are the inputs shifted by one symbol.
+  assert.deepEqual(Array.from(split.train.y.subarray(0, 15)), Array.from(split.train.x.subarray(1, 16)));
+  const separate = data({ testFile: path.join(dir, 'test.txt') });
+  assert.ok(separate.labels!.includes(';') && separate.labels!.includes('a'), 'the vocabulary covers the test text too');
+  assert.throws(
+    () => data({ seqLen: 5000 }),
+    (e: Error) => e instanceof DataError && /text '.*corpus\.txt' \(training part\): .*too few for one sequence of 5000/.test(e.message),
+  );
+  fs.writeFileSync(path.join(dir, 'binary.txt'), Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 7) % 32)));
+  assert.throws(
+    () => loadJobData(JOB_SCHEMA.parse({ model: { zoo: 'char-lstm' }, data: { source: 'text', file: path.join(dir, 'binary.txt') } }).data),
+    /not UTF-8 text/,
+  );
+
+  const config = {
+    name: 'text-run',
+    model: { zoo: 'char-lstm' },
+    latePhase: { kinds: { rank1: true }, k: 2, t0: 1 },
+    epochs: 2,
+    batchSize: 32,
+    workers: 0,
+    data: { source: 'text', file: path.join(dir, 'corpus.txt'), seqLen: 16, stride: 8 },
+    output: path.join(dir, 'out'),
+  };
+  fs.writeFileSync(path.join(dir, 'text.json'), JSON.stringify(config));
+  const r = spawnSync(process.execPath, [CLI, 'train', path.join(dir, 'text.json'), '--quiet'], { encoding: 'utf8', timeout: 240_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /data: \d+ training \/ \d+ held-out windows of 16 symbols \(vocabulary 28\)/);
+  assert.deepEqual(checkBundleFiles(path.join(dir, 'out')), []);
+  const metrics = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'metrics.json'), 'utf8')) as { folded: { accuracy: number } };
+  assert.ok(metrics.folded.accuracy > 1 / 28, `next-character accuracy ${metrics.folded.accuracy} is above chance`);
   fs.rmSync(dir, { recursive: true, force: true });
 });

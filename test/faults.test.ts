@@ -87,7 +87,10 @@ test('SIGKILL during training leaves the old bundle; the next run takes over the
   const other = run([...TINY, '--seed', '2', '--out', out]);
   assert.equal(other.code, 2, 'another config is refused while progress of an interrupted run is there');
   assert.match(other.stdout, /removed a stale lock \(process \d+ is gone\)/);
-  assert.match(other.stderr, /holds an interrupted run \(stopped at the end of epoch 1\) with another config \(seed: 1 -> 2\); continue it with: latephase train --resume .*--restart/);
+  assert.match(
+    other.stderr,
+    /holds an interrupted run \(stopped at the end of epoch 1\) with another config \(seed: 1 -> 2\); continue it with: latephase train --resume .*--restart/,
+  );
   const next = run([...TINY, '--seed', '1', '--out', out]);
   assert.equal(next.code, 0, next.stderr);
   assert.match(next.stdout, /continuing the interrupted run of the same config from the end of epoch 1/);
@@ -133,7 +136,10 @@ test('two real runs into one folder: the second is refused while the first runs;
   first.kill('SIGINT');
   assert.equal(await exited, 130);
   assert.match(stderr, /SIGINT: stopping after this minibatch to save progress/);
-  assert.match(stderr, /TrainingInterrupted: stopped on request after epoch \d+, minibatch \d+; progress saved at .*the output folder keeps its previous content\. Continue with: latephase train --resume /);
+  assert.match(
+    stderr,
+    /TrainingInterrupted: stopped on request after epoch \d+, minibatch \d+; progress saved at .*the output folder keeps its previous content\. Continue with: latephase train --resume /,
+  );
   assert.equal(bundleSeed(out), '0');
   assert.ok(!fs.existsSync(path.join(dir, '.out.lock')), 'the lock is released on Ctrl-C');
   fs.rmSync(dir, { recursive: true, force: true });

@@ -58,6 +58,9 @@ test('killed at three points and stopped once, a resumed run ends bit-identical 
   const corrupt = runCli(['train', '--resume', out, '--quiet']);
   assert.equal(corrupt.code, 2, corrupt.stderr);
   assert.match(corrupt.stderr, /DataError: checkpoint '.*progress\.ckpt': checksum mismatch/);
+  const again = train(out);
+  assert.equal(again.code, 2, again.stderr);
+  assert.match(again.stderr, /checksum mismatch.*; to start over, run again with --restart/);
   assert.ok(fs.readFileSync(progress).equals(bad), 'the rejected checkpoint is not removed or rewritten');
   fs.writeFileSync(progress, good);
 
@@ -77,8 +80,11 @@ test('killed at three points and stopped once, a resumed run ends bit-identical 
   const c = train(out, [], { LATEPHASE_FAULT: 'sigint@step:3' });
   assert.equal(c.code, 130, c.stderr);
   assert.match(c.stdout, /continuing the interrupted run of the same config from epoch 2, minibatch 2/);
-  assert.match(c.stderr, /TrainingInterrupted: stopped on request after epoch 2, minibatch \d; progress saved at .*Continue with: latephase train --resume /);
-  assert.ok(!fs.readdirSync(path.dirname(progress)).some((f) => f.endsWith('.tmp')), 'a resumed run removes the killed write\'s temporary file');
+  assert.match(
+    c.stderr,
+    /TrainingInterrupted: stopped on request after epoch 2, minibatch \d; progress saved at .*Continue with: latephase train --resume /,
+  );
+  assert.ok(!fs.readdirSync(path.dirname(progress)).some((f) => f.endsWith('.tmp')), "a resumed run removes the killed write's temporary file");
 
   // A changed config is refused, naming the field; the progress stays.
   const changed = runCli(['train', '--resume', out, '--quiet', '--set', 'optimizer.shared.lr=0.05']);
@@ -105,5 +111,28 @@ test('killed at three points and stopped once, a resumed run ends bit-identical 
     [1, 2, 3],
     'the metrics log has each epoch once',
   );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a run that diverges stops naming the step and keeps its last good checkpoint', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-diverge-'));
+  const config = path.join(dir, 'config.json');
+  // Epoch 1 trains at 0.02; from epoch 2 the rate is 1e8 and the loss overflows at once.
+  const schedule = { kind: 'annealing', start: 0, end: 1, endLr: 1e8 };
+  fs.writeFileSync(config, JSON.stringify({ ...CONFIG, swa: undefined, schedule, lossCheckEvery: 1, output: path.join(dir, 'out') }));
+  const r = runCli(['train', config, '--quiet']);
+  assert.equal(r.code, 2, r.stderr);
+  const m =
+    /TrainingError: training diverged .*epoch 2, minibatch \d+ \(member \d\).*The last good checkpoint \(epoch 2, minibatch (\d+)\) is kept: .*progress\.ckpt/.exec(
+      r.stderr,
+    );
+  assert.ok(m, r.stderr);
+  const file = path.join(dir, '.out.run', 'progress.ckpt');
+  const kept = readCheckpointHeader(file).position!;
+  assert.deepEqual([kept.epoch, kept.step + 1], [1, Number(m[1])], 'the message names the checkpoint that is there');
+  const { payload } = tensors(file);
+  const values = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.length));
+  assert.ok(values.every(Number.isFinite), 'the kept checkpoint holds only finite values');
+  assert.ok(!fs.existsSync(path.join(dir, 'out')), 'nothing was published');
   fs.rmSync(dir, { recursive: true, force: true });
 });

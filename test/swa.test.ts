@@ -54,7 +54,12 @@ function matmul(x: Float64Array, rows: number, w: Float64Array, out: number): Fl
 }
 
 /** Train-mode BatchNorm + ReLU on a shard; returns the output and the shard's mean and unbiased variance. */
-function bnRelu(x: Float64Array, rows: number, gamma: Float64Array, beta: Float64Array): { y: Float64Array; mean: Float64Array; variance: Float64Array } {
+function bnRelu(
+  x: Float64Array,
+  rows: number,
+  gamma: Float64Array,
+  beta: Float64Array,
+): { y: Float64Array; mean: Float64Array; variance: Float64Array } {
   const c = gamma.length;
   const mean = new Float64Array(c);
   const biased = new Float64Array(c);
@@ -86,7 +91,10 @@ test('SWA: equal average of the epoch-end weights from swa.start, members averag
     p.variable.dataSync().forEach((v, i) => (worst = Math.max(worst, Math.abs(v - mean[i]!))));
   }
   assert.ok(worst < 1e-6, `SWA weights differ from the snapshot mean by ${worst}`);
-  assert.ok(snapshots[0]!.get('fc1.weight')!.some((v, i) => v !== snapshots[2]!.get('fc1.weight')![i]), 'the weights moved between snapshots');
+  assert.ok(
+    snapshots[0]!.get('fc1.weight')!.some((v, i) => v !== snapshots[2]!.get('fc1.weight')![i]),
+    'the weights moved between snapshots',
+  );
 
   // Running statistics: per member, the mean over the 8 ghost batches (4 minibatches of 16, 2 x 8 rows) of each shard's statistics.
   const x = Float64Array.from(data().x);
@@ -116,14 +124,23 @@ test('SWA: equal average of the epoch-end weights from swa.start, members averag
     memberBn.push([...sums.m2]);
   }
   assert.ok(statWorst < 1e-5, `recomputed BatchNorm statistics differ from the independent ones by ${statWorst} (relative)`);
-  assert.ok(memberBn[0]!.some((v, j) => Math.abs(v - memberBn[1]![j]!) > 1e-6), 'the members (own BN1 weights) give bn2 different statistics');
+  assert.ok(
+    memberBn[0]!.some((v, j) => Math.abs(v - memberBn[1]![j]!) > 1e-6),
+    'the members (own BN1 weights) give bn2 different statistics',
+  );
   model.dispose();
 });
 
 test('SWA config: start inside the run, and not before release when there is a late phase', () => {
   const base = { ...DEFAULT_TRAIN_CONFIG, epochs: 6, t0: 4 };
-  assert.throws(() => checkTrainConfig({ ...base, swa: { start: 6 } }), (e: Error) => e instanceof ConfigError && /swa\.start must be an integer epoch in 0\.\.5/.test(e.message));
-  assert.throws(() => checkTrainConfig({ ...base, swa: { start: 2 } }), (e: Error) => e instanceof ConfigError && /swa\.start \(2\) must be >= t0 \(4\)/.test(e.message));
+  assert.throws(
+    () => checkTrainConfig({ ...base, swa: { start: 6 } }),
+    (e: Error) => e instanceof ConfigError && /swa\.start must be an integer epoch in 0\.\.5/.test(e.message),
+  );
+  assert.throws(
+    () => checkTrainConfig({ ...base, swa: { start: 2 } }),
+    (e: Error) => e instanceof ConfigError && /swa\.start \(2\) must be >= t0 \(4\)/.test(e.message),
+  );
   checkTrainConfig({ ...base, swa: { start: 4 } });
   checkTrainConfig({ ...base, t0: 6, swa: { start: 0 } }); // plain training with SWA: any epoch
 });

@@ -1,7 +1,8 @@
 /** The data a job config names: its training and test sets, read by the data module's readers. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Dataset, splitDataset, subset } from '../data/dataset';
+import { Dataset, exampleCount, splitDataset, subset } from '../data/dataset';
+import { readTextCorpora, sequenceDataset, splitCorpus } from '../data/text';
 import { loadMnist } from '../data/mnist';
 import { readIdxDataset } from '../data/idx';
 import { readCifarBinary } from '../data/cifar';
@@ -22,7 +23,7 @@ export const FASHION_INSTALL = 'apt-get install dataset-fashion-mnist';
 /** The first `n` examples (all when n is undefined); more than the set holds is an error. */
 function firstN(d: Dataset, n: number | undefined, what: string): Dataset {
   if (n === undefined) return d;
-  if (n > d.y.length) throw new DataError(`${what}: ${n} examples asked for, the data has ${d.y.length}`);
+  if (n > exampleCount(d)) throw new DataError(`${what}: ${n} examples asked for, the data has ${exampleCount(d)}`);
   return subset(
     d,
     Array.from({ length: n }, (_, i) => i),
@@ -57,6 +58,26 @@ export function loadJobData(cfg: JobConfig['data']): JobData {
       const train = firstN(readIdxDataset(cfg.trainImages, cfg.trainLabels, cfg.classes), cfg.trainSize, 'data.trainSize');
       const test = firstN(readIdxDataset(cfg.testImages, cfg.testLabels, cfg.classes), cfg.testSize, 'data.testSize');
       return { train, test, description: `${train.y.length} training / ${test.y.length} test images from IDX files` };
+    }
+    case 'text': {
+      const corpora = readTextCorpora(cfg.testFile ? [cfg.file, cfg.testFile] : [cfg.file], { bytes: cfg.bytes });
+      const parts = corpora.length === 2 ? { train: corpora[0]!, test: corpora[1]! } : splitCorpus(corpora[0]!, cfg.testFraction);
+      const windows = (c: typeof parts.train, what: string): Dataset => {
+        try {
+          return sequenceDataset(c, cfg.seqLen, cfg.stride ?? cfg.seqLen);
+        } catch (err) {
+          throw new DataError(`${what}: ${(err as Error).message}`, { cause: err });
+        }
+      };
+      const train = firstN(windows(parts.train, `text '${cfg.file}' (training part)`), cfg.trainSize, 'data.trainSize');
+      const test = firstN(windows(parts.test, `text '${cfg.testFile ?? cfg.file}' (held-out part)`), cfg.testSize, 'data.testSize');
+      const vocab = parts.train.vocab;
+      return {
+        train,
+        test,
+        description: `${exampleCount(train)} training / ${exampleCount(test)} held-out windows of ${cfg.seqLen} symbols (vocabulary ${vocab.length}) from ${cfg.testFile ? `'${cfg.file}' and '${cfg.testFile}'` : `'${cfg.file}' (last ${cfg.testFraction} held out)`}`,
+        labels: vocab,
+      };
     }
     case 'cifar': {
       const files =

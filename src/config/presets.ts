@@ -29,6 +29,21 @@ const authorsCifar = (classes: 10 | 100, memberDecay: number): JobConfigInput =>
   augment: { crop: 4, flip: true },
 });
 
+/**
+ * The authors' *_bn_swa configs: release after 100 epochs, annealing 80 -> 144 to 0.05, member
+ * weight decay 5e-4 for both data sets, SWA over the ends of epochs 161-200 (40 snapshots).
+ */
+const authorsCifarSwa = (classes: 10 | 100): JobConfigInput => {
+  const base = authorsCifar(classes, 5e-4);
+  return {
+    ...base,
+    name: `cifar${classes}_bn_swa`,
+    latePhase: { ...base.latePhase, t0: 100 },
+    schedule: { kind: 'annealing', start: 80, end: 144, endLr: 0.05 },
+    swa: { start: 160 },
+  };
+};
+
 const mnistCnn: JobConfigInput = {
   name: 'mnist-cnn',
   model: { zoo: 'mnist-cnn' },
@@ -66,5 +81,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   cifar100_bn: {
     description: "the authors' cifar100_bn: as cifar10_bn with 100 classes and member weight decay 5e-3",
     config: authorsCifar(100, 5e-3),
+  },
+  cifar10_bn_swa: {
+    description:
+      "the authors' cifar10_bn_swa: as cifar10_bn but release after 100 epochs, annealing 80 -> 144 to 0.05, SWA over epochs 161-200, then BatchNorm recomputed per member",
+    config: authorsCifarSwa(10),
+  },
+  cifar100_bn_swa: {
+    description: "the authors' cifar100_bn_swa: as cifar10_bn_swa with 100 classes (member weight decay 5e-4)",
+    config: authorsCifarSwa(100),
   },
 };

@@ -98,6 +98,26 @@ const dataSource = z.discriminatedUnion('source', [
       testSize: positiveInt.optional(),
     })
     .strict(),
+  /**
+   * A text corpus for character-level language models: windows of `seqLen` symbols whose targets
+   * are the next symbols. Held out: `testFile`, or the last `testFraction` of `file` (contiguous,
+   * so no window straddles the split). The vocabulary is the sorted distinct characters of both
+   * parts (or the 256 byte values with `bytes`, e.g. enwik8).
+   */
+  z
+    .object({
+      source: z.literal('text'),
+      file: z.string().min(1),
+      testFile: z.string().min(1).optional(),
+      testFraction: z.number().gt(0).lt(1).default(0.1),
+      bytes: z.boolean().default(false),
+      seqLen: positiveInt.default(100),
+      /** Symbols between window starts (default seqLen: windows do not overlap). */
+      stride: positiveInt.optional(),
+      trainSize: positiveInt.optional(),
+      testSize: positiveInt.optional(),
+    })
+    .strict(),
   /** CIFAR-10/100 binary batches as distributed (data_batch_1..5.bin + test_batch.bin, or train.bin + test.bin). */
   z
     .object({

@@ -14,6 +14,29 @@ export interface TextCorpus {
 }
 
 export function readTextCorpus(file: string, opts: { bytes?: boolean } = {}): TextCorpus {
+  return readTextCorpora([file], opts)[0]!;
+}
+
+/** Several files over one vocabulary (a training text and its test text): the same symbol has the same id in each. */
+export function readTextCorpora(files: readonly string[], opts: { bytes?: boolean } = {}): TextCorpus[] {
+  const raws = files.map(readFile);
+  if (opts.bytes) {
+    const vocab = Array.from({ length: 256 }, (_, b) => String(b));
+    return raws.map((raw) => ({ vocab, ids: Int32Array.from(raw) }));
+  }
+  const texts = raws.map((raw, i) => Array.from(decodeText(raw, files[i]!)));
+  const vocab = [...new Set(texts.flat())].sort();
+  const index = new Map(vocab.map((c, i) => [c, i]));
+  return texts.map((chars) => ({ vocab, ids: Int32Array.from(chars, (c) => index.get(c)!) }));
+}
+
+/** The corpus cut in two at `1 - testFraction` of its symbols: training text first, held-out text after. */
+export function splitCorpus(corpus: TextCorpus, testFraction: number): { train: TextCorpus; test: TextCorpus } {
+  const cut = Math.round(corpus.ids.length * (1 - testFraction));
+  return { train: { ...corpus, ids: corpus.ids.subarray(0, cut) }, test: { ...corpus, ids: corpus.ids.subarray(cut) } };
+}
+
+function readFile(file: string): Buffer {
   let raw: Buffer;
   try {
     raw = fs.readFileSync(file);
@@ -21,17 +44,17 @@ export function readTextCorpus(file: string, opts: { bytes?: boolean } = {}): Te
     throw new DataError(`text corpus '${file}': cannot read (${err instanceof Error ? err.message : String(err)})`);
   }
   if (raw.length === 0) throw new DataError(`text corpus '${file}' is empty`);
-  if (opts.bytes) return { vocab: Array.from({ length: 256 }, (_, b) => String(b)), ids: Int32Array.from(raw) };
+  return raw;
+}
+
+function decodeText(raw: Buffer, file: string): string {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(raw);
   // Binary data read as text would become a vocabulary of thousands of replacement and control symbols.
   // eslint-disable-next-line no-control-regex -- control characters are what is being counted
   const nonText = (text.match(/[\uFFFD\u0000-\u0008\u000E-\u001F]/g) ?? []).length;
   if (nonText > Math.max(8, text.length / 1000))
     throw new DataError(`text corpus '${file}' is not UTF-8 text (${nonText} invalid or control bytes); read binary corpora with { bytes: true }`);
-  const chars = Array.from(text);
-  const vocab = [...new Set(chars)].sort();
-  const index = new Map(vocab.map((c, i) => [c, i]));
-  return { vocab, ids: Int32Array.from(chars, (c) => index.get(c)!) };
+  return text;
 }
 
 /** Consecutive windows of `seqLen` ids (every `stride` ids) with next-id targets. */

@@ -148,6 +148,8 @@ function checkEntries(file: string, header: Header, payloadBytes: number): void 
   const bad = (why: string): DataError => new DataError(`checkpoint '${file}': ${why}`);
   if (!isCount(header.members) || header.members < 1) throw bad(`member count ${JSON.stringify(header.members)} is not a positive integer`);
   if (!Array.isArray(header.tensors)) throw bad('no tensor table');
+  // Every member stores at least one tensor of its own: a larger K is a corrupt header (and must not size any loop).
+  if (header.members > header.tensors.length) throw bad(`member count ${header.members} exceeds the ${header.tensors.length} tensors stored`);
   if (header.training && !Array.isArray(header.training.tensors)) throw bad('no training tensor table');
   const names = new Set<string>();
   let next = 0;

@@ -88,4 +88,3 @@ function firstNonFinite(model: Model): string | null {
   const bad = finite.findIndex((f) => !f);
   return bad >= 0 ? vars[bad]!.name : null;
 }
-

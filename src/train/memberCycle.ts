@@ -77,7 +77,12 @@ export class MemberCycle {
   /** The members' momentum buffers and the shared gradient summed so far in this cycle (tensors stay owned here). */
   state(): NamedTensor[] {
     const shared = sharedParams(this.model);
-    const grads = this.accum ? withPrefix(GRAD_PREFIX, this.accum.map((tensor, i) => ({ name: shared[i]!.name, tensor }))) : [];
+    const grads = this.accum
+      ? withPrefix(
+          GRAD_PREFIX,
+          this.accum.map((tensor, i) => ({ name: shared[i]!.name, tensor })),
+        )
+      : [];
     const momentum = this.memberOpts.flatMap((opt, k) => withPrefix(memberPrefix(k), opt.momentum(memberParams(this.model, k))));
     return [...momentum, ...grads];
   }
@@ -91,10 +96,12 @@ export class MemberCycle {
     const grads = new Map(under(GRAD_PREFIX).map((t) => [t.name, t.tensor]));
     if (!grads.size) return;
     const shared = sharedParams(this.model);
-    if (grads.size !== shared.length) throw new DataError(`checkpoint: the cycle's shared gradient has ${grads.size} tensors, the model ${shared.length} shared parameters`);
+    if (grads.size !== shared.length)
+      throw new DataError(`checkpoint: the cycle's shared gradient has ${grads.size} tensors, the model ${shared.length} shared parameters`);
     this.accum = shared.map((p) => {
       const g = grads.get(p.name);
-      if (!g || g.shape.join() !== p.variable.shape.join()) throw new DataError(`checkpoint: no matching cycle gradient for shared parameter '${p.name}'`);
+      if (!g || g.shape.join() !== p.variable.shape.join())
+        throw new DataError(`checkpoint: no matching cycle gradient for shared parameter '${p.name}'`);
       return tf.clone(g);
     });
   }

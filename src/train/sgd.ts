@@ -71,7 +71,9 @@ export class Sgd {
       const p = byName.get(t.name);
       if (!p) throw new DataError(`optimizer state names parameter '${t.name}', which this optimizer does not train`);
       if (p.variable.shape.join() !== t.tensor.shape.join())
-        throw new DataError(`optimizer state for '${t.name}' has shape [${t.tensor.shape.join(', ')}], the parameter [${p.variable.shape.join(', ')}]`);
+        throw new DataError(
+          `optimizer state for '${t.name}' has shape [${t.tensor.shape.join(', ')}], the parameter [${p.variable.shape.join(', ')}]`,
+        );
       this.buffer(p.variable).assign(t.tensor);
     }
   }

@@ -35,7 +35,9 @@ export class SwaAverage {
   /** Add the weights as they are now. The parameter set must not change between snapshots. */
   add(params: readonly Param[]): void {
     if (this.snapshots > 0 && params.length !== this.averages.size)
-      throw new ConfigError(`SWA: the model has ${params.length} parameters now, ${this.averages.size} when averaging began (release after swa.start?)`);
+      throw new ConfigError(
+        `SWA: the model has ${params.length} parameters now, ${this.averages.size} when averaging began (release after swa.start?)`,
+      );
     const a = 1 / (this.snapshots + 1);
     tf.tidy(() => {
       for (const p of params) {

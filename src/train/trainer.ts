@@ -156,7 +156,9 @@ export function checkTrainConfig(cfg: TrainConfig): void {
   checkSchedule(cfg.schedule);
   if (cfg.swa) {
     if (!Number.isInteger(cfg.swa.start) || cfg.swa.start < 0 || cfg.swa.start >= cfg.epochs)
-      throw new ConfigError(`swa.start must be an integer epoch in 0..${cfg.epochs - 1} (0-based: its end is the first averaged), got ${cfg.swa.start}`);
+      throw new ConfigError(
+        `swa.start must be an integer epoch in 0..${cfg.epochs - 1} (0-based: its end is the first averaged), got ${cfg.swa.start}`,
+      );
     if (cfg.t0 < cfg.epochs && cfg.swa.start < cfg.t0)
       throw new ConfigError(
         `swa.start (${cfg.swa.start}) must be >= t0 (${cfg.t0}): each member's late-phase weights are averaged over time on their own, and members exist only from release on`,
@@ -182,7 +184,8 @@ interface Progress {
 /** A checkpoint's position must fit this config and data: the same epochs, minibatches per epoch and K. */
 function checkResume(p: TrainPosition, cfg: TrainConfig, stepsPerEpoch: number, late: boolean, model: Model): void {
   const bad = (why: string): DataError => new DataError(`cannot resume: ${why}`);
-  if (!(Number.isInteger(p.epoch) && p.epoch >= 0 && p.epoch <= cfg.epochs)) throw bad(`the checkpoint is at epoch ${p.epoch}, the run has ${cfg.epochs}`);
+  if (!(Number.isInteger(p.epoch) && p.epoch >= 0 && p.epoch <= cfg.epochs))
+    throw bad(`the checkpoint is at epoch ${p.epoch}, the run has ${cfg.epochs}`);
   if (!(Number.isInteger(p.step) && p.step >= 0 && p.step < stepsPerEpoch))
     throw bad(`the checkpoint is at minibatch ${p.step} of an epoch, the data gives ${stepsPerEpoch} per epoch`);
   const releasedByNow = late && (p.epoch > cfg.t0 || (p.epoch === cfg.t0 && p.step > 0));
@@ -351,5 +354,12 @@ export async function trainLatePhase(
     sharedOpt.dispose();
   }
   if (late) selectMember(model, 'average');
-  return { minibatches: p.minibatches, sharedSteps: cycle?.sharedSteps ?? 0, memberSteps: p.memberSteps, released: late, epochLoss: p.epochLoss, swaSnapshots };
+  return {
+    minibatches: p.minibatches,
+    sharedSteps: cycle?.sharedSteps ?? 0,
+    memberSteps: p.memberSteps,
+    released: late,
+    epochLoss: p.epochLoss,
+    swaSnapshots,
+  };
 }

@@ -62,8 +62,10 @@ export function positionProblem(value: unknown): string | null {
   if (typeof p['epochSum'] !== 'number') return 'epochSum is not a number';
   if (p['recentLoss'] !== null && typeof p['recentLoss'] !== 'number') return 'recentLoss is not a number';
   const counts = p['memberSteps'];
-  if (!Array.isArray(counts) || !counts.length || !counts.every((c) => Number.isSafeInteger(c) && c >= 0)) return 'memberSteps is not a list of counts';
+  if (!Array.isArray(counts) || !counts.length || !counts.every((c) => Number.isSafeInteger(c) && c >= 0))
+    return 'memberSteps is not a list of counts';
   const losses = p['epochLoss'];
-  if (!Array.isArray(losses) || !losses.every((l) => typeof l === 'number') || losses.length !== p['epoch']) return 'epochLoss does not list one loss per completed epoch';
+  if (!Array.isArray(losses) || !losses.every((l) => typeof l === 'number') || losses.length !== p['epoch'])
+    return 'epochLoss does not list one loss per completed epoch';
   return null;
 }
