@@ -101,7 +101,7 @@ export type { ClassMetrics, ReliabilityBin } from '../src/eval/metrics';
 
 // Export, verification, bundle
 export { exportOnnx, OPSET, IR_VERSION } from '../export/onnx/exportOnnx';
-export type { ExportOptions, OnnxExport, TensorSignature } from '../export/onnx/exportOnnx';
+export type { ExportOptions, OnnxExport, TensorSignature, OutputSignature, OutputRole } from '../export/onnx/exportOnnx';
 export { verifyExport, assertVerified } from '../export/verify/verify';
 export type { VerificationReport, VerifyOptions, InputSet, CaseResult } from '../export/verify/verify';
 export { writeBundle, checkBundleFiles } from '../export/bundle/bundle';

@@ -9,6 +9,8 @@ import { selectBackend } from '../src/backend/selectBackend';
 import { MODEL_NAMES } from '../models/index';
 import { assertVerified } from '../export/verify/verify';
 import { presetList, TRAIN_FLAGS, trainCommand } from './trainCommand';
+import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';
+import { formatBundleCheck, verifyBundle } from '../export/bundle/verifyBundle';
 
 const USAGE = `usage: latephase <command> [flags]
 
@@ -17,6 +19,9 @@ commands:
   train --resume <out>   continue the run a kill, Ctrl-C or TERM interrupted in output folder <out>
   presets                the named configs
   run                    the mnist-cnn preset with flags: npm start
+  verify <model.onnx>    inspect any ONNX file and check its outputs: optimised vs unoptimised onnxruntime,
+                         seeded trials at batch 1 and an odd batch, golden data (model-zoo layout)
+  verify-bundle <folder> re-check a bundle offline: file hashes, golden data replayed, Triton config vs graph
   inspect <model>        parameter counts: shared, late-phase per member, total at K
                          models: ${MODEL_NAMES.join(', ')}
 
@@ -25,6 +30,9 @@ ${flagHelp(TRAIN_FLAGS)}
 
 'latephase run' flags:
 ${flagHelp(RUN_FLAGS)}
+
+'latephase verify' flags:
+${flagHelp(VERIFY_FLAGS)}
 
 'latephase inspect' flags:
 ${flagHelp(INSPECT_FLAGS)}`;
@@ -43,8 +51,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command ? 0 : 2;
   }
   try {
-    if (!['train', 'presets', 'run', 'inspect'].includes(command))
-      throw new ConfigError(`unknown command '${command}'; expected train, presets, run or inspect (see latephase --help)`);
+    if (!['train', 'presets', 'run', 'verify', 'verify-bundle', 'inspect'].includes(command))
+      throw new ConfigError(`unknown command '${command}'; expected train, presets, run, verify, verify-bundle or inspect (see latephase --help)`);
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(USAGE);
       return 0;
@@ -55,6 +63,32 @@ export async function main(argv: readonly string[]): Promise<number> {
       const parsed = parseFlags(flags, INSPECT_FLAGS, 'inspect');
       await selectBackend();
       console.log(inspectModel(model, parsed));
+      return 0;
+    }
+    if (command === 'verify') {
+      const [file, ...flags] = rest;
+      if (!file || file.startsWith('--')) throw new ConfigError("'latephase verify' needs an ONNX file: latephase verify model.onnx");
+      const parsed = parseFlags(flags, VERIFY_FLAGS, 'verify');
+      const report = await verifyCommand(file, parsed);
+      if (report.pass) return 0;
+      if (parsed['warn-only']) {
+        console.error('latephase verify: outputs differ (see the table); exiting 0 because of --warn-only');
+        return 0;
+      }
+      throw new VerificationError(
+        `'${file}': ${report.outputs
+          .filter((o) => !o.pass)
+          .map((o) => o.output)
+          .join(', ')} outside tolerance (see the table)`,
+      );
+    }
+    if (command === 'verify-bundle') {
+      const [folder, ...flags] = rest;
+      if (!folder || folder.startsWith('--')) throw new ConfigError("'latephase verify-bundle' needs a bundle folder");
+      parseFlags(flags, {}, 'verify-bundle');
+      const check = await verifyBundle(folder);
+      console.log(formatBundleCheck(check));
+      if (!check.pass) throw new VerificationError(`bundle '${folder}' does not check out (see above)`);
       return 0;
     }
     if (command === 'presets') {

@@ -32,16 +32,19 @@ import { accuracy } from '../src/eval/accuracy';
 import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities, ReliabilityBin, reliabilityBins } from '../src/eval/metrics';
 import { Model } from '../src/nn/model';
 import { foldMembers } from '../src/latephase/fold';
-import { exportOnnx } from '../export/onnx/exportOnnx';
-import { InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
+import { exportOnnx, OnnxExport, OUTPUT_ROLE_MEANINGS } from '../export/onnx/exportOnnx';
+import { goldenFromReference, InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
 import { chooseProvider } from '../export/verify/executionProvider';
 import { BundleEvaluation, writeBundle } from '../export/bundle/bundle';
+import { modelCard, ModelCardInfo } from '../export/bundle/modelCard';
+import { tritonModelName } from '../export/bundle/triton';
+import { ONNX_IMAGE_LAYOUT, isImageShape } from '../export/onnx/layout';
 import { writeFileAtomic } from '../src/io/atomicWrite';
 import { Rng } from '../src/nn/rng';
 import { loadCheckpoint, readCheckpointHeader, saveCheckpoint } from '../src/train/checkpoint';
 import { configDifferences } from '../src/config/resolve';
 import { JobConfig } from '../src/config/schema';
-import { loadJobData } from '../src/config/dataSource';
+import { JobData, loadJobData } from '../src/config/dataSource';
 
 /** The trained late-phase model (all K members), for re-folding or further work. */
 export const CHECKPOINT_FILE = 'latephase.ckpt';
@@ -374,7 +377,16 @@ async function trainAndBundle(
       writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
       writeFileAtomic(path.join(staged, METRICS_LOG_FILE), fs.readFileSync(metricsLog.file));
       await writePlots(staged, metricsLog.records(), { foldedAccuracy, reliability: metrics.reliability });
-      writeBundle(staged, folded, exported, verification, bundleEvaluation(metrics));
+      const tritonName = tritonModelName(cfg.name);
+      const evaluation = bundleEvaluation(metrics);
+      writeBundle(staged, folded, exported, verification, {
+        evaluation,
+        golden: [1, 7].map((rows, n) =>
+          goldenFromReference(folded, exported, test.x, Math.min(rows, exampleCount(test)), `held-out examples, batch ${rows} (set ${n})`),
+        ),
+        card: modelCard(cardInfo(cfg, data, folded, exported, evaluation, verification, tritonName)),
+        triton: { name: tritonName, ...(data.labels && { labels: data.labels }) },
+      });
       if (verification.pass) folder.publish(staged);
       else keepFailedBundle(folder.target, staged, log);
       folder.clearWork(); // the run is complete: nothing left to resume
@@ -399,6 +411,51 @@ async function trainAndBundle(
   } finally {
     model.dispose();
   }
+}
+
+/** The model card's facts, from the config, the data and the export. */
+function cardInfo(
+  cfg: JobConfig,
+  data: JobData,
+  folded: Model,
+  exported: OnnxExport,
+  evaluation: BundleEvaluation,
+  verification: VerificationReport,
+  tritonName: string,
+): ModelCardInfo {
+  const model = 'zoo' in cfg.model ? `the ${cfg.model.zoo} model` : `the model built by ${cfg.model.module} (${cfg.model.export})`;
+  const late = cfg.latePhase;
+  const opt = (o: JobConfig['optimizer']['shared']): string =>
+    `lr ${o.lr}, momentum ${o.momentum}${o.nesterov ? ' (Nesterov)' : ''}, weight decay ${o.weightDecay}`;
+  return {
+    name: cfg.name,
+    summary: `${model[0]!.toUpperCase()}${model.slice(1)} (${folded
+      .params()
+      .reduce((n, p) => n + p.variable.size, 0)
+      .toLocaleString('en-US')} parameters), predicting ${exampleCount(data.test) ? data.test.classes : '?'} classes.`,
+    latePhase: late.enabled ? `${describeChoice(late.kinds)}, K = ${late.k} from epoch ${late.t0 + 1}` : 'none: plain training',
+    trainingData: data.description,
+    recipe: [
+      `${cfg.epochs} epochs, batch ${cfg.batchSize} (${cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize)} ghost batch(es)), seed ${cfg.seed}`,
+      `SGD, shared weights: ${opt(cfg.optimizer.shared)}; late-phase members: ${opt(cfg.optimizer.members)}; gamma_theta ${late.gammaTheta}`,
+      `schedule: ${JSON.stringify(cfg.schedule)}`,
+      cfg.swa ? `SWA over the ends of epochs ${cfg.swa.start + 1}-${cfg.epochs}, BatchNorm statistics recomputed per member` : 'no SWA',
+      cfg.augment ? `augmentation: crop ${cfg.augment.crop}, flip ${cfg.augment.flip}` : 'no augmentation',
+      `fold: ${JSON.stringify({ batchNorm: 'exact', ...late.fold })}`,
+    ],
+    evaluation,
+    evaluationData: `the held-out part of ${data.description}`,
+    input: {
+      name: exported.input.name,
+      dims: exported.input.dims,
+      layout: isImageShape(folded.inputShape) ? `${ONNX_IMAGE_LAYOUT} (channels first)` : (folded.meta.inputLayout ?? 'flat'),
+      preprocessing: folded.meta.preprocessing ?? 'none (normalisation is inside the graph)',
+    },
+    outputs: exported.outputs.map((o) => ({ name: o.name, dims: o.dims, meaning: OUTPUT_ROLE_MEANINGS[o.role] })),
+    ...(data.labels && { labels: data.labels }),
+    verification: `${verification.pass ? 'PASS' : 'FAIL'} against the tfjs model on ${verification.provider.used}, max abs ${verification.maxAbs.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol})`,
+    tritonName,
+  };
 }
 
 /** The manifest's summary of the evaluation (metrics.json has everything). */

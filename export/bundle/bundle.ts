@@ -1,7 +1,9 @@
 /**
  * A deployment folder: model.onnx, verification.json, any files the caller put there first (the
- * checkpoint), and manifest.json (inputs, outputs, layout, preprocessing, provenance,
- * verification verdict, and the size and SHA-256 of every other file), written last. Each file is
+ * checkpoint), golden test data (`test_data/`, model-zoo layout), the model card (README.md), a
+ * Triton model repository (`triton/<name>/`), and manifest.json (inputs, outputs, layout,
+ * preprocessing, provenance, evaluation, verification verdict, and the size and SHA-256 of every
+ * other file), written last. Each file is
  * written atomically; the folder as a whole is made visible by OutputFolder.publish.
  */
 import * as crypto from 'crypto';
@@ -10,10 +12,14 @@ import * as path from 'path';
 import { writeFileAtomic } from '../../src/io/atomicWrite';
 import { Model } from '../../src/nn/model';
 import { PACKAGE } from '../../src/version';
-import { OnnxExport, TensorSignature } from '../onnx/exportOnnx';
+import { OnnxExport, OUTPUT_ROLE_MEANINGS, OutputRole, TensorSignature } from '../onnx/exportOnnx';
 import { ONNX_IMAGE_LAYOUT, isImageShape } from '../onnx/layout';
 import { VerificationReport } from '../verify/verify';
 import { ClassMetrics } from '../../src/eval/metrics';
+import { GoldenSet, writeGoldenSets } from '../verify/golden';
+import { inspectOnnx } from '../verify/inspect';
+import { decodeModel } from '../verify/readOnnx';
+import { TRITON_DIR, TRITON_LABELS_FILE, tritonConfig } from './triton';
 
 /** Held-out results of the bundled model (the training job's evaluation); details in the file named. */
 export interface BundleEvaluation {
@@ -30,6 +36,7 @@ export interface BundleEvaluation {
 export const MODEL_FILE = 'model.onnx';
 export const MANIFEST_FILE = 'manifest.json';
 export const REPORT_FILE = 'verification.json';
+export const CARD_FILE = 'README.md';
 
 export interface Manifest {
   readonly format: 'latephase-bundle/1';
@@ -39,7 +46,7 @@ export interface Manifest {
   /** Every file of the bundle but the manifest itself, by name. */
   readonly files: Readonly<Record<string, { readonly bytes: number; readonly sha256: string }>>;
   readonly inputs: ReadonlyArray<TensorSignature & { readonly dtype: 'float32'; readonly layout: string; readonly preprocessing: string }>;
-  readonly outputs: ReadonlyArray<TensorSignature & { readonly dtype: 'float32'; readonly meaning: string }>;
+  readonly outputs: ReadonlyArray<TensorSignature & { readonly role: OutputRole; readonly dtype: 'float32'; readonly meaning: string }>;
   readonly labels?: readonly string[];
   readonly provenance: Readonly<Record<string, string>>;
   readonly evaluation?: BundleEvaluation;
@@ -56,13 +63,18 @@ export interface Manifest {
 
 const sha256 = (bytes: Uint8Array): string => crypto.createHash('sha256').update(bytes).digest('hex');
 
-/** Size and SHA-256 of every regular file in `dir` except the manifest, sorted by name. */
-export function hashFiles(dir: string): Manifest['files'] {
+/** Size and SHA-256 of every regular file under `dir` (subfolders included, as `a/b`) except the manifest and dotfiles, sorted by name. */
+export function hashFiles(dir: string, prefix = ''): Manifest['files'] {
   const out: Record<string, { bytes: number; sha256: string }> = {};
-  for (const name of fs.readdirSync(dir).sort()) {
-    if (name === MANIFEST_FILE || name.startsWith('.')) continue;
-    const bytes = fs.readFileSync(path.join(dir, name));
-    out[name] = { bytes: bytes.length, sha256: sha256(bytes) };
+  for (const name of fs.readdirSync(path.join(dir, prefix)).sort()) {
+    const rel = prefix ? `${prefix}/${name}` : name;
+    if (rel === MANIFEST_FILE || name.startsWith('.')) continue;
+    const st = fs.lstatSync(path.join(dir, rel));
+    if (st.isDirectory()) Object.assign(out, hashFiles(dir, rel));
+    else if (st.isFile()) {
+      const bytes = fs.readFileSync(path.join(dir, rel));
+      out[rel] = { bytes: bytes.length, sha256: sha256(bytes) };
+    }
   }
   return out;
 }
@@ -88,10 +100,10 @@ export function buildManifest(
     },
     files,
     inputs: [{ ...exported.input, dtype: 'float32', layout, preprocessing: model.meta.preprocessing ?? 'none' }],
-    outputs: exported.outputs.map((o, i) => ({
+    outputs: exported.outputs.map((o) => ({
       ...o,
       dtype: 'float32',
-      meaning: i === 0 ? 'class logits (last axis)' : 'class probabilities (softmax of the logits over the last axis)',
+      meaning: OUTPUT_ROLE_MEANINGS[o.role],
     })),
     ...(model.meta.labels ? { labels: model.meta.labels } : {}),
     provenance: exported.metadata,
@@ -115,13 +127,38 @@ export interface BundlePaths {
   readonly report: string;
 }
 
+/** What a deployment bundle carries beside the model (all optional). */
+export interface BundleExtras {
+  readonly evaluation?: BundleEvaluation;
+  /** Golden inputs/outputs, written under `test_data/` in the model-zoo layout. */
+  readonly golden?: readonly GoldenSet[];
+  /** The model card, written as README.md. */
+  readonly card?: string;
+  /** A Triton model repository under `triton/`. */
+  readonly triton?: { readonly name: string; readonly labels?: readonly string[]; readonly maxBatch?: number };
+}
+
+export const GOLDEN_DIR = 'test_data';
+
 /** Writes the bundle into `dir`; the manifest goes last and hashes every file already there. */
-export function writeBundle(dir: string, model: Model, exported: OnnxExport, report: VerificationReport, evaluation?: BundleEvaluation): BundlePaths {
+export function writeBundle(dir: string, model: Model, exported: OnnxExport, report: VerificationReport, extras: BundleExtras = {}): BundlePaths {
   const paths = { dir, model: path.join(dir, MODEL_FILE), manifest: path.join(dir, MANIFEST_FILE), report: path.join(dir, REPORT_FILE) };
   writeFileAtomic(paths.model, exported.bytes);
   writeFileAtomic(paths.report, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileAtomic(paths.manifest, `${JSON.stringify(buildManifest(model, exported, report, hashFiles(dir), evaluation), null, 2)}\n`);
+  if (extras.golden) writeGoldenSets(path.join(dir, GOLDEN_DIR), extras.golden);
+  if (extras.card) writeFileAtomic(path.join(dir, CARD_FILE), extras.card);
+  if (extras.triton) writeTritonRepository(dir, exported, extras.triton);
+  writeFileAtomic(paths.manifest, `${JSON.stringify(buildManifest(model, exported, report, hashFiles(dir), extras.evaluation), null, 2)}\n`);
   return paths;
+}
+
+function writeTritonRepository(dir: string, exported: OnnxExport, t: NonNullable<BundleExtras['triton']>): void {
+  const at = path.join(dir, TRITON_DIR, t.name);
+  const inspection = inspectOnnx(decodeModel(exported.bytes, MODEL_FILE));
+  const classOutputs = exported.outputs.filter((o) => o.role !== 'output').map((o) => o.name);
+  writeFileAtomic(path.join(at, 'config.pbtxt'), tritonConfig(t.name, inspection, t.labels ? classOutputs : [], t.maxBatch));
+  writeFileAtomic(path.join(at, '1', MODEL_FILE), exported.bytes);
+  if (t.labels) writeFileAtomic(path.join(at, TRITON_LABELS_FILE), `${t.labels.join('\n')}\n`);
 }
 
 /** Problems found re-checking a bundle folder against its manifest (empty: every file matches). */

@@ -33,10 +33,30 @@ export interface TensorSignature {
   readonly dims: ReadonlyArray<number | 'N'>;
 }
 
+/**
+ * What an output means, carried as data (the export's metadata `latephase.output_roles` too), so
+ * verification and bundles never read outputs by position: `logits` (the model's raw output,
+ * class scores on the last axis), `probabilities` (their softmax), `output` (raw, not class scores).
+ */
+export type OutputRole = 'logits' | 'probabilities' | 'output';
+
+export interface OutputSignature extends TensorSignature {
+  readonly role: OutputRole;
+}
+
+export const OUTPUT_ROLE_MEANINGS: Readonly<Record<OutputRole, string>> = {
+  logits: 'class logits (last axis)',
+  probabilities: 'class probabilities (softmax of the logits over the last axis)',
+  output: "the model's raw output",
+};
+
+/** Metadata key of the output roles (JSON: output name -> role), for any reader of the file. */
+export const OUTPUT_ROLES_KEY = 'latephase.output_roles';
+
 export interface OnnxExport {
   readonly bytes: Uint8Array;
   readonly input: TensorSignature;
-  readonly outputs: readonly TensorSignature[];
+  readonly outputs: readonly OutputSignature[];
   readonly opset: number;
   readonly irVersion: number;
   readonly nodeCount: number;
@@ -81,7 +101,7 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
   const classScores = result.shape.length <= 2;
   const logitsName = graph.reserve(classScores ? LOGITS_NAME : 'output');
   graph.node('Identity', [result.name], 'output', {}, logitsName);
-  const outputs: TensorSignature[] = [{ name: logitsName, dims: ['N', ...onnxDims(result.shape)] }];
+  const outputs: OutputSignature[] = [{ name: logitsName, dims: ['N', ...onnxDims(result.shape)], role: classScores ? 'logits' : 'output' }];
   if (opts.probabilities ?? classScores) {
     if (!classScores)
       throw new ExportError(
@@ -89,10 +109,16 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
       );
     const probs = graph.reserve(PROBABILITIES_NAME);
     graph.node('Softmax', [logitsName], 'softmax', { axis: { i: -1 } }, probs);
-    outputs.push({ name: probs, dims: ['N', ...result.shape] });
+    outputs.push({ name: probs, dims: ['N', ...result.shape], role: 'probabilities' });
   }
-  const metadata: Record<string, string> = { model: model.name };
-  for (const [k, v] of Object.entries(opts.provenance ?? {})) metadata[k] = String(v);
+  const metadata: Record<string, string> = {
+    model: model.name,
+    [OUTPUT_ROLES_KEY]: JSON.stringify(Object.fromEntries(outputs.map((o) => [o.name, o.role]))),
+  };
+  for (const [k, v] of Object.entries(opts.provenance ?? {})) {
+    if (k in metadata) throw new ExportError(`provenance key '${k}' is already set by the exporter; metadata keys must be unique`);
+    metadata[k] = String(v);
+  }
   const bytes = encodeModel(
     { name: model.name, node: graph.nodes, initializer: graph.initializers, input: [valueInfo(input)], output: outputs.map(valueInfo) },
     { producerName: PACKAGE.name, producerVersion: PACKAGE.version, metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })) },

@@ -6,9 +6,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { Model } from '../../src/nn/model';
 import { VerificationError } from '../../src/errors';
-import { OnnxExport, TensorSignature } from '../onnx/exportOnnx';
+import { OnnxExport, OutputSignature } from '../onnx/exportOnnx';
 import { toOnnxInput } from '../onnx/layout';
 import { chooseProvider, ExecutionProviderName, ProviderChoice } from './executionProvider';
+import { GoldenSet } from './golden';
 import { compareArrays, Comparison, DEFAULT_ATOL, DEFAULT_RTOL, Tolerance } from './compare';
 
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -49,16 +50,35 @@ export const DEFAULT_BATCH_SIZES = [1, 32] as const;
 export const DEFAULT_OPT_LEVELS: readonly OptimizationLevel[] = ['disabled', 'all'];
 
 /** The tfjs reference for each exported output, in ONNX layout. */
-function referenceOutputs(model: Model, values: Float32Array, rows: number, outputs: readonly TensorSignature[]): Float32Array[] {
+/** The tfjs reference for each exported output, in ONNX layout, by the output's role. */
+function referenceOutputs(model: Model, values: Float32Array, rows: number, outputs: readonly OutputSignature[]): Float32Array[] {
   return tf.tidy(() => {
-    const logits = model.predict(tf.tensor(values, [rows, ...model.inputShape]));
-    const perExample = logits.shape.slice(1);
-    return outputs.map((o, i) => {
-      if (i > 1) throw new VerificationError(`output '${o.name}' has no tfjs reference`);
-      const t = i === 0 ? logits : tf.softmax(logits); // exportOnnx writes logits, then probabilities
+    const raw = model.predict(tf.tensor(values, [rows, ...model.inputShape]));
+    const perExample = raw.shape.slice(1);
+    return outputs.map((o) => {
+      const t = o.role === 'probabilities' ? tf.softmax(raw) : raw;
       return toOnnxInput(t.dataSync() as Float32Array, rows, perExample);
     });
   });
+}
+
+/** A golden set from the tfjs reference: the first `rows` examples in ONNX layout and the reference's outputs. */
+export function goldenFromReference(model: Model, exported: OnnxExport, values: Float32Array, rows: number, label: string): GoldenSet {
+  const perRow = model.inputShape.reduce((a, b) => a * b, 1);
+  const x = values.subarray(0, rows * perRow);
+  const outputs = referenceOutputs(model, x, rows, exported.outputs);
+  return {
+    label,
+    inputs: [
+      {
+        name: exported.input.name,
+        dtype: 'float32',
+        dims: [rows, ...exported.input.dims.slice(1).map(Number)],
+        data: toOnnxInput(x, rows, model.inputShape),
+      },
+    ],
+    outputs: exported.outputs.map((o, i) => ({ name: o.name, dtype: 'float32', dims: [rows, ...o.dims.slice(1).map(Number)], data: outputs[i]! })),
+  };
 }
 
 async function createSession(bytes: Uint8Array, level: OptimizationLevel, provider: ProviderChoice): Promise<ort.InferenceSession> {

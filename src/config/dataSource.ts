@@ -18,6 +18,7 @@ export interface JobData {
 }
 
 export const FASHION_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const DIGIT_LABELS = Array.from({ length: 10 }, (_, d) => String(d));
 export const FASHION_INSTALL = 'apt-get install dataset-fashion-mnist';
 
 /** The first `n` examples (all when n is undefined); more than the set holds is an error. */
@@ -39,6 +40,7 @@ export function loadJobData(cfg: JobConfig['data']): JobData {
         train: t,
         test: heldOut,
         description: `${t.y.length} training / ${heldOut.y.length} held-out MNIST digits (mnist package, split seed ${cfg.splitSeed})`,
+        labels: DIGIT_LABELS,
       };
     }
     case 'fashion-mnist': {

@@ -1,0 +1,101 @@
+/**
+ * The structure of an ONNX model, read before any value is computed: inputs and outputs (element
+ * type, shape with named dynamic axes), opset imports, IR version, producer, operators used,
+ * initializer count and sizes, metadata (with duplicate keys flagged: later readers would see only
+ * one of them).
+ */
+import { onnx } from 'onnx-proto';
+import { storedTensors, tensorByteSize, toInt } from './readOnnx';
+
+export interface ValueSignature {
+  readonly name: string;
+  /** ONNX element type name (FLOAT, INT64, ...). */
+  readonly dtype: string;
+  /** Fixed sizes as numbers, dynamic axes by name ('?' when unnamed). */
+  readonly shape: ReadonlyArray<number | string>;
+}
+
+export interface Inspection {
+  readonly irVersion: number;
+  readonly opsets: ReadonlyArray<{ readonly domain: string; readonly version: number }>;
+  readonly producer: string;
+  readonly inputs: readonly ValueSignature[];
+  readonly outputs: readonly ValueSignature[];
+  readonly nodes: number;
+  /** Operator type -> node count (domain-qualified outside the default domain). */
+  readonly operators: Readonly<Record<string, number>>;
+  readonly initializers: {
+    readonly count: number;
+    readonly bytes: number;
+    readonly largest: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
+  };
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly duplicateMetadataKeys: readonly string[];
+}
+
+export const elementTypeName = (t: number | null | undefined): string => onnx.TensorProto.DataType[t ?? 0] ?? `type ${t}`;
+
+function signature(v: onnx.IValueInfoProto): ValueSignature {
+  const tensor = v.type?.tensorType;
+  const dims = tensor?.shape?.dim ?? [];
+  return {
+    name: v.name ?? '',
+    dtype: tensor ? elementTypeName(tensor.elemType) : 'non-tensor',
+    shape: dims.map((d) =>
+      d.dimParam ? d.dimParam : d.dimValue !== null && d.dimValue !== undefined ? toInt(d.dimValue, `'${v.name}' dimension`) : '?',
+    ),
+  };
+}
+
+export function inspectOnnx(model: onnx.IModelProto): Inspection {
+  const graph = model.graph ?? {};
+  const initializerNames = new Set((graph.initializer ?? []).map((t) => t.name));
+  const operators: Record<string, number> = {};
+  for (const n of graph.node ?? []) {
+    const op = n.domain ? `${n.domain}.${n.opType}` : (n.opType ?? '?');
+    operators[op] = (operators[op] ?? 0) + 1;
+  }
+  const sizes = storedTensors(graph).map((t) => ({ name: t.name ?? '', bytes: tensorByteSize(t, `tensor '${t.name}'`) ?? 0 }));
+  const metadata: Record<string, string> = {};
+  const duplicates = new Set<string>();
+  for (const kv of model.metadataProps ?? []) {
+    const key = kv.key ?? '';
+    if (key in metadata) duplicates.add(key);
+    metadata[key] = kv.value ?? '';
+  }
+  return {
+    irVersion: toInt(model.irVersion, 'IR version'),
+    opsets: (model.opsetImport ?? []).map((o) => ({ domain: o.domain || 'ai.onnx', version: toInt(o.version, 'opset version') })),
+    producer: [model.producerName, model.producerVersion].filter(Boolean).join(' ') || '(not stated)',
+    // Graph inputs that are initializers are weights (IR < 4 style), not inputs a caller feeds.
+    inputs: (graph.input ?? []).filter((i) => !initializerNames.has(i.name)).map(signature),
+    outputs: (graph.output ?? []).map(signature),
+    nodes: graph.node?.length ?? 0,
+    operators,
+    initializers: {
+      count: sizes.length,
+      bytes: sizes.reduce((s, t) => s + t.bytes, 0),
+      largest: [...sizes].sort((a, b) => b.bytes - a.bytes).slice(0, 3),
+    },
+    metadata,
+    duplicateMetadataKeys: [...duplicates],
+  };
+}
+
+const shapeText = (s: ValueSignature['shape']): string => `[${s.join(', ')}]`;
+
+/** The inspection as the readable block `latephase verify` prints first. */
+export function formatInspection(i: Inspection): string {
+  const lines = [
+    `IR version ${i.irVersion}; opsets ${i.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')}; producer ${i.producer}`,
+    ...i.inputs.map((v) => `input   ${v.name}: ${v.dtype} ${shapeText(v.shape)}`),
+    ...i.outputs.map((v) => `output  ${v.name}: ${v.dtype} ${shapeText(v.shape)}`),
+    `${i.nodes} nodes: ${Object.entries(i.operators)
+      .sort((a, b) => b[1] - a[1])
+      .map(([op, n]) => `${op} x${n}`)
+      .join(', ')}`,
+    `${i.initializers.count} stored tensors, ${i.initializers.bytes} bytes (largest: ${i.initializers.largest.map((t) => `${t.name} ${t.bytes}`).join(', ') || 'none'})`,
+    `metadata: ${Object.keys(i.metadata).length} key(s)${i.duplicateMetadataKeys.length ? `; DUPLICATE keys: ${i.duplicateMetadataKeys.join(', ')}` : ''}`,
+  ];
+  return lines.map((l) => `  ${l}`).join('\n');
+}
