@@ -57,7 +57,7 @@ export { FullWeight } from '../src/latephase/kinds/full';
 export { Rank1Weight } from '../src/latephase/kinds/rank1';
 export { TemplateBank, TemplateWeight } from '../src/latephase/kinds/templates';
 export { latePhaseUnits, memberCount, releaseMembers, selectMember, sharedParams, memberParams } from '../src/latephase/members';
-export { foldMembers, isPlain } from '../src/latephase/fold';
+export { foldMembers, foldMember, isPlain } from '../src/latephase/fold';
 
 // Training
 export { trainLatePhase, DEFAULT_TRAIN_CONFIG, checkTrainConfig } from '../src/train/trainer';
@@ -105,4 +105,19 @@ export type { ExportOptions, OnnxExport, TensorSignature, OutputSignature, Outpu
 export { verifyExport, assertVerified } from '../export/verify/verify';
 export type { VerificationReport, VerifyOptions, InputSet, CaseResult } from '../export/verify/verify';
 export { writeBundle, checkBundleFiles } from '../export/bundle/bundle';
-export type { Manifest } from '../export/bundle/bundle';
+export type { Manifest, BundleExtras, BundleEvaluation } from '../export/bundle/bundle';
+export { exportEnsemble } from '../export/onnx/exportEnsemble';
+export type { EnsembleExportOptions } from '../export/onnx/exportEnsemble';
+export { verifyEnsembleExport, ensembleInvariants } from '../export/verify/verifyEnsemble';
+export type { EnsembleInvariants } from '../export/verify/verifyEnsemble';
+export { verifyOnnxFile, formatFileReport, VERIFY_REPORT_SCHEMA } from '../export/verify/verifyFile';
+export type { VerifyFileOptions, FileVerificationReport, FileCase } from '../export/verify/verifyFile';
+export type { OutputStats } from '../export/verify/outputStats';
+export { readOnnxModel, checkExternalLocation } from '../export/verify/readOnnx';
+export { inspectOnnx, formatInspection } from '../export/verify/inspect';
+export type { Inspection, ValueSignature } from '../export/verify/inspect';
+export { readGoldenSets, writeGoldenSets } from '../export/verify/golden';
+export type { GoldenSet, NamedArray } from '../export/verify/golden';
+export { verifyBundle, formatBundleCheck } from '../export/bundle/verifyBundle';
+export type { BundleCheck } from '../export/bundle/verifyBundle';
+export { tritonConfig, checkTritonConfig } from '../export/bundle/triton';

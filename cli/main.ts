@@ -105,11 +105,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       console.log(`\nlatephase train: summary\n${summaryTable(result)}`);
       assertVerified(result.verification);
+      if (result.ensembleVerification) assertVerified(result.ensembleVerification);
       return 0;
     }
     const summary = await runMnistJob(parseFlags(rest, RUN_FLAGS, 'run'));
     console.log(`\nlatephase run: summary\n${summaryTable(summary)}`);
     assertVerified(summary.verification);
+    if (summary.ensembleVerification) assertVerified(summary.ensembleVerification);
     return 0;
   } catch (err) {
     const name = err instanceof Error ? err.name : 'Error';

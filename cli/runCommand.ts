@@ -43,6 +43,7 @@ export const RUN_FLAGS = {
     help: 'data-parallel gradient worker threads: auto (one per extra core on wasm/cpu, none on native backends) or a count (default auto)',
   },
   quiet: { kind: 'boolean', help: 'no progress bar' },
+  ensemble: { kind: 'boolean', help: 'also export the implicit ensemble (ensemble.onnx: probabilities, entropy, mutual_information), verified' },
   restart: {
     kind: 'boolean',
     help: "discard an interrupted run's progress in the output folder and start over (to continue it: latephase train --resume <out>)",
@@ -72,6 +73,7 @@ export function overridesFromFlags(flags: FlagValues<typeof RUN_FLAGS>): string[
   if (flags['ep'] !== undefined) set('verify.ep', flags['ep']);
   if (flags['allow-cpu-fallback']) set('verify.allowCpuFallback', true);
   if (flags['no-late-phase']) set('latePhase.enabled', false);
+  if (flags['ensemble']) set('export.ensemble', true);
   if (flags['workers'] !== undefined) set('workers', workersFlag(flags['workers']));
   return sets;
 }

@@ -31,11 +31,14 @@ import { writePlots } from './plots';
 import { accuracy } from '../src/eval/accuracy';
 import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities, ReliabilityBin, reliabilityBins } from '../src/eval/metrics';
 import { Model } from '../src/nn/model';
-import { foldMembers } from '../src/latephase/fold';
-import { exportOnnx, OnnxExport, OUTPUT_ROLE_MEANINGS } from '../export/onnx/exportOnnx';
+import { foldMember, foldMembers } from '../src/latephase/fold';
+import { exportOnnx, OnnxExport, OUTPUT_ROLE_MEANINGS, withMetadata } from '../export/onnx/exportOnnx';
 import { goldenFromReference, InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
 import { chooseProvider } from '../export/verify/executionProvider';
-import { BundleEvaluation, writeBundle } from '../export/bundle/bundle';
+import { BundleEvaluation, BundleExtras, writeBundle } from '../export/bundle/bundle';
+import { exportEnsemble } from '../export/onnx/exportEnsemble';
+import { ensembleInvariants, verifyEnsembleExport } from '../export/verify/verifyEnsemble';
+import { memberCount } from '../src/latephase/members';
 import { modelCard, ModelCardInfo } from '../export/bundle/modelCard';
 import { tritonModelName } from '../export/bundle/triton';
 import { ONNX_IMAGE_LAYOUT, isImageShape } from '../export/onnx/layout';
@@ -77,6 +80,8 @@ export interface RunSummary {
   readonly ensembleAccuracy: number;
   readonly metrics: JobMetrics;
   readonly verification: VerificationReport;
+  /** The implicit-ensemble export's verification (invariants included), when it was exported. */
+  readonly ensembleVerification?: VerificationReport;
   readonly outDir: string;
   readonly seconds: number;
 }
@@ -337,7 +342,8 @@ async function trainAndBundle(
     try {
       const metrics = evaluate(cfg, model, folded, test, log);
       const foldedAccuracy = metrics.folded.accuracy;
-      const exported = exportOnnx(folded, {
+      const unverified = exportOnnx(folded, {
+        foldBatchNorm: cfg.export.foldBatchNorm,
         provenance: {
           job: cfg.name,
           latephase_K: train.k,
@@ -353,16 +359,24 @@ async function trainAndBundle(
           heldout_accuracy: foldedAccuracy.toFixed(4),
         },
       });
-      const perRow = exported.input.dims.slice(1).reduce<number>((a, d) => a * Number(d), 1);
+      if (unverified.batchNormFold)
+        log(
+          `BatchNorm folding pass: ${unverified.batchNormFold.folded} folded into Conv/Gemm, ${unverified.batchNormFold.kept.length} kept (not after a Conv/Gemm)`,
+        );
+      const perRow = unverified.input.dims.slice(1).reduce<number>((a, d) => a * Number(d), 1);
       const verification = await verifyExport(
         folded,
-        exported,
+        unverified,
         [seededInputs(64, perRow, train.seed + 1), realInputs(test, 64, 'held-out examples')],
         {
           provider: cfg.verify.ep,
           allowCpuFallback: cfg.verify.allowCpuFallback,
         },
       );
+      const exported = withMetadata(unverified, {
+        'latephase.verification': `${verification.pass ? 'PASS' : 'FAIL'} against tfjs on onnxruntime ${verification.provider.used}: max abs ${verification.maxAbs.toExponential(2)}, max rel ${verification.maxRel.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol}; ${verification.cases.length} checks)`,
+      });
+      const ensemble = cfg.export.ensemble && late ? await exportAndVerifyEnsemble(cfg, model, test, train.seed, log) : undefined;
       // (A failure here is caught below: the staged version is discarded, the folder untouched.)
       staged = folder.stage();
       saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
@@ -386,8 +400,9 @@ async function trainAndBundle(
         ),
         card: modelCard(cardInfo(cfg, data, folded, exported, evaluation, verification, tritonName)),
         triton: { name: tritonName, ...(data.labels && { labels: data.labels }) },
+        ...(ensemble && { ensemble }),
       });
-      if (verification.pass) folder.publish(staged);
+      if (verification.pass && (ensemble?.report.pass ?? true)) folder.publish(staged);
       else keepFailedBundle(folder.target, staged, log);
       folder.clearWork(); // the run is complete: nothing left to resume
       return {
@@ -399,6 +414,7 @@ async function trainAndBundle(
         ensembleAccuracy: metrics.ensemble.accuracy,
         metrics,
         verification,
+        ...(ensemble && { ensembleVerification: ensemble.report }),
         outDir: folder.target,
         seconds: (Date.now() - started) / 1000,
       };
@@ -410,6 +426,30 @@ async function trainAndBundle(
     throw explainStop(err, folder, progressFile);
   } finally {
     model.dispose();
+  }
+}
+
+/** The implicit ensemble (all K members in one graph), verified against the tfjs ensemble, with its invariants. */
+async function exportAndVerifyEnsemble(
+  cfg: JobConfig,
+  model: Model,
+  test: Dataset,
+  seed: number,
+  log: (line: string) => void,
+): Promise<NonNullable<BundleExtras['ensemble']>> {
+  const members = Array.from({ length: memberCount(model) }, (_, k) => foldMember(model, k));
+  try {
+    const exported = exportEnsemble(members, { memberProbabilities: cfg.export.memberProbabilities, provenance: { job: cfg.name, seed } });
+    const perRow = model.inputShape.reduce((a, b) => a * b, 1);
+    const sets = [seededInputs(64, perRow, seed + 2), realInputs(test, 64, 'held-out examples')];
+    const report = await verifyEnsembleExport(model, exported, sets, { provider: cfg.verify.ep, allowCpuFallback: cfg.verify.allowCpuFallback });
+    const invariants = await ensembleInvariants(exported, model.inputShape, realInputs(test, 256, 'held-out examples'));
+    log(
+      `implicit ensemble export: ${members.length} members, ${exported.sharedInitializers} shared tensors stored once; verification ${report.pass ? 'PASS' : 'FAIL'} (max abs ${report.maxAbs.toExponential(2)}); invariants ${invariants.pass ? 'hold' : 'VIOLATED'}`,
+    );
+    return { exported, report: { ...report, pass: report.pass && invariants.pass }, invariants: { ...invariants } };
+  } finally {
+    members.forEach((m) => m.dispose());
   }
 }
 
@@ -545,6 +585,14 @@ export function summaryTable(s: RunSummary): string {
       `${v.pass ? 'PASS' : 'FAIL'}: max abs ${v.maxAbs.toExponential(2)}, max rel ${v.maxRel.toExponential(2)} ` +
         `(atol ${v.tolerance.atol}, rtol ${v.tolerance.rtol}; ${v.cases.length} checks on ${v.provider.used}${fallback})`,
     ],
+    ...(s.ensembleVerification
+      ? [
+          [
+            'ensemble export',
+            `${s.ensembleVerification.pass ? 'PASS' : 'FAIL'}: ensemble.onnx (probabilities, entropy, mutual_information), max abs ${s.ensembleVerification.maxAbs.toExponential(2)}`,
+          ] as [string, string],
+        ]
+      : []),
     ['output folder', s.outDir],
     ['wall time', `${s.seconds.toFixed(1)} s`],
   ];

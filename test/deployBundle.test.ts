@@ -88,3 +88,35 @@ test('a run writes goldens, a model card and a Triton repository; verify-bundle 
   assert.match(cli.stderr, /VerificationError: bundle '.*' does not check out/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('--ensemble: the implicit ensemble is exported beside the folded model, verified, and described in the manifest', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-ensemble-'));
+  const out = path.join(dir, 'out');
+  const r = runCli([...TINY, '--out', out, '--ensemble']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /implicit ensemble export: 2 members, \d+ shared tensors stored once; verification PASS .*invariants hold/);
+  assert.match(r.stdout, /ensemble export\s+PASS: ensemble\.onnx/);
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+    files: Record<string, unknown>;
+    ensemble: { file: string; outputs: Array<{ name: string; role: string; dims: unknown[] }>; verification: { pass: boolean } };
+  };
+  assert.ok('ensemble.onnx' in manifest.files && 'ensemble-verification.json' in manifest.files);
+  assert.deepEqual(
+    manifest.ensemble.outputs.map((o) => [o.name, o.role, o.dims]),
+    [
+      ['probabilities', 'probabilities', ['N', 10]],
+      ['entropy', 'entropy', ['N', 1]],
+      ['mutual_information', 'mutual_information', ['N', 1]],
+    ],
+  );
+  assert.equal(manifest.ensemble.verification.pass, true);
+  const report = JSON.parse(fs.readFileSync(path.join(out, 'ensemble-verification.json'), 'utf8')) as {
+    invariants: { pass: boolean; probabilitySum: number };
+  };
+  assert.ok(report.invariants.pass && report.invariants.probabilitySum < 1e-5);
+  const verify = runCli(['verify', path.join(out, 'ensemble.onnx'), '--trials', '1']);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  assert.match(verify.stdout, /output\s+entropy: FLOAT \[N, 1\]/);
+  assert.equal(runCli(['verify-bundle', out]).code, 0);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

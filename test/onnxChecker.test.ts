@@ -1,6 +1,6 @@
 /**
  * Independent validation with Debian's python3-onnx (never a runtime dependency): every parity
- * model is exported and passed through onnx.checker (full check) and strict shape inference by
+ * model and an implicit-ensemble graph are exported and passed through onnx.checker (full check) and strict shape inference by
  * .ci/check_onnx.py. Skipped where python3-onnx is absent, unless LATEPHASE_REQUIRE_ONNX_CHECKER=1
  * (set by CI), in which case its absence fails the test.
  */
@@ -13,7 +13,8 @@ import * as path from 'path';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { mnistCnn } from '../models/mnistCnn';
 import { charLstm } from '../models/charLstm';
-import { foldMembers } from '../src/latephase/fold';
+import { foldMember, foldMembers } from '../src/latephase/fold';
+import { exportEnsemble } from '../export/onnx/exportEnsemble';
 import { releaseMembers } from '../src/latephase/members';
 import { FOLDED_CASES, warmStatistics } from './parityModels';
 import { LAYER_CASES } from './layerCases';
@@ -49,6 +50,11 @@ test(
     releaseMembers(cnn, 4, 0, 2);
     warmStatistics(cnn, 4);
     for (const mode of ['exact', 'mean'] as const) models.push([`mnist cnn ${mode} fold`, foldMembers(cnn, { batchNorm: mode })]);
+    // The implicit-ensemble graph (all members, LogSoftmax / ReduceLogSumExp / entropy / MI).
+    const members = [0, 1, 2, 3].map((k) => foldMember(cnn, k));
+    fs.writeFileSync(path.join(dir, 'mnist_cnn_ensemble.onnx'), exportEnsemble(members, { memberProbabilities: true }).bytes);
+    members.forEach((m) => m.dispose());
+    const extra = 1;
     const lm = charLstm({ vocab: 12, seqLen: 6, embed: 4, hidden: 5 }); // Gather, LSTM, Squeeze, MatMul
     releaseMembers(lm, 3, 0.2, 1);
     models.push(['char lstm rank-1 fold', foldMembers(lm)]);
@@ -61,7 +67,7 @@ test(
     cnn.dispose();
     const r = spawnSync(PYTHON, [CHECKER, dir], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, new RegExp(`all ${models.length} exported models pass`));
+    assert.match(r.stdout, new RegExp(`all ${models.length + extra} exported models pass`));
     fs.rmSync(dir, { recursive: true, force: true });
   },
 );

@@ -37,6 +37,8 @@ export const MODEL_FILE = 'model.onnx';
 export const MANIFEST_FILE = 'manifest.json';
 export const REPORT_FILE = 'verification.json';
 export const CARD_FILE = 'README.md';
+export const ENSEMBLE_FILE = 'ensemble.onnx';
+export const ENSEMBLE_REPORT_FILE = 'ensemble-verification.json';
 
 export interface Manifest {
   readonly format: 'latephase-bundle/1';
@@ -50,6 +52,12 @@ export interface Manifest {
   readonly labels?: readonly string[];
   readonly provenance: Readonly<Record<string, string>>;
   readonly evaluation?: BundleEvaluation;
+  /** The implicit-ensemble model, when exported. */
+  readonly ensemble?: {
+    readonly file: string;
+    readonly outputs: ReadonlyArray<TensorSignature & { readonly role: OutputRole; readonly dtype: 'float32'; readonly meaning: string }>;
+    readonly verification: { readonly pass: boolean; readonly maxAbs: number; readonly report: string };
+  };
   readonly verification: {
     readonly pass: boolean;
     readonly provider: string;
@@ -134,6 +142,8 @@ export interface BundleExtras {
   readonly golden?: readonly GoldenSet[];
   /** The model card, written as README.md. */
   readonly card?: string;
+  /** The implicit-ensemble export, written as ensemble.onnx with its verification report. */
+  readonly ensemble?: { readonly exported: OnnxExport; readonly report: VerificationReport; readonly invariants: Readonly<Record<string, unknown>> };
   /** A Triton model repository under `triton/`. */
   readonly triton?: { readonly name: string; readonly labels?: readonly string[]; readonly maxBatch?: number };
 }
@@ -148,7 +158,20 @@ export function writeBundle(dir: string, model: Model, exported: OnnxExport, rep
   if (extras.golden) writeGoldenSets(path.join(dir, GOLDEN_DIR), extras.golden);
   if (extras.card) writeFileAtomic(path.join(dir, CARD_FILE), extras.card);
   if (extras.triton) writeTritonRepository(dir, exported, extras.triton);
-  writeFileAtomic(paths.manifest, `${JSON.stringify(buildManifest(model, exported, report, hashFiles(dir), extras.evaluation), null, 2)}\n`);
+  if (extras.ensemble) {
+    writeFileAtomic(path.join(dir, ENSEMBLE_FILE), extras.ensemble.exported.bytes);
+    writeFileAtomic(
+      path.join(dir, ENSEMBLE_REPORT_FILE),
+      `${JSON.stringify({ ...extras.ensemble.report, invariants: extras.ensemble.invariants }, null, 2)}\n`,
+    );
+  }
+  const manifest = buildManifest(model, exported, report, hashFiles(dir), extras.evaluation);
+  const ensemble = extras.ensemble && {
+    file: ENSEMBLE_FILE,
+    outputs: extras.ensemble.exported.outputs.map((o) => ({ ...o, dtype: 'float32' as const, meaning: OUTPUT_ROLE_MEANINGS[o.role] })),
+    verification: { pass: extras.ensemble.report.pass, maxAbs: extras.ensemble.report.maxAbs, report: ENSEMBLE_REPORT_FILE },
+  };
+  writeFileAtomic(paths.manifest, `${JSON.stringify(ensemble ? { ...manifest, ensemble } : manifest, null, 2)}\n`);
   return paths;
 }
 

@@ -2,7 +2,9 @@
  * Writes a plain (folded) model as an ONNX ModelProto: opset 17, IR version 8, dynamic batch
  * dimension 'N', NCHW image layout (layout.ts), provenance in metadata_props.
  */
+import * as crypto from 'crypto';
 import { onnx } from 'onnx-proto';
+import { FoldBatchNormResult, foldBatchNormPass } from './passes/foldBatchNorm';
 import { encodeModel, floatValueInfo, IR_VERSION, OPSET } from '../../src/onnx/proto';
 import { Model } from '../../src/nn/model';
 import { Layer, walkLayers } from '../../src/nn/layer';
@@ -25,6 +27,11 @@ export interface ExportOptions {
   readonly provenance?: Readonly<Record<string, string | number | boolean>>;
   /** Add a Softmax output (over the last axis) next to the logits (default: when the output is class scores). */
   readonly probabilities?: boolean;
+  /**
+   * Fold BatchNormalization into the Conv/Gemm before it where exact (passes/foldBatchNorm.ts): on
+   * for deployment bundles, off (the default) to keep the graph layer for layer with the model.
+   */
+  readonly foldBatchNorm?: boolean;
 }
 
 export interface TensorSignature {
@@ -38,7 +45,7 @@ export interface TensorSignature {
  * verification and bundles never read outputs by position: `logits` (the model's raw output,
  * class scores on the last axis), `probabilities` (their softmax), `output` (raw, not class scores).
  */
-export type OutputRole = 'logits' | 'probabilities' | 'output';
+export type OutputRole = 'logits' | 'probabilities' | 'output' | 'entropy' | 'mutual_information' | 'member_probabilities';
 
 export interface OutputSignature extends TensorSignature {
   readonly role: OutputRole;
@@ -48,6 +55,9 @@ export const OUTPUT_ROLE_MEANINGS: Readonly<Record<OutputRole, string>> = {
   logits: 'class logits (last axis)',
   probabilities: 'class probabilities (softmax of the logits over the last axis)',
   output: "the model's raw output",
+  entropy: 'predictive entropy of the mean softmax, [N, 1] (nats; the OOD score)',
+  mutual_information: "mutual information between prediction and member, [N, 1] (nats): the members' disagreement",
+  member_probabilities: "each member's class probabilities, [N, K, classes]",
 };
 
 /** Metadata key of the output roles (JSON: output name -> role), for any reader of the file. */
@@ -61,6 +71,8 @@ export interface OnnxExport {
   readonly irVersion: number;
   readonly nodeCount: number;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The BatchNorm folding pass's result, when it ran. */
+  readonly batchNormFold?: FoldBatchNormResult;
 }
 
 function checkPlain(model: Model): void {
@@ -83,20 +95,35 @@ function valueInfo(sig: TensorSignature): onnx.IValueInfoProto {
   return floatValueInfo(sig.name, sig.dims);
 }
 
-export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
+/** Lower a plain model's layers into `graph`, reading `input`; returns the model's output value. */
+export function lowerModel(graph: GraphBuilder, model: Model, input: string): OnnxValue {
   checkPlain(model);
-  const graph = new GraphBuilder();
   const ctx: LoweringContext = {
     graph,
-    lower(layer: Layer, input: OnnxValue): OnnxValue {
+    lower(layer: Layer, value: OnnxValue): OnnxValue {
       const entry = findLowering(layer);
       if (!entry)
         throw new ExportError(`layer '${layer.name}' of kind '${layer.kind}' has no ONNX lowering; supported: ${supportedKinds().join(', ')}`);
-      return entry.lower(layer, input, ctx);
+      return entry.lower(layer, value, ctx);
     },
   };
+  return ctx.lower(model.net, { name: input, shape: model.inputShape });
+}
+
+/** metadata_props from the exporter's own keys and the caller's provenance: keys must be unique. */
+export function metadataOf(own: Record<string, string>, provenance: ExportOptions['provenance'] = {}): Record<string, string> {
+  const metadata = { ...own };
+  for (const [k, v] of Object.entries(provenance)) {
+    if (k in metadata) throw new ExportError(`provenance key '${k}' is already set by the exporter; metadata keys must be unique`);
+    metadata[k] = String(v);
+  }
+  return metadata;
+}
+
+export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
+  const graph = new GraphBuilder();
   const input: TensorSignature = { name: graph.reserve(INPUT_NAME), dims: ['N', ...onnxDims(model.inputShape)] };
-  const result = ctx.lower(model.net, { name: input.name, shape: model.inputShape });
+  const result = lowerModel(graph, model, input.name);
   // Class scores: a vector per example, or one per time step ([T, classes]); images are not.
   const classScores = result.shape.length <= 2;
   const logitsName = graph.reserve(classScores ? LOGITS_NAME : 'output');
@@ -111,17 +138,46 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
     graph.node('Softmax', [logitsName], 'softmax', { axis: { i: -1 } }, probs);
     outputs.push({ name: probs, dims: ['N', ...result.shape], role: 'probabilities' });
   }
-  const metadata: Record<string, string> = {
+  const batchNormFold = opts.foldBatchNorm
+    ? foldBatchNormPass({ nodes: graph.nodes, initializers: graph.initializers, outputs: outputs.map((o) => o.name) })
+    : undefined;
+  const own: Record<string, string> = {
     model: model.name,
     [OUTPUT_ROLES_KEY]: JSON.stringify(Object.fromEntries(outputs.map((o) => [o.name, o.role]))),
   };
-  for (const [k, v] of Object.entries(opts.provenance ?? {})) {
-    if (k in metadata) throw new ExportError(`provenance key '${k}' is already set by the exporter; metadata keys must be unique`);
-    metadata[k] = String(v);
-  }
+  if (batchNormFold) own['latephase.batchnorm_folded'] = `${batchNormFold.folded} folded into Conv/Gemm, ${batchNormFold.kept.length} kept`;
+  own['latephase.weights_sha256'] = weightsDigest(graph.initializers);
+  const metadata = metadataOf(own, opts.provenance);
   const bytes = encodeModel(
     { name: model.name, node: graph.nodes, initializer: graph.initializers, input: [valueInfo(input)], output: outputs.map(valueInfo) },
     { producerName: PACKAGE.name, producerVersion: PACKAGE.version, metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })) },
   );
-  return { bytes, input, outputs, opset: OPSET, irVersion: IR_VERSION, nodeCount: graph.nodes.length, metadata };
+  return {
+    bytes,
+    input,
+    outputs,
+    opset: OPSET,
+    irVersion: IR_VERSION,
+    nodeCount: graph.nodes.length,
+    metadata,
+    ...(batchNormFold && { batchNormFold }),
+  };
+}
+
+/**
+ * The export with more metadata_props (e.g. the verification summary, known only after the graph
+ * was verified): the graph and weights are untouched; keys must stay unique.
+ */
+export function withMetadata<T extends OnnxExport>(exported: T, extra: Readonly<Record<string, string>>): T {
+  const model = onnx.ModelProto.decode(exported.bytes);
+  const metadata = metadataOf({ ...exported.metadata }, extra);
+  model.metadataProps = Object.entries(metadata).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value }));
+  return { ...exported, bytes: onnx.ModelProto.encode(model).finish(), metadata };
+}
+
+/** SHA-256 over every initializer's name, dims and bytes, in graph order: the weights' identity. */
+export function weightsDigest(initializers: readonly onnx.ITensorProto[]): string {
+  const h = crypto.createHash('sha256');
+  for (const t of initializers) h.update(`${t.name}:${(t.dims ?? []).join('x')}:`).update(t.rawData ?? new Uint8Array());
+  return h.digest('hex');
 }

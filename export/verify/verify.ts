@@ -91,19 +91,33 @@ async function createSession(bytes: Uint8Array, level: OptimizationLevel, provid
   }
 }
 
+/** Reference outputs (ONNX layout, in `exported.outputs` order) for `rows` examples of tfjs-layout `values`. */
+export type ReferenceFn = (values: Float32Array, rows: number) => Float32Array[];
+
 export async function verifyExport(
   model: Model,
   exported: OnnxExport,
   inputSets: readonly InputSet[],
   opts: VerifyOptions = {},
 ): Promise<VerificationReport> {
+  return verifyAgainst((values, rows) => referenceOutputs(model, values, rows, exported.outputs), model.inputShape, exported, inputSets, opts);
+}
+
+/** onnxruntime against `reference` on every input set, batch size and optimisation level. */
+export async function verifyAgainst(
+  reference: ReferenceFn,
+  inputShape: readonly number[],
+  exported: OnnxExport,
+  inputSets: readonly InputSet[],
+  opts: VerifyOptions = {},
+): Promise<VerificationReport> {
   const tolerance = opts.tolerance ?? { atol: DEFAULT_ATOL, rtol: DEFAULT_RTOL };
   const provider = chooseProvider(opts.provider ?? 'cpu', opts.allowCpuFallback ?? false);
-  const perRow = model.inputShape.reduce((a, b) => a * b, 1);
+  const perRow = inputShape.reduce((a, b) => a * b, 1);
   for (const set of inputSets) {
     if (!(set.rows > 0) || set.values.length < set.rows * perRow) {
       throw new VerificationError(
-        `input set '${set.label}': ${set.values.length} values cannot hold ${set.rows} rows of shape [${model.inputShape.join(', ')}]`,
+        `input set '${set.label}': ${set.values.length} values cannot hold ${set.rows} rows of shape [${inputShape.join(', ')}]`,
       );
     }
   }
@@ -116,13 +130,13 @@ export async function verifyExport(
           const rows = Math.min(batch, set.rows);
           const values = set.values.subarray(0, rows * perRow);
           const feeds = {
-            [exported.input.name]: new ort.Tensor('float32', toOnnxInput(values, rows, model.inputShape), [
+            [exported.input.name]: new ort.Tensor('float32', toOnnxInput(values, rows, inputShape), [
               rows,
               ...exported.input.dims.slice(1).map(Number),
             ]),
           };
           const got = await session.run(feeds);
-          const want = referenceOutputs(model, values, rows, exported.outputs);
+          const want = reference(values, rows);
           exported.outputs.forEach((o, i) => {
             const candidate = got[o.name];
             if (!candidate) throw new VerificationError(`onnxruntime returned no output '${o.name}'`);

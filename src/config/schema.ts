@@ -185,6 +185,18 @@ export const JOB_SCHEMA = z
       })
       .strict()
       .default({ bins: 15 }),
+    /** Extra exports beside the folded model. */
+    export: z
+      .object({
+        /** Also write the implicit ensemble (all K members in one graph): ensemble.onnx with probabilities, entropy, mutual_information. */
+        ensemble: z.boolean().default(false),
+        /** Add member_probabilities [N, K, classes] to the ensemble graph. */
+        memberProbabilities: z.boolean().default(false),
+        /** Fold BatchNorm into the Conv/Gemm before it where exact (false keeps the graph layer for layer, for debugging). */
+        foldBatchNorm: z.boolean().default(true),
+      })
+      .strict()
+      .default({ ensemble: false, memberProbabilities: false, foldBatchNorm: true }),
     verify: z
       .object({
         ep: z.enum(['cpu', 'cuda']).default('cpu'),

@@ -4,6 +4,8 @@ import { walkLayers } from '../nn/layer';
 import { isWeighted } from '../nn/weightedLayer';
 import { FoldOptions, isLatePhase } from './latePhaseLayer';
 import { checkFoldOptions } from './kindRegistry';
+import { memberCount } from './members';
+import { ConfigError } from '../errors';
 
 /**
  * Average every late-phase unit's K members into plain weights (each kind's rule, chosen by its
@@ -15,6 +17,23 @@ export function foldMembers(model: Model, options: FoldOptions = {}): Model {
   const net = mapLayerTree(model.net, (layer) => {
     if (isLatePhase(layer)) return layer.fold(options);
     if (isWeighted(layer) && layer.weights().some(isLatePhase)) return layer.withWeights((w) => (isLatePhase(w) ? w.fold(options) : w.clone()));
+    return null;
+  });
+  return model.withNet(net);
+}
+
+/**
+ * Member k of the implicit ensemble as a plain model: every late-phase unit replaced by member k's
+ * weights alone (each kind's fold over that one member). `model` is untouched.
+ */
+export function foldMember(model: Model, k: number, options: FoldOptions = {}): Model {
+  checkFoldOptions(options);
+  const count = memberCount(model);
+  if (!(Number.isInteger(k) && k >= 0 && k < count)) throw new ConfigError(`model '${model.name}' has members 0..${count - 1}, not ${k}`);
+  const net = mapLayerTree(model.net, (layer) => {
+    if (isLatePhase(layer)) return layer.foldMember(k, options);
+    if (isWeighted(layer) && layer.weights().some(isLatePhase))
+      return layer.withWeights((w) => (isLatePhase(w) ? w.foldMember(k, options) : w.clone()));
     return null;
   });
   return model.withNet(net);

@@ -41,12 +41,16 @@ export interface LatePhaseUnit {
 export interface LatePhaseLayer extends Layer, LatePhaseUnit {
   /** A plain layer computing this layer's average over members, per `options`. */
   fold(options: FoldOptions): Layer;
+  /** A plain layer computing member k alone (the implicit-ensemble export's members). */
+  foldMember(k: number, options: FoldOptions): Layer;
 }
 
 /** A late-phase kind that supplies a plain layer's weight. */
 export interface LatePhaseWeight extends Weight, LatePhaseUnit {
   /** A plain weight: the kind's average over members, per `options`. */
   fold(options: FoldOptions): Weight;
+  /** A plain weight: member k's alone. */
+  foldMember(k: number, options: FoldOptions): Weight;
 }
 
 export function isLatePhase(x: Layer | Weight): x is LatePhaseLayer | LatePhaseWeight {

@@ -18,6 +18,11 @@ export abstract class MemberLayer<N extends string> extends MemberUnit<N> implem
 
   abstract outputShape(input: readonly number[]): number[];
   abstract fold(options: FoldOptions): Layer;
+
+  /** Member k alone: the kind's fold over a member set holding only k. */
+  foldMember(k: number, options: FoldOptions): Layer {
+    return this.members.withOnly(k, () => this.fold(options));
+  }
   /** The layer's output computed with one member's tensors. */
   protected abstract forwardMember(x: tf.Tensor, member: Record<N, tf.Variable>, ctx: ForwardContext): tf.Tensor;
 

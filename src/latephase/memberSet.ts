@@ -113,6 +113,23 @@ export class MemberSet<N extends string> {
     return this.names.filter((n) => this.specs[n].role === role);
   }
 
+  /**
+   * Run `fn` as if member k were the only member (count 1, mean = member k): every kind's fold
+   * applied to one member gives the plain weights of that member alone, with no per-kind code.
+   */
+  withOnly<T>(k: number, fn: () => T): T {
+    const all = this.members;
+    const selection = this.selection;
+    this.members = [this.member(k)];
+    this.selection = 0;
+    try {
+      return fn();
+    } finally {
+      this.members = all;
+      this.selection = selection;
+    }
+  }
+
   /** Element-wise mean over members of one tensor. */
   mean(name: N): tf.Tensor {
     return tf.tidy(() => tf.mean(tf.stack(this.members.map((m) => m[name])), 0));

@@ -24,6 +24,11 @@ export abstract class MemberWeight<N extends string> extends MemberUnit<N> imple
   protected abstract memberValue(member: Record<N, tf.Variable>): tf.Tensor;
   abstract fold(options: FoldOptions): Weight;
 
+  /** Member k alone: the kind's fold over a member set holding only k. */
+  foldMember(k: number, options: FoldOptions): Weight {
+    return this.members.withOnly(k, () => this.fold(options));
+  }
+
   /** The selected member's weight; with 'average', the mean over members of their weights. */
   value(): tf.Tensor {
     if (this.members.selected !== 'average') return this.memberValue(this.members.active());
