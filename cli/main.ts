@@ -11,6 +11,17 @@ import { assertVerified } from '../export/verify/verify';
 import { presetList, TRAIN_FLAGS, trainCommand } from './trainCommand';
 import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';
 import { formatBundleCheck, verifyBundle } from '../export/bundle/verifyBundle';
+import { runBundleJob } from '../job/bundleJob';
+import type { FlagTable } from './args';
+
+const BUNDLE_FLAGS = {
+  set: {
+    kind: 'string',
+    multiple: true,
+    help: 'change what happens after training, e.g. --set export.fp16=true (export, verify, evaluation, output, backend)',
+  },
+  out: { kind: 'string', help: "output folder (default: the stored config's)" },
+} as const satisfies FlagTable;
 
 const USAGE = `usage: latephase <command> [flags]
 
@@ -21,6 +32,8 @@ commands:
   run                    the mnist-cnn preset with flags: npm start
   verify <model.onnx>    inspect any ONNX file and check its outputs: optimised vs unoptimised onnxruntime,
                          seeded trials at batch 1 and an odd batch, golden data (model-zoo layout)
+  bundle <folder|ckpt>    a new bundle from a trained model (its checkpoint and stored config), no training:
+                         other export options with --set export.fp16=true, --set export.ensemble=true, ...
   verify-bundle <folder> re-check a bundle offline: file hashes, golden data replayed, Triton config vs graph
   inspect <model>        parameter counts: shared, late-phase per member, total at K
                          models: ${MODEL_NAMES.join(', ')}
@@ -30,6 +43,9 @@ ${flagHelp(TRAIN_FLAGS)}
 
 'latephase run' flags:
 ${flagHelp(RUN_FLAGS)}
+
+'latephase bundle' flags:
+${flagHelp(BUNDLE_FLAGS)}
 
 'latephase verify' flags:
 ${flagHelp(VERIFY_FLAGS)}
@@ -51,8 +67,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command ? 0 : 2;
   }
   try {
-    if (!['train', 'presets', 'run', 'verify', 'verify-bundle', 'inspect'].includes(command))
-      throw new ConfigError(`unknown command '${command}'; expected train, presets, run, verify, verify-bundle or inspect (see latephase --help)`);
+    if (!['train', 'presets', 'run', 'bundle', 'verify', 'verify-bundle', 'inspect'].includes(command))
+      throw new ConfigError(
+        `unknown command '${command}'; expected train, presets, run, bundle, verify, verify-bundle or inspect (see latephase --help)`,
+      );
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(USAGE);
       return 0;
@@ -75,12 +93,24 @@ export async function main(argv: readonly string[]): Promise<number> {
         console.error('latephase verify: outputs differ (see the table); exiting 0 because of --warn-only');
         return 0;
       }
+      const failing = report.outputs.filter((o) => !o.pass).map((o) => o.output);
+      const against = report.modelReference && !report.modelReference.pass ? ['the tfjs model rebuilt from the bundle differs'] : [];
       throw new VerificationError(
-        `'${file}': ${report.outputs
-          .filter((o) => !o.pass)
-          .map((o) => o.output)
-          .join(', ')} outside tolerance (see the table)`,
+        `'${file}': ${[...(failing.length ? [`${failing.join(', ')} outside tolerance`] : []), ...against].join('; ')} (see the table)`,
       );
+    }
+    if (command === 'bundle') {
+      const [source, ...flags] = rest;
+      if (!source || source.startsWith('--')) throw new ConfigError("'latephase bundle' needs a bundle folder or a checkpoint file");
+      const parsed = parseFlags(flags, BUNDLE_FLAGS, 'bundle');
+      const set = [...(parsed['set'] ?? []), ...(parsed['out'] ? [`output=${JSON.stringify(parsed['out'])}`] : [])];
+      const summary = await runBundleJob(source, { set });
+      console.log(`\nlatephase bundle: summary\n${summaryTable(summary)}`);
+      assertVerified(summary.verification);
+      if (summary.ensembleVerification) assertVerified(summary.ensembleVerification);
+      if (summary.fp16Pass === false)
+        throw new VerificationError('the fp16-weight export does not match the fp32 export within fp16 tolerances (see fp16-verification.json)');
+      return 0;
     }
     if (command === 'verify-bundle') {
       const [folder, ...flags] = rest;
@@ -106,12 +136,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(`\nlatephase train: summary\n${summaryTable(result)}`);
       assertVerified(result.verification);
       if (result.ensembleVerification) assertVerified(result.ensembleVerification);
+      if (result.fp16Pass === false)
+        throw new VerificationError('the fp16-weight export does not match the fp32 export within fp16 tolerances (see fp16-verification.json)');
       return 0;
     }
     const summary = await runMnistJob(parseFlags(rest, RUN_FLAGS, 'run'));
     console.log(`\nlatephase run: summary\n${summaryTable(summary)}`);
     assertVerified(summary.verification);
     if (summary.ensembleVerification) assertVerified(summary.ensembleVerification);
+    if (summary.fp16Pass === false)
+      throw new VerificationError('the fp16-weight export does not match the fp32 export within fp16 tolerances (see fp16-verification.json)');
     return 0;
   } catch (err) {
     const name = err instanceof Error ? err.name : 'Error';

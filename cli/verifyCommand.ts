@@ -10,6 +10,8 @@ import { FileVerificationReport, formatFileReport, verifyOnnxFile } from '../exp
 import { parseProvider } from '../export/verify/executionProvider';
 import { writeFileAtomic } from '../src/io/atomicWrite';
 import { FlagTable, FlagValues } from './args';
+import { verifyAgainstModel } from '../job/verifyAgainstModel';
+import { selectBackend } from '../src/backend/selectBackend';
 
 export const VERIFY_FLAGS = {
   trials: { kind: 'int', min: 1, max: 100, help: 'seeded random trials per batch size (default 3)' },
@@ -28,6 +30,11 @@ export const VERIFY_FLAGS = {
   'allow-cpu-fallback': { kind: 'boolean', help: 'with --ep cuda: run on CPU (reported) if CUDA is missing' },
   profile: { kind: 'boolean', help: 'count the nodes each execution provider ran (onnxruntime profiling)' },
   'max-bytes': { kind: 'int', min: 1, help: 'refuse model files larger than this (default 2 GiB)' },
+  reference: {
+    kind: 'string',
+    choices: ['onnxruntime', 'model'],
+    help: 'onnxruntime (default; any file), or model: also our export against the tfjs model rebuilt from its bundle (config.json, latephase.ckpt)',
+  },
   'warn-only': { kind: 'boolean', help: 'report mismatches but exit 0 (the report still says FAIL)' },
 } as const satisfies FlagTable;
 
@@ -64,7 +71,7 @@ function batches(raw: string | undefined): number[] | undefined {
 export async function verifyCommand(file: string, flags: FlagValues<typeof VERIFY_FLAGS>): Promise<FileVerificationReport> {
   if (!fs.existsSync(file)) throw new ConfigError(`'latephase verify': no such file '${file}'`);
   const tolerance = { atol: flags['atol'] ?? 1e-4, rtol: flags['rtol'] ?? 1e-3 };
-  const report = await verifyOnnxFile(file, {
+  let report = await verifyOnnxFile(file, {
     trials: flags['trials'],
     batches: batches(flags['batch']),
     seed: flags['seed'],
@@ -80,6 +87,15 @@ export async function verifyCommand(file: string, flags: FlagValues<typeof VERIF
     profile: flags['profile'] || flags['ep'] === 'cuda',
     maxBytes: flags['max-bytes'],
   });
+  if (flags['reference'] === 'model') {
+    await selectBackend();
+    const m = await verifyAgainstModel(file, { seed: flags['seed'] });
+    report = {
+      ...report,
+      modelReference: { pass: m.pass, maxAbs: m.maxAbs, maxRel: m.maxRel, checks: m.cases.length },
+      pass: report.pass && m.pass,
+    };
+  }
   if (flags['report']) writeFileAtomic(flags['report'], `${JSON.stringify(report, (_, v: unknown) => (v === Infinity ? 'Infinity' : v), 2)}\n`);
   console.log(formatFileReport(report));
   return report;

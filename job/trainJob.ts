@@ -11,81 +11,34 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
-import { Dataset, exampleCount, subset } from '../src/data/dataset';
+import { exampleCount } from '../src/data/dataset';
 import { zooRecipe } from '../models/index';
 import { buildFromRecipe, ModelRecipe } from '../src/nn/modelRecipe';
 import { autoWorkers } from '../src/train/dataParallel';
 import { defaultGhostBatches, shardSizes } from '../src/train/gradients';
 import { OutputFolder } from '../src/io/outputFolder';
 import { faultPoint } from '../src/io/faultPoints';
-import { describeChoice } from '../src/latephase/kindRegistry';
 import { ConfigError, DataError, TrainingError, TrainingInterrupted } from '../src/errors';
-import * as tf from '@tensorflow/tfjs-core';
 import { describePosition, TrainSnapshot } from '../src/train/trainingState';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
 import { learningRate } from '../src/train/schedule';
 import { Augmentation } from '../src/data/augment';
 import { MetricsLog, METRICS_LOG_FILE } from './metricsLog';
-import { writePlots } from './plots';
 import { accuracy } from '../src/eval/accuracy';
-import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities, ReliabilityBin, reliabilityBins } from '../src/eval/metrics';
-import { Model } from '../src/nn/model';
-import { foldMember, foldMembers } from '../src/latephase/fold';
-import { exportOnnx, OnnxExport, OUTPUT_ROLE_MEANINGS, withMetadata } from '../export/onnx/exportOnnx';
-import { goldenFromReference, InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
 import { chooseProvider } from '../export/verify/executionProvider';
-import { BundleEvaluation, BundleExtras, writeBundle } from '../export/bundle/bundle';
-import { exportEnsemble } from '../export/onnx/exportEnsemble';
-import { ensembleInvariants, verifyEnsembleExport } from '../export/verify/verifyEnsemble';
-import { memberCount } from '../src/latephase/members';
-import { modelCard, ModelCardInfo } from '../export/bundle/modelCard';
-import { tritonModelName } from '../export/bundle/triton';
-import { ONNX_IMAGE_LAYOUT, isImageShape } from '../export/onnx/layout';
-import { writeFileAtomic } from '../src/io/atomicWrite';
-import { Rng } from '../src/nn/rng';
 import { loadCheckpoint, readCheckpointHeader, saveCheckpoint } from '../src/train/checkpoint';
 import { configDifferences } from '../src/config/resolve';
 import { JobConfig } from '../src/config/schema';
-import { JobData, loadJobData } from '../src/config/dataSource';
+import { loadJobData } from '../src/config/dataSource';
+import { finishRun, RunSummary } from './finishRun';
 
-/** The trained late-phase model (all K members), for re-folding or further work. */
-export const CHECKPOINT_FILE = 'latephase.ckpt';
+export { CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, summaryTable } from './finishRun';
+export type { JobMetrics, RunSummary } from './finishRun';
+
 /** An unfinished run's progress checkpoint, in the output folder's work folder. */
 export const PROGRESS_FILE = 'progress.ckpt';
-/** The resolved config the run used (every default filled in). */
-export const CONFIG_FILE = 'config.json';
-
-/** What evaluation found on the held-out data (and the OOD set, when the config names one). */
-export interface JobMetrics {
-  readonly folded: ClassMetrics;
-  /** The implicit ensemble: the mean of the members' softmax outputs. */
-  readonly ensemble: ClassMetrics;
-  readonly members: readonly ClassMetrics[];
-  /** Reliability diagram points (the ECE's bins). */
-  readonly reliability: { readonly folded: readonly ReliabilityBin[]; readonly ensemble: readonly ReliabilityBin[] };
-  /** AUROC of the predictive entropy, OOD examples against held-out ones. */
-  readonly ood?: { readonly set: string; readonly folded: number; readonly ensemble: number };
-}
-
-export const METRICS_FILE = 'metrics.json';
-
-export interface RunSummary {
-  readonly backend: string;
-  /** Data-parallel gradient worker threads besides the main one. */
-  readonly workers: number;
-  readonly accuracyBeforeLatePhase: number | null;
-  readonly memberAccuracies: readonly number[];
-  readonly foldedAccuracy: number;
-  readonly ensembleAccuracy: number;
-  readonly metrics: JobMetrics;
-  readonly verification: VerificationReport;
-  /** The implicit-ensemble export's verification (invariants included), when it was exported. */
-  readonly ensembleVerification?: VerificationReport;
-  readonly outDir: string;
-  readonly seconds: number;
-}
-
 export interface JobOptions {
   readonly log?: (line: string) => void;
   /** Continue the interrupted run whose progress the output folder's work folder holds. */
@@ -147,25 +100,6 @@ export function capWorkers(requested: number, train: TrainConfig, log: (line: st
   if (capped < requested)
     log(`gradient workers: ${requested} requested, ${capped} used (${os.cpus().length} cores; ${byShards + 1} ghost batch(es) per minibatch)`);
   return capped;
-}
-
-function seededInputs(rows: number, perRow: number, seed: number): InputSet {
-  const rng = new Rng(seed);
-  const values = new Float32Array(rows * perRow);
-  for (let i = 0; i < values.length; i++) values[i] = rng.next();
-  return { label: 'seeded uniform [0,1)', values, rows };
-}
-
-function realInputs(data: Dataset, rows: number, label: string): InputSet {
-  const n = Math.min(rows, exampleCount(data));
-  return {
-    label,
-    values: subset(
-      data,
-      Array.from({ length: n }, (_, i) => i),
-    ).x,
-    rows: n,
-  };
 }
 
 /** Run the job `cfg` describes; the bundle lands in `cfg.output` (default `out/<name>`). */
@@ -283,7 +217,6 @@ async function trainAndBundle(
   const model = buildFromRecipe(recipe);
   const test = data.test;
   let before: number | null = null;
-  let staged: string | null = null;
   try {
     let resume: TrainSnapshot | undefined;
     let keepLines: number | undefined;
@@ -337,170 +270,12 @@ async function trainAndBundle(
       opts.onPhase?.('finishing');
       if (resume) tf.dispose(resume.tensors.map((t) => t.tensor));
     }
-    const fold = { batchNorm: 'exact', ...cfg.latePhase.fold };
-    const folded = foldMembers(model, fold);
-    try {
-      const metrics = evaluate(cfg, model, folded, test, log);
-      const foldedAccuracy = metrics.folded.accuracy;
-      const unverified = exportOnnx(folded, {
-        foldBatchNorm: cfg.export.foldBatchNorm,
-        provenance: {
-          job: cfg.name,
-          latephase_K: train.k,
-          latephase_T0_epochs: train.t0,
-          epochs: train.epochs,
-          ...Object.fromEntries(Object.entries(fold).map(([k, v]) => [`fold_${k}`, v])),
-          late_phase_weights: late ? describeChoice(cfg.latePhase.kinds) : 'none (plain training)',
-          swa: train.swa ? `epoch ends from epoch ${train.swa.start + 1}, BatchNorm recomputed per member` : 'none',
-          backend: backend.choice,
-          seed: train.seed,
-          sigma0: train.sigma0,
-          gamma_theta: resolveGammaTheta(train.gammaTheta, train.k),
-          heldout_accuracy: foldedAccuracy.toFixed(4),
-        },
-      });
-      if (unverified.batchNormFold)
-        log(
-          `BatchNorm folding pass: ${unverified.batchNormFold.folded} folded into Conv/Gemm, ${unverified.batchNormFold.kept.length} kept (not after a Conv/Gemm)`,
-        );
-      const perRow = unverified.input.dims.slice(1).reduce<number>((a, d) => a * Number(d), 1);
-      const verification = await verifyExport(
-        folded,
-        unverified,
-        [seededInputs(64, perRow, train.seed + 1), realInputs(test, 64, 'held-out examples')],
-        {
-          provider: cfg.verify.ep,
-          allowCpuFallback: cfg.verify.allowCpuFallback,
-        },
-      );
-      const exported = withMetadata(unverified, {
-        'latephase.verification': `${verification.pass ? 'PASS' : 'FAIL'} against tfjs on onnxruntime ${verification.provider.used}: max abs ${verification.maxAbs.toExponential(2)}, max rel ${verification.maxRel.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol}; ${verification.cases.length} checks)`,
-      });
-      const ensemble = cfg.export.ensemble && late ? await exportAndVerifyEnsemble(cfg, model, test, train.seed, log) : undefined;
-      // (A failure here is caught below: the staged version is discarded, the folder untouched.)
-      staged = folder.stage();
-      saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
-        job: cfg.name,
-        seed: train.seed,
-        epochs: train.epochs,
-        t0: train.t0,
-        k: train.k,
-        config: JSON.stringify(cfg),
-      });
-      writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
-      writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
-      writeFileAtomic(path.join(staged, METRICS_LOG_FILE), fs.readFileSync(metricsLog.file));
-      await writePlots(staged, metricsLog.records(), { foldedAccuracy, reliability: metrics.reliability });
-      const tritonName = tritonModelName(cfg.name);
-      const evaluation = bundleEvaluation(metrics);
-      writeBundle(staged, folded, exported, verification, {
-        evaluation,
-        golden: [1, 7].map((rows, n) =>
-          goldenFromReference(folded, exported, test.x, Math.min(rows, exampleCount(test)), `held-out examples, batch ${rows} (set ${n})`),
-        ),
-        card: modelCard(cardInfo(cfg, data, folded, exported, evaluation, verification, tritonName)),
-        triton: { name: tritonName, ...(data.labels && { labels: data.labels }) },
-        ...(ensemble && { ensemble }),
-      });
-      if (verification.pass && (ensemble?.report.pass ?? true)) folder.publish(staged);
-      else keepFailedBundle(folder.target, staged, log);
-      folder.clearWork(); // the run is complete: nothing left to resume
-      return {
-        backend: describeBackend(backend),
-        workers,
-        accuracyBeforeLatePhase: before,
-        memberAccuracies: metrics.members.map((m) => m.accuracy),
-        foldedAccuracy,
-        ensembleAccuracy: metrics.ensemble.accuracy,
-        metrics,
-        verification,
-        ...(ensemble && { ensembleVerification: ensemble.report }),
-        outDir: folder.target,
-        seconds: (Date.now() - started) / 1000,
-      };
-    } finally {
-      folded.dispose();
-    }
+    return await finishRun({ cfg, model, data, folder, backend, workers, before, metricsLog: fs.readFileSync(metricsLog.file), log, started });
   } catch (err) {
-    if (staged) folder.discard(staged);
     throw explainStop(err, folder, progressFile);
   } finally {
     model.dispose();
   }
-}
-
-/** The implicit ensemble (all K members in one graph), verified against the tfjs ensemble, with its invariants. */
-async function exportAndVerifyEnsemble(
-  cfg: JobConfig,
-  model: Model,
-  test: Dataset,
-  seed: number,
-  log: (line: string) => void,
-): Promise<NonNullable<BundleExtras['ensemble']>> {
-  const members = Array.from({ length: memberCount(model) }, (_, k) => foldMember(model, k));
-  try {
-    const exported = exportEnsemble(members, { memberProbabilities: cfg.export.memberProbabilities, provenance: { job: cfg.name, seed } });
-    const perRow = model.inputShape.reduce((a, b) => a * b, 1);
-    const sets = [seededInputs(64, perRow, seed + 2), realInputs(test, 64, 'held-out examples')];
-    const report = await verifyEnsembleExport(model, exported, sets, { provider: cfg.verify.ep, allowCpuFallback: cfg.verify.allowCpuFallback });
-    const invariants = await ensembleInvariants(exported, model.inputShape, realInputs(test, 256, 'held-out examples'));
-    log(
-      `implicit ensemble export: ${members.length} members, ${exported.sharedInitializers} shared tensors stored once; verification ${report.pass ? 'PASS' : 'FAIL'} (max abs ${report.maxAbs.toExponential(2)}); invariants ${invariants.pass ? 'hold' : 'VIOLATED'}`,
-    );
-    return { exported, report: { ...report, pass: report.pass && invariants.pass }, invariants: { ...invariants } };
-  } finally {
-    members.forEach((m) => m.dispose());
-  }
-}
-
-/** The model card's facts, from the config, the data and the export. */
-function cardInfo(
-  cfg: JobConfig,
-  data: JobData,
-  folded: Model,
-  exported: OnnxExport,
-  evaluation: BundleEvaluation,
-  verification: VerificationReport,
-  tritonName: string,
-): ModelCardInfo {
-  const model = 'zoo' in cfg.model ? `the ${cfg.model.zoo} model` : `the model built by ${cfg.model.module} (${cfg.model.export})`;
-  const late = cfg.latePhase;
-  const opt = (o: JobConfig['optimizer']['shared']): string =>
-    `lr ${o.lr}, momentum ${o.momentum}${o.nesterov ? ' (Nesterov)' : ''}, weight decay ${o.weightDecay}`;
-  return {
-    name: cfg.name,
-    summary: `${model[0]!.toUpperCase()}${model.slice(1)} (${folded
-      .params()
-      .reduce((n, p) => n + p.variable.size, 0)
-      .toLocaleString('en-US')} parameters), predicting ${exampleCount(data.test) ? data.test.classes : '?'} classes.`,
-    latePhase: late.enabled ? `${describeChoice(late.kinds)}, K = ${late.k} from epoch ${late.t0 + 1}` : 'none: plain training',
-    trainingData: data.description,
-    recipe: [
-      `${cfg.epochs} epochs, batch ${cfg.batchSize} (${cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize)} ghost batch(es)), seed ${cfg.seed}`,
-      `SGD, shared weights: ${opt(cfg.optimizer.shared)}; late-phase members: ${opt(cfg.optimizer.members)}; gamma_theta ${late.gammaTheta}`,
-      `schedule: ${JSON.stringify(cfg.schedule)}`,
-      cfg.swa ? `SWA over the ends of epochs ${cfg.swa.start + 1}-${cfg.epochs}, BatchNorm statistics recomputed per member` : 'no SWA',
-      cfg.augment ? `augmentation: crop ${cfg.augment.crop}, flip ${cfg.augment.flip}` : 'no augmentation',
-      `fold: ${JSON.stringify({ batchNorm: 'exact', ...late.fold })}`,
-    ],
-    evaluation,
-    evaluationData: `the held-out part of ${data.description}`,
-    input: {
-      name: exported.input.name,
-      dims: exported.input.dims,
-      layout: isImageShape(folded.inputShape) ? `${ONNX_IMAGE_LAYOUT} (channels first)` : (folded.meta.inputLayout ?? 'flat'),
-      preprocessing: folded.meta.preprocessing ?? 'none (normalisation is inside the graph)',
-    },
-    outputs: exported.outputs.map((o) => ({ name: o.name, dims: o.dims, meaning: OUTPUT_ROLE_MEANINGS[o.role] })),
-    ...(data.labels && { labels: data.labels }),
-    verification: `${verification.pass ? 'PASS' : 'FAIL'} against the tfjs model on ${verification.provider.used}, max abs ${verification.maxAbs.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol})`,
-    tritonName,
-  };
-}
-
-/** The manifest's summary of the evaluation (metrics.json has everything). */
-function bundleEvaluation(m: JobMetrics): BundleEvaluation {
-  return { folded: m.folded, ensemble: m.ensemble, members: m.members, ...(m.ood && { ood: m.ood }), file: METRICS_FILE };
 }
 
 /** A stopped or diverged run says where its progress is and how to continue. */
@@ -515,87 +290,4 @@ function explainStop(err: unknown, folder: OutputFolder, progressFile: string): 
   if (err instanceof TrainingError && position)
     return new TrainingError(`${err.message}. The last good checkpoint (${at}) is kept: ${progressFile}`, { cause: err });
   return err;
-}
-
-/** Folded model, every member and the implicit ensemble on the held-out data; OOD AUROC when configured. */
-function evaluate(cfg: JobConfig, model: Model, folded: Model, test: Dataset, log: (line: string) => void): JobMetrics {
-  const bins = cfg.evaluation.bins;
-  const foldedProbs = probabilities(folded, test);
-  const { members, ensemble } = memberProbabilities(model, test);
-  const result = {
-    folded: classMetrics(foldedProbs, test.y, bins),
-    ensemble: classMetrics(ensemble, test.y, bins),
-    members: cfg.latePhase.enabled ? members.map((p) => classMetrics(p, test.y, bins)) : [],
-    reliability: { folded: reliabilityBins(foldedProbs, test.y, bins), ensemble: reliabilityBins(ensemble, test.y, bins) },
-  };
-  if (!cfg.evaluation.ood) return result;
-  const ood = loadJobData(cfg.evaluation.ood);
-  if (ood.test.featureShape.join() !== test.featureShape.join())
-    throw new ConfigError(
-      `evaluation.ood: its examples have shape [${ood.test.featureShape.join(', ')}], the model takes [${test.featureShape.join(', ')}]`,
-    );
-  log(`OOD set: ${ood.description} (test part, ${exampleCount(ood.test)} examples)`);
-  const classes = test.classes;
-  const score = (probs: Float32Array): Float64Array => entropy(probs, classes);
-  const oodEnsemble = memberProbabilities(model, ood.test).ensemble;
-  return {
-    ...result,
-    ood: {
-      set: ood.description,
-      folded: auroc(score(foldedProbs), score(probabilities(folded, ood.test))),
-      ensemble: auroc(score(ensemble), score(oodEnsemble)),
-    },
-  };
-}
-
-/**
- * A bundle whose verification failed never replaces the folder's good one: it is kept beside it,
- * as `<out>.failed-verification/`, for inspection (the CLI then exits 3).
- */
-function keepFailedBundle(target: string, staged: string, log: (line: string) => void): void {
-  const failed = `${target}.failed-verification`;
-  fs.rmSync(failed, { recursive: true, force: true });
-  fs.renameSync(staged, failed);
-  log(`verification failed: the output folder keeps its previous content; the failed bundle is in ${failed}`);
-}
-
-const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-const calibration = (m: ClassMetrics): string => `NLL ${m.nll.toFixed(4)}, ECE ${m.ece.toFixed(4)}, Brier ${m.brier.toFixed(4)}`;
-
-export function summaryTable(s: RunSummary): string {
-  const v = s.verification;
-  const fallback = v.provider.fallbackReason ? ` (requested ${v.provider.requested}; fell back: ${v.provider.fallbackReason})` : '';
-  const rows: Array<[string, string]> = [
-    ['backend', s.backend],
-    ['gradient threads', s.workers ? `${s.workers + 1} (data-parallel over the ghost batches)` : '1'],
-    ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
-    ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
-    ['folded model', `${pct(s.foldedAccuracy)}  ${calibration(s.metrics.folded)}`],
-    ['implicit ensemble (mean softmax)', `${pct(s.ensembleAccuracy)}  ${calibration(s.metrics.ensemble)}`],
-    ...(s.metrics.ood
-      ? [
-          [
-            'OOD AUROC (entropy)',
-            `folded ${s.metrics.ood.folded.toFixed(4)}, ensemble ${s.metrics.ood.ensemble.toFixed(4)} (against ${s.metrics.ood.set})`,
-          ] as [string, string],
-        ]
-      : []),
-    [
-      'ONNX verification',
-      `${v.pass ? 'PASS' : 'FAIL'}: max abs ${v.maxAbs.toExponential(2)}, max rel ${v.maxRel.toExponential(2)} ` +
-        `(atol ${v.tolerance.atol}, rtol ${v.tolerance.rtol}; ${v.cases.length} checks on ${v.provider.used}${fallback})`,
-    ],
-    ...(s.ensembleVerification
-      ? [
-          [
-            'ensemble export',
-            `${s.ensembleVerification.pass ? 'PASS' : 'FAIL'}: ensemble.onnx (probabilities, entropy, mutual_information), max abs ${s.ensembleVerification.maxAbs.toExponential(2)}`,
-          ] as [string, string],
-        ]
-      : []),
-    ['output folder', s.outDir],
-    ['wall time', `${s.seconds.toFixed(1)} s`],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, val]) => `  ${k.padEnd(width)}  ${val}`).join('\n');
 }

@@ -120,3 +120,74 @@ test('--ensemble: the implicit ensemble is exported beside the folded model, ver
   assert.equal(runCli(['verify-bundle', out]).code, 0);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('fp16 weights and external data in a bundle: written, checked against fp32, replayed by verify-bundle', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-fp16-'));
+  const out = path.join(dir, 'out');
+  const sets = ['data.trainSize=128', 'epochs=2', 'latePhase.t0=1', 'latePhase.k=2', 'batchSize=32', 'workers=0', 'backend="wasm"', `output=${out}`];
+  const r = runCli([
+    'train',
+    'mnist-cnn',
+    '--quiet',
+    ...sets.flatMap((s) => ['--set', s]),
+    '--set',
+    'export.fp16=true',
+    '--set',
+    'export.externalDataThreshold=1024',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /fp16 weights: \d+ tensors \(0 clipped, \d+ flushed to 0\); against fp32 on \d+ held-out examples PASS/);
+  assert.match(r.stdout, /BatchNorm folding pass: 2 folded into Conv\/Gemm/);
+  for (const f of ['model.onnx.data', 'model.fp16.onnx', 'model.fp16.onnx.data', 'fp16-verification.json', 'triton/mnist-cnn/1/model.onnx.data'])
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+    files: Record<string, unknown>;
+    fp16: { verification: { pass: boolean } };
+  };
+  assert.ok('model.onnx.data' in manifest.files && manifest.fp16.verification.pass);
+  const check = runCli(['verify-bundle', out]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  const fp16 = runCli(['verify', path.join(out, 'model.fp16.onnx'), '--trials', '1']);
+  assert.equal(fp16.code, 0, fp16.stdout + fp16.stderr);
+  assert.match(fp16.stdout, /FLOAT16|Cast x\d+/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('verify --reference model: our export against the tfjs model rebuilt from its bundle; a swapped model fails', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-refmodel-'));
+  const [a, b] = [path.join(dir, 'a'), path.join(dir, 'b')];
+  assert.equal(runCli([...TINY, '--out', a]).code, 0);
+  assert.equal(runCli([...TINY, '--out', b, '--seed', '4']).code, 0);
+  const ok = runCli(['verify', path.join(a, 'model.onnx'), '--reference', 'model', '--trials', '1']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /against the tfjs model rebuilt from the bundle: PASS/);
+  // Another run's model in this bundle's place: onnxruntime agrees with itself, the tfjs model does not.
+  fs.copyFileSync(path.join(b, 'model.onnx'), path.join(dir, 'swapped.onnx'));
+  const target = fs.realpathSync(path.join(a, 'model.onnx'));
+  fs.copyFileSync(path.join(dir, 'swapped.onnx'), target);
+  const bad = runCli(['verify', path.join(a, 'model.onnx'), '--reference', 'model', '--trials', '1']);
+  assert.equal(bad.code, 3, bad.stdout + bad.stderr);
+  assert.match(bad.stderr, /the tfjs model rebuilt from the bundle differs/);
+  const foreign = runCli(['verify', path.join(dir, 'swapped.onnx'), '--reference', 'model']);
+  assert.equal(foreign.code, 2);
+  assert.match(foreign.stderr, /--reference model needs the bundle beside/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('latephase bundle: a new bundle from a trained model without training; only post-training fields may change', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-rebundle-'));
+  const [a, b] = [path.join(dir, 'a'), path.join(dir, 'b')];
+  assert.equal(runCli([...TINY, '--out', a]).code, 0);
+  const r = runCli(['bundle', a, '--set', 'export.ensemble=true', '--set', 'export.fp16=true', '--out', b]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /model: restored from .*latephase\.ckpt/);
+  assert.doesNotMatch(r.stdout, /epoch \d+\//, 'no training');
+  const metrics = (d: string): { folded: { accuracy: number; nll: number } } => JSON.parse(fs.readFileSync(path.join(d, 'metrics.json'), 'utf8'));
+  assert.deepEqual(metrics(b).folded, metrics(a).folded, 'the same trained model, evaluated the same');
+  for (const f of ['ensemble.onnx', 'model.fp16.onnx', 'metrics.jsonl', 'README.md']) assert.ok(fs.existsSync(path.join(b, f)), f);
+  assert.equal(runCli(['verify-bundle', b]).code, 0);
+  const bad = runCli(['bundle', a, '--set', 'epochs=5', '--out', path.join(dir, 'c')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /only export, verify, evaluation, output, backend, name, workers may change, not epochs: 2 -> 5/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

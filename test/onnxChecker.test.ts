@@ -1,6 +1,7 @@
 /**
  * Independent validation with Debian's python3-onnx (never a runtime dependency): every parity
- * model and an implicit-ensemble graph are exported and passed through onnx.checker (full check) and strict shape inference by
+ * model, an implicit-ensemble graph and the deployment variants (BatchNorm folded, fp16 weights,
+ * external data) are exported and passed through onnx.checker (full check) and strict shape inference by
  * .ci/check_onnx.py. Skipped where python3-onnx is absent, unless LATEPHASE_REQUIRE_ONNX_CHECKER=1
  * (set by CI), in which case its absence fails the test.
  */
@@ -15,6 +16,7 @@ import { mnistCnn } from '../models/mnistCnn';
 import { charLstm } from '../models/charLstm';
 import { foldMember, foldMembers } from '../src/latephase/fold';
 import { exportEnsemble } from '../export/onnx/exportEnsemble';
+import { splitExternalData, writeModelFiles } from '../export/onnx/passes/externalData';
 import { releaseMembers } from '../src/latephase/members';
 import { FOLDED_CASES, warmStatistics } from './parityModels';
 import { LAYER_CASES } from './layerCases';
@@ -54,7 +56,14 @@ test(
     const members = [0, 1, 2, 3].map((k) => foldMember(cnn, k));
     fs.writeFileSync(path.join(dir, 'mnist_cnn_ensemble.onnx'), exportEnsemble(members, { memberProbabilities: true }).bytes);
     members.forEach((m) => m.dispose());
-    const extra = 1;
+    // Deployment variants of the CNN: BatchNorm folded, fp16 weights, external data.
+    const plainCnn = foldMembers(cnn);
+    fs.writeFileSync(path.join(dir, 'mnist_cnn_bn_folded.onnx'), exportOnnx(plainCnn, { foldBatchNorm: true }).bytes);
+    fs.writeFileSync(path.join(dir, 'mnist_cnn_fp16.onnx'), exportOnnx(plainCnn, { foldBatchNorm: true, weights: 'fp16' }).bytes);
+    const split = splitExternalData(exportOnnx(plainCnn).bytes, 1024, 'mnist_cnn_external.onnx.data');
+    writeModelFiles(dir, 'mnist_cnn_external.onnx', split.model, split.external);
+    plainCnn.dispose();
+    const extra = 4;
     const lm = charLstm({ vocab: 12, seqLen: 6, embed: 4, hidden: 5 }); // Gather, LSTM, Squeeze, MatMul
     releaseMembers(lm, 3, 0.2, 1);
     models.push(['char lstm rank-1 fold', foldMembers(lm)]);

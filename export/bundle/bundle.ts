@@ -20,6 +20,8 @@ import { GoldenSet, writeGoldenSets } from '../verify/golden';
 import { inspectOnnx } from '../verify/inspect';
 import { decodeModel } from '../verify/readOnnx';
 import { TRITON_DIR, TRITON_LABELS_FILE, tritonConfig } from './triton';
+import { splitExternalData, writeModelFiles } from '../onnx/passes/externalData';
+import { PrecisionReport } from '../verify/verifyPrecision';
 
 /** Held-out results of the bundled model (the training job's evaluation); details in the file named. */
 export interface BundleEvaluation {
@@ -38,6 +40,8 @@ export const MANIFEST_FILE = 'manifest.json';
 export const REPORT_FILE = 'verification.json';
 export const CARD_FILE = 'README.md';
 export const ENSEMBLE_FILE = 'ensemble.onnx';
+export const FP16_FILE = 'model.fp16.onnx';
+export const FP16_REPORT_FILE = 'fp16-verification.json';
 export const ENSEMBLE_REPORT_FILE = 'ensemble-verification.json';
 
 export interface Manifest {
@@ -144,6 +148,10 @@ export interface BundleExtras {
   readonly card?: string;
   /** The implicit-ensemble export, written as ensemble.onnx with its verification report. */
   readonly ensemble?: { readonly exported: OnnxExport; readonly report: VerificationReport; readonly invariants: Readonly<Record<string, unknown>> };
+  /** The fp16-weight export, written as model.fp16.onnx with its check against the fp32 export. */
+  readonly fp16?: { readonly exported: OnnxExport; readonly report: PrecisionReport };
+  /** Initializers of this many bytes or more go to external data (`<model file>.data`); absent: all inline. */
+  readonly externalDataThreshold?: number;
   /** A Triton model repository under `triton/`. */
   readonly triton?: { readonly name: string; readonly labels?: readonly string[]; readonly maxBatch?: number };
 }
@@ -153,13 +161,27 @@ export const GOLDEN_DIR = 'test_data';
 /** Writes the bundle into `dir`; the manifest goes last and hashes every file already there. */
 export function writeBundle(dir: string, model: Model, exported: OnnxExport, report: VerificationReport, extras: BundleExtras = {}): BundlePaths {
   const paths = { dir, model: path.join(dir, MODEL_FILE), manifest: path.join(dir, MANIFEST_FILE), report: path.join(dir, REPORT_FILE) };
-  writeFileAtomic(paths.model, exported.bytes);
+  /** A model file in `dir` (or a subfolder), its large weights in `<file>.data` beside it when a threshold is set. */
+  const writeModel = (file: string, bytes: Uint8Array, subfolder = ''): void => {
+    const split =
+      extras.externalDataThreshold === undefined
+        ? { model: bytes, external: null }
+        : splitExternalData(bytes, extras.externalDataThreshold, `${file}.data`);
+    const at = path.join(dir, subfolder);
+    fs.mkdirSync(at, { recursive: true });
+    writeModelFiles(at, file, split.model, split.external);
+  };
+  writeModel(MODEL_FILE, exported.bytes);
+  if (extras.fp16) {
+    writeModel(FP16_FILE, extras.fp16.exported.bytes);
+    writeFileAtomic(path.join(dir, FP16_REPORT_FILE), `${JSON.stringify({ ...extras.fp16.report, counts: extras.fp16.exported.fp16 }, null, 2)}\n`);
+  }
   writeFileAtomic(paths.report, `${JSON.stringify(report, null, 2)}\n`);
   if (extras.golden) writeGoldenSets(path.join(dir, GOLDEN_DIR), extras.golden);
   if (extras.card) writeFileAtomic(path.join(dir, CARD_FILE), extras.card);
-  if (extras.triton) writeTritonRepository(dir, exported, extras.triton);
+  if (extras.triton) writeTritonRepository(dir, exported, extras.triton, writeModel);
   if (extras.ensemble) {
-    writeFileAtomic(path.join(dir, ENSEMBLE_FILE), extras.ensemble.exported.bytes);
+    writeModel(ENSEMBLE_FILE, extras.ensemble.exported.bytes);
     writeFileAtomic(
       path.join(dir, ENSEMBLE_REPORT_FILE),
       `${JSON.stringify({ ...extras.ensemble.report, invariants: extras.ensemble.invariants }, null, 2)}\n`,
@@ -171,16 +193,26 @@ export function writeBundle(dir: string, model: Model, exported: OnnxExport, rep
     outputs: extras.ensemble.exported.outputs.map((o) => ({ ...o, dtype: 'float32' as const, meaning: OUTPUT_ROLE_MEANINGS[o.role] })),
     verification: { pass: extras.ensemble.report.pass, maxAbs: extras.ensemble.report.maxAbs, report: ENSEMBLE_REPORT_FILE },
   };
-  writeFileAtomic(paths.manifest, `${JSON.stringify(ensemble ? { ...manifest, ensemble } : manifest, null, 2)}\n`);
+  const fp16 = extras.fp16 && {
+    file: FP16_FILE,
+    counts: extras.fp16.exported.fp16,
+    verification: { pass: extras.fp16.report.pass, report: FP16_REPORT_FILE },
+  };
+  writeFileAtomic(paths.manifest, `${JSON.stringify({ ...manifest, ...(ensemble && { ensemble }), ...(fp16 && { fp16 }) }, null, 2)}\n`);
   return paths;
 }
 
-function writeTritonRepository(dir: string, exported: OnnxExport, t: NonNullable<BundleExtras['triton']>): void {
+function writeTritonRepository(
+  dir: string,
+  exported: OnnxExport,
+  t: NonNullable<BundleExtras['triton']>,
+  writeModel: (file: string, bytes: Uint8Array, subfolder: string) => void,
+): void {
   const at = path.join(dir, TRITON_DIR, t.name);
   const inspection = inspectOnnx(decodeModel(exported.bytes, MODEL_FILE));
   const classOutputs = exported.outputs.filter((o) => o.role !== 'output').map((o) => o.name);
   writeFileAtomic(path.join(at, 'config.pbtxt'), tritonConfig(t.name, inspection, t.labels ? classOutputs : [], t.maxBatch));
-  writeFileAtomic(path.join(at, '1', MODEL_FILE), exported.bytes);
+  writeModel(MODEL_FILE, exported.bytes, path.join(TRITON_DIR, t.name, '1'));
   if (t.labels) writeFileAtomic(path.join(at, TRITON_LABELS_FILE), `${t.labels.join('\n')}\n`);
 }
 

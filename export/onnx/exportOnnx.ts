@@ -5,6 +5,7 @@
 import * as crypto from 'crypto';
 import { onnx } from 'onnx-proto';
 import { FoldBatchNormResult, foldBatchNormPass } from './passes/foldBatchNorm';
+import { Fp16Result, fp16WeightsPass } from './passes/fp16Weights';
 import { encodeModel, floatValueInfo, IR_VERSION, OPSET } from '../../src/onnx/proto';
 import { Model } from '../../src/nn/model';
 import { Layer, walkLayers } from '../../src/nn/layer';
@@ -32,6 +33,8 @@ export interface ExportOptions {
    * for deployment bundles, off (the default) to keep the graph layer for layer with the model.
    */
   readonly foldBatchNorm?: boolean;
+  /** 'fp16': weights stored as float16, cast to float at load (passes/fp16Weights.ts); inputs, outputs and compute stay fp32. */
+  readonly weights?: 'fp32' | 'fp16';
 }
 
 export interface TensorSignature {
@@ -73,6 +76,8 @@ export interface OnnxExport {
   readonly metadata: Readonly<Record<string, string>>;
   /** The BatchNorm folding pass's result, when it ran. */
   readonly batchNormFold?: FoldBatchNormResult;
+  /** The fp16 weight pass's counts, when it ran. */
+  readonly fp16?: Fp16Result;
 }
 
 function checkPlain(model: Model): void {
@@ -146,6 +151,10 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
     [OUTPUT_ROLES_KEY]: JSON.stringify(Object.fromEntries(outputs.map((o) => [o.name, o.role]))),
   };
   if (batchNormFold) own['latephase.batchnorm_folded'] = `${batchNormFold.folded} folded into Conv/Gemm, ${batchNormFold.kept.length} kept`;
+  const fp16 = opts.weights === 'fp16' ? fp16WeightsPass({ nodes: graph.nodes, initializers: graph.initializers, outputs: [] }) : undefined;
+  own['latephase.weights_precision'] = fp16
+    ? `fp16 storage, fp32 compute (${fp16.tensors} tensors; ${fp16.clipped} values clipped to +-65504, ${fp16.flushedToZero} flushed to 0)`
+    : 'fp32';
   own['latephase.weights_sha256'] = weightsDigest(graph.initializers);
   const metadata = metadataOf(own, opts.provenance);
   const bytes = encodeModel(
@@ -161,6 +170,7 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
     nodeCount: graph.nodes.length,
     metadata,
     ...(batchNormFold && { batchNormFold }),
+    ...(fp16 && { fp16 }),
   };
 }
 

@@ -70,6 +70,8 @@ export interface FileVerificationReport {
   readonly cases: readonly FileCase[];
   /** Each output's worst figures over all cases. */
   readonly outputs: readonly OutputStats[];
+  /** For our exports checked with --reference model: onnxruntime against the tfjs model rebuilt from the bundle. */
+  readonly modelReference?: { readonly pass: boolean; readonly maxAbs: number; readonly maxRel: number; readonly checks: number };
   readonly pass: boolean;
 }
 
@@ -298,6 +300,11 @@ export function formatFileReport(r: FileVerificationReport): string {
     `${r.file} (${r.bytes} bytes, sha256 ${r.sha256.slice(0, 16)}...)`,
     formatInspection(r.inspection),
     `compared: ${r.candidate} against ${r.reference}; ${r.cases.length} case(s): ${[...new Set(r.cases.map((c) => c.label))].join(', ')}`,
+    ...(r.modelReference
+      ? [
+          `against the tfjs model rebuilt from the bundle: ${r.modelReference.pass ? 'PASS' : 'FAIL'} (max abs ${e(r.modelReference.maxAbs)}, max rel ${e(r.modelReference.maxRel)}; ${r.modelReference.checks} checks)`,
+        ]
+      : []),
     ...(r.nodesByProvider
       ? [
           `nodes run per execution provider: ${Object.entries(r.nodesByProvider)

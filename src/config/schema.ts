@@ -194,9 +194,13 @@ export const JOB_SCHEMA = z
         memberProbabilities: z.boolean().default(false),
         /** Fold BatchNorm into the Conv/Gemm before it where exact (false keeps the graph layer for layer, for debugging). */
         foldBatchNorm: z.boolean().default(true),
+        /** Also write model.fp16.onnx: weights stored as float16 (fp32 compute), checked against the fp32 export on held-out data. */
+        fp16: z.boolean().default(false),
+        /** Initializers of this many bytes or more go to external data (`model.onnx.data`); absent: every weight inline. */
+        externalDataThreshold: z.number().int().min(0).optional(),
       })
       .strict()
-      .default({ ensemble: false, memberProbabilities: false, foldBatchNorm: true }),
+      .default({ ensemble: false, memberProbabilities: false, foldBatchNorm: true, fp16: false }),
     verify: z
       .object({
         ep: z.enum(['cpu', 'cuda']).default('cpu'),

@@ -1,0 +1,400 @@
+/**
+ * The second half of a run, shared by `latephase train` (after training) and `latephase bundle`
+ * (from a trained model's checkpoint): evaluate every member, the implicit ensemble and the folded
+ * model; export ONNX (BatchNorm folded, with fp16 and ensemble variants when configured); verify
+ * each; and publish the bundle (model, card, goldens, Triton repository, metrics, plots,
+ * checkpoint, config, manifest) as one transaction.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { describeBackend, selectBackend } from '../src/backend/selectBackend';
+import { Dataset, exampleCount, subset } from '../src/data/dataset';
+import { describeChoice } from '../src/latephase/kindRegistry';
+import { ConfigError } from '../src/errors';
+import { resolveGammaTheta } from '../src/train/trainer';
+import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities, ReliabilityBin, reliabilityBins } from '../src/eval/metrics';
+import { Model } from '../src/nn/model';
+import { foldMember, foldMembers } from '../src/latephase/fold';
+import { memberCount } from '../src/latephase/members';
+import { exportOnnx, OnnxExport, OUTPUT_ROLE_MEANINGS, withMetadata } from '../export/onnx/exportOnnx';
+import { exportEnsemble } from '../export/onnx/exportEnsemble';
+import { goldenFromReference, InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
+import { ensembleInvariants, verifyEnsembleExport } from '../export/verify/verifyEnsemble';
+import { verifyPrecision } from '../export/verify/verifyPrecision';
+import { BundleEvaluation, BundleExtras, writeBundle } from '../export/bundle/bundle';
+import { modelCard, ModelCardInfo } from '../export/bundle/modelCard';
+import { tritonModelName } from '../export/bundle/triton';
+import { ONNX_IMAGE_LAYOUT, isImageShape } from '../export/onnx/layout';
+import { writeFileAtomic } from '../src/io/atomicWrite';
+import { OutputFolder } from '../src/io/outputFolder';
+import { Rng } from '../src/nn/rng';
+import { saveCheckpoint } from '../src/train/checkpoint';
+import { JobConfig } from '../src/config/schema';
+import { JobData, loadJobData } from '../src/config/dataSource';
+import { defaultGhostBatches } from '../src/train/gradients';
+import { writePlots, LogRecord } from './plots';
+import { METRICS_LOG_FILE } from './metricsLog';
+
+/** The trained late-phase model (all K members), for re-folding or further work. */
+export const CHECKPOINT_FILE = 'latephase.ckpt';
+
+/** The resolved config the run used (every default filled in). */
+export const CONFIG_FILE = 'config.json';
+
+/** What evaluation found on the held-out data (and the OOD set, when the config names one). */
+export interface JobMetrics {
+  readonly folded: ClassMetrics;
+  /** The implicit ensemble: the mean of the members' softmax outputs. */
+  readonly ensemble: ClassMetrics;
+  readonly members: readonly ClassMetrics[];
+  /** Reliability diagram points (the ECE's bins). */
+  readonly reliability: { readonly folded: readonly ReliabilityBin[]; readonly ensemble: readonly ReliabilityBin[] };
+  /** AUROC of the predictive entropy, OOD examples against held-out ones. */
+  readonly ood?: { readonly set: string; readonly folded: number; readonly ensemble: number };
+}
+
+export const METRICS_FILE = 'metrics.json';
+
+export interface RunSummary {
+  readonly backend: string;
+  /** Data-parallel gradient worker threads besides the main one. */
+  readonly workers: number;
+  readonly accuracyBeforeLatePhase: number | null;
+  readonly memberAccuracies: readonly number[];
+  readonly foldedAccuracy: number;
+  readonly ensembleAccuracy: number;
+  readonly metrics: JobMetrics;
+  readonly verification: VerificationReport;
+  /** The implicit-ensemble export's verification (invariants included), when it was exported. */
+  readonly ensembleVerification?: VerificationReport;
+  /** Whether the fp16-weight export matched the fp32 one within fp16 tolerances, when it was written. */
+  readonly fp16Pass?: boolean;
+  readonly outDir: string;
+  readonly seconds: number;
+}
+
+function seededInputs(rows: number, perRow: number, seed: number): InputSet {
+  const rng = new Rng(seed);
+  const values = new Float32Array(rows * perRow);
+  for (let i = 0; i < values.length; i++) values[i] = rng.next();
+  return { label: 'seeded uniform [0,1)', values, rows };
+}
+
+function realInputs(data: Dataset, rows: number, label: string): InputSet {
+  const n = Math.min(rows, exampleCount(data));
+  return {
+    label,
+    values: subset(
+      data,
+      Array.from({ length: n }, (_, i) => i),
+    ).x,
+    rows: n,
+  };
+}
+
+export interface FinishInput {
+  readonly cfg: JobConfig;
+  /** The trained late-phase model (all K members); not disposed here. */
+  readonly model: Model;
+  readonly data: JobData;
+  readonly folder: OutputFolder;
+  readonly backend: Awaited<ReturnType<typeof selectBackend>>;
+  readonly workers: number;
+  readonly before: number | null;
+  /** The run's metrics log (JSON lines), copied into the bundle and plotted. */
+  readonly metricsLog: Buffer | null;
+  readonly log: (line: string) => void;
+  readonly started: number;
+}
+
+/** Evaluate, export, verify and publish; the folder keeps its previous content unless everything verified. */
+export async function finishRun(input: FinishInput): Promise<RunSummary> {
+  const { cfg, model, data, folder, backend, workers, before, log, started } = input;
+  const late = cfg.latePhase.enabled;
+  const test = data.test;
+  const train = {
+    k: late ? cfg.latePhase.k : 1,
+    t0: late ? cfg.latePhase.t0 : cfg.epochs,
+    epochs: cfg.epochs,
+    seed: cfg.seed,
+    sigma0: cfg.latePhase.sigma0,
+    gammaTheta: cfg.latePhase.gammaTheta,
+    swa: cfg.swa,
+  };
+  const records = input.metricsLog
+    ? input.metricsLog
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as LogRecord)
+    : [];
+  let staged: string | null = null;
+  try {
+    const fold = { batchNorm: 'exact', ...cfg.latePhase.fold };
+    const folded = foldMembers(model, fold);
+    try {
+      const metrics = evaluate(cfg, model, folded, test, log);
+      const foldedAccuracy = metrics.folded.accuracy;
+      const unverified = exportOnnx(folded, {
+        foldBatchNorm: cfg.export.foldBatchNorm,
+        provenance: {
+          job: cfg.name,
+          latephase_K: train.k,
+          latephase_T0_epochs: train.t0,
+          epochs: train.epochs,
+          ...Object.fromEntries(Object.entries(fold).map(([k, v]) => [`fold_${k}`, v])),
+          late_phase_weights: late ? describeChoice(cfg.latePhase.kinds) : 'none (plain training)',
+          swa: train.swa ? `epoch ends from epoch ${train.swa.start + 1}, BatchNorm recomputed per member` : 'none',
+          backend: backend.choice,
+          seed: train.seed,
+          sigma0: train.sigma0,
+          gamma_theta: resolveGammaTheta(train.gammaTheta, train.k),
+          heldout_accuracy: foldedAccuracy.toFixed(4),
+        },
+      });
+      if (unverified.batchNormFold)
+        log(
+          `BatchNorm folding pass: ${unverified.batchNormFold.folded} folded into Conv/Gemm, ${unverified.batchNormFold.kept.length} kept (not after a Conv/Gemm)`,
+        );
+      const perRow = unverified.input.dims.slice(1).reduce<number>((a, d) => a * Number(d), 1);
+      const verification = await verifyExport(
+        folded,
+        unverified,
+        [seededInputs(64, perRow, train.seed + 1), realInputs(test, 64, 'held-out examples')],
+        {
+          provider: cfg.verify.ep,
+          allowCpuFallback: cfg.verify.allowCpuFallback,
+        },
+      );
+      const exported = withMetadata(unverified, {
+        'latephase.verification': `${verification.pass ? 'PASS' : 'FAIL'} against tfjs on onnxruntime ${verification.provider.used}: max abs ${verification.maxAbs.toExponential(2)}, max rel ${verification.maxRel.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol}; ${verification.cases.length} checks)`,
+      });
+      const fp16 = cfg.export.fp16 ? await exportAndCheckFp16(cfg, folded, exported, test, log) : undefined;
+      const ensemble = cfg.export.ensemble && late ? await exportAndVerifyEnsemble(cfg, model, test, train.seed, log) : undefined;
+      // (A failure here is caught below: the staged version is discarded, the folder untouched.)
+      staged = folder.stage();
+      saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
+        job: cfg.name,
+        seed: train.seed,
+        epochs: train.epochs,
+        t0: train.t0,
+        k: train.k,
+        config: JSON.stringify(cfg),
+      });
+      writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
+      writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
+      if (input.metricsLog) writeFileAtomic(path.join(staged, METRICS_LOG_FILE), input.metricsLog);
+      await writePlots(staged, records, { foldedAccuracy, reliability: metrics.reliability });
+      const tritonName = tritonModelName(cfg.name);
+      const evaluation = bundleEvaluation(metrics);
+      writeBundle(staged, folded, exported, verification, {
+        evaluation,
+        golden: [1, 7].map((rows, n) =>
+          goldenFromReference(folded, exported, test.x, Math.min(rows, exampleCount(test)), `held-out examples, batch ${rows} (set ${n})`),
+        ),
+        card: modelCard(cardInfo(cfg, data, folded, exported, evaluation, verification, tritonName)),
+        triton: { name: tritonName, ...(data.labels && { labels: data.labels }) },
+        ...(ensemble && { ensemble }),
+        ...(fp16 && { fp16 }),
+        ...(cfg.export.externalDataThreshold !== undefined && { externalDataThreshold: cfg.export.externalDataThreshold }),
+      });
+      if (verification.pass && (ensemble?.report.pass ?? true) && (fp16?.report.pass ?? true)) folder.publish(staged);
+      else keepFailedBundle(folder.target, staged, log);
+      folder.clearWork(); // the run is complete: nothing left to resume
+      return {
+        backend: describeBackend(backend),
+        workers,
+        accuracyBeforeLatePhase: before,
+        memberAccuracies: metrics.members.map((m) => m.accuracy),
+        foldedAccuracy,
+        ensembleAccuracy: metrics.ensemble.accuracy,
+        metrics,
+        verification,
+        ...(ensemble && { ensembleVerification: ensemble.report }),
+        ...(fp16 && { fp16Pass: fp16.report.pass }),
+        outDir: folder.target,
+        seconds: (Date.now() - started) / 1000,
+      };
+    } finally {
+      folded.dispose();
+    }
+  } catch (err) {
+    if (staged) folder.discard(staged);
+    throw err;
+  }
+}
+
+/** model.fp16.onnx: fp16 weight storage, checked against the fp32 export on held-out data (fp16 tolerances, argmax agreement). */
+async function exportAndCheckFp16(
+  cfg: JobConfig,
+  folded: Model,
+  exported: OnnxExport,
+  test: Dataset,
+  log: (line: string) => void,
+): Promise<NonNullable<BundleExtras['fp16']>> {
+  const fp16 = exportOnnx(folded, { foldBatchNorm: cfg.export.foldBatchNorm, weights: 'fp16', provenance: { job: cfg.name, seed: cfg.seed } });
+  const report = await verifyPrecision(fp16, exported, folded.inputShape, realInputs(test, 512, 'held-out examples'));
+  const c = fp16.fp16!;
+  const agreement = Math.min(...report.outputs.map((o) => o.argmaxAgreement ?? 1));
+  log(
+    `fp16 weights: ${c.tensors} tensors (${c.clipped} clipped, ${c.flushedToZero} flushed to 0); against fp32 on ${report.rows} held-out examples ${report.pass ? 'PASS' : 'FAIL'} (atol ${report.tolerance.atol}, rtol ${report.tolerance.rtol}; argmax agreement ${(100 * agreement).toFixed(2)}%)`,
+  );
+  return { exported: fp16, report };
+}
+
+/** The implicit ensemble (all K members in one graph), verified against the tfjs ensemble, with its invariants. */
+async function exportAndVerifyEnsemble(
+  cfg: JobConfig,
+  model: Model,
+  test: Dataset,
+  seed: number,
+  log: (line: string) => void,
+): Promise<NonNullable<BundleExtras['ensemble']>> {
+  const members = Array.from({ length: memberCount(model) }, (_, k) => foldMember(model, k));
+  try {
+    const exported = exportEnsemble(members, { memberProbabilities: cfg.export.memberProbabilities, provenance: { job: cfg.name, seed } });
+    const perRow = model.inputShape.reduce((a, b) => a * b, 1);
+    const sets = [seededInputs(64, perRow, seed + 2), realInputs(test, 64, 'held-out examples')];
+    const report = await verifyEnsembleExport(model, exported, sets, { provider: cfg.verify.ep, allowCpuFallback: cfg.verify.allowCpuFallback });
+    const invariants = await ensembleInvariants(exported, model.inputShape, realInputs(test, 256, 'held-out examples'));
+    log(
+      `implicit ensemble export: ${members.length} members, ${exported.sharedInitializers} shared tensors stored once; verification ${report.pass ? 'PASS' : 'FAIL'} (max abs ${report.maxAbs.toExponential(2)}); invariants ${invariants.pass ? 'hold' : 'VIOLATED'}`,
+    );
+    return { exported, report: { ...report, pass: report.pass && invariants.pass }, invariants: { ...invariants } };
+  } finally {
+    members.forEach((m) => m.dispose());
+  }
+}
+
+/** The model card's facts, from the config, the data and the export. */
+function cardInfo(
+  cfg: JobConfig,
+  data: JobData,
+  folded: Model,
+  exported: OnnxExport,
+  evaluation: BundleEvaluation,
+  verification: VerificationReport,
+  tritonName: string,
+): ModelCardInfo {
+  const model = 'zoo' in cfg.model ? `the ${cfg.model.zoo} model` : `the model built by ${cfg.model.module} (${cfg.model.export})`;
+  const late = cfg.latePhase;
+  const opt = (o: JobConfig['optimizer']['shared']): string =>
+    `lr ${o.lr}, momentum ${o.momentum}${o.nesterov ? ' (Nesterov)' : ''}, weight decay ${o.weightDecay}`;
+  return {
+    name: cfg.name,
+    summary: `${model[0]!.toUpperCase()}${model.slice(1)} (${folded
+      .params()
+      .reduce((n, p) => n + p.variable.size, 0)
+      .toLocaleString('en-US')} parameters), predicting ${exampleCount(data.test) ? data.test.classes : '?'} classes.`,
+    latePhase: late.enabled ? `${describeChoice(late.kinds)}, K = ${late.k} from epoch ${late.t0 + 1}` : 'none: plain training',
+    trainingData: data.description,
+    recipe: [
+      `${cfg.epochs} epochs, batch ${cfg.batchSize} (${cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize)} ghost batch(es)), seed ${cfg.seed}`,
+      `SGD, shared weights: ${opt(cfg.optimizer.shared)}; late-phase members: ${opt(cfg.optimizer.members)}; gamma_theta ${late.gammaTheta}`,
+      `schedule: ${JSON.stringify(cfg.schedule)}`,
+      cfg.swa ? `SWA over the ends of epochs ${cfg.swa.start + 1}-${cfg.epochs}, BatchNorm statistics recomputed per member` : 'no SWA',
+      cfg.augment ? `augmentation: crop ${cfg.augment.crop}, flip ${cfg.augment.flip}` : 'no augmentation',
+      `fold: ${JSON.stringify({ batchNorm: 'exact', ...late.fold })}`,
+    ],
+    evaluation,
+    evaluationData: `the held-out part of ${data.description}`,
+    input: {
+      name: exported.input.name,
+      dims: exported.input.dims,
+      layout: isImageShape(folded.inputShape) ? `${ONNX_IMAGE_LAYOUT} (channels first)` : (folded.meta.inputLayout ?? 'flat'),
+      preprocessing: folded.meta.preprocessing ?? 'none (normalisation is inside the graph)',
+    },
+    outputs: exported.outputs.map((o) => ({ name: o.name, dims: o.dims, meaning: OUTPUT_ROLE_MEANINGS[o.role] })),
+    ...(data.labels && { labels: data.labels }),
+    verification: `${verification.pass ? 'PASS' : 'FAIL'} against the tfjs model on ${verification.provider.used}, max abs ${verification.maxAbs.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol})`,
+    tritonName,
+  };
+}
+
+/** The manifest's summary of the evaluation (metrics.json has everything). */
+function bundleEvaluation(m: JobMetrics): BundleEvaluation {
+  return { folded: m.folded, ensemble: m.ensemble, members: m.members, ...(m.ood && { ood: m.ood }), file: METRICS_FILE };
+}
+
+/** Folded model, every member and the implicit ensemble on the held-out data; OOD AUROC when configured. */
+function evaluate(cfg: JobConfig, model: Model, folded: Model, test: Dataset, log: (line: string) => void): JobMetrics {
+  const bins = cfg.evaluation.bins;
+  const foldedProbs = probabilities(folded, test);
+  const { members, ensemble } = memberProbabilities(model, test);
+  const result = {
+    folded: classMetrics(foldedProbs, test.y, bins),
+    ensemble: classMetrics(ensemble, test.y, bins),
+    members: cfg.latePhase.enabled ? members.map((p) => classMetrics(p, test.y, bins)) : [],
+    reliability: { folded: reliabilityBins(foldedProbs, test.y, bins), ensemble: reliabilityBins(ensemble, test.y, bins) },
+  };
+  if (!cfg.evaluation.ood) return result;
+  const ood = loadJobData(cfg.evaluation.ood);
+  if (ood.test.featureShape.join() !== test.featureShape.join())
+    throw new ConfigError(
+      `evaluation.ood: its examples have shape [${ood.test.featureShape.join(', ')}], the model takes [${test.featureShape.join(', ')}]`,
+    );
+  log(`OOD set: ${ood.description} (test part, ${exampleCount(ood.test)} examples)`);
+  const classes = test.classes;
+  const score = (probs: Float32Array): Float64Array => entropy(probs, classes);
+  const oodEnsemble = memberProbabilities(model, ood.test).ensemble;
+  return {
+    ...result,
+    ood: {
+      set: ood.description,
+      folded: auroc(score(foldedProbs), score(probabilities(folded, ood.test))),
+      ensemble: auroc(score(ensemble), score(oodEnsemble)),
+    },
+  };
+}
+
+/**
+ * A bundle whose verification failed never replaces the folder's good one: it is kept beside it,
+ * as `<out>.failed-verification/`, for inspection (the CLI then exits 3).
+ */
+function keepFailedBundle(target: string, staged: string, log: (line: string) => void): void {
+  const failed = `${target}.failed-verification`;
+  fs.rmSync(failed, { recursive: true, force: true });
+  fs.renameSync(staged, failed);
+  log(`verification failed: the output folder keeps its previous content; the failed bundle is in ${failed}`);
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+const calibration = (m: ClassMetrics): string => `NLL ${m.nll.toFixed(4)}, ECE ${m.ece.toFixed(4)}, Brier ${m.brier.toFixed(4)}`;
+
+export function summaryTable(s: RunSummary): string {
+  const v = s.verification;
+  const fallback = v.provider.fallbackReason ? ` (requested ${v.provider.requested}; fell back: ${v.provider.fallbackReason})` : '';
+  const rows: Array<[string, string]> = [
+    ['backend', s.backend],
+    ['gradient threads', s.workers ? `${s.workers + 1} (data-parallel over the ghost batches)` : '1'],
+    ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
+    ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
+    ['folded model', `${pct(s.foldedAccuracy)}  ${calibration(s.metrics.folded)}`],
+    ['implicit ensemble (mean softmax)', `${pct(s.ensembleAccuracy)}  ${calibration(s.metrics.ensemble)}`],
+    ...(s.metrics.ood
+      ? [
+          [
+            'OOD AUROC (entropy)',
+            `folded ${s.metrics.ood.folded.toFixed(4)}, ensemble ${s.metrics.ood.ensemble.toFixed(4)} (against ${s.metrics.ood.set})`,
+          ] as [string, string],
+        ]
+      : []),
+    [
+      'ONNX verification',
+      `${v.pass ? 'PASS' : 'FAIL'}: max abs ${v.maxAbs.toExponential(2)}, max rel ${v.maxRel.toExponential(2)} ` +
+        `(atol ${v.tolerance.atol}, rtol ${v.tolerance.rtol}; ${v.cases.length} checks on ${v.provider.used}${fallback})`,
+    ],
+    ...(s.ensembleVerification
+      ? [
+          [
+            'ensemble export',
+            `${s.ensembleVerification.pass ? 'PASS' : 'FAIL'}: ensemble.onnx (probabilities, entropy, mutual_information), max abs ${s.ensembleVerification.maxAbs.toExponential(2)}`,
+          ] as [string, string],
+        ]
+      : []),
+    ['output folder', s.outDir],
+    ['wall time', `${s.seconds.toFixed(1)} s`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, val]) => `  ${k.padEnd(width)}  ${val}`).join('\n');
+}
