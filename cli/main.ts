@@ -3,7 +3,7 @@
 import { ConfigError, LatePhaseError, TrainingInterrupted, VerificationError } from '../src/errors';
 import { installSignalHandlers, stopExitCode } from './signals';
 import { flagHelp, parseFlags } from './args';
-import { RUN_FLAGS, runMnistJob, summaryTable } from './runCommand';
+import { RUN_FLAGS, runMnistJob, RunSummary, summaryTable } from './runCommand';
 import { INSPECT_FLAGS, inspectModel } from './inspectCommand';
 import { selectBackend } from '../src/backend/selectBackend';
 import { MODEL_NAMES } from '../models/index';
@@ -12,7 +12,15 @@ import { presetList, TRAIN_FLAGS, trainCommand } from './trainCommand';
 import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';
 import { formatBundleCheck, verifyBundle } from '../export/bundle/verifyBundle';
 import { runBundleJob } from '../job/bundleJob';
+import { formatNqpTable, nqpTable } from '../src/analysis/noisyQuadratic';
 import type { FlagTable } from './args';
+
+const NQP_FLAGS = {
+  k: { kind: 'string', help: 'member counts, comma-separated (default 1,2,5,10)' },
+  eta: { kind: 'number', min: 0, help: 'learning rate of members and shared weights (default 0.05)' },
+  iterations: { kind: 'int', min: 1000, max: 10_000_000, help: 'simulated outer iterations per row (default 200000)' },
+  seed: { kind: 'int', min: 0, help: 'seed of the simulated minibatch noise (default 0)' },
+} as const satisfies FlagTable;
 
 const BUNDLE_FLAGS = {
   set: {
@@ -34,6 +42,7 @@ commands:
                          seeded trials at batch 1 and an odd batch, golden data (model-zoo layout)
   bundle <folder|ckpt>    a new bundle from a trained model (its checkpoint and stored config), no training:
                          other export options with --set export.fp16=true, --set export.ensemble=true, ...
+  nqp                    the noisy quadratic problem: stationary variances, closed form vs simulation of Algorithm 1
   verify-bundle <folder> re-check a bundle offline: file hashes, golden data replayed, Triton config vs graph
   inspect <model>        parameter counts: shared, late-phase per member, total at K
                          models: ${MODEL_NAMES.join(', ')}
@@ -47,11 +56,24 @@ ${flagHelp(RUN_FLAGS)}
 'latephase bundle' flags:
 ${flagHelp(BUNDLE_FLAGS)}
 
+'latephase nqp' flags:
+${flagHelp(NQP_FLAGS)}
+
 'latephase verify' flags:
 ${flagHelp(VERIFY_FLAGS)}
 
 'latephase inspect' flags:
 ${flagHelp(INSPECT_FLAGS)}`;
+
+/** Print a run's summary; a failed verification (folded, ensemble or fp16) becomes a VerificationError (exit 3). */
+function reportRun(command: string, summary: RunSummary): number {
+  console.log(`\nlatephase ${command}: summary\n${summaryTable(summary)}`);
+  assertVerified(summary.verification);
+  if (summary.ensembleVerification) assertVerified(summary.ensembleVerification);
+  if (summary.fp16Pass === false)
+    throw new VerificationError('the fp16-weight export does not match the fp32 export within fp16 tolerances (see fp16-verification.json)');
+  return 0;
+}
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof TrainingInterrupted) return stopExitCode();
@@ -67,9 +89,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command ? 0 : 2;
   }
   try {
-    if (!['train', 'presets', 'run', 'bundle', 'verify', 'verify-bundle', 'inspect'].includes(command))
+    if (!['train', 'presets', 'run', 'bundle', 'verify', 'verify-bundle', 'nqp', 'inspect'].includes(command))
       throw new ConfigError(
-        `unknown command '${command}'; expected train, presets, run, bundle, verify, verify-bundle or inspect (see latephase --help)`,
+        `unknown command '${command}'; expected train, presets, run, bundle, verify, verify-bundle, nqp or inspect (see latephase --help)`,
       );
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(USAGE);
@@ -99,18 +121,23 @@ export async function main(argv: readonly string[]): Promise<number> {
         `'${file}': ${[...(failing.length ? [`${failing.join(', ')} outside tolerance`] : []), ...against].join('; ')} (see the table)`,
       );
     }
+    if (command === 'nqp') {
+      const parsed = parseFlags(rest, NQP_FLAGS, 'nqp');
+      const ks = (parsed['k'] ?? '1,2,5,10').split(',').map((v) => v.trim());
+      if (!ks.every((v) => /^\d+$/.test(v) && Number(v) >= 1))
+        throw new ConfigError(`--k expects positive integers separated by commas, got '${parsed['k']}'`);
+      const eta = parsed['eta'] ?? 0.05;
+      const base = { h: 2, sigma: 1, etaPhi: eta, etaTheta: eta };
+      console.log(formatNqpTable(nqpTable(ks.map(Number), base, parsed['iterations'] ?? 200_000, parsed['seed'] ?? 0), base));
+      return 0;
+    }
     if (command === 'bundle') {
       const [source, ...flags] = rest;
       if (!source || source.startsWith('--')) throw new ConfigError("'latephase bundle' needs a bundle folder or a checkpoint file");
       const parsed = parseFlags(flags, BUNDLE_FLAGS, 'bundle');
       const set = [...(parsed['set'] ?? []), ...(parsed['out'] ? [`output=${JSON.stringify(parsed['out'])}`] : [])];
       const summary = await runBundleJob(source, { set });
-      console.log(`\nlatephase bundle: summary\n${summaryTable(summary)}`);
-      assertVerified(summary.verification);
-      if (summary.ensembleVerification) assertVerified(summary.ensembleVerification);
-      if (summary.fp16Pass === false)
-        throw new VerificationError('the fp16-weight export does not match the fp32 export within fp16 tolerances (see fp16-verification.json)');
-      return 0;
+      return reportRun('bundle', summary);
     }
     if (command === 'verify-bundle') {
       const [folder, ...flags] = rest;
@@ -133,20 +160,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         console.log(JSON.stringify(result, null, 2));
         return 0;
       }
-      console.log(`\nlatephase train: summary\n${summaryTable(result)}`);
-      assertVerified(result.verification);
-      if (result.ensembleVerification) assertVerified(result.ensembleVerification);
-      if (result.fp16Pass === false)
-        throw new VerificationError('the fp16-weight export does not match the fp32 export within fp16 tolerances (see fp16-verification.json)');
-      return 0;
+      return reportRun('train', result);
     }
-    const summary = await runMnistJob(parseFlags(rest, RUN_FLAGS, 'run'));
-    console.log(`\nlatephase run: summary\n${summaryTable(summary)}`);
-    assertVerified(summary.verification);
-    if (summary.ensembleVerification) assertVerified(summary.ensembleVerification);
-    if (summary.fp16Pass === false)
-      throw new VerificationError('the fp16-weight export does not match the fp32 export within fp16 tolerances (see fp16-verification.json)');
-    return 0;
+    return reportRun('run', await runMnistJob(parseFlags(rest, RUN_FLAGS, 'run')));
   } catch (err) {
     const name = err instanceof Error ? err.name : 'Error';
     const message = err instanceof Error ? err.message : String(err);

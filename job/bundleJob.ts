@@ -16,7 +16,7 @@ import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { OutputFolder } from '../src/io/outputFolder';
 import { METRICS_LOG_FILE } from './metricsLog';
 import { finishRun, RunSummary, CHECKPOINT_FILE } from './finishRun';
-import { recipeOf } from './trainJob';
+import { PROGRESS_FILE, recipeOf } from './trainJob';
 
 /** What a re-bundle may change: everything after training. */
 export const BUNDLE_MAY_CHANGE: readonly string[] = ['export', 'verify', 'evaluation', 'output', 'backend', 'name', 'workers'];
@@ -44,6 +44,11 @@ export async function runBundleJob(source: string, opts: BundleJobOptions = {}):
   const metricsLog = fs.existsSync(logFile) ? fs.readFileSync(logFile) : null; // read now: the output folder may be this one
   const folder = OutputFolder.open(path.resolve(cfg.output ?? path.join('out', cfg.name)), log);
   try {
+    // A new bundle completes the folder, which would drop an interrupted training run's progress there.
+    if (fs.existsSync(path.join(folder.workDir, PROGRESS_FILE)))
+      throw new ConfigError(
+        `output folder '${folder.target}' holds an interrupted training run; finish it (latephase train --resume ${folder.target}) or bundle into another --out`,
+      );
     const backend = await selectBackend(cfg.backend);
     log(`backend: ${describeBackend(backend, true)}`);
     const data = loadJobData(cfg.data);

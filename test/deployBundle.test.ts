@@ -8,31 +8,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runCli } from './helpers';
+import { runCli, TINY } from './helpers';
 import { verifyBundle } from '../export/bundle/verifyBundle';
 import { checkTritonConfig, tritonConfig } from '../export/bundle/triton';
 import { inspectOnnx } from '../export/verify/inspect';
 import { readOnnxModel } from '../export/verify/readOnnx';
 import { decodeTensor, encodeTensor } from '../export/verify/golden';
-
-const TINY = [
-  'run',
-  '--epochs',
-  '2',
-  '--t0',
-  '1',
-  '--k',
-  '2',
-  '--train-size',
-  '128',
-  '--batch-size',
-  '32',
-  '--workers',
-  '0',
-  '--quiet',
-  '--backend',
-  'wasm',
-];
 
 test('a run writes goldens, a model card and a Triton repository; verify-bundle re-checks them and catches tampering', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-bundle-'));

@@ -11,26 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { checkBundleFiles } from '../export/bundle/bundle';
-import { CLI, runCli } from './helpers';
-
-const TINY = [
-  'run',
-  '--epochs',
-  '2',
-  '--t0',
-  '1',
-  '--k',
-  '2',
-  '--train-size',
-  '128',
-  '--batch-size',
-  '32',
-  '--workers',
-  '0',
-  '--quiet',
-  '--backend',
-  'wasm',
-];
+import { CLI, runCli, TINY } from './helpers';
 
 const run = runCli;
 

@@ -59,6 +59,26 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/** `latephase run` on 128 digits, 2 epochs, K = 2 from epoch 2, one thread: a complete run in seconds. */
+export const TINY: readonly string[] = [
+  'run',
+  '--epochs',
+  '2',
+  '--t0',
+  '1',
+  '--k',
+  '2',
+  '--train-size',
+  '128',
+  '--batch-size',
+  '32',
+  '--workers',
+  '0',
+  '--quiet',
+  '--backend',
+  'wasm',
+];
+
 /** Run `latephase <args>` in a child process (two minutes at most). */
 export function runCli(args: readonly string[], env: Record<string, string> = {}): CliRun {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
