@@ -12,6 +12,10 @@ import { presetList, TRAIN_FLAGS, trainCommand } from './trainCommand';
 import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';
 import { formatBundleCheck, verifyBundle } from '../export/bundle/verifyBundle';
 import { runBundleJob } from '../job/bundleJob';
+import * as path from 'path';
+import { collectCompare, markdownTable, parseVariants, plannedRuns, runCompare, VARIANTS } from '../job/compareJob';
+import { DEFAULT_TIMING, enqueueRuns, runWorker } from '../job/compareQueue';
+import { resolveJob } from './trainCommand';
 import { formatNqpTable, nqpTable } from '../src/analysis/noisyQuadratic';
 import type { FlagTable } from './args';
 
@@ -20,6 +24,24 @@ const NQP_FLAGS = {
   eta: { kind: 'number', min: 0, help: 'learning rate of members and shared weights (default 0.05)' },
   iterations: { kind: 'int', min: 1000, max: 10_000_000, help: 'simulated outer iterations per row (default 200000)' },
   seed: { kind: 'int', min: 0, help: 'seed of the simulated minibatch noise (default 0)' },
+} as const satisfies FlagTable;
+
+const COMPARE_FLAGS = {
+  seeds: { kind: 'string', help: 'seeds, comma-separated (default 0,1,2)' },
+  variants: { kind: 'string', help: `variants, comma-separated (default ${VARIANTS.join(',')})` },
+  jobs: { kind: 'int', min: 1, max: 64, help: 'runs at once, each a separate process (default 1)' },
+  out: { kind: 'string', help: 'folder of the runs and the table (default out/compare-<name>)' },
+  set: { kind: 'string', multiple: true, help: 'override a field of the compared config (repeatable)' },
+  queue: { kind: 'string', help: 'redis://host:port: enqueue the runs on BullMQ for `latephase worker`s instead of running them' },
+  collect: { kind: 'boolean', help: 'with --queue: build the table once every run is finished' },
+} as const satisfies FlagTable;
+
+const WORKER_FLAGS = {
+  queue: { kind: 'string', help: 'redis://host:port of the compare queue (required)' },
+  concurrency: { kind: 'int', min: 1, max: 64, help: 'runs at once in this worker (default 1)' },
+  'idle-exit': { kind: 'int', min: 1, help: 'exit after this many seconds with nothing to do (default: run until TERM/Ctrl-C)' },
+  'lock-ms': { kind: 'int', min: 1000, help: "a run's lock lifetime: how soon a killed worker's run is taken over (default 60000)" },
+  'stalled-ms': { kind: 'int', min: 500, help: 'how often this worker looks for runs of killed workers (default 30000)' },
 } as const satisfies FlagTable;
 
 const BUNDLE_FLAGS = {
@@ -42,6 +64,9 @@ commands:
                          seeded trials at batch 1 and an odd batch, golden data (model-zoo layout)
   bundle <folder|ckpt>    a new bundle from a trained model (its checkpoint and stored config), no training:
                          other export options with --set export.fp16=true, --set export.ensemble=true, ...
+  compare <config|preset> every variant (base, late, swa, late+swa, ensemble) over seeds, as separate runs, then
+                         a table (mean +- std): markdown, JSON and SVG; finished runs are skipped, killed ones resume
+  worker --queue <url>   take compare runs off a BullMQ queue (any number of machines sharing the output storage)
   nqp                    the noisy quadratic problem: stationary variances, closed form vs simulation of Algorithm 1
   verify-bundle <folder> re-check a bundle offline: file hashes, golden data replayed, Triton config vs graph
   inspect <model>        parameter counts: shared, late-phase per member, total at K
@@ -55,6 +80,12 @@ ${flagHelp(RUN_FLAGS)}
 
 'latephase bundle' flags:
 ${flagHelp(BUNDLE_FLAGS)}
+
+'latephase compare' flags:
+${flagHelp(COMPARE_FLAGS)}
+
+'latephase worker' flags:
+${flagHelp(WORKER_FLAGS)}
 
 'latephase nqp' flags:
 ${flagHelp(NQP_FLAGS)}
@@ -89,9 +120,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command ? 0 : 2;
   }
   try {
-    if (!['train', 'presets', 'run', 'bundle', 'verify', 'verify-bundle', 'nqp', 'inspect'].includes(command))
+    if (!['train', 'presets', 'run', 'bundle', 'verify', 'verify-bundle', 'compare', 'worker', 'nqp', 'inspect'].includes(command))
       throw new ConfigError(
-        `unknown command '${command}'; expected train, presets, run, bundle, verify, verify-bundle, nqp or inspect (see latephase --help)`,
+        `unknown command '${command}'; expected train, presets, run, bundle, verify, verify-bundle, compare, worker, nqp or inspect (see latephase --help)`,
       );
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(USAGE);
@@ -120,6 +151,49 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new VerificationError(
         `'${file}': ${[...(failing.length ? [`${failing.join(', ')} outside tolerance`] : []), ...against].join('; ')} (see the table)`,
       );
+    }
+    if (command === 'compare') {
+      const [source, ...flags] = rest;
+      if (!source || source.startsWith('--')) throw new ConfigError("'latephase compare' needs a config file or a preset");
+      const parsed = parseFlags(flags, COMPARE_FLAGS, 'compare');
+      const cfg = resolveJob(source, { set: parsed['set'] });
+      const seeds = (parsed['seeds'] ?? '0,1,2').split(',').map((v) => v.trim());
+      if (!seeds.every((v) => /^\d+$/.test(v)))
+        throw new ConfigError(`--seeds expects non-negative integers separated by commas, got '${parsed['seeds']}'`);
+      const options = {
+        seeds: seeds.map(Number),
+        variants: parseVariants(parsed['variants'] ?? VARIANTS.join(',')),
+        jobs: parsed['jobs'] ?? 1,
+        out: path.resolve(parsed['out'] ?? path.join('out', `compare-${cfg.name}`)),
+        cli: __filename,
+      };
+      const queue = parsed['queue'];
+      if (parsed['collect'] && !queue) throw new ConfigError('--collect goes with --queue (a local compare builds its table itself)');
+      if (queue && !parsed['collect']) {
+        const added = await enqueueRuns(queue, plannedRuns(cfg, options));
+        console.log(
+          `compare: ${added} run(s) enqueued on ${queue}; start workers with: latephase worker --queue ${queue}; then: latephase compare ${source} ... --queue ${queue} --collect`,
+        );
+        return 0;
+      }
+      console.log(markdownTable(await (queue ? collectCompare(cfg, source, options) : runCompare(cfg, source, options))));
+      return 0;
+    }
+    if (command === 'worker') {
+      const parsed = parseFlags(rest, WORKER_FLAGS, 'worker');
+      if (!parsed['queue']) throw new ConfigError("'latephase worker' needs --queue redis://host:port");
+      const done = await runWorker({
+        url: parsed['queue'],
+        cli: __filename,
+        concurrency: parsed['concurrency'],
+        idleExit: parsed['idle-exit'],
+        timing: {
+          lockDuration: parsed['lock-ms'] ?? DEFAULT_TIMING.lockDuration,
+          stalledInterval: parsed['stalled-ms'] ?? DEFAULT_TIMING.stalledInterval,
+        },
+      });
+      console.log(`worker: ${done} run(s) trained; stopping`);
+      return 0;
     }
     if (command === 'nqp') {
       const parsed = parseFlags(rest, NQP_FLAGS, 'nqp');

@@ -32,7 +32,8 @@ export type LogRecord = StepRecord | EpochRecord;
 
 export const PLOT_FILES = ['loss.svg', 'learning-rate.svg', 'accuracy.svg', 'reliability.svg'] as const;
 
-async function svg(spec: TopLevelSpec): Promise<string> {
+/** A Vega-Lite spec rendered to an SVG string, headless. */
+export async function svg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

@@ -79,9 +79,9 @@ export const TINY: readonly string[] = [
   'wasm',
 ];
 
-/** Run `latephase <args>` in a child process (two minutes at most). */
-export function runCli(args: readonly string[], env: Record<string, string> = {}): CliRun {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+/** Run `latephase <args>` in a child process (two minutes at most unless `timeout` says more). */
+export function runCli(args: readonly string[], env: Record<string, string> = {}, timeout = 120_000): CliRun {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,0 +1,333 @@
+/**
+ * `latephase compare <config> --seeds 0,1,2 --variants base,late,swa,late+swa,ensemble`: every
+ * variant of one config trained with the same seeds and budget, each run a separate process in its
+ * own output folder (a finished run is skipped; an interrupted one continues from its progress,
+ * because a run of the same config into the same folder resumes), then one table: mean +- std
+ * over seeds of accuracy, NLL, ECE and OOD AUROC for the folded model and the implicit ensemble,
+ * and training time, as markdown, JSON and an SVG plot.
+ *   base      the config without late-phase weights (plain training, no SWA)
+ *   late      the config as given (late phase), no SWA
+ *   swa       base with SWA (the config's swa.start, else from t0)
+ *   late+swa  late with SWA
+ *   ensemble  K independently trained base models, mean softmax (the paper's upper reference)
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { ConfigError } from '../src/errors';
+import { resolveConfig } from '../src/config/resolve';
+import { JobConfig, JobConfigInput } from '../src/config/schema';
+import { loadJobData } from '../src/config/dataSource';
+import { Dataset, exampleCount } from '../src/data/dataset';
+import { auroc, ClassMetrics, classMetrics, entropy } from '../src/eval/metrics';
+import { writeFileAtomic } from '../src/io/atomicWrite';
+import { onnxDims, toOnnxInput } from '../export/onnx/layout';
+import { Manifest, MANIFEST_FILE, MODEL_FILE } from '../export/bundle/bundle';
+import { JobMetrics, METRICS_FILE, CONFIG_FILE } from './finishRun';
+import { METRICS_LOG_FILE } from './metricsLog';
+import { svg } from './plots';
+
+export const VARIANTS = ['base', 'late', 'swa', 'late+swa', 'ensemble'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface CompareOptions {
+  readonly seeds: readonly number[];
+  readonly variants: readonly Variant[];
+  /** Runs at once (separate processes). */
+  readonly jobs: number;
+  readonly out: string;
+  /** The `latephase` entry point the runs are started with. */
+  readonly cli: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface Run {
+  readonly variant: Variant;
+  readonly seed: number;
+  readonly dir: string;
+  readonly config: JobConfig;
+}
+
+export function parseVariants(raw: string): Variant[] {
+  const list = raw.split(',').map((v) => v.trim());
+  const bad = list.filter((v) => !(VARIANTS as readonly string[]).includes(v));
+  if (bad.length || !list.length) throw new ConfigError(`--variants: unknown ${bad.join(', ') || '(empty)'}; choose from ${VARIANTS.join(', ')}`);
+  return list as Variant[];
+}
+
+/** The config of one variant and seed (plain JSON input; the output folder set). */
+export function variantInput(
+  base: JobConfigInput,
+  variant: Exclude<Variant, 'ensemble'>,
+  seed: number,
+  dir: string,
+  workers: number | 'auto',
+): JobConfigInput {
+  const cfg = resolveConfig(base, 'the compared config');
+  const late = variant === 'late' || variant === 'late+swa';
+  const swa = variant === 'swa' || variant === 'late+swa' ? { start: cfg.swa?.start ?? Math.min(cfg.latePhase.t0, cfg.epochs - 1) } : undefined;
+  const input: Record<string, unknown> = {
+    ...cfg,
+    name: `${cfg.name}-${variant}-seed${seed}`,
+    seed,
+    latePhase: { ...cfg.latePhase, enabled: late && cfg.latePhase.enabled },
+    output: dir,
+    workers,
+  };
+  if (swa) input['swa'] = swa;
+  else delete input['swa'];
+  return input as JobConfigInput;
+}
+
+export function plannedRuns(base: JobConfigInput, opts: CompareOptions): Run[] {
+  const workers = opts.jobs > 1 ? 0 : 'auto'; // parallel processes already fill the cores
+  const k = resolveConfig(base, 'the compared config').latePhase.k;
+  return opts.variants.flatMap((variant) =>
+    opts.seeds.flatMap((seed): Run[] => {
+      const at = path.join(opts.out, variant.replace('+', '-'), `seed-${seed}`);
+      if (variant !== 'ensemble') return [{ variant, seed, dir: at, config: resolveConfig(variantInput(base, variant, seed, at, workers), variant) }];
+      // K base models with seeds of their own, disjoint from the compared seeds.
+      return Array.from({ length: k }, (_, m) => {
+        const dir = path.join(at, `member-${m}`);
+        return { variant, seed, dir, config: resolveConfig(variantInput(base, 'base', 1000 * (seed + 1) + m, dir, workers), 'ensemble member') };
+      });
+    }),
+  );
+}
+
+/** A run is done when its bundle exists with exactly this config. */
+export function isFinished(run: Run): boolean {
+  const file = path.join(run.dir, CONFIG_FILE);
+  if (!fs.existsSync(path.join(run.dir, MANIFEST_FILE)) || !fs.existsSync(file)) return false;
+  return fs.readFileSync(file, 'utf8').trim() === JSON.stringify(run.config, null, 2);
+}
+
+export function executeRun(run: Run, cli: string, configDir: string): Promise<void> {
+  const file = path.join(configDir, `${path.relative(path.dirname(configDir), run.dir).replace(/[\\/]/g, '_')}.json`);
+  writeFileAtomic(file, `${JSON.stringify(run.config, null, 2)}\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'train', file, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.resume();
+    child.on('exit', (code, signal) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`run ${run.dir} ended with ${signal ?? `exit ${code}`}: ${err.trim().split('\n').slice(-2).join(' ')}`)),
+    );
+  });
+}
+
+/** Run what is not finished, `jobs` at a time; a failed run stops the compare after the others finish. */
+async function runAll(runs: readonly Run[], opts: CompareOptions): Promise<void> {
+  const log = opts.log ?? console.log;
+  const todo = runs.filter((r) => !isFinished(r));
+  log(`compare: ${runs.length} runs, ${runs.length - todo.length} finished already, ${todo.length} to run, ${opts.jobs} at a time`);
+  const configDir = path.join(opts.out, 'configs');
+  const failures: Error[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < todo.length) {
+      const run = todo[next++]!;
+      const t = Date.now();
+      try {
+        await executeRun(run, opts.cli, configDir);
+        log(`compare: ${run.variant} seed ${run.seed} -> ${run.dir} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
+      } catch (err) {
+        failures.push(err as Error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.jobs) }, worker));
+  if (failures.length)
+    throw new ConfigError(
+      `compare: ${failures.length} run(s) failed; rerun to retry them (finished runs are kept):\n  ${failures.map((f) => f.message).join('\n  ')}`,
+    );
+}
+
+interface Measured {
+  readonly folded?: ClassMetrics;
+  readonly ensemble: ClassMetrics;
+  readonly oodFolded?: number;
+  readonly oodEnsemble?: number;
+  readonly seconds: number;
+}
+
+const trainingSeconds = (dir: string): number => {
+  const lines = fs.readFileSync(path.join(dir, METRICS_LOG_FILE), 'utf8').trim().split('\n');
+  return (JSON.parse(lines[lines.length - 1]!) as { seconds?: number }).seconds ?? 0;
+};
+
+function measured(dir: string): Measured {
+  const m = JSON.parse(fs.readFileSync(path.join(dir, METRICS_FILE), 'utf8')) as JobMetrics;
+  return { folded: m.folded, ensemble: m.ensemble, oodFolded: m.ood?.folded, oodEnsemble: m.ood?.ensemble, seconds: trainingSeconds(dir) };
+}
+
+/** Softmax outputs of a bundle's model.onnx on `data`, its input and output found by the manifest's roles. */
+async function bundleProbabilities(dir: string, data: Dataset): Promise<Float32Array> {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const output = manifest.outputs.find((o) => o.role === 'probabilities');
+  if (!output) throw new ConfigError(`bundle ${dir} has no probabilities output`);
+  const session = await ort.InferenceSession.create(path.join(dir, MODEL_FILE));
+  try {
+    const n = exampleCount(data);
+    const x = new ort.Tensor('float32', toOnnxInput(data.x, n, data.featureShape), [n, ...onnxDims(data.featureShape)]);
+    const out = await session.run({ [manifest.inputs[0]!.name]: x });
+    return out[output.name]!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+/** The deep ensemble of one seed: the mean softmax of its K member bundles. */
+async function deepEnsemble(dirs: readonly string[], cfg: JobConfig): Promise<Measured> {
+  const data = loadJobData(cfg.data);
+  const ood = cfg.evaluation.ood ? loadJobData(cfg.evaluation.ood).test : undefined;
+  const mean = async (set: Dataset): Promise<Float32Array> => {
+    const all = await Promise.all(dirs.map((d) => bundleProbabilities(d, set)));
+    return all[0]!.map((_, i) => all.reduce((s, p) => s + p[i]!, 0) / all.length);
+  };
+  const probs = await mean(data.test);
+  const ensemble = classMetrics(probs, data.test.y, cfg.evaluation.bins);
+  const score = (p: Float32Array): Float64Array => entropy(p, data.test.classes);
+  const oodEnsemble = ood ? auroc(score(probs), score(await mean(ood))) : undefined;
+  return { ensemble, ...(oodEnsemble !== undefined && { oodEnsemble }), seconds: dirs.reduce((s, d) => s + trainingSeconds(d), 0) };
+}
+
+export interface Stat {
+  readonly mean: number;
+  readonly std: number;
+  readonly n: number;
+}
+
+const stat = (xs: readonly number[]): Stat | null => {
+  if (!xs.length) return null;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std, n: xs.length };
+};
+
+export interface CompareRow {
+  readonly variant: Variant;
+  readonly seeds: number;
+  readonly folded: { readonly accuracy: Stat | null; readonly nll: Stat | null; readonly ece: Stat | null; readonly oodAuroc: Stat | null };
+  readonly ensemble: { readonly accuracy: Stat | null; readonly nll: Stat | null; readonly ece: Stat | null; readonly oodAuroc: Stat | null };
+  readonly trainingSeconds: Stat | null;
+}
+
+export interface CompareTable {
+  readonly schema: 'latephase-compare/1';
+  readonly config: string;
+  readonly seeds: readonly number[];
+  readonly rows: readonly CompareRow[];
+}
+
+function row(variant: Variant, ms: readonly Measured[]): CompareRow {
+  const pick = (f: (m: Measured) => number | undefined): Stat | null => stat(ms.map(f).filter((x): x is number => x !== undefined));
+  return {
+    variant,
+    seeds: ms.length,
+    folded: {
+      accuracy: pick((m) => m.folded?.accuracy),
+      nll: pick((m) => m.folded?.nll),
+      ece: pick((m) => m.folded?.ece),
+      oodAuroc: pick((m) => m.oodFolded),
+    },
+    ensemble: {
+      accuracy: pick((m) => m.ensemble.accuracy),
+      nll: pick((m) => m.ensemble.nll),
+      ece: pick((m) => m.ensemble.ece),
+      oodAuroc: pick((m) => m.oodEnsemble),
+    },
+    trainingSeconds: pick((m) => m.seconds),
+  };
+}
+
+const fmt = (s: Stat | null, scale = 1, digits = 4): string =>
+  s ? `${(s.mean * scale).toFixed(digits)} +- ${(s.std * scale).toFixed(digits)}` : '-';
+
+export function markdownTable(t: CompareTable): string {
+  const header =
+    '| variant | folded acc % | folded NLL | folded ECE | folded OOD AUROC | ensemble acc % | ensemble NLL | ensemble ECE | ensemble OOD AUROC | training s |';
+  const lines = t.rows.map(
+    (r) =>
+      `| ${r.variant} | ${fmt(r.folded.accuracy, 100, 2)} | ${fmt(r.folded.nll)} | ${fmt(r.folded.ece)} | ${fmt(r.folded.oodAuroc)} | ${fmt(r.ensemble.accuracy, 100, 2)} | ${fmt(r.ensemble.nll)} | ${fmt(r.ensemble.ece)} | ${fmt(r.ensemble.oodAuroc)} | ${fmt(r.trainingSeconds, 1, 0)} |`,
+  );
+  return [
+    `Mean +- std over seeds ${t.seeds.join(', ')} (${t.config}); 'ensemble' is K independently trained base models (mean softmax).`,
+    '',
+    header,
+    `|${'---|'.repeat(10)}`,
+    ...lines,
+    '',
+  ].join('\n');
+}
+
+async function plot(t: CompareTable): Promise<string> {
+  const values = t.rows.flatMap((r) =>
+    (['folded', 'ensemble'] as const).flatMap((which) => {
+      const s = r[which].accuracy;
+      return s
+        ? [
+            {
+              variant: r.variant,
+              model: which === 'folded' ? 'folded' : 'ensemble (mean softmax)',
+              mean: 100 * s.mean,
+              lo: 100 * (s.mean - s.std),
+              hi: 100 * (s.mean + s.std),
+            },
+          ]
+        : [];
+    }),
+  );
+  return svg({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'held-out accuracy by variant (mean +- std over seeds)',
+    width: 420,
+    height: 240,
+    data: { values },
+    encoding: { x: { field: 'variant', type: 'nominal', sort: null }, xOffset: { field: 'model' }, color: { field: 'model', type: 'nominal' } },
+    layer: [
+      { mark: 'rule', encoding: { y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title: 'accuracy %' }, y2: { field: 'hi' } } },
+      { mark: { type: 'point', filled: true }, encoding: { y: { field: 'mean', type: 'quantitative' } } },
+    ],
+  });
+}
+
+/** Run every unfinished run here (`jobs` at a time), then build the table. */
+export async function runCompare(base: JobConfigInput, label: string, opts: CompareOptions): Promise<CompareTable> {
+  await runAll(plannedRuns(base, opts), opts);
+  return collectCompare(base, label, opts);
+}
+
+/** The table from finished runs (`compare --collect`); any unfinished run is an error naming it. */
+export async function collectCompare(base: JobConfigInput, label: string, opts: CompareOptions): Promise<CompareTable> {
+  const runs = plannedRuns(base, opts);
+  const missing = runs.filter((r) => !isFinished(r));
+  if (missing.length)
+    throw new ConfigError(
+      `compare: ${missing.length} of ${runs.length} runs are not finished yet (e.g. ${missing[0]!.dir}); wait for the workers, then collect again`,
+    );
+  const rows: CompareRow[] = [];
+  for (const variant of opts.variants) {
+    const mine = runs.filter((r) => r.variant === variant);
+    const ms =
+      variant === 'ensemble'
+        ? await Promise.all(
+            opts.seeds.map((s) =>
+              deepEnsemble(
+                mine.filter((r) => r.seed === s).map((r) => r.dir),
+                mine[0]!.config,
+              ),
+            ),
+          )
+        : mine.map((r) => measured(r.dir));
+    rows.push(row(variant, ms));
+  }
+  const table: CompareTable = { schema: 'latephase-compare/1', config: label, seeds: opts.seeds, rows };
+  writeFileAtomic(path.join(opts.out, 'compare.json'), `${JSON.stringify(table, null, 2)}\n`);
+  writeFileAtomic(path.join(opts.out, 'compare.md'), markdownTable(table));
+  writeFileAtomic(path.join(opts.out, 'compare.svg'), await plot(table));
+  return table;
+}

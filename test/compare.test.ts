@@ -1,0 +1,60 @@
+/**
+ * `latephase compare`: every variant over two seeds as separate runs (two at a time), the table
+ * as markdown, JSON and SVG; a second call finds every run finished and runs nothing; the deep
+ * ensemble row is the mean softmax of K base models; bad variants are named.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { runCli } from './helpers';
+import type { CompareTable } from '../job/compareJob';
+
+const SETS = ['data.trainSize=128', 'epochs=2', 'latePhase.t0=1', 'latePhase.k=2', 'batchSize=32', 'backend="wasm"'];
+
+test('compare: five variants x two seeds, a table in three forms, finished runs skipped', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-compare-'));
+  const args = ['compare', 'mnist-cnn', '--seeds', '0,1', '--jobs', '2', '--out', dir, ...SETS.flatMap((s) => ['--set', s])];
+  const first = runCli(args, {}, 600_000);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /compare: 12 runs, 0 finished already, 12 to run, 2 at a time/);
+  const table = JSON.parse(fs.readFileSync(path.join(dir, 'compare.json'), 'utf8')) as CompareTable;
+  assert.deepEqual(
+    table.rows.map((r) => [r.variant, r.seeds]),
+    [
+      ['base', 2],
+      ['late', 2],
+      ['swa', 2],
+      ['late+swa', 2],
+      ['ensemble', 2],
+    ],
+  );
+  const base = table.rows[0]!;
+  assert.equal(base.folded.accuracy!.mean, base.ensemble.accuracy!.mean, 'a plain model is its own ensemble');
+  assert.equal(table.rows[4]!.folded.accuracy, null, 'the deep ensemble has no folded model');
+  assert.ok(table.rows.every((r) => r.ensemble.accuracy!.mean > 0.3 && r.trainingSeconds!.mean > 0));
+  const md = fs.readFileSync(path.join(dir, 'compare.md'), 'utf8');
+  assert.match(md, /\| late\+swa \| \d+\.\d\d \+- \d+\.\d\d \|/);
+  const svg = fs.readFileSync(path.join(dir, 'compare.svg'), 'utf8');
+  for (const v of ['base', 'late', 'swa', 'late+swa', 'ensemble']) assert.ok(svg.includes(`>${v}<`), `the plot names ${v}`);
+  assert.ok(fs.existsSync(path.join(dir, 'ensemble', 'seed-1', 'member-1', 'model.onnx')));
+  const late = JSON.parse(fs.readFileSync(path.join(dir, 'late', 'seed-0', 'config.json'), 'utf8')) as {
+    latePhase: { enabled: boolean };
+    swa?: unknown;
+  };
+  const plain = JSON.parse(fs.readFileSync(path.join(dir, 'swa', 'seed-0', 'config.json'), 'utf8')) as {
+    latePhase: { enabled: boolean };
+    swa: { start: number };
+  };
+  assert.deepEqual([late.latePhase.enabled, late.swa, plain.latePhase.enabled, plain.swa.start], [true, undefined, false, 1]);
+
+  const again = runCli(args, {}, 300_000);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /compare: 12 runs, 12 finished already, 0 to run/);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'compare.json'), 'utf8')), table, 'the same table from the same runs');
+  const bad = runCli(['compare', 'mnist-cnn', '--variants', 'late,magic']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--variants: unknown magic; choose from base, late, swa, late\+swa, ensemble/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
