@@ -44,11 +44,18 @@ test('repeated evaluations keep tensor counts and RSS flat', () => {
   const d = data(500);
   for (let i = 0; i < 3; i++) evaluateMembers(model, d); // warm-up: the wasm heap grows to its working size
   const tensors = tf.memory().numTensors;
-  const rss = process.memoryUsage().rss;
-  for (let i = 0; i < 8; i++) evaluateMembers(model, d);
+  // Two windows of 8 evaluations: a leak grows RSS in both, a late garbage collection (a loaded
+  // machine) in one at most. One evaluation's host copies are ~20 MB; a per-member leak would add that much per member.
+  const grown: number[] = [];
+  for (let w = 0; w < 2; w++) {
+    const rss = process.memoryUsage().rss;
+    for (let i = 0; i < 8; i++) evaluateMembers(model, d);
+    grown.push(process.memoryUsage().rss - rss);
+  }
   assert.equal(tf.memory().numTensors, tensors);
-  const grown = process.memoryUsage().rss - rss;
-  // One evaluation's host copies are ~20 MB; a per-member leak would add that much per member and pass.
-  assert.ok(grown < 48 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MB over 8 evaluations`);
+  assert.ok(
+    Math.min(...grown) < 48 * 2 ** 20,
+    `RSS grew by ${grown.map((g) => (g / 2 ** 20).toFixed(1)).join(' and ')} MB over two windows of 8 evaluations`,
+  );
   model.dispose();
 });
