@@ -4,6 +4,8 @@
  * Not a test: it asserts nothing and CI does not run it.
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
@@ -27,23 +29,39 @@ interface Row {
 
 const rows: Row[] = [];
 const fmt = (v: number, unit: string): string =>
-  unit === 'ms' ? `${v.toFixed(1)} ms` : unit === 's' ? `${v.toFixed(2)} s` : `${v.toFixed(0)} ${unit}`;
+  unit === 'ms' ? `${v.toFixed(1)} ms` : unit === 's' ? `${v.toFixed(2)} s` : unit === 'MB' ? `${v.toFixed(0)} MB` : `${v.toFixed(0)} ${unit}`;
 
-function torchPeer(threads: number): Record<string, number> | null {
+interface TorchRun {
+  readonly results: Record<string, number>;
+  readonly peakRssMb: number;
+}
+
+function torchPeer(threads: number, cases?: string): TorchRun | null {
   const python = '/usr/bin/python3';
-  const r = spawnSync(python, [path.join(__dirname, '..', '..', 'bench', 'torch_peer.py'), '--threads', String(threads)], {
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
+  const args = [path.join(__dirname, '..', '..', 'bench', 'torch_peer.py'), '--threads', String(threads), ...(cases ? ['--cases', cases] : [])];
+  const r = spawnSync(python, args, { encoding: 'utf8', timeout: 900_000 });
   if (r.status !== 0) {
     console.log(
       `PyTorch peer skipped (${threads} thread${threads > 1 ? 's' : ''}): ${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop()}; install it with: apt-get install python3-torch`,
     );
     return null;
   }
-  const out = JSON.parse(r.stdout) as { torch: string; results: Record<string, number> };
-  console.log(`PyTorch ${out.torch}, ${threads} thread(s): ${JSON.stringify(out.results)}`);
-  return out.results;
+  const out = JSON.parse(r.stdout) as { torch: string; results: Record<string, number>; peak_rss_mb: number };
+  console.log(`PyTorch ${out.torch}, ${threads} thread(s): ${JSON.stringify(out.results)}, peak RSS ${out.peak_rss_mb.toFixed(0)} MB`);
+  return { results: out.results, peakRssMb: out.peak_rss_mb };
+}
+
+/** The CPU the run measured on (model, cores, widest SIMD), for the header: ratios depend on it. */
+function cpuDescription(): string {
+  const cpus = os.cpus();
+  let flags = '';
+  try {
+    flags = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+  } catch {
+    // not Linux: the model name is all we report
+  }
+  const simd = ['avx512f', 'avx2', 'sse4_2'].find((f) => flags.split(/\s+/).includes(f));
+  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} logical cores${simd ? `, ${simd}` : ''}`;
 }
 
 /** How the gradient workers rebuild a bench model (see src/nn/modelRecipe.ts). */
@@ -75,8 +93,8 @@ async function stepRows(): Promise<void> {
       console.log(`ours ${key}, ${w + 1} thread(s): ${into[key]!.toFixed(1)} ms`);
     }
   }
-  const torch1 = torchPeer(1);
-  const torch2 = torchPeer(2);
+  const torch1 = torchPeer(1)?.results;
+  const torch2 = torchPeer(2)?.results;
   for (const [key, label] of cases) {
     rows.push({
       comparison: label,
@@ -105,6 +123,32 @@ async function stepRows(): Promise<void> {
         unit: 'ms',
       });
   }
+}
+
+/** The case whose peak RSS is compared, each side in a process of its own that runs only it. */
+const RSS_CASE = { key: 'wrn-16-4-b64', exportName: 'wrn16x4', batch: 64 } as const;
+
+/** In a child process (`--rss-case`): a few WRN-16-4 b64 one-thread training steps, then the process's peak RSS in MB. */
+async function rssChild(): Promise<void> {
+  const model = benchModels[RSS_CASE.exportName]();
+  await trainingStepMs(model, RSS_CASE.batch, 3, 0, 2);
+  console.log(JSON.stringify({ peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+}
+
+function peakRssRow(): void {
+  const r = spawnSync(process.execPath, [__filename, '--rss-case'], { encoding: 'utf8', timeout: 900_000, env: process.env });
+  if (r.status !== 0) throw new Error(`peak RSS child failed: ${r.stderr}`);
+  const ours = (JSON.parse(r.stdout.trim().split('\n').pop()!) as { peakRssMb: number }).peakRssMb;
+  const torch = torchPeer(1, RSS_CASE.key);
+  console.log(`ours ${RSS_CASE.key} peak RSS (process running only that step): ${ours.toFixed(0)} MB`);
+  rows.push({
+    comparison: 'WRN-16-4 b64 training, peak RSS of a process running only it',
+    ours: 'latephase 1 thread',
+    oursValue: ours,
+    peer: 'PyTorch 1 thread',
+    peerValue: torch?.peakRssMb ?? null,
+    unit: 'MB',
+  });
 }
 
 async function latePhaseOverheadRow(): Promise<void> {
@@ -200,8 +244,11 @@ function printTable(): void {
 
 async function main(): Promise<void> {
   const backend = await selectBackend();
+  if (process.argv.includes('--rss-case')) return rssChild();
   console.log(`backend: ${describeBackend(backend, true)}; ${new Date().toISOString()}`);
+  console.log(`CPU: ${cpuDescription()}; Node ${process.version}`);
   await stepRows();
+  peakRssRow();
   await latePhaseOverheadRow();
   await exportRows();
   await inferenceRow();

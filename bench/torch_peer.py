@@ -1,9 +1,13 @@
 """PyTorch peer for latephase's benchmarks: the same models, batch and optimizer, timed in the same run.
 
 Debian's python3-torch (1.13, oneDNN) is an independent peer, never a runtime dependency.
-Usage: python3 bench/torch_peer.py --threads 1 --repeats 30 --warmup 10
-Prints one JSON object: {"torch": version, "threads": n, "results": {name: median_ms}}.
+Usage: python3 bench/torch_peer.py --threads 1 --repeats 30 --warmup 10 [--cases a,b]
+Prints one JSON object: {"torch": version, "threads": n, "results": {name: median_ms},
+"peak_rss_mb": the process's peak resident set (run one case alone to read it for that case)}.
+Each step gathers a fresh minibatch from a synthetic training set by index, as latephase's
+trainer does (bench/timing.ts), so both sides pay for the gather.
 """
+import resource
 import argparse
 import json
 import statistics
@@ -68,11 +72,15 @@ def time_steps(make, shape, repeats, warmup=3):
     model = make()
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x = torch.rand(*shape)
-    y = torch.randint(0, 10, (shape[0],))
+    batch, steps = shape[0], warmup + repeats
+    data_x = torch.rand(batch * steps, *shape[1:])
+    data_y = torch.randint(0, 10, (batch * steps,))
+    order = torch.randperm(batch * steps)
     times = []
-    for i in range(warmup + repeats):
+    for i in range(steps):
         start = time.perf_counter()
+        idx = order[i * batch:(i + 1) * batch]
+        x, y = data_x.index_select(0, idx), data_y.index_select(0, idx)
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
@@ -96,7 +104,8 @@ def main():
         # WRN steps take seconds: fewer of them (as in bench/run.ts).
         slow = name.startswith("wrn")
         results[name] = time_steps(make, shape, 5 if slow else args.repeats, 3 if slow else args.warmup)
-    print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results}))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results, "peak_rss_mb": peak_mb}))
 
 
 if __name__ == "__main__":

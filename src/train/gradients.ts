@@ -8,6 +8,7 @@ import { Model } from '../nn/model';
 import { NamedVariable, Param, TRAIN } from '../nn/layer';
 import { softmaxCrossEntropy } from '../nn/loss';
 import { Augmentation, augmentBatch, augmentDraws } from '../data/augment';
+import { valueAndGradients } from './backward';
 
 export interface LossAndGrads {
   readonly loss: tf.Scalar;
@@ -17,11 +18,11 @@ export interface LossAndGrads {
 
 /** Loss and gradients of `params` (in order) on one minibatch, in train mode (BatchNorm updates its running statistics). */
 export function lossAndGrads(model: Model, xb: tf.Tensor, yb: tf.Tensor, params: readonly Param[]): LossAndGrads {
-  const { value, grads } = tf.variableGrads(
+  const { value, grads } = valueAndGradients(
     () => softmaxCrossEntropy(model.forward(xb, TRAIN), yb),
     params.map((p) => p.variable),
   );
-  return { loss: value, grads: params.map((p) => grads[p.variable.name]!) };
+  return { loss: value, grads };
 }
 
 export interface GradientSource {
