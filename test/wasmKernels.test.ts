@@ -11,12 +11,22 @@ import { useConvolutionEngine } from '../src/backend/convolutionEngine';
 import { selectBackend } from '../src/backend/selectBackend';
 import { ConfigError } from '../src/errors';
 
-const ENGINES = ['onnxruntime', 'xnnpack'] as const;
+/** The native kernels with onnxruntime (where built; required when LATEPHASE_REQUIRE_NATIVE=1), onnxruntime alone, XNNPACK. */
+const ENGINES = ['onnxruntime', 'onnxruntime without native kernels', 'xnnpack'] as const;
 
 /** The wasm backend with convolutions on `engine`. */
 async function useWasmWith(engine: (typeof ENGINES)[number]): Promise<void> {
   await useBackend('wasm');
-  assert.match(useConvolutionEngine(engine), engine === 'onnxruntime' ? /onnxruntime CPU/ : /XNNPACK \(forced\)/);
+  const withoutNative = engine === 'onnxruntime without native kernels';
+  if (withoutNative) process.env['LATEPHASE_NATIVE'] = 'off';
+  try {
+    const report = useConvolutionEngine(engine === 'xnnpack' ? engine : 'onnxruntime');
+    assert.match(report, engine === 'xnnpack' ? /XNNPACK \(forced\)/ : /onnxruntime CPU|native kernels/);
+    if (withoutNative) assert.match(report, /native kernels: turned off/);
+    else if (engine === 'onnxruntime' && process.env['LATEPHASE_REQUIRE_NATIVE'] === '1') assert.match(report, /on native kernels/);
+  } finally {
+    delete process.env['LATEPHASE_NATIVE'];
+  }
 }
 
 interface Case {
@@ -109,7 +119,7 @@ test('convolution engine: an unknown name is a ConfigError; the default is resto
     () => useConvolutionEngine('mkl'),
     (e: Error) => e instanceof ConfigError && /unknown convolution engine 'mkl'/.test(e.message),
   );
-  assert.match(useConvolutionEngine('auto'), /onnxruntime CPU|XNNPACK \(onnxruntime unavailable/);
+  assert.match(useConvolutionEngine('auto'), /onnxruntime CPU|native kernels|XNNPACK \(onnxruntime unavailable/);
   // Through the environment, a bad value stops backend selection instead of skipping wasm for cpu.
   process.env['LATEPHASE_CONV'] = 'mkl';
   try {

@@ -1,14 +1,18 @@
 /**
- * Which engine runs the wasm backend's convolutions (forward, input and filter gradients):
- * onnxruntime's native CPU kernels when onnxruntime-node loads (several times faster here than XNNPACK's
- * 128-bit wasm SIMD), else XNNPACK through tfjs's own Conv2D and our gradient kernels
- * (wasmKernels.ts). `LATEPHASE_CONV=auto|onnxruntime|xnnpack` overrides; a forced engine that cannot
- * start is an error, and the engine in use is always part of the backend report.
+ * Which engine runs the wasm backend's convolutions (forward, input and filter gradients): our
+ * native kernels (native/kernels.c, where built) with onnxruntime's CPU kernels for what they do not
+ * cover, or onnxruntime alone, when onnxruntime-node loads (several times faster here than XNNPACK's
+ * 128-bit wasm SIMD); else XNNPACK through tfjs's own Conv2D and our gradient kernels. The native
+ * module's train-mode BatchNorm follows the same choice. `LATEPHASE_CONV=auto|onnxruntime|xnnpack`
+ * and `LATEPHASE_NATIVE=off` override; a forced engine that cannot start is an error, and the engine
+ * in use is always part of the backend report.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from '../errors';
 import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
+import { NativeConvGeometry, NativeKernels, nativeKernels } from './nativeKernels';
+import { useNativeBatchNorm } from './nativeBatchNorm';
 import { ConvGradAttrs, FilterGradAttrs, InputGradAttrs } from './wasmConvGradients';
 import { asTensor4D, isWasmBackend, requireNHWC } from './kernels/kernelOverride';
 import { replaceKernel, stockKernel } from './kernels/registry';
@@ -45,15 +49,8 @@ export function parseConvolutionEngine(value: string | undefined): ConvolutionEn
 
 let engine: OrtConvolution | null = null;
 
-function heapTensor(backend: BackendWasm, t: tf.Tensor4D): HostTensor {
-  return { values: backend.typedArrayFromHeap(t) as Float32Array, shape: t.shape };
-}
-
-/** Copy an engine result into a new wasm tensor (allocated after the run: allocation may move the heap). */
-function wasmOutput(backend: BackendWasm, r: HostTensor): tf.TensorInfo {
-  const out = backend.makeOutput([...r.shape], 'float32');
-  (backend.typedArrayFromHeap(out) as Float32Array).set(r.values);
-  return out;
+function heapTensor(backend: BackendWasm, t: tf.TensorInfo): HostTensor {
+  return { values: backend.typedArrayFromHeap(t) as Float32Array, shape: t.shape as unknown as HostTensor['shape'] };
 }
 
 function geometry(info: tf.backend_util.Conv2DInfo): ConvGeometry2D {
@@ -74,13 +71,15 @@ function wasmBackendOf(backend: unknown, kernel: string): BackendWasm {
 const FEW_CHANNELS = 8;
 
 /**
- * Register `kernel` on wasm as `run` over its two rank-4 inputs' heap views, writing the result to
- * a new wasm tensor. Empty tensors, and calls `onXnnpack` picks, go to the XNNPACK kernel instead.
+ * Register `kernel` on wasm as `run` over its two rank-4 inputs' heap views, writing into a new
+ * wasm tensor of shape `outShape` allocated first (allocation may grow and move the heap, so the
+ * views are taken after it). Empty tensors, and calls `onXnnpack` picks, go to XNNPACK instead.
  */
 function registerHostConvolution<A extends ConvGradAttrs>(
   kernel: ConvKernel,
   inputs: readonly [string, string],
-  run: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: A, wasm: BackendWasm) => HostTensor,
+  outShape: (a: tf.Tensor4D, b: tf.Tensor4D, attrs: A) => number[],
+  run: (a: HostTensor, b: HostTensor, out: HostTensor, attrs: A) => void,
   onXnnpack: (a: tf.Tensor4D, b: tf.Tensor4D) => boolean = () => false,
 ): void {
   const xnnpack = xnnpackConvolutionKernels()[kernel];
@@ -90,43 +89,78 @@ function registerHostConvolution<A extends ConvGradAttrs>(
     const wasm = wasmBackendOf(args.backend, kernel);
     const [a, b] = inputs.map((name) => asTensor4D(args.inputs[name]!, name)) as [tf.Tensor4D, tf.Tensor4D];
     if (a.size === 0 || b.size === 0 || onXnnpack(a, b)) return xnnpack(args);
-    return wasmOutput(wasm, run(a, b, attrs, wasm));
+    const out = wasm.makeOutput(outShape(a, b, attrs), 'float32');
+    run(heapTensor(wasm, a), heapTensor(wasm, b), heapTensor(wasm, out), attrs);
+    return out;
   });
 }
 
-function registerOrtConvolutions(ort: OrtConvolution): void {
-  const conv2DInfo = (
-    x: readonly number[],
-    w: readonly number[],
-    a: ConvGradAttrs,
-    dilations: [number, number] | number = 1,
-  ): tf.backend_util.Conv2DInfo =>
-    tf.backend_util.computeConv2DInfo(
-      x as [number, number, number, number],
-      w as [number, number, number, number],
-      a.strides,
-      dilations,
-      a.pad,
-      a.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-  // Forward convolutions with few input channels (a network's first layer) are faster on XNNPACK;
-  // their gradients, and everything wider, on onnxruntime (bench/README.md#onnxruntime-convolutions).
-  registerHostConvolution<ConvGradAttrs & { dilations: [number, number] | number }>(
+const conv2DInfo = (
+  x: readonly number[],
+  w: readonly number[],
+  a: ConvGradAttrs,
+  dilations: [number, number] | number = 1,
+): tf.backend_util.Conv2DInfo =>
+  tf.backend_util.computeConv2DInfo(
+    x as [number, number, number, number],
+    w as [number, number, number, number],
+    a.strides,
+    dilations,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+
+type ForwardAttrs = ConvGradAttrs & { dilations: [number, number] | number };
+
+/** The native kernels' view of a convolution of x [n, h, w, c] giving y [n, oh, ow, o] with a kh x kw filter. */
+function nativeGeometry(x: HostTensor['shape'], y: HostTensor['shape'], filterHW: readonly [number, number], g: ConvGeometry2D): NativeConvGeometry {
+  const [n, h, w, c] = x;
+  const [, oh, ow, o] = y;
+  return { n, h, w, c, oh, ow, o, kh: filterHW[0], kw: filterHW[1], strides: g.strides, dilations: g.dilations, padTopLeft: [g.pads[0], g.pads[1]] };
+}
+
+/**
+ * Convolutions on the native kernels where built (forward, stride-1 input gradient, filter
+ * gradient: 1.2-3x faster than onnxruntime's, bench/README.md#native-kernels), else onnxruntime.
+ */
+function registerOrtConvolutions(ort: OrtConvolution, native: NativeKernels | Error): void {
+  const nat = native instanceof Error ? null : native;
+  // Forward convolutions with few input channels (a network's first layer) are faster on XNNPACK
+  // (bench/README.md#onnxruntime-convolutions).
+  registerHostConvolution<ForwardAttrs>(
     tf.Conv2D as ConvKernel,
     ['x', 'filter'],
-    (x, w, a, wasm) => ort.conv2d(heapTensor(wasm, x), heapTensor(wasm, w), geometry(conv2DInfo(x.shape, w.shape, a, a.dilations))),
+    (x, w, a) => conv2DInfo(x.shape, w.shape, a, a.dilations).outShape,
+    (x, w, out, a) => {
+      const g = geometry(conv2DInfo(x.shape, w.shape, a, a.dilations));
+      if (!nat) return ort.conv2d(x, w, g, out);
+      nat.conv2d(x.values, w.values, out.values, nativeGeometry(x.shape, out.shape, [w.shape[0], w.shape[1]], g));
+    },
     (_, w) => w.shape[2] < FEW_CHANNELS,
   );
-  registerHostConvolution<InputGradAttrs>(tf.Conv2DBackpropInput as ConvKernel, ['dy', 'filter'], (dy, w, a, wasm) => {
-    const info = conv2DInfo(a.inputShape, w.shape, a);
-    return ort.inputGradient(heapTensor(wasm, dy), heapTensor(wasm, w), geometry(info), [info.inHeight, info.inWidth]);
-  });
-  registerHostConvolution<FilterGradAttrs>(tf.Conv2DBackpropFilter as ConvKernel, ['x', 'dy'], (x, dy, a, wasm) => {
-    const info = conv2DInfo(x.shape, a.filterShape, a);
-    return ort.filterGradient(heapTensor(wasm, x), heapTensor(wasm, dy), geometry(info), [info.filterHeight, info.filterWidth]);
-  });
+  registerHostConvolution<InputGradAttrs>(
+    tf.Conv2DBackpropInput as ConvKernel,
+    ['dy', 'filter'],
+    (_dy, _w, a) => [...a.inputShape],
+    (dy, w, out, a) => {
+      const g = geometry(conv2DInfo(a.inputShape, w.shape, a));
+      const unstrided = g.strides[0] === 1 && g.strides[1] === 1;
+      if (!nat || !unstrided) return ort.inputGradient(dy, w, g, out);
+      nat.inputGradient(dy.values, w.values, out.values, nativeGeometry(out.shape, dy.shape, [w.shape[0], w.shape[1]], g));
+    },
+  );
+  registerHostConvolution<FilterGradAttrs>(
+    tf.Conv2DBackpropFilter as ConvKernel,
+    ['x', 'dy'],
+    (_x, _dy, a) => [...a.filterShape],
+    (x, dy, out, a) => {
+      const g = geometry(conv2DInfo(x.shape, a.filterShape, a));
+      if (!nat) return ort.filterGradient(x, dy, g, out);
+      nat.filterGradient(x.values, dy.values, out.values, nativeGeometry(x.shape, dy.shape, [out.shape[0], out.shape[1]], g));
+    },
+  );
 }
 
 /**
@@ -137,6 +171,9 @@ export function useConvolutionEngine(requested: string | undefined = process.env
   const choice = parseConvolutionEngine(requested);
   engine?.dispose();
   engine = null;
+  // The native module also carries train-mode BatchNorm; it follows the engine choice (off with XNNPACK forced).
+  const native = choice === 'xnnpack' ? new Error('convolutions forced to XNNPACK') : nativeKernels(true);
+  useNativeBatchNorm(native);
   if (choice === 'xnnpack') {
     registerXnnpackConvolutions();
     return 'convolutions on XNNPACK (forced)';
@@ -148,6 +185,8 @@ export function useConvolutionEngine(requested: string | undefined = process.env
     return `convolutions on XNNPACK (onnxruntime unavailable: ${ort.message.split('\n')[0]})`;
   }
   engine = ort;
-  registerOrtConvolutions(ort);
-  return `convolutions on onnxruntime CPU (${threads} thread${threads > 1 ? 's' : ''})`;
+  registerOrtConvolutions(ort, native);
+  const where = `${threads} thread${threads > 1 ? 's' : ''}`;
+  if (native instanceof Error) return `convolutions on onnxruntime CPU (${where}; native kernels: ${native.message})`;
+  return `convolutions and BatchNorm on native kernels (${where}; strided input gradients on onnxruntime CPU)`;
 }

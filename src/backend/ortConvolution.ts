@@ -203,12 +203,14 @@ export class OrtConvolution {
     }
   }
 
-  conv2d(x: HostTensor, w: HostTensor, g: ConvGeometry2D): HostTensor {
-    return this.run(`fwd ${key(g)}`, () => forwardGraph(g), { x, w });
+  /** y = conv(x, w), written into `out` ([n, oh, ow, o]). */
+  conv2d(x: HostTensor, w: HostTensor, g: ConvGeometry2D, out: HostTensor): void {
+    this.run(`fwd ${key(g)}`, () => forwardGraph(g), { x, w }, out);
   }
 
-  /** dx for x of spatial size `inputHW`. */
-  inputGradient(dy: HostTensor, w: HostTensor, g: ConvGeometry2D, inputHW: readonly [number, number]): HostTensor {
+  /** dx, written into `out` (x's shape). */
+  inputGradient(dy: HostTensor, w: HostTensor, g: ConvGeometry2D, out: HostTensor): void {
+    const inputHW = [out.shape[1], out.shape[2]] as const;
     const span = (axis: 0 | 1): number =>
       g.strides[axis] * (dy.shape[axis + 1]! - 1) + g.dilations[axis] * (w.shape[axis]! - 1) + 1 - g.pads[axis]! - g.pads[axis + 2]!;
     const outputPadding: [number, number] = [inputHW[0] - span(0), inputHW[1] - span(1)];
@@ -219,24 +221,30 @@ export class OrtConvolution {
     const unstrided = g.strides[0] === 1 && g.strides[1] === 1;
     const padsFit = g.pads.every((p, i) => p <= g.dilations[i % 2]! * (filterHW[i % 2]! - 1));
     if (unstrided && padsFit && w.shape[2] >= w.shape[3])
-      return this.run(`dx-flip ${key(g)} k${filterHW.join(',')}`, () => flippedConvGraph(g, filterHW), { dy, w });
-    return this.run(`dx ${key(g)} op ${outputPadding.join(',')}`, () => inputGradientGraph(g, outputPadding), { dy, w });
+      return this.run(`dx-flip ${key(g)} k${filterHW.join(',')}`, () => flippedConvGraph(g, filterHW), { dy, w }, out);
+    this.run(`dx ${key(g)} op ${outputPadding.join(',')}`, () => inputGradientGraph(g, outputPadding), { dy, w }, out);
   }
 
-  /** dW for a filter of spatial size `filterHW` ([kh, kw, c, o], flat in row-major order). */
-  filterGradient(x: HostTensor, dy: HostTensor, g: ConvGeometry2D, filterHW: readonly [number, number]): HostTensor {
+  /** dW, written into `out` ([kh, kw, c, o]). */
+  filterGradient(x: HostTensor, dy: HostTensor, g: ConvGeometry2D, out: HostTensor): void {
+    const filterHW: [number, number] = [out.shape[0], out.shape[1]];
     const outHW: [number, number] = [dy.shape[1], dy.shape[2]];
     const inHW: [number, number] = [x.shape[1], x.shape[2]];
-    const r = this.run(
+    this.run(
       `dw ${key(g)} k${filterHW.join(',')} o${outHW.join(',')} i${inHW.join(',')}`,
       () => filterGradientGraph(g, filterHW, outHW, inHW),
       { x, dy },
-      3,
+      out,
+      [filterHW[0] * filterHW[1], out.shape[2], out.shape[3]],
     );
-    return { values: r.values, shape: [filterHW[0], filterHW[1], x.shape[3], dy.shape[3]] };
   }
 
-  private run(id: string, graph: () => Uint8Array, feeds: Record<string, HostTensor>, outRank = 4): HostTensor {
+  /**
+   * Run graph `id` with onnxruntime writing its output straight into `out` (a view of the wasm
+   * tensor that receives it): no fresh output buffer for onnxruntime to page in, and no copy into
+   * the heap afterwards (bench/README.md#onnxruntime-convolutions). `outDims`: the graph's output shape, if not out's.
+   */
+  private run(id: string, graph: () => Uint8Array, feeds: Record<string, HostTensor>, out: HostTensor, outDims: readonly number[] = out.shape): void {
     let session = this.sessions.get(id);
     if (!session) {
       session = new this.runtime.Session();
@@ -254,10 +262,9 @@ export class OrtConvolution {
     }
     const ortFeeds: Record<string, OrtTensorLike> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.runtime.Tensor('float32', t.values, t.shape);
-    const out = session.run(ortFeeds as never, { out: null }, {})['out'] as unknown as OrtTensorLike;
-    if (!(out.data instanceof Float32Array) || out.dims.length !== outRank)
-      throw new Error(`onnxruntime convolution '${id}' returned no rank-${outRank} float tensor`);
-    return { values: out.data, shape: out.dims as unknown as HostTensor['shape'] };
+    const fetch = new this.runtime.Tensor('float32', out.values, outDims);
+    // The binding still returns a JS copy of the output; onnxruntime itself wrote into `out`.
+    if (!session.run(ortFeeds as never, { out: fetch } as never, {})['out']) throw new Error(`onnxruntime convolution '${id}' returned no output`);
   }
 
   dispose(): void {

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cloneVariable, ForwardContext, Layer, makeParam, makeState, NamedVariable, Param } from './layer';
 import { constant } from './init';
 import { expectLastDim, expectRank } from './shape';
+import { BATCH_NORM_BACKWARD_KERNEL, BATCH_NORM_FORWARD_KERNEL } from '../backend/nativeBatchNorm';
 
 export const BN_EPSILON = 1e-5;
 export const BN_MOMENTUM = 0.1;
@@ -42,11 +43,55 @@ export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNo
 /**
  * Train-mode normalisation with batch statistics, with the standard BatchNorm backward written out:
  *   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma / sigma * (dy - (dbeta + xhat * dgamma) / M).
- * tfjs's own gradients of mean and variance multiply by host-made arrays of ones the size of x,
- * which cost more than the arithmetic (bench/README.md#batchnorm-backward).
- * `onStatistics` receives the batch mean, biased variance and the count they are over (for the running update).
+ * `onStatistics` receives the batch mean, biased variance and the count they are over (for the
+ * running update). Fused kernels where the backend has them, else tfjs ops.
  */
 function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+  onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void,
+): tf.Tensor {
+  return tf.getKernel(BATCH_NORM_FORWARD_KERNEL, tf.getBackend())
+    ? fusedBatchNormTrain(x, gamma, beta, epsilon, onStatistics)
+    : compositeBatchNormTrain(x, gamma, beta, epsilon, onStatistics);
+}
+
+/**
+ * The same with the backend's fused kernels (src/backend/nativeBatchNorm.ts): one forward and one
+ * backward kernel; the backward recomputes xhat from the saved input instead of saving xhat.
+ */
+function fusedBatchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+  onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void,
+): tf.Tensor {
+  const count = x.size / x.shape[x.rank - 1]!;
+  const normalize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, mean, variance, invStd] = tf.engine().runKernel(BATCH_NORM_FORWARD_KERNEL, { x: xIn, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
+    onStatistics(mean!, variance!, count);
+    save([xIn, g, mean!, invStd!]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, gs, ms, is] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(BATCH_NORM_BACKWARD_KERNEL, { dy, x: xs, gamma: gs, mean: ms, invStd: is }) as tf.Tensor[];
+      },
+    };
+  });
+  return normalize(x, gamma, beta);
+}
+
+/**
+ * With tfjs ops. tfjs's own gradients of mean and variance multiply by host-made arrays of ones the
+ * size of x, which cost more than the arithmetic (bench/README.md#batchnorm-backward): hence the
+ * written-out backward.
+ */
+function compositeBatchNormTrain(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,

@@ -1,0 +1,499 @@
+/*
+ * latephase's native CPU kernels, for the wasm backend: the few kernels whose best formulation on
+ * onnxruntime or XNNPACK stays far behind a tuned library (bench/README.md#native-kernels). They
+ * read and write tfjs's wasm heap in place through typed arrays, on the calling thread.
+ * Built by native/build.js with the machine's C compiler (-O3 -march=native); optional: without
+ * it the onnxruntime formulations run. GCC/Clang vector extensions keep one source for AVX-512,
+ * AVX2 or SSE: the compiler splits 16-float vectors into what the target has.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+
+static inline v16 load16(const float *p) { return *(const v16 *)p; }
+static inline void store16(float *p, v16 v) { *(v16 *)p = v; }
+
+/* Geometry of a 2-D convolution, NHWC input [n, h, w, c], filter [kh, kw, c, o], output [n, oh, ow, o]. */
+typedef struct {
+  int n, h, w, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl;
+} conv_geometry;
+
+/* Pixels per panel: about 256 KB of packed columns (L2), 64 to 512 pixels (bench/README.md#native-kernels). */
+#define PANEL_FLOATS 65536
+#define NP_MIN 64
+#define NP_MAX 512
+
+/*
+ * Rows of the filter gradient packed RB at a time (RB consecutive rows of one pixel sit together):
+ * 8 where AVX-512's 32 vector registers hold 8 x 2 accumulators, else 4 (AVX2's 16 would spill).
+ */
+#ifndef RB
+#ifdef __AVX512F__
+#define RB 8
+#else
+#define RB 4
+#endif
+#endif
+
+/*
+ * Pack pixels [p0, p0 + np) of the image columns (im2col, rows r = (i * kw + j) * c + ci) into
+ * panel[(r / RB) * np * RB + p * RB + r % RB]; rows past the last are zero.
+ */
+static void pack_panel(const float *x, const conv_geometry *g, long p0, int np, int rows_padded, float *panel) {
+  const int c = g->c;
+  const int rows = g->kh * g->kw * c;
+  for (int r = rows; r < rows_padded; r++)
+    for (int p = 0; p < np; p++) panel[((long)(r / RB) * np + p) * RB + r % RB] = 0;
+  long pix = p0;
+  int ox = (int)(pix % g->ow), oy = (int)((pix / g->ow) % g->oh), b = (int)(pix / ((long)g->ow * g->oh));
+  for (int p = 0; p < np; p++) {
+    for (int i = 0; i < g->kh; i++) {
+      const int iy = oy * g->sh - g->pt + i * g->dh;
+      for (int j = 0; j < g->kw; j++) {
+        const int ix = ox * g->sw - g->pl + j * g->dw;
+        const int r0 = (i * g->kw + j) * c;
+        const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+        const float *src = x + (((long)b * g->h + iy) * g->w + ix) * c;
+        if (c % RB == 0) {
+          /* whole row groups: one 16-byte copy (or clear) per group */
+          float *dst = panel + ((long)(r0 / RB) * np + p) * RB;
+          for (int ci = 0; ci < c; ci += RB, dst += (long)np * RB) {
+            if (inside) memcpy(dst, src + ci, sizeof(float) * RB);
+            else memset(dst, 0, sizeof(float) * RB);
+          }
+        } else {
+          for (int ci = 0; ci < c; ci++) {
+            const int r = r0 + ci;
+            panel[((long)(r / RB) * np + p) * RB + r % RB] = inside ? src[ci] : 0;
+          }
+        }
+      }
+    }
+    if (++ox == g->ow) {
+      ox = 0;
+      if (++oy == g->oh) oy = 0, b++;
+    }
+  }
+}
+
+/*
+ * dw[r0 .. r0 + RB) x [o0, o0 + 16 * V) += packed rows^T * dy rows: RB x V accumulators held in
+ * registers over the panel's pixels (V = 2: 32 output channels; V = 1 for a 16-wide remainder).
+ */
+#define UPDATE(V)                                                                                     \
+  static void update_##V(const float *pg, const float *dy, int np, int o, int o0, float *dw, int r0, int rows) { \
+    v16 acc[RB][V];                                                                                   \
+    for (int k = 0; k < RB; k++)                                                                      \
+      for (int v = 0; v < V; v++) acc[k][v] = (v16){0};                                               \
+    for (int p = 0; p < np; p++) {                                                                    \
+      v16 d[V];                                                                                       \
+      for (int v = 0; v < V; v++) d[v] = load16(dy + (long)p * o + o0 + 16 * v);                      \
+      const float *a = pg + p * RB;                                                                   \
+      for (int k = 0; k < RB; k++)                                                                    \
+        for (int v = 0; v < V; v++) acc[k][v] += a[k] * d[v];                                         \
+    }                                                                                                 \
+    for (int k = 0; k < RB && r0 + k < rows; k++)                                                     \
+      for (int v = 0; v < V; v++) {                                                                   \
+        float *out = dw + (long)(r0 + k) * o + o0 + 16 * v;                                           \
+        store16(out, load16(out) + acc[k][v]);                                                        \
+      }                                                                                               \
+  }
+UPDATE(2)
+UPDATE(1)
+
+/* The same for output channels [o0, o1) with o1 - o0 < 16, scalar. */
+static void update_tail(const float *pg, const float *dy, int np, int o, int o0, int o1, float *dw, int r0, int rows) {
+  for (int k = 0; k < RB && r0 + k < rows; k++) {
+    for (int oc = o0; oc < o1; oc++) {
+      float s = 0;
+      for (int p = 0; p < np; p++) s += pg[p * RB + k] * dy[(long)p * o + oc];
+      dw[(long)(r0 + k) * o + oc] += s;
+    }
+  }
+}
+
+/*
+ * Filter gradient dw [kh * kw * c, o] = sum over output pixels of im2col(x)^T dy, a panel of
+ * pixels at a time (the panel sized to stay in L2), each panel one rank-np update in registers.
+ */
+static int filter_gradient(const float *x, const float *dy, float *dw, const conv_geometry *g) {
+  const int rows = g->kh * g->kw * g->c, o = g->o;
+  const int rows_padded = (rows + RB - 1) / RB * RB;
+  int np = PANEL_FLOATS / rows_padded;
+  np = np < NP_MIN ? NP_MIN : np > NP_MAX ? NP_MAX : np;
+  float *panel = malloc(sizeof(float) * (size_t)rows_padded * np);
+  if (!panel) return 0;
+  memset(dw, 0, sizeof(float) * (size_t)rows * o);
+  const long pixels = (long)g->n * g->oh * g->ow;
+  for (long p0 = 0; p0 < pixels; p0 += np) {
+    const int count = (int)(pixels - p0 < np ? pixels - p0 : np);
+    pack_panel(x, g, p0, count, rows_padded, panel);
+    const float *dyp = dy + p0 * o;
+    for (int r0 = 0; r0 < rows; r0 += RB) {
+      const float *pg = panel + (long)(r0 / RB) * count * RB;
+      int o0 = 0;
+      for (; o0 + 32 <= o; o0 += 32) update_2(pg, dyp, count, o, o0, dw, r0, rows);
+      if (o0 + 16 <= o) update_1(pg, dyp, count, o, o0, dw, r0, rows), o0 += 16;
+      if (o0 < o) update_tail(pg, dyp, count, o, o0, o, dw, r0, rows);
+    }
+  }
+  free(panel);
+  return 1;
+}
+
+/*
+ * Forward convolution y [n * oh * ow, o] = im2col(x) [.., kh * kw * c] * w [kh * kw * c, o]: im2col
+ * rows for a panel of pixels (one copy per tap), then RB pixels x 32 output channels per register
+ * tile, reducing over the whole filter (w's 32-column slice stays in L2).
+ */
+static void pack_rows(const float *x, const conv_geometry *g, long p0, int np, float *panel) {
+  const int c = g->c, rows = g->kh * g->kw * c;
+  long pix = p0;
+  int ox = (int)(pix % g->ow), oy = (int)((pix / g->ow) % g->oh), b = (int)(pix / ((long)g->ow * g->oh));
+  for (int p = 0; p < np; p++) {
+    float *row = panel + (long)p * rows;
+    for (int i = 0; i < g->kh; i++) {
+      const int iy = oy * g->sh - g->pt + i * g->dh;
+      for (int j = 0; j < g->kw; j++) {
+        const int ix = ox * g->sw - g->pl + j * g->dw;
+        float *dst = row + (i * g->kw + j) * c;
+        if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) memcpy(dst, x + (((long)b * g->h + iy) * g->w + ix) * c, sizeof(float) * c);
+        else memset(dst, 0, sizeof(float) * c);
+      }
+    }
+    if (++ox == g->ow) {
+      ox = 0;
+      if (++oy == g->oh) oy = 0, b++;
+    }
+  }
+}
+
+/* Reduction rows per block: a 32-column slice of w over KC rows is 32 KB (L1). */
+#define KC 256
+
+/*
+ * y[RB pixels][o0 .. o0 + 16 * V) (+)= rows [r0, r1) of the tile's im2col rows * w: RB x V
+ * accumulators over the block; the first block starts from zero, later ones add to y.
+ */
+#define FORWARD_TILE(V)                                                                               \
+  static void forward_##V(const float *tile, int rows, int r0, int r1, int k_count, const float *w, int o, int o0, float *y) { \
+    v16 acc[RB][V];                                                                                   \
+    for (int k = 0; k < RB; k++)                                                                      \
+      for (int v = 0; v < V; v++) acc[k][v] = r0 == 0 || k >= k_count ? (v16){0} : load16(y + (long)k * o + o0 + 16 * v); \
+    for (int r = r0; r < r1; r++) {                                                                   \
+      v16 wv[V];                                                                                      \
+      for (int v = 0; v < V; v++) wv[v] = load16(w + (long)r * o + o0 + 16 * v);                      \
+      for (int k = 0; k < RB; k++) {                                                                  \
+        const float a = tile[(long)k * rows + r];                                                     \
+        for (int v = 0; v < V; v++) acc[k][v] += a * wv[v];                                           \
+      }                                                                                               \
+    }                                                                                                 \
+    for (int k = 0; k < k_count; k++)                                                                 \
+      for (int v = 0; v < V; v++) store16(y + (long)k * o + o0 + 16 * v, acc[k][v]);                  \
+  }
+FORWARD_TILE(2)
+FORWARD_TILE(1)
+
+static void forward_scalar(const float *tile, int rows, int r0, int r1, int k_count, const float *w, int o, int o0, float *y) {
+  for (int k = 0; k < k_count; k++)
+    for (int oc = o0; oc < o; oc++) {
+      float s = r0 == 0 ? 0 : y[(long)k * o + oc];
+      for (int r = r0; r < r1; r++) s += tile[(long)k * rows + r] * w[(long)r * o + oc];
+      y[(long)k * o + oc] = s;
+    }
+}
+
+static int conv_forward(const float *x, const float *w, float *y, const conv_geometry *g) {
+  const int rows = g->kh * g->kw * g->c, o = g->o;
+  int np = PANEL_FLOATS * 2 / rows / RB * RB;
+  np = np < 4 * RB ? 4 * RB : np > NP_MAX ? NP_MAX : np;
+  /* RB spare rows: a last partial tile reads them (its results are not stored) */
+  float *panel = calloc((size_t)(np + RB) * rows, sizeof(float));
+  if (!panel) return 0;
+  const long pixels = (long)g->n * g->oh * g->ow;
+  for (long p0 = 0; p0 < pixels; p0 += np) {
+    const int count = (int)(pixels - p0 < np ? pixels - p0 : np);
+    pack_rows(x, g, p0, count, panel);
+    for (int r0 = 0; r0 < rows; r0 += KC) {
+      const int r1 = r0 + KC < rows ? r0 + KC : rows;
+      int o0 = 0;
+      for (; o0 + 32 <= o; o0 += 32)
+        for (int pb = 0; pb < count; pb += RB)
+          forward_2(panel + (long)pb * rows, rows, r0, r1, count - pb < RB ? count - pb : RB, w, o, o0, y + (p0 + pb) * o);
+      if (o0 + 16 <= o) {
+        for (int pb = 0; pb < count; pb += RB)
+          forward_1(panel + (long)pb * rows, rows, r0, r1, count - pb < RB ? count - pb : RB, w, o, o0, y + (p0 + pb) * o);
+        o0 += 16;
+      }
+      if (o0 < o)
+        for (int pb = 0; pb < count; pb += RB)
+          forward_scalar(panel + (long)pb * rows, rows, r0, r1, count - pb < RB ? count - pb : RB, w, o, o0, y + (p0 + pb) * o);
+    }
+  }
+  free(panel);
+  return 1;
+}
+
+/*
+ * Input gradient of a stride-1 convolution: the forward convolution of dy with the filter flipped
+ * in space and with its channel axes swapped, pads d * (k - 1) - pad (negative pads crop).
+ */
+static int input_gradient(const float *dy, const float *w, float *dx, const conv_geometry *g) {
+  const int kh = g->kh, kw = g->kw, c = g->c, o = g->o;
+  float *wf = malloc(sizeof(float) * (size_t)kh * kw * c * o);
+  if (!wf) return 0;
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++)
+      for (int ci = 0; ci < c; ci++)
+        for (int oc = 0; oc < o; oc++)
+          wf[(((long)(kh - 1 - i) * kw + (kw - 1 - j)) * o + oc) * c + ci] = w[(((long)i * kw + j) * c + ci) * o + oc];
+  const conv_geometry t = {
+      .n = g->n, .h = g->oh, .w = g->ow, .c = o, .oh = g->h, .ow = g->w, .o = c, .kh = kh, .kw = kw, .sh = 1, .sw = 1,
+      .dh = g->dh, .dw = g->dw, .pt = g->dh * (kh - 1) - g->pt, .pl = g->dw * (kw - 1) - g->pl,
+  };
+  const int ok = conv_forward(dy, wf, dx, &t);
+  free(wf);
+  return ok;
+}
+
+/*
+ * BatchNorm over the channel (last) axis of x [rows, c], train mode. Sums run in float vectors
+ * across channels over blocks of rows and are carried in double between blocks, so 65,536-row
+ * batches lose no precision to float accumulation.
+ */
+#define BN_BLOCK 128
+
+/* sums[ch] = sum over rows of f(row, ch), for f = x or (x - mean)^2 or dy or dy * (x - mean) */
+static void channel_sums(const float *a, const float *b, const float *mean, int mode, long rows, int c, double *sums) {
+  float *part = malloc(sizeof(float) * c);
+  for (int ch = 0; ch < c; ch++) sums[ch] = 0;
+  for (long r0 = 0; r0 < rows; r0 += BN_BLOCK) {
+    const long r1 = r0 + BN_BLOCK < rows ? r0 + BN_BLOCK : rows;
+    for (int ch = 0; ch < c; ch++) part[ch] = 0;
+    for (long r = r0; r < r1; r++) {
+      const float *ar = a + r * c;
+      const float *br = b ? b + r * c : NULL;
+      if (mode == 0)
+        for (int ch = 0; ch < c; ch++) part[ch] += ar[ch];
+      else if (mode == 1)
+        for (int ch = 0; ch < c; ch++) {
+          const float d = ar[ch] - mean[ch];
+          part[ch] += d * d;
+        }
+      else
+        for (int ch = 0; ch < c; ch++) part[ch] += ar[ch] * (br[ch] - mean[ch]);
+    }
+    for (int ch = 0; ch < c; ch++) sums[ch] += part[ch];
+  }
+  free(part);
+}
+
+/* y = (x - mean) * (gamma * invStd) + beta; mean and biased variance returned for the running update. */
+static int batch_norm_forward(const float *x, const float *gamma, const float *beta, float epsilon, long rows, int c, float *y, float *mean,
+                              float *variance, float *inv_std) {
+  double *sums = malloc(sizeof(double) * c);
+  float *scale = malloc(sizeof(float) * c), *shift = malloc(sizeof(float) * c);
+  if (!sums || !scale || !shift) return free(sums), free(scale), free(shift), 0;
+  channel_sums(x, NULL, NULL, 0, rows, c, sums);
+  for (int ch = 0; ch < c; ch++) mean[ch] = (float)(sums[ch] / rows);
+  channel_sums(x, NULL, mean, 1, rows, c, sums);
+  for (int ch = 0; ch < c; ch++) {
+    variance[ch] = (float)(sums[ch] / rows);
+    inv_std[ch] = (float)(1.0 / sqrt((double)variance[ch] + epsilon));
+    scale[ch] = gamma[ch] * inv_std[ch];
+    shift[ch] = beta[ch] - mean[ch] * scale[ch];
+  }
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * c;
+    float *yr = y + r * c;
+    for (int ch = 0; ch < c; ch++) yr[ch] = xr[ch] * scale[ch] + shift[ch];
+  }
+  free(sums), free(scale), free(shift);
+  return 1;
+}
+
+/*
+ * dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * invStd * (dy - (dbeta + xhat * dgamma) / rows),
+ * with xhat = (x - mean) * invStd recomputed from the saved input.
+ */
+static int batch_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean, const float *inv_std, long rows, int c,
+                               float *dx, float *dgamma, float *dbeta) {
+  double *sums = malloc(sizeof(double) * c);
+  float *k = malloc(sizeof(float) * c), *a = malloc(sizeof(float) * c), *b = malloc(sizeof(float) * c);
+  if (!sums || !k || !a || !b) return free(sums), free(k), free(a), free(b), 0;
+  channel_sums(dy, NULL, NULL, 0, rows, c, sums);
+  for (int ch = 0; ch < c; ch++) dbeta[ch] = (float)sums[ch];
+  channel_sums(dy, x, mean, 2, rows, c, sums);
+  for (int ch = 0; ch < c; ch++) {
+    dgamma[ch] = (float)(sums[ch] * inv_std[ch]);
+    /* dx = k * dy - a * (x - mean) - b, k = gamma * invStd, a = k * invStd * dgamma / rows, b = k * dbeta / rows */
+    k[ch] = gamma[ch] * inv_std[ch];
+    a[ch] = (float)((double)k[ch] * inv_std[ch] * dgamma[ch] / rows);
+    b[ch] = (float)((double)k[ch] * dbeta[ch] / rows);
+  }
+  for (long r = 0; r < rows; r++) {
+    const float *dyr = dy + r * c, *xr = x + r * c;
+    float *dxr = dx + r * c;
+    for (int ch = 0; ch < c; ch++) dxr[ch] = k[ch] * dyr[ch] - a[ch] * (xr[ch] - mean[ch]) - b[ch];
+  }
+  free(sums), free(k), free(a), free(b);
+  return 1;
+}
+
+/* ---- N-API ---- */
+
+static napi_value fail(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static int float_array(napi_env env, napi_value v, float **data, size_t *length) {
+  bool is;
+  napi_typedarray_type type;
+  void *ptr;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok || type != napi_float32_array) return 0;
+  *data = ptr;
+  return 1;
+}
+
+/* Arguments (a, b, out, geometry) of a convolution kernel, checked; 0 after throwing. */
+static int conv_args(napi_env env, napi_callback_info info, const char *name, float **a, float **b, float **out, size_t lengths[3], conv_geometry *g) {
+  size_t argc = 4;
+  napi_value argv[4];
+  char msg[160];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  snprintf(msg, sizeof msg, "%s: expected (Float32Array, Float32Array, Float32Array, Int32Array(15))", name);
+  napi_typedarray_type type;
+  size_t ng;
+  void *gp;
+  if (argc != 4 || !float_array(env, argv[0], a, &lengths[0]) || !float_array(env, argv[1], b, &lengths[1]) ||
+      !float_array(env, argv[2], out, &lengths[2]) || napi_get_typedarray_info(env, argv[3], &type, &ng, &gp, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || ng != 15) {
+    napi_throw_error(env, NULL, msg);
+    return 0;
+  }
+  memcpy(g, gp, sizeof *g);
+  if (g->n <= 0 || g->h <= 0 || g->w <= 0 || g->c <= 0 || g->oh <= 0 || g->ow <= 0 || g->o <= 0 || g->kh <= 0 || g->kw <= 0 || g->sh <= 0 ||
+      g->sw <= 0 || g->dh <= 0 || g->dw <= 0) {
+    snprintf(msg, sizeof msg, "%s: sizes, strides and dilations must be positive", name);
+    napi_throw_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+static int lengths_match(napi_env env, const char *name, const size_t got[3], const size_t want[3]) {
+  if (got[0] == want[0] && got[1] == want[1] && got[2] == want[2]) return 1;
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: array lengths do not match the geometry", name);
+  napi_throw_error(env, NULL, msg);
+  return 0;
+}
+
+/* filterGradient(x, dy, out [kh, kw, c, o], geometry) */
+static napi_value js_filter_gradient(napi_env env, napi_callback_info info) {
+  float *x, *dy, *out;
+  size_t len[3];
+  conv_geometry g;
+  if (!conv_args(env, info, "filterGradient", &x, &dy, &out, len, &g)) return NULL;
+  const size_t want[3] = {(size_t)g.n * g.h * g.w * g.c, (size_t)g.n * g.oh * g.ow * g.o, (size_t)g.kh * g.kw * g.c * g.o};
+  if (!lengths_match(env, "filterGradient", len, want)) return NULL;
+  if (!filter_gradient(x, dy, out, &g)) return fail(env, "filterGradient: out of memory");
+  return NULL;
+}
+
+/* conv2d(x, w [kh, kw, c, o], out [n, oh, ow, o], geometry) */
+static napi_value js_conv2d(napi_env env, napi_callback_info info) {
+  float *x, *w, *out;
+  size_t len[3];
+  conv_geometry g;
+  if (!conv_args(env, info, "conv2d", &x, &w, &out, len, &g)) return NULL;
+  const size_t want[3] = {(size_t)g.n * g.h * g.w * g.c, (size_t)g.kh * g.kw * g.c * g.o, (size_t)g.n * g.oh * g.ow * g.o};
+  if (!lengths_match(env, "conv2d", len, want)) return NULL;
+  if (!conv_forward(x, w, out, &g)) return fail(env, "conv2d: out of memory");
+  return NULL;
+}
+
+/* inputGradient(dy [n, oh, ow, o], w [kh, kw, c, o], out [n, h, w, c], geometry); stride 1 only */
+static napi_value js_input_gradient(napi_env env, napi_callback_info info) {
+  float *dy, *w, *out;
+  size_t len[3];
+  conv_geometry g;
+  if (!conv_args(env, info, "inputGradient", &dy, &w, &out, len, &g)) return NULL;
+  const size_t want[3] = {(size_t)g.n * g.oh * g.ow * g.o, (size_t)g.kh * g.kw * g.c * g.o, (size_t)g.n * g.h * g.w * g.c};
+  if (!lengths_match(env, "inputGradient", len, want)) return NULL;
+  if (g.sh != 1 || g.sw != 1) return fail(env, "inputGradient: stride 1 only");
+  if (!input_gradient(dy, w, out, &g)) return fail(env, "inputGradient: out of memory");
+  return NULL;
+}
+
+/* Float32Array arguments argv[first ..] into data[], each length in len[]; 0 after throwing. */
+static int float_args(napi_env env, napi_value *argv, int count, const char *name, float **data, size_t *len) {
+  for (int i = 0; i < count; i++)
+    if (!float_array(env, argv[i], &data[i], &len[i])) {
+      char msg[120];
+      snprintf(msg, sizeof msg, "%s: argument %d must be a Float32Array", name, i);
+      napi_throw_error(env, NULL, msg);
+      return 0;
+    }
+  return 1;
+}
+
+/* batchNormForward(x, gamma, beta, y, mean, variance, invStd, epsilon) over x's last axis (gamma's length) */
+static napi_value js_batch_norm_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *d[7];
+  size_t len[7];
+  double epsilon;
+  if (argc != 8 || napi_get_value_double(env, argv[7], &epsilon) != napi_ok) return fail(env, "batchNormForward: expected 7 Float32Arrays and epsilon");
+  if (!float_args(env, argv, 7, "batchNormForward", d, len)) return NULL;
+  const size_t c = len[1];
+  if (c == 0 || len[0] % c || len[2] != c || len[3] != len[0] || len[4] != c || len[5] != c || len[6] != c)
+    return fail(env, "batchNormForward: x and y must be [rows, C], the others [C]");
+  if (!batch_norm_forward(d[0], d[1], d[2], (float)epsilon, (long)(len[0] / c), (int)c, d[3], d[4], d[5], d[6]))
+    return fail(env, "batchNormForward: out of memory");
+  return NULL;
+}
+
+/* batchNormBackward(dy, x, gamma, mean, invStd, dx, dgamma, dbeta) */
+static napi_value js_batch_norm_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *d[8];
+  size_t len[8];
+  if (argc != 8) return fail(env, "batchNormBackward: expected 8 Float32Arrays");
+  if (!float_args(env, argv, 8, "batchNormBackward", d, len)) return NULL;
+  const size_t c = len[2];
+  if (c == 0 || len[0] % c || len[1] != len[0] || len[3] != c || len[4] != c || len[5] != len[0] || len[6] != c || len[7] != c)
+    return fail(env, "batchNormBackward: dy, x and dx must be [rows, C], the others [C]");
+  if (!batch_norm_backward(d[0], d[1], d[2], d[3], d[4], (long)(len[0] / c), (int)c, d[5], d[6], d[7]))
+    return fail(env, "batchNormBackward: out of memory");
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "filterGradient", NAPI_AUTO_LENGTH, js_filter_gradient, NULL, &fn);
+  napi_set_named_property(env, exports, "filterGradient", fn);
+  napi_create_function(env, "conv2d", NAPI_AUTO_LENGTH, js_conv2d, NULL, &fn);
+  napi_set_named_property(env, exports, "conv2d", fn);
+  napi_create_function(env, "inputGradient", NAPI_AUTO_LENGTH, js_input_gradient, NULL, &fn);
+  napi_set_named_property(env, exports, "inputGradient", fn);
+  napi_create_function(env, "batchNormForward", NAPI_AUTO_LENGTH, js_batch_norm_forward, NULL, &fn);
+  napi_set_named_property(env, exports, "batchNormForward", fn);
+  napi_create_function(env, "batchNormBackward", NAPI_AUTO_LENGTH, js_batch_norm_backward, NULL, &fn);
+  napi_set_named_property(env, exports, "batchNormBackward", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,63 @@
+/**
+ * Train-mode BatchNorm as two fused wasm kernels on the native module: forward (batch statistics
+ * and normalisation in three passes over x) and backward (two passes), in place of about fifteen
+ * elementwise and reduction kernels with a tensor each (bench/README.md#native-kernels). They are
+ * registered only where the native kernels load; src/nn/batchNorm.ts uses them when the active
+ * backend has them and its composite otherwise (which the tests compare them against).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { isWasmBackend } from './kernels/kernelOverride';
+import { NativeKernels } from './nativeKernels';
+
+/** inputs {x [.., C], gamma [C], beta [C]}, attrs {epsilon}; outputs [y, mean, variance (biased), invStd]. */
+export const BATCH_NORM_FORWARD_KERNEL = 'LatephaseBatchNormForward';
+/** inputs {dy, x, gamma, mean, invStd}; outputs [dx, dgamma, dbeta]. */
+export const BATCH_NORM_BACKWARD_KERNEL = 'LatephaseBatchNormBackward';
+
+function wasmOf(backend: unknown): BackendWasm {
+  if (!isWasmBackend(backend)) throw new Error('native BatchNorm kernels run on the wasm backend only');
+  return backend;
+}
+
+/** Float views of `tensors` on the wasm heap, taken after every allocation (allocation may move the heap). */
+const views = (wasm: BackendWasm, tensors: readonly tf.TensorInfo[]): Float32Array[] =>
+  tensors.map((t) => wasm.typedArrayFromHeap(t) as Float32Array);
+
+function channels(t: tf.TensorInfo): number {
+  const c = t.shape[t.shape.length - 1];
+  if (!c || t.dtype !== 'float32') throw new Error(`native BatchNorm: expected a float32 tensor with channels last, got ${t.dtype} [${t.shape}]`);
+  return c;
+}
+
+/** Register the two kernels on wasm (native available) or remove them (native: the reason it is not). */
+export function useNativeBatchNorm(native: NativeKernels | Error): void {
+  for (const name of [BATCH_NORM_FORWARD_KERNEL, BATCH_NORM_BACKWARD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  if (native instanceof Error) return;
+  tf.registerKernel({
+    kernelName: BATCH_NORM_FORWARD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const wasm = wasmOf(backend);
+      const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+      const c = channels(x);
+      const outs = [wasm.makeOutput([...x.shape], 'float32'), ...[0, 1, 2].map(() => wasm.makeOutput([c], 'float32'))];
+      const [xv, gv, bv, y, mean, variance, invStd] = views(wasm, [x, gamma, beta, ...outs]);
+      native.batchNormForward(xv!, gv!, bv!, y!, mean!, variance!, invStd!, (attrs as { epsilon: number }).epsilon);
+      return outs;
+    },
+  });
+  tf.registerKernel({
+    kernelName: BATCH_NORM_BACKWARD_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const wasm = wasmOf(backend);
+      const { dy, x, gamma, mean, invStd } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'invStd', tf.TensorInfo>;
+      const c = channels(x);
+      const outs = [wasm.makeOutput([...x.shape], 'float32'), wasm.makeOutput([c], 'float32'), wasm.makeOutput([c], 'float32')];
+      const [dyv, xv, gv, mv, iv, dx, dgamma, dbeta] = views(wasm, [dy, x, gamma, mean, invStd, ...outs]);
+      native.batchNormBackward(dyv!, xv!, gv!, mv!, iv!, dx!, dgamma!, dbeta!);
+      return outs;
+    },
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * The optional native kernels (native/kernels.c, built by native/build.js): loaded once, or the
+ * reason they are not, for the backend report. `LATEPHASE_NATIVE=off` turns them off (the
+ * onnxruntime formulations run; tests compare the two paths).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Geometry of one convolution as the native filter gradient reads it (NHWC input, HWIO filter). */
+export interface NativeConvGeometry {
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+  readonly c: number;
+  readonly oh: number;
+  readonly ow: number;
+  readonly o: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly strides: readonly [number, number];
+  readonly dilations: readonly [number, number];
+  /** top, left (bottom and right follow from the sizes) */
+  readonly padTopLeft: readonly [number, number];
+}
+
+type NativeConvKernel = (a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array) => void;
+const KERNEL_NAMES = ['conv2d', 'inputGradient', 'filterGradient', 'batchNormForward', 'batchNormBackward'] as const;
+type NativeModule = Record<'conv2d' | 'inputGradient' | 'filterGradient', NativeConvKernel> &
+  Pick<NativeKernels, 'batchNormForward' | 'batchNormBackward'>;
+
+/** Each writes into `out`; the arrays' lengths must match the geometry (else a thrown Error). */
+export interface NativeKernels {
+  /** y [n, oh, ow, o] of the convolution `g` of x [n, h, w, c] with w [kh, kw, c, o]. */
+  conv2d(x: Float32Array, w: Float32Array, out: Float32Array, g: NativeConvGeometry): void;
+  /** dx [n, h, w, c] from dy [n, oh, ow, o] and w; stride 1 only. */
+  inputGradient(dy: Float32Array, w: Float32Array, out: Float32Array, g: NativeConvGeometry): void;
+  /** dW [kh, kw, c, o] from x [n, h, w, c] and dy [n, oh, ow, o]. */
+  filterGradient(x: Float32Array, dy: Float32Array, out: Float32Array, g: NativeConvGeometry): void;
+  /** Train-mode BatchNorm over x's last axis (C = gamma's length): y, batch mean, biased variance, 1 / sqrt(variance + epsilon). */
+  batchNormForward(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    invStd: Float32Array,
+    epsilon: number,
+  ): void;
+  /** Its gradient: dx, dgamma, dbeta from dy and the forward's x, gamma, mean, invStd. */
+  batchNormBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    invStd: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+  ): void;
+}
+
+const geometryArray = (g: NativeConvGeometry): Int32Array =>
+  Int32Array.of(g.n, g.h, g.w, g.c, g.oh, g.ow, g.o, g.kh, g.kw, ...g.strides, ...g.dilations, ...g.padTopLeft);
+
+interface BuildScript {
+  cpuKey(): string;
+  MODULE_FILE: string;
+  INFO_FILE: string;
+}
+
+/** native/build.js, from dist/src/backend (a checkout) or the package root (an install). */
+const BUILD_SCRIPT = path.join(__dirname, '..', '..', '..', 'native', 'build.js');
+
+function load(): NativeKernels | Error {
+  const setting = (process.env['LATEPHASE_NATIVE'] ?? 'auto').trim().toLowerCase();
+  if (['off', '0', 'false', 'no'].includes(setting)) return new Error('turned off by LATEPHASE_NATIVE');
+  if (!fs.existsSync(BUILD_SCRIPT)) return new Error(`native/build.js not found at ${BUILD_SCRIPT}`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const build = require(BUILD_SCRIPT) as BuildScript;
+  if (!fs.existsSync(build.MODULE_FILE)) return new Error(`not built; run \`node ${path.relative(process.cwd(), BUILD_SCRIPT)}\``);
+  let info: { cpuKey?: unknown };
+  try {
+    info = JSON.parse(fs.readFileSync(build.INFO_FILE, 'utf8')) as { cpuKey?: unknown };
+  } catch {
+    return new Error(`${build.INFO_FILE} is missing or unreadable; rebuild with \`node ${BUILD_SCRIPT}\``);
+  }
+  if (info.cpuKey !== build.cpuKey()) return new Error(`built for another CPU; rebuild here with \`node ${BUILD_SCRIPT}\``);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(build.MODULE_FILE) as Partial<NativeModule>;
+    const missing = KERNEL_NAMES.filter((name) => typeof mod[name] !== 'function');
+    if (missing.length) return new Error(`${build.MODULE_FILE} lacks ${missing.join(', ')}; rebuild with \`node ${BUILD_SCRIPT}\``);
+    const native = mod as NativeModule;
+    return {
+      conv2d: (x, w, out, g) => native.conv2d(x, w, out, geometryArray(g)),
+      inputGradient: (dy, w, out, g) => native.inputGradient(dy, w, out, geometryArray(g)),
+      filterGradient: (x, dy, out, g) => native.filterGradient(x, dy, out, geometryArray(g)),
+      batchNormForward: native.batchNormForward,
+      batchNormBackward: native.batchNormBackward,
+    };
+  } catch (err) {
+    return new Error(`could not load ${build.MODULE_FILE}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+}
+
+let loaded: NativeKernels | Error | undefined;
+
+/** The native kernels, or why they are unavailable (loaded once per process; `reload` re-reads LATEPHASE_NATIVE). */
+export function nativeKernels(reload = false): NativeKernels | Error {
+  if (reload || loaded === undefined) loaded = load();
+  return loaded;
+}

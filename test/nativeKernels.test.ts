@@ -1,0 +1,170 @@
+/**
+ * The native convolution kernels (native/kernels.c) against onnxruntime's over seeded random
+ * geometries (strides, dilations, asymmetric pads, channel counts off the register tiles' row and
+ * 16/32-wide column blocks), and training with them against training without them: the weights
+ * after several steps agree up to float summation order. Skipped where the module is not built,
+ * unless LATEPHASE_REQUIRE_NATIVE=1 (CI builds it).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { nativeKernels } from '../src/backend/nativeKernels';
+import { OrtConvolution } from '../src/backend/ortConvolution';
+import { useConvolutionEngine } from '../src/backend/convolutionEngine';
+import { Rng } from '../src/nn/rng';
+import { wideResNet } from '../models/index';
+import { TRAIN } from '../src/nn/layer';
+import { softmaxCrossEntropy } from '../src/nn/loss';
+import { lossAndGrads } from '../src/train/gradients';
+import { Sgd } from '../src/train/sgd';
+import { seededTensor, useBackend } from './helpers';
+import { BatchNorm } from '../src/nn/batchNorm';
+import { BATCH_NORM_FORWARD_KERNEL } from '../src/backend/nativeBatchNorm';
+
+const native = nativeKernels();
+const skip = native instanceof Error && process.env['LATEPHASE_REQUIRE_NATIVE'] !== '1' ? `native kernels unavailable: ${native.message}` : false;
+
+test('native forward, input and filter gradients equal onnxruntime over 40 random geometries', { skip }, () => {
+  if (native instanceof Error) throw native;
+  const ort = OrtConvolution.create(1);
+  if (ort instanceof Error) throw ort;
+  const rng = new Rng(7);
+  const pick = (lo: number, hi: number): number => lo + Math.floor(rng.next() * (hi - lo + 1));
+  const check = (what: string, got: Float32Array, want: Float32Array): void => {
+    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+    const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale;
+    assert.ok(worst < 1e-5, `${what}: relative error ${worst}`);
+  };
+  for (let t = 0; t < 40; t++) {
+    const [kh, kw] = [pick(1, 4), pick(1, 4)];
+    const strides: [number, number] = t % 3 === 0 ? [1, 1] : [pick(1, 3), pick(1, 3)];
+    const dilations: [number, number] = t % 4 === 3 ? [pick(1, 3), pick(1, 3)] : [1, 1];
+    const pads: [number, number, number, number] = [pick(0, kh - 1), pick(0, kw - 1), pick(0, kh - 1), pick(0, kw - 1)];
+    const [n, h, w, c, o] = [pick(1, 3), pick(kh * dilations[0], 11), pick(kw * dilations[1], 11), pick(1, 40), pick(1, 70)];
+    const size = (len: number, k: number, s: number, d: number, p0: number, p1: number): number =>
+      Math.floor((len + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+    const [oh, ow] = [size(h, kh, strides[0], dilations[0], pads[0], pads[2]), size(w, kw, strides[1], dilations[1], pads[1], pads[3])];
+    const what = `geometry ${t} ${JSON.stringify({ n, h, w, c, o, kh, kw, strides, dilations, pads })}`;
+    const geometry = { n, h, w, c, oh, ow, o, kh, kw, strides, dilations, padTopLeft: [pads[0], pads[1]] as const };
+    const g = { strides, dilations, pads };
+    const x = { values: rng.normalArray(n * h * w * c), shape: [n, h, w, c] as const };
+    const filter = { values: rng.normalArray(kh * kw * c * o), shape: [kh, kw, c, o] as const };
+    const dy = { values: rng.normalArray(n * oh * ow * o), shape: [n, oh, ow, o] as const };
+    const run = (size: number, fill: (out: Float32Array) => void): Float32Array => {
+      const out = new Float32Array(size).fill(NaN);
+      fill(out);
+      return out;
+    };
+    const y = run(dy.values.length, (out) => native.conv2d(x.values, filter.values, out, geometry));
+    check(
+      `${what} forward`,
+      y,
+      run(y.length, (out) => ort.conv2d(x, filter, g, { values: out, shape: dy.shape })),
+    );
+    const dw = run(filter.values.length, (out) => native.filterGradient(x.values, dy.values, out, geometry));
+    check(
+      `${what} filter gradient`,
+      dw,
+      run(dw.length, (out) => ort.filterGradient(x, dy, g, { values: out, shape: filter.shape })),
+    );
+    if (strides[0] === 1 && strides[1] === 1) {
+      const dx = run(x.values.length, (out) => native.inputGradient(dy.values, filter.values, out, geometry));
+      check(
+        `${what} input gradient`,
+        dx,
+        run(dx.length, (out) => ort.inputGradient(dy, filter, g, { values: out, shape: x.shape })),
+      );
+    }
+  }
+  ort.dispose();
+});
+
+test('native kernels refuse arrays that do not match the geometry, and strided input gradients', { skip }, () => {
+  if (native instanceof Error) throw native;
+  const g = { n: 1, h: 4, w: 4, c: 2, oh: 4, ow: 4, o: 3, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] } as const;
+  const ok = (): void => native.filterGradient(new Float32Array(32), new Float32Array(48), new Float32Array(54), g);
+  ok();
+  assert.throws(() => native.filterGradient(new Float32Array(31), new Float32Array(48), new Float32Array(54), g), /do not match the geometry/);
+  assert.throws(
+    () => native.filterGradient(new Float32Array(32), new Float32Array(48), new Float32Array(54), { ...g, strides: [0, 1] }),
+    /must be positive/,
+  );
+  assert.throws(() => native.conv2d(new Float32Array(32), new Float32Array(54), new Float32Array(47), g), /conv2d: array lengths/);
+  const strided = { ...g, oh: 2, ow: 2, strides: [2, 2] } as const;
+  assert.throws(() => native.inputGradient(new Float32Array(12), new Float32Array(54), new Float32Array(32), strided), /stride 1 only/);
+});
+
+/** Weights of a small WRN after `steps` SGD steps on wasm, with the convolution engine as it is registered now. */
+function trainedWeights(steps: number): Float32Array[] {
+  const model = wideResNet({ depth: 10, widen: 2, inputShape: [12, 12, 3], classes: 5, seed: 4, normalize: null });
+  const params = model.params();
+  const sgd = new Sgd({ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+  const x = seededTensor([8, 12, 12, 3], 3);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32'), 5);
+  for (let s = 0; s < steps; s++) {
+    const { loss, grads } = lossAndGrads(model, x, y, params);
+    sgd.step(params, grads, 0.05);
+    tf.dispose([loss, ...grads]);
+  }
+  const weights = params.map((p) => p.variable.dataSync() as Float32Array);
+  assert.ok(Number.isFinite(tf.tidy(() => softmaxCrossEntropy(model.forward(x, TRAIN), y).dataSync()[0]!)));
+  tf.dispose([x, y]);
+  sgd.dispose();
+  model.dispose();
+  return weights;
+}
+
+test('training on the native kernels: weights after 5 steps equal the onnxruntime path up to summation order', { skip }, async () => {
+  await useBackend('wasm');
+  assert.match(useConvolutionEngine('onnxruntime'), /on native kernels/);
+  const fast = trainedWeights(5);
+  process.env['LATEPHASE_NATIVE'] = 'off';
+  try {
+    assert.match(useConvolutionEngine('onnxruntime'), /native kernels: turned off/);
+    const plain = trainedWeights(5);
+    fast.forEach((w, i) => {
+      const scale = plain[i]!.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-3);
+      const worst = w.reduce((m, v, j) => Math.max(m, Math.abs(v - plain[i]![j]!)), 0) / scale;
+      assert.ok(worst < 1e-4, `parameter ${i}: relative difference ${worst}`);
+    });
+  } finally {
+    delete process.env['LATEPHASE_NATIVE'];
+    useConvolutionEngine('onnxruntime');
+  }
+});
+
+/** Train-mode BatchNorm output, gradients and running statistics for the seeded input, on the active backend. */
+function batchNormStep(shape: number[]): Float32Array[] {
+  const bn = new BatchNorm('bn', shape[shape.length - 1]!);
+  const x = seededTensor(shape, 11, 3);
+  const r = seededTensor(shape, 12);
+  const gamma = seededTensor([bn.channels], 13);
+  bn.gamma.variable.assign(gamma);
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn.forward(x, TRAIN), r)) as tf.Scalar, [bn.gamma.variable, bn.beta.variable]);
+  const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(bn.forward(xx, TRAIN), r)))(x);
+  const out = [value, grads[bn.gamma.variable.name]!, grads[bn.beta.variable.name]!, dx, bn.runningMean, bn.runningVar].map(
+    (t) => t.dataSync() as Float32Array,
+  );
+  tf.dispose([x, r, gamma, value, dx, ...Object.values(grads)]);
+  bn.dispose();
+  return out;
+}
+
+test('native BatchNorm kernels equal the tfjs-op BatchNorm on the cpu backend (output, gradients, running statistics)', { skip }, async () => {
+  for (const shape of [
+    [6, 5, 7, 13],
+    [40, 3],
+    [2, 33, 31, 64],
+  ]) {
+    await useBackend('cpu');
+    const want = batchNormStep(shape);
+    await useBackend('wasm');
+    assert.ok(tf.getKernel(BATCH_NORM_FORWARD_KERNEL, 'wasm'), 'native BatchNorm registered');
+    const got = batchNormStep(shape);
+    got.forEach((g, i) => {
+      const scale = want[i]!.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-3);
+      const worst = g.reduce((m, v, j) => Math.max(m, Math.abs(v - want[i]![j]!)), 0) / scale;
+      assert.ok(worst < 2e-5, `[${shape}] output ${i}: relative difference ${worst}`);
+    });
+  }
+});
