@@ -346,6 +346,40 @@ static int batch_norm_backward(const float *dy, const float *x, const float *gam
   return 1;
 }
 
+/*
+ * Max pooling over NHWC x [n, h, w, c] (geometry's o = c), recording for each output the flat index
+ * into x of the first maximum in window order (rows, then columns: the cpu backend's choice on ties),
+ * or -1 for a window with no cell inside x; the gradient is then one scatter.
+ */
+static void max_pool_forward(const float *x, float *y, int32_t *indices, const conv_geometry *g) {
+  const int c = g->c;
+  long out = 0;
+  for (int b = 0; b < g->n; b++)
+    for (int oy = 0; oy < g->oh; oy++)
+      for (int ox = 0; ox < g->ow; ox++, out += c) {
+        float *yb = y + out;
+        int32_t *ib = indices + out;
+        for (int ch = 0; ch < c; ch++) yb[ch] = -INFINITY, ib[ch] = -1;
+        for (int i = 0; i < g->kh; i++) {
+          const int iy = oy * g->sh - g->pt + i * g->dh;
+          if (iy < 0 || iy >= g->h) continue;
+          for (int j = 0; j < g->kw; j++) {
+            const int ix = ox * g->sw - g->pl + j * g->dw;
+            if (ix < 0 || ix >= g->w) continue;
+            const long base = (((long)b * g->h + iy) * g->w + ix) * c;
+            for (int ch = 0; ch < c; ch++)
+              if (x[base + ch] > yb[ch] || ib[ch] < 0) yb[ch] = x[base + ch], ib[ch] = (int32_t)(base + ch);
+          }
+        }
+      }
+}
+
+static void max_pool_backward(const float *dy, const int32_t *indices, long outputs, float *dx, long inputs) {
+  memset(dx, 0, sizeof(float) * inputs);
+  for (long i = 0; i < outputs; i++)
+    if (indices[i] >= 0) dx[indices[i]] += dy[i];
+}
+
 /* ---- N-API ---- */
 
 static napi_value fail(napi_env env, const char *msg) {
@@ -481,6 +515,54 @@ static napi_value js_batch_norm_backward(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
+static int int32_array(napi_env env, napi_value v, int32_t **data, size_t *length) {
+  bool is;
+  napi_typedarray_type type;
+  void *ptr;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok || type != napi_int32_array) return 0;
+  *data = ptr;
+  return 1;
+}
+
+/* maxPoolForward(x, y, indices: Int32Array, geometry) */
+static napi_value js_max_pool_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *y;
+  int32_t *indices, *gp;
+  size_t nx, ny, ni, ng;
+  if (argc != 4 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &y, &ny) || !int32_array(env, argv[2], &indices, &ni) ||
+      !int32_array(env, argv[3], &gp, &ng) || ng != 15)
+    return fail(env, "maxPoolForward: expected (Float32Array, Float32Array, Int32Array, Int32Array(15))");
+  conv_geometry g;
+  memcpy(&g, gp, sizeof g);
+  if (g.n <= 0 || g.h <= 0 || g.w <= 0 || g.c <= 0 || g.oh <= 0 || g.ow <= 0 || g.kh <= 0 || g.kw <= 0 || g.sh <= 0 || g.sw <= 0 || g.dh <= 0 || g.dw <= 0)
+    return fail(env, "maxPoolForward: sizes, strides and dilations must be positive");
+  if (nx != (size_t)g.n * g.h * g.w * g.c || ny != (size_t)g.n * g.oh * g.ow * g.c || ni != ny || nx > INT32_MAX)
+    return fail(env, "maxPoolForward: array lengths do not match the geometry");
+  max_pool_forward(x, y, indices, &g);
+  return NULL;
+}
+
+/* maxPoolBackward(dy, indices, dx): dx = 0, then dx[indices[i]] += dy[i] */
+static napi_value js_max_pool_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *dy, *dx;
+  int32_t *indices;
+  size_t ndy, ni, ndx;
+  if (argc != 3 || !float_array(env, argv[0], &dy, &ndy) || !int32_array(env, argv[1], &indices, &ni) || !float_array(env, argv[2], &dx, &ndx))
+    return fail(env, "maxPoolBackward: expected (Float32Array, Int32Array, Float32Array)");
+  if (ni != ndy) return fail(env, "maxPoolBackward: dy and indices differ in length");
+  for (size_t i = 0; i < ni; i++)
+    if (indices[i] >= (int64_t)ndx) return fail(env, "maxPoolBackward: an index lies outside dx");
+  max_pool_backward(dy, indices, (long)ndy, dx, (long)ndx);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "filterGradient", NAPI_AUTO_LENGTH, js_filter_gradient, NULL, &fn);
@@ -493,6 +575,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "batchNormForward", fn);
   napi_create_function(env, "batchNormBackward", NAPI_AUTO_LENGTH, js_batch_norm_backward, NULL, &fn);
   napi_set_named_property(env, exports, "batchNormBackward", fn);
+  napi_create_function(env, "maxPoolForward", NAPI_AUTO_LENGTH, js_max_pool_forward, NULL, &fn);
+  napi_set_named_property(env, exports, "maxPoolForward", fn);
+  napi_create_function(env, "maxPoolBackward", NAPI_AUTO_LENGTH, js_max_pool_backward, NULL, &fn);
+  napi_set_named_property(env, exports, "maxPoolBackward", fn);
   return exports;
 }
 

@@ -13,6 +13,8 @@ import { OrtConvolution } from '../src/backend/ortConvolution';
 import { useConvolutionEngine } from '../src/backend/convolutionEngine';
 import { Rng } from '../src/nn/rng';
 import { wideResNet } from '../models/index';
+import { Model } from '../src/nn/model';
+import { benchCnn } from '../bench/benchModels';
 import { TRAIN } from '../src/nn/layer';
 import { softmaxCrossEntropy } from '../src/nn/loss';
 import { lossAndGrads } from '../src/train/gradients';
@@ -20,6 +22,8 @@ import { Sgd } from '../src/train/sgd';
 import { seededTensor, useBackend } from './helpers';
 import { BatchNorm } from '../src/nn/batchNorm';
 import { BATCH_NORM_FORWARD_KERNEL } from '../src/backend/nativeBatchNorm';
+import { MAX_POOL_BACKWARD_KERNEL, MAX_POOL_FORWARD_KERNEL } from '../src/backend/nativeMaxPool';
+import { MaxPool } from '../src/nn/pooling';
 
 const native = nativeKernels();
 const skip = native instanceof Error && process.env['LATEPHASE_REQUIRE_NATIVE'] !== '1' ? `native kernels unavailable: ${native.message}` : false;
@@ -94,13 +98,26 @@ test('native kernels refuse arrays that do not match the geometry, and strided i
   assert.throws(() => native.inputGradient(new Float32Array(12), new Float32Array(54), new Float32Array(32), strided), /stride 1 only/);
 });
 
-/** Weights of a small WRN after `steps` SGD steps on wasm, with the convolution engine as it is registered now. */
+/** A small WRN (strided convolutions, BatchNorm, residual adds) and the bench CNN (max pooling). */
+const TRAINED: Array<{ make: () => Model; input: number[]; classes: number }> = [
+  {
+    make: () => wideResNet({ depth: 10, widen: 2, inputShape: [12, 12, 3], classes: 5, seed: 4, normalize: null }),
+    input: [8, 12, 12, 3],
+    classes: 5,
+  },
+  { make: () => benchCnn(), input: [8, 28, 28, 1], classes: 10 },
+];
+
+/** Weights of each TRAINED model after `steps` SGD steps on wasm, with the kernels as they are registered now. */
 function trainedWeights(steps: number): Float32Array[] {
-  const model = wideResNet({ depth: 10, widen: 2, inputShape: [12, 12, 3], classes: 5, seed: 4, normalize: null });
+  return TRAINED.flatMap((t) => trainedModel(t.make(), t.input, t.classes, steps));
+}
+
+function trainedModel(model: Model, input: number[], classes: number, steps: number): Float32Array[] {
   const params = model.params();
   const sgd = new Sgd({ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-  const x = seededTensor([8, 12, 12, 3], 3);
-  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32'), 5);
+  const x = seededTensor(input, 3);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32'), classes);
   for (let s = 0; s < steps; s++) {
     const { loss, grads } = lossAndGrads(model, x, y, params);
     sgd.step(params, grads, 0.05);
@@ -159,12 +176,58 @@ test('native BatchNorm kernels equal the tfjs-op BatchNorm on the cpu backend (o
     await useBackend('cpu');
     const want = batchNormStep(shape);
     await useBackend('wasm');
-    assert.ok(tf.getKernel(BATCH_NORM_FORWARD_KERNEL, 'wasm'), 'native BatchNorm registered');
-    const got = batchNormStep(shape);
+    let got: Float32Array[] = [];
+    const profile = await tf.profile(() => {
+      got = batchNormStep(shape);
+    });
+    assert.ok(
+      profile.kernels.some((k) => k.name === BATCH_NORM_FORWARD_KERNEL),
+      'the native kernels ran',
+    );
     got.forEach((g, i) => {
       const scale = want[i]!.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-3);
       const worst = g.reduce((m, v, j) => Math.max(m, Math.abs(v - want[i]![j]!)), 0) / scale;
       assert.ok(worst < 2e-5, `[${shape}] output ${i}: relative difference ${worst}`);
     });
+  }
+});
+
+/** Train-mode MaxPool output and input gradient on the active backend (ties: a quarter of the inputs share one value). */
+function maxPoolStep(shape: [number, number, number, number], size: number, stride: number, pad: 'same' | 'valid'): Float32Array[] {
+  const pool = new MaxPool('pool', size, stride, pad);
+  const x = tf.tidy(() => {
+    const raw = seededTensor(shape, 21);
+    return tf.where(tf.less(seededTensor(shape, 22), -0.7), tf.onesLike(raw), raw);
+  });
+  const r = seededTensor([shape[0], ...pool.outputShape(shape.slice(1))], 23);
+  const y = pool.forward(x, TRAIN);
+  const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(pool.forward(xx, TRAIN), r)))(x);
+  const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
+  tf.dispose([x, r, y, dx]);
+  return out;
+}
+
+test('native max pooling with recorded indices equals the cpu backend (output and gradient, ties, same and valid)', { skip }, async () => {
+  const cases: Array<[[number, number, number, number], number, number, 'same' | 'valid']> = [
+    [[2, 8, 8, 5], 2, 2, 'valid'],
+    [[3, 7, 9, 4], 3, 2, 'same'],
+    [[1, 6, 5, 33], 2, 1, 'same'],
+    [[2, 9, 9, 3], 3, 3, 'valid'],
+  ];
+  for (const [shape, size, stride, pad] of cases) {
+    await useBackend('cpu');
+    const want = maxPoolStep(shape, size, stride, pad);
+    await useBackend('wasm');
+    let got: Float32Array[] = [];
+    const profile = await tf.profile(() => {
+      got = maxPoolStep(shape, size, stride, pad);
+    });
+    const kernels = new Set(profile.kernels.map((k) => k.name));
+    assert.ok(kernels.has(MAX_POOL_FORWARD_KERNEL) && kernels.has(MAX_POOL_BACKWARD_KERNEL), `the native kernels ran: ${[...kernels].join(', ')}`);
+    const what = `[${shape}] k${size} s${stride} ${pad}`;
+    assert.deepEqual(got[0], want[0], `${what}: pooled values differ`);
+    // Overlapping windows add into the same cell in another order: equal up to rounding.
+    const worst = got[1]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[1]![j]!)), 0);
+    assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
   }
 });

@@ -24,9 +24,19 @@ export interface NativeConvGeometry {
 }
 
 type NativeConvKernel = (a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array) => void;
-const KERNEL_NAMES = ['conv2d', 'inputGradient', 'filterGradient', 'batchNormForward', 'batchNormBackward'] as const;
+const KERNEL_NAMES = [
+  'conv2d',
+  'inputGradient',
+  'filterGradient',
+  'batchNormForward',
+  'batchNormBackward',
+  'maxPoolForward',
+  'maxPoolBackward',
+] as const;
 type NativeModule = Record<'conv2d' | 'inputGradient' | 'filterGradient', NativeConvKernel> &
-  Pick<NativeKernels, 'batchNormForward' | 'batchNormBackward'>;
+  Pick<NativeKernels, 'batchNormForward' | 'batchNormBackward' | 'maxPoolBackward'> & {
+    maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, geometry: Int32Array): void;
+  };
 
 /** Each writes into `out`; the arrays' lengths must match the geometry (else a thrown Error). */
 export interface NativeKernels {
@@ -47,6 +57,13 @@ export interface NativeKernels {
     invStd: Float32Array,
     epsilon: number,
   ): void;
+  /**
+   * Max pooling of x [n, h, w, c] into y [n, oh, ow, c] (the geometry's o = c, kh x kw window),
+   * with the flat index into x of each output's maximum (first in window order; -1: empty window).
+   */
+  maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, g: NativeConvGeometry): void;
+  /** dx = 0, then dx[indices[i]] += dy[i]. */
+  maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array): void;
   /** Its gradient: dx, dgamma, dbeta from dy and the forward's x, gamma, mean, invStd. */
   batchNormBackward(
     dy: Float32Array,
@@ -98,6 +115,8 @@ function load(): NativeKernels | Error {
       filterGradient: (x, dy, out, g) => native.filterGradient(x, dy, out, geometryArray(g)),
       batchNormForward: native.batchNormForward,
       batchNormBackward: native.batchNormBackward,
+      maxPoolForward: (x, y, indices, g) => native.maxPoolForward(x, y, indices, geometryArray(g)),
+      maxPoolBackward: native.maxPoolBackward,
     };
   } catch (err) {
     return new Error(`could not load ${build.MODULE_FILE}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
