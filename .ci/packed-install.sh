@@ -32,4 +32,7 @@ LATEPHASE_BACKEND=wasm node readme-example.js
 test -f out/tiny/model.onnx && test -f out/tiny/manifest.json
 node -e "const m = require('./out/tiny/manifest.json'); if (!m.verification.pass) throw new Error('verification did not pass');"
 node -e "require('latephase/internal'); require('latephase/package.json');"
+# The optional native kernels: built by the consumer's own command, then loaded by the backend.
+node node_modules/latephase/native/build.js --require
+node -e "const l = require('latephase'); l.selectBackend('wasm').then((b) => { const d = l.describeBackend(b); if (!/on native kernels/.test(d)) throw new Error('native kernels not in use: ' + d); console.log('packed install: ' + d); });"
 echo "packed install: the README example ran in a fresh offline project ($tarball)"

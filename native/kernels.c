@@ -380,6 +380,39 @@ static void max_pool_backward(const float *dy, const int32_t *indices, long outp
     if (indices[i] >= 0) dx[indices[i]] += dy[i];
 }
 
+/* ReLU's gradient from its output: dx = y > 0 ? dy : 0 (one pass instead of a step and a product). */
+static void relu_backward(const float *dy, const float *y, float *dx, long n) {
+  for (long i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+}
+
+/*
+ * One SGD step (src/train/sgd.ts) in one pass, with the same float32 operations in the same order
+ * as the tfjs-op version, each rounded on its own (no fused multiply-add), so both give the same bits:
+ *   g = grad * scale; g = g + p * wd; buf = buf * m + g; u = nesterov ? g + buf * m : buf; p = p - u * lr.
+ */
+#if defined(__clang__)
+#define NO_FMA
+#else
+#define NO_FMA __attribute__((optimize("fp-contract=off")))
+#endif
+NO_FMA static void sgd_step(const float *p, const float *grad, const float *buf, float *p_out, float *buf_out, long n, float lr, float momentum,
+                            float wd, int nesterov, float scale) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+  for (long i = 0; i < n; i++) {
+    float g = scale == 1.0f ? grad[i] : grad[i] * scale;
+    if (wd > 0) g = g + p[i] * wd;
+    float u = g;
+    if (buf) {
+      const float b = buf[i] * momentum + g;
+      buf_out[i] = b;
+      u = nesterov ? g + b * momentum : b;
+    }
+    p_out[i] = p[i] - u * lr;
+  }
+}
+
 /* ---- N-API ---- */
 
 static napi_value fail(napi_env env, const char *msg) {
@@ -563,6 +596,47 @@ static napi_value js_max_pool_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* reluBackward(dy, y, dx) */
+static napi_value js_relu_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *d[3];
+  size_t len[3];
+  if (argc != 3) return fail(env, "reluBackward: expected (dy, y, dx)");
+  if (!float_args(env, argv, 3, "reluBackward", d, len)) return NULL;
+  if (len[1] != len[0] || len[2] != len[0]) return fail(env, "reluBackward: dy, y and dx differ in length");
+  relu_backward(d[0], d[1], d[2], (long)len[0]);
+  return NULL;
+}
+
+/* sgdStep(p, grad, buf | null, pOut, bufOut | null, lr, momentum, weightDecay, nesterov, gradScale) */
+static napi_value js_sgd_step(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 10) return fail(env, "sgdStep: expected 10 arguments");
+  float *p, *grad, *p_out, *buf = NULL, *buf_out = NULL;
+  size_t np, ng, npo, nb = 0, nbo = 0;
+  napi_valuetype t3, t4;
+  napi_typeof(env, argv[2], &t3);
+  napi_typeof(env, argv[4], &t4);
+  if (!float_array(env, argv[0], &p, &np) || !float_array(env, argv[1], &grad, &ng) || !float_array(env, argv[3], &p_out, &npo))
+    return fail(env, "sgdStep: p, grad and pOut must be Float32Arrays");
+  if ((t3 == napi_null) != (t4 == napi_null)) return fail(env, "sgdStep: buf and bufOut must both be given or both be null");
+  if (t3 != napi_null && (!float_array(env, argv[2], &buf, &nb) || !float_array(env, argv[4], &buf_out, &nbo)))
+    return fail(env, "sgdStep: buf and bufOut must be Float32Arrays or null");
+  if (ng != np || npo != np || (buf && (nb != np || nbo != np))) return fail(env, "sgdStep: arrays differ in length");
+  double h[4];
+  bool nesterov;
+  for (int i = 0; i < 3; i++)
+    if (napi_get_value_double(env, argv[5 + i], &h[i]) != napi_ok) return fail(env, "sgdStep: lr, momentum and weightDecay must be numbers");
+  if (napi_get_value_bool(env, argv[8], &nesterov) != napi_ok || napi_get_value_double(env, argv[9], &h[3]) != napi_ok)
+    return fail(env, "sgdStep: nesterov must be a boolean and gradScale a number");
+  sgd_step(p, grad, buf, p_out, buf_out, (long)np, (float)h[0], (float)h[1], (float)h[2], nesterov, (float)h[3]);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "filterGradient", NAPI_AUTO_LENGTH, js_filter_gradient, NULL, &fn);
@@ -579,6 +653,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "maxPoolForward", fn);
   napi_create_function(env, "maxPoolBackward", NAPI_AUTO_LENGTH, js_max_pool_backward, NULL, &fn);
   napi_set_named_property(env, exports, "maxPoolBackward", fn);
+  napi_create_function(env, "reluBackward", NAPI_AUTO_LENGTH, js_relu_backward, NULL, &fn);
+  napi_set_named_property(env, exports, "reluBackward", fn);
+  napi_create_function(env, "sgdStep", NAPI_AUTO_LENGTH, js_sgd_step, NULL, &fn);
+  napi_set_named_property(env, exports, "sgdStep", fn);
   return exports;
 }
 

@@ -18,7 +18,10 @@ import { benchCnn } from '../bench/benchModels';
 import { TRAIN } from '../src/nn/layer';
 import { softmaxCrossEntropy } from '../src/nn/loss';
 import { lossAndGrads } from '../src/train/gradients';
-import { Sgd } from '../src/train/sgd';
+import { Sgd, SgdConfig } from '../src/train/sgd';
+import { SGD_STEP_KERNEL } from '../src/backend/nativeSgd';
+import { RELU_BACKWARD_KERNEL } from '../src/backend/nativeRelu';
+import { ReLU } from '../src/nn/activation';
 import { seededTensor, useBackend } from './helpers';
 import { BatchNorm } from '../src/nn/batchNorm';
 import { BATCH_NORM_FORWARD_KERNEL } from '../src/backend/nativeBatchNorm';
@@ -230,4 +233,75 @@ test('native max pooling with recorded indices equals the cpu backend (output an
     const worst = got[1]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[1]![j]!)), 0);
     assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
   }
+});
+
+test('native SGD step: bit-identical to the tfjs-op update over 3 steps for every option', { skip }, async () => {
+  await useBackend('wasm');
+  const configs: Array<[SgdConfig, number]> = [
+    [{ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, 1],
+    [{ lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 1e-3 }, 0.25],
+    [{ lr: 0.02, momentum: 0, nesterov: false, weightDecay: 0 }, 1],
+  ];
+  const run = (cfg: SgdConfig, scale: number): Float32Array[] => {
+    const params = [true, false].map((decay, i) => ({ name: `p${i}`, variable: tf.variable(seededTensor([37, 5], 30 + i)), decay }));
+    const sgd = new Sgd(cfg);
+    for (let s = 0; s < 3; s++) {
+      const grads = params.map((_, i) => seededTensor([37, 5], 40 + 10 * s + i));
+      sgd.step(params, grads, cfg.lr, scale);
+      tf.dispose(grads);
+    }
+    const out = [...params.map((p) => p.variable), ...sgd.momentum(params).map((m) => m.tensor)].map((t) => t.dataSync() as Float32Array);
+    sgd.dispose();
+    params.forEach((p) => p.variable.dispose());
+    return out;
+  };
+  for (const [cfg, scale] of configs) {
+    assert.ok(tf.getKernel(SGD_STEP_KERNEL, 'wasm'));
+    const fused = run(cfg, scale);
+    process.env['LATEPHASE_NATIVE'] = 'off';
+    try {
+      useConvolutionEngine('onnxruntime');
+      assert.equal(tf.getKernel(SGD_STEP_KERNEL, 'wasm'), undefined);
+      const plain = run(cfg, scale);
+      assert.equal(fused.length, plain.length);
+      fused.forEach((f, i) =>
+        assert.deepEqual(
+          new Uint32Array(f.buffer, f.byteOffset, f.length),
+          new Uint32Array(plain[i]!.buffer, plain[i]!.byteOffset, plain[i]!.length),
+          `${JSON.stringify(cfg)} x${scale}: tensor ${i}`,
+        ),
+      );
+    } finally {
+      delete process.env['LATEPHASE_NATIVE'];
+      useConvolutionEngine('onnxruntime');
+    }
+  }
+});
+
+test('native ReLU gradient equals the cpu backend (zeros, negatives and ties at 0 included)', { skip }, async () => {
+  const step = (): Float32Array[] => {
+    const relu = new ReLU('r');
+    const x = tf.tidy(() =>
+      tf.where(tf.less(seededTensor([3, 5, 7], 51), -0.5), tf.zerosLike(seededTensor([3, 5, 7], 52)), seededTensor([3, 5, 7], 52)),
+    );
+    const r = seededTensor([3, 5, 7], 53);
+    const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(relu.forward(xx, TRAIN), r)))(x);
+    const out = [relu.forward(x, TRAIN).dataSync() as Float32Array, dx.dataSync() as Float32Array];
+    tf.dispose([x, r, dx]);
+    return out;
+  };
+  await useBackend('cpu');
+  const want = step();
+  await useBackend('wasm');
+  let got: Float32Array[] = [];
+  const profile = await tf.profile(() => {
+    got = step();
+  });
+  assert.ok(
+    profile.kernels.some((k) => k.name === RELU_BACKWARD_KERNEL),
+    'the native kernel ran',
+  );
+  // tfjs's dy * step(x) gives -0 where dy < 0 is masked, the kernel +0: equal as numbers.
+  const plusZero = (a: Float32Array): Float32Array => a.map((v) => v + 0);
+  got.forEach((g, i) => assert.deepEqual(plusZero(g), plusZero(want[i]!)));
 });

@@ -3,7 +3,7 @@
  * native kernels (native/kernels.c, where built) with onnxruntime's CPU kernels for what they do not
  * cover, or onnxruntime alone, when onnxruntime-node loads (several times faster here than XNNPACK's
  * 128-bit wasm SIMD); else XNNPACK through tfjs's own Conv2D and our gradient kernels. The native
- * module's train-mode BatchNorm and max pooling follow the same choice. `LATEPHASE_CONV=auto|onnxruntime|xnnpack`
+ * module's training kernels (BatchNorm, max pooling, ReLU gradient, SGD step) follow the same choice. `LATEPHASE_CONV=auto|onnxruntime|xnnpack`
  * and `LATEPHASE_NATIVE=off` override; a forced engine that cannot start is an error, and the engine
  * in use is always part of the backend report.
  */
@@ -14,6 +14,8 @@ import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
 import { NativeConvGeometry, NativeKernels, nativeKernels } from './nativeKernels';
 import { useNativeBatchNorm } from './nativeBatchNorm';
 import { useNativeMaxPool } from './nativeMaxPool';
+import { useNativeRelu } from './nativeRelu';
+import { useNativeSgd } from './nativeSgd';
 import { ConvGradAttrs, FilterGradAttrs, InputGradAttrs } from './wasmConvGradients';
 import { asTensor4D, isWasmBackend, requireNHWC } from './kernels/kernelOverride';
 import { replaceKernel, stockKernel } from './kernels/registry';
@@ -172,10 +174,10 @@ export function useConvolutionEngine(requested: string | undefined = process.env
   const choice = parseConvolutionEngine(requested);
   engine?.dispose();
   engine = null;
-  // The native module also carries train-mode BatchNorm and max pooling; they follow the engine choice (off with XNNPACK forced).
+  // The native module also carries train-mode BatchNorm, max pooling, the ReLU gradient and the SGD
+  // step; they follow the engine choice (off with XNNPACK forced).
   const native = choice === 'xnnpack' ? new Error('convolutions forced to XNNPACK') : nativeKernels(true);
-  useNativeBatchNorm(native);
-  useNativeMaxPool(native);
+  for (const use of [useNativeBatchNorm, useNativeMaxPool, useNativeRelu, useNativeSgd]) use(native);
   if (choice === 'xnnpack') {
     registerXnnpackConvolutions();
     return 'convolutions on XNNPACK (forced)';
@@ -190,5 +192,5 @@ export function useConvolutionEngine(requested: string | undefined = process.env
   registerOrtConvolutions(ort, native);
   const where = `${threads} thread${threads > 1 ? 's' : ''}`;
   if (native instanceof Error) return `convolutions on onnxruntime CPU (${where}; native kernels: ${native.message})`;
-  return `convolutions, BatchNorm and max pooling on native kernels (${where}; strided input gradients on onnxruntime CPU)`;
+  return `convolutions, BatchNorm, pooling, ReLU gradients and SGD on native kernels (${where}; strided input gradients on onnxruntime CPU)`;
 }

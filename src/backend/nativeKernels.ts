@@ -32,9 +32,11 @@ const KERNEL_NAMES = [
   'batchNormBackward',
   'maxPoolForward',
   'maxPoolBackward',
+  'reluBackward',
+  'sgdStep',
 ] as const;
 type NativeModule = Record<'conv2d' | 'inputGradient' | 'filterGradient', NativeConvKernel> &
-  Pick<NativeKernels, 'batchNormForward' | 'batchNormBackward' | 'maxPoolBackward'> & {
+  Pick<NativeKernels, 'batchNormForward' | 'batchNormBackward' | 'maxPoolBackward' | 'reluBackward' | 'sgdStep'> & {
     maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, geometry: Int32Array): void;
   };
 
@@ -57,14 +59,7 @@ export interface NativeKernels {
     invStd: Float32Array,
     epsilon: number,
   ): void;
-  /**
-   * Max pooling of x [n, h, w, c] into y [n, oh, ow, c] (the geometry's o = c, kh x kw window),
-   * with the flat index into x of each output's maximum (first in window order; -1: empty window).
-   */
-  maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, g: NativeConvGeometry): void;
-  /** dx = 0, then dx[indices[i]] += dy[i]. */
-  maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array): void;
-  /** Its gradient: dx, dgamma, dbeta from dy and the forward's x, gamma, mean, invStd. */
+  /** batchNormForward's gradient: dx, dgamma, dbeta from dy and the forward's x, gamma, mean, invStd. */
   batchNormBackward(
     dy: Float32Array,
     x: Float32Array,
@@ -74,6 +69,31 @@ export interface NativeKernels {
     dx: Float32Array,
     dgamma: Float32Array,
     dbeta: Float32Array,
+  ): void;
+  /**
+   * Max pooling of x [n, h, w, c] into y [n, oh, ow, c] (the geometry's o = c, kh x kw window),
+   * with the flat index into x of each output's maximum (first in window order; -1: empty window).
+   */
+  maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, g: NativeConvGeometry): void;
+  /** dx = 0, then dx[indices[i]] += dy[i]. */
+  maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array): void;
+  /** ReLU's gradient from its output: dx = y > 0 ? dy : 0. */
+  reluBackward(dy: Float32Array, y: Float32Array, dx: Float32Array): void;
+  /**
+   * One SGD step of src/train/sgd.ts in one pass, bit-identical to its tfjs ops: writes the new
+   * parameter into pOut and the new momentum buffer into bufOut (buf and bufOut null without momentum).
+   */
+  sgdStep(
+    p: Float32Array,
+    grad: Float32Array,
+    buf: Float32Array | null,
+    pOut: Float32Array,
+    bufOut: Float32Array | null,
+    lr: number,
+    momentum: number,
+    weightDecay: number,
+    nesterov: boolean,
+    gradScale: number,
   ): void;
 }
 
@@ -117,6 +137,8 @@ function load(): NativeKernels | Error {
       batchNormBackward: native.batchNormBackward,
       maxPoolForward: (x, y, indices, g) => native.maxPoolForward(x, y, indices, geometryArray(g)),
       maxPoolBackward: native.maxPoolBackward,
+      reluBackward: native.reluBackward,
+      sgdStep: native.sgdStep,
     };
   } catch (err) {
     return new Error(`could not load ${build.MODULE_FILE}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);

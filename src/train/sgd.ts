@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Param } from '../nn/layer';
 import { ConfigError, DataError } from '../errors';
 import { NamedTensor } from './trainingState';
+import { SGD_STEP_KERNEL, SgdStepAttrs } from '../backend/nativeSgd';
 
 export interface SgdConfig {
   readonly lr: number;
@@ -32,6 +33,7 @@ export class Sgd {
   /** One step on `params` with gradients `grads[i]` (same order), scaled by `gradScale`, at learning rate `lr`. */
   step(params: readonly Param[], grads: readonly tf.Tensor[], lr: number, gradScale = 1): void {
     const { momentum, nesterov, weightDecay } = this.config;
+    if (tf.getKernel(SGD_STEP_KERNEL, tf.getBackend())) return this.fusedStep(params, grads, lr, gradScale);
     tf.tidy(() => {
       params.forEach((p, i) => {
         let g = gradScale === 1 ? grads[i]! : tf.mul(grads[i]!, gradScale);
@@ -43,6 +45,21 @@ export class Sgd {
           update = nesterov ? tf.add(g, tf.mul(buf, momentum)) : buf;
         }
         p.variable.assign(tf.sub(p.variable, tf.mul(update, lr)));
+      });
+    });
+  }
+
+  /** The same update, one kernel per parameter (src/backend/nativeSgd.ts; bit-identical, tested). */
+  private fusedStep(params: readonly Param[], grads: readonly tf.Tensor[], lr: number, gradScale: number): void {
+    const { momentum, nesterov, weightDecay } = this.config;
+    tf.tidy(() => {
+      params.forEach((p, i) => {
+        const buf = momentum > 0 ? this.buffer(p.variable) : undefined;
+        const attrs: SgdStepAttrs = { lr, momentum, weightDecay: p.decay ? weightDecay : 0, nesterov, gradScale };
+        const inputs: tf.NamedTensorMap = buf ? { p: p.variable, grad: grads[i]!, buf } : { p: p.variable, grad: grads[i]! };
+        const [next, nextBuf] = tf.engine().runKernel(SGD_STEP_KERNEL, inputs, { ...attrs }) as tf.Tensor[];
+        p.variable.assign(next!);
+        if (buf) buf.assign(nextBuf!);
       });
     });
   }
