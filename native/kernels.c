@@ -244,7 +244,7 @@ static int conv_forward(const float *x, const float *w, float *y, const conv_geo
  * Input gradient of a stride-1 convolution: the forward convolution of dy with the filter flipped
  * in space and with its channel axes swapped, pads d * (k - 1) - pad (negative pads crop).
  */
-static int input_gradient(const float *dy, const float *w, float *dx, const conv_geometry *g) {
+static int input_gradient_unstrided(const float *dy, const float *w, float *dx, const conv_geometry *g) {
   const int kh = g->kh, kw = g->kw, c = g->c, o = g->o;
   float *wf = malloc(sizeof(float) * (size_t)kh * kw * c * o);
   if (!wf) return 0;
@@ -260,6 +260,68 @@ static int input_gradient(const float *dy, const float *w, float *dx, const conv
   const int ok = conv_forward(dy, wf, dx, &t);
   free(wf);
   return ok;
+}
+
+/*
+ * Input gradient of a strided convolution: column gradients dcols = dy * w^T a panel of output
+ * pixels at a time (dy's rows are the panel as they are), each scattered back onto the window it
+ * came from (col2im), so no zeros are inserted and no work is wasted on them.
+ */
+static int input_gradient_strided(const float *dy, const float *w, float *dx, const conv_geometry *g) {
+  const int rows = g->kh * g->kw * g->c, o = g->o, c = g->c;
+  float *wt = malloc(sizeof(float) * (size_t)rows * o);
+  int np = PANEL_FLOATS * 2 / rows / RB * RB;
+  np = np < 4 * RB ? 4 * RB : np > NP_MAX ? NP_MAX : np;
+  /* RB spare rows: a last partial tile writes them (they are not scattered) */
+  float *dcols = malloc(sizeof(float) * (size_t)(np + RB) * rows);
+  float *dy_tail = calloc((size_t)RB * o, sizeof(float));
+  if (!wt || !dcols || !dy_tail) return free(wt), free(dcols), free(dy_tail), 0;
+  for (int r = 0; r < rows; r++)
+    for (int oc = 0; oc < o; oc++) wt[(long)oc * rows + r] = w[(long)r * o + oc];
+  memset(dx, 0, sizeof(float) * (size_t)g->n * g->h * g->w * c);
+  const long pixels = (long)g->n * g->oh * g->ow;
+  for (long p0 = 0; p0 < pixels; p0 += np) {
+    const int count = (int)(pixels - p0 < np ? pixels - p0 : np);
+    for (int pb = 0; pb < count; pb += RB) {
+      const int k_count = count - pb < RB ? count - pb : RB;
+      const float *tile = dy + (p0 + pb) * o;
+      if (k_count < RB) { /* the tiles read RB rows of dy: copy a short last one into zeros */
+        memcpy(dy_tail, tile, sizeof(float) * (size_t)k_count * o);
+        tile = dy_tail;
+      }
+      float *out = dcols + (long)pb * rows;
+      for (int r0 = 0; r0 < o; r0 += KC) {
+        const int r1 = r0 + KC < o ? r0 + KC : o;
+        int q0 = 0;
+        for (; q0 + 32 <= rows; q0 += 32) forward_2(tile, o, r0, r1, k_count, wt, rows, q0, out);
+        if (q0 + 16 <= rows) forward_1(tile, o, r0, r1, k_count, wt, rows, q0, out), q0 += 16;
+        if (q0 < rows) forward_scalar(tile, o, r0, r1, k_count, wt, rows, q0, out);
+      }
+    }
+    /* col2im: add each pixel's column gradient onto its window */
+    for (int p = 0; p < count; p++) {
+      const long pix = p0 + p;
+      const int ox = (int)(pix % g->ow), oy = (int)((pix / g->ow) % g->oh), b = (int)(pix / ((long)g->ow * g->oh));
+      const float *col = dcols + (long)p * rows;
+      for (int i = 0; i < g->kh; i++) {
+        const int iy = oy * g->sh - g->pt + i * g->dh;
+        if (iy < 0 || iy >= g->h) continue;
+        for (int j = 0; j < g->kw; j++) {
+          const int ix = ox * g->sw - g->pl + j * g->dw;
+          if (ix < 0 || ix >= g->w) continue;
+          float *dst = dx + (((long)b * g->h + iy) * g->w + ix) * c;
+          const float *src = col + (i * g->kw + j) * c;
+          for (int ci = 0; ci < c; ci++) dst[ci] += src[ci];
+        }
+      }
+    }
+  }
+  free(wt), free(dcols), free(dy_tail);
+  return 1;
+}
+
+static int input_gradient(const float *dy, const float *w, float *dx, const conv_geometry *g) {
+  return g->sh == 1 && g->sw == 1 ? input_gradient_unstrided(dy, w, dx, g) : input_gradient_strided(dy, w, dx, g);
 }
 
 /*
@@ -488,7 +550,7 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* inputGradient(dy [n, oh, ow, o], w [kh, kw, c, o], out [n, h, w, c], geometry); stride 1 only */
+/* inputGradient(dy [n, oh, ow, o], w [kh, kw, c, o], out [n, h, w, c], geometry) */
 static napi_value js_input_gradient(napi_env env, napi_callback_info info) {
   float *dy, *w, *out;
   size_t len[3];
@@ -496,7 +558,6 @@ static napi_value js_input_gradient(napi_env env, napi_callback_info info) {
   if (!conv_args(env, info, "inputGradient", &dy, &w, &out, len, &g)) return NULL;
   const size_t want[3] = {(size_t)g.n * g.oh * g.ow * g.o, (size_t)g.kh * g.kw * g.c * g.o, (size_t)g.n * g.h * g.w * g.c};
   if (!lengths_match(env, "inputGradient", len, want)) return NULL;
-  if (g.sh != 1 || g.sw != 1) return fail(env, "inputGradient: stride 1 only");
   if (!input_gradient(dy, w, out, &g)) return fail(env, "inputGradient: out of memory");
   return NULL;
 }

@@ -42,6 +42,7 @@ test('native forward, input and filter gradients equal onnxruntime over 40 rando
     const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale;
     assert.ok(worst < 1e-5, `${what}: relative error ${worst}`);
   };
+  let stridedInputGradients = 0;
   for (let t = 0; t < 40; t++) {
     const [kh, kw] = [pick(1, 4), pick(1, 4)];
     const strides: [number, number] = t % 3 === 0 ? [1, 1] : [pick(1, 3), pick(1, 3)];
@@ -74,19 +75,19 @@ test('native forward, input and filter gradients equal onnxruntime over 40 rando
       dw,
       run(dw.length, (out) => ort.filterGradient(x, dy, g, { values: out, shape: filter.shape })),
     );
-    if (strides[0] === 1 && strides[1] === 1) {
-      const dx = run(x.values.length, (out) => native.inputGradient(dy.values, filter.values, out, geometry));
-      check(
-        `${what} input gradient`,
-        dx,
-        run(dx.length, (out) => ort.inputGradient(dy, filter, g, { values: out, shape: x.shape })),
-      );
-    }
+    const want = run(x.values.length, (out) => ort.inputGradient(dy, filter, g, { values: out, shape: x.shape }));
+    check(
+      `${what} input gradient`,
+      run(want.length, (out) => native.inputGradient(dy.values, filter.values, out, geometry)),
+      want,
+    );
+    if (strides[0] * strides[1] > 1) stridedInputGradients++;
   }
+  assert.ok(stridedInputGradients >= 10, `only ${stridedInputGradients} strided input gradients compared`);
   ort.dispose();
 });
 
-test('native kernels refuse arrays that do not match the geometry, and strided input gradients', { skip }, () => {
+test('native kernels refuse arrays that do not match the geometry', { skip }, () => {
   if (native instanceof Error) throw native;
   const g = { n: 1, h: 4, w: 4, c: 2, oh: 4, ow: 4, o: 3, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] } as const;
   const ok = (): void => native.filterGradient(new Float32Array(32), new Float32Array(48), new Float32Array(54), g);
@@ -97,8 +98,6 @@ test('native kernels refuse arrays that do not match the geometry, and strided i
     /must be positive/,
   );
   assert.throws(() => native.conv2d(new Float32Array(32), new Float32Array(54), new Float32Array(47), g), /conv2d: array lengths/);
-  const strided = { ...g, oh: 2, ow: 2, strides: [2, 2] } as const;
-  assert.throws(() => native.inputGradient(new Float32Array(12), new Float32Array(54), new Float32Array(32), strided), /stride 1 only/);
 });
 
 /** A small WRN (strided convolutions, BatchNorm, residual adds) and the bench CNN (max pooling). */

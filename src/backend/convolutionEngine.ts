@@ -125,8 +125,8 @@ function nativeGeometry(x: HostTensor['shape'], y: HostTensor['shape'], filterHW
 }
 
 /**
- * Convolutions on the native kernels where built (forward, stride-1 input gradient, filter
- * gradient: 1.2-3x faster than onnxruntime's, bench/README.md#native-kernels), else onnxruntime.
+ * Convolutions on the native kernels where built (forward, input and filter gradients: 1.2-5x
+ * faster than onnxruntime's, bench/README.md#native-kernels), else onnxruntime.
  */
 function registerOrtConvolutions(ort: OrtConvolution, native: NativeKernels | Error): void {
   const nat = native instanceof Error ? null : native;
@@ -149,8 +149,7 @@ function registerOrtConvolutions(ort: OrtConvolution, native: NativeKernels | Er
     (_dy, _w, a) => [...a.inputShape],
     (dy, w, out, a) => {
       const g = geometry(conv2DInfo(a.inputShape, w.shape, a));
-      const unstrided = g.strides[0] === 1 && g.strides[1] === 1;
-      if (!nat || !unstrided) return ort.inputGradient(dy, w, g, out);
+      if (!nat) return ort.inputGradient(dy, w, g, out);
       nat.inputGradient(dy.values, w.values, out.values, nativeGeometry(out.shape, dy.shape, [w.shape[0], w.shape[1]], g));
     },
   );
@@ -192,5 +191,5 @@ export function useConvolutionEngine(requested: string | undefined = process.env
   registerOrtConvolutions(ort, native);
   const where = `${threads} thread${threads > 1 ? 's' : ''}`;
   if (native instanceof Error) return `convolutions on onnxruntime CPU (${where}; native kernels: ${native.message})`;
-  return `convolutions, BatchNorm, pooling, ReLU gradients and SGD on native kernels (${where}; strided input gradients on onnxruntime CPU)`;
+  return `convolutions, BatchNorm, pooling, ReLU gradients and SGD on native kernels (${where})`;
 }

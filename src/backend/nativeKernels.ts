@@ -44,7 +44,7 @@ type NativeModule = Record<'conv2d' | 'inputGradient' | 'filterGradient', Native
 export interface NativeKernels {
   /** y [n, oh, ow, o] of the convolution `g` of x [n, h, w, c] with w [kh, kw, c, o]. */
   conv2d(x: Float32Array, w: Float32Array, out: Float32Array, g: NativeConvGeometry): void;
-  /** dx [n, h, w, c] from dy [n, oh, ow, o] and w; stride 1 only. */
+  /** dx [n, h, w, c] from dy [n, oh, ow, o] and w. */
   inputGradient(dy: Float32Array, w: Float32Array, out: Float32Array, g: NativeConvGeometry): void;
   /** dW [kh, kw, c, o] from x [n, h, w, c] and dy [n, oh, ow, o]. */
   filterGradient(x: Float32Array, dy: Float32Array, out: Float32Array, g: NativeConvGeometry): void;

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Param } from '../nn/layer';
 import { ConfigError, DataError } from '../errors';
 import { NamedTensor } from './trainingState';
-import { SGD_STEP_KERNEL, SgdStepAttrs } from '../backend/nativeSgd';
+import { SGD_STEP_KERNEL, SgdStepAttrs, sgdStepInputs } from '../backend/nativeSgd';
 
 export interface SgdConfig {
   readonly lr: number;
@@ -49,17 +49,30 @@ export class Sgd {
     });
   }
 
-  /** The same update, one kernel per parameter (src/backend/nativeSgd.ts; bit-identical, tested). */
+  /** The same update, one kernel call for the whole group (src/backend/nativeSgd.ts; bit-identical, tested). */
   private fusedStep(params: readonly Param[], grads: readonly tf.Tensor[], lr: number, gradScale: number): void {
     const { momentum, nesterov, weightDecay } = this.config;
+    if (params.length === 0) return;
     tf.tidy(() => {
+      const bufs = momentum > 0 ? params.map((p) => this.buffer(p.variable)) : [];
+      const attrs: SgdStepAttrs = {
+        count: params.length,
+        lr,
+        momentum,
+        weightDecays: params.map((p) => (p.decay ? weightDecay : 0)),
+        nesterov,
+        gradScale,
+      };
+      const inputs = sgdStepInputs(
+        params.map((p) => p.variable),
+        grads,
+        bufs,
+      );
+      const outs = tf.engine().runKernel(SGD_STEP_KERNEL, inputs, { ...attrs }) as tf.Tensor[];
+      const per = bufs.length ? 2 : 1;
       params.forEach((p, i) => {
-        const buf = momentum > 0 ? this.buffer(p.variable) : undefined;
-        const attrs: SgdStepAttrs = { lr, momentum, weightDecay: p.decay ? weightDecay : 0, nesterov, gradScale };
-        const inputs: tf.NamedTensorMap = buf ? { p: p.variable, grad: grads[i]!, buf } : { p: p.variable, grad: grads[i]! };
-        const [next, nextBuf] = tf.engine().runKernel(SGD_STEP_KERNEL, inputs, { ...attrs }) as tf.Tensor[];
-        p.variable.assign(next!);
-        if (buf) buf.assign(nextBuf!);
+        p.variable.assign(outs[per * i]!);
+        if (bufs.length) bufs[i]!.assign(outs[per * i + 1]!);
       });
     });
   }
