@@ -61,16 +61,18 @@ static void pack_panel(const float *x, const conv_geometry *g, long p0, int np, 
         const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
         const float *src = x + (((long)b * g->h + iy) * g->w + ix) * c;
         if (c % RB == 0) {
-          /* whole row groups: one 16-byte copy (or clear) per group */
+          /* whole row groups: one RB-float copy (or clear) per group */
           float *dst = panel + ((long)(r0 / RB) * np + p) * RB;
           for (int ci = 0; ci < c; ci += RB, dst += (long)np * RB) {
             if (inside) memcpy(dst, src + ci, sizeof(float) * RB);
             else memset(dst, 0, sizeof(float) * RB);
           }
         } else {
+          /* a few channels (a first layer): element by element, group and lane stepped, not divided */
+          int group = r0 / RB, lane = r0 % RB;
           for (int ci = 0; ci < c; ci++) {
-            const int r = r0 + ci;
-            panel[((long)(r / RB) * np + p) * RB + r % RB] = inside ? src[ci] : 0;
+            panel[((long)group * np + p) * RB + lane] = inside ? src[ci] : 0;
+            if (++lane == RB) lane = 0, group++;
           }
         }
       }
