@@ -24,6 +24,23 @@ typedef struct {
   int n, h, w, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl;
 } conv_geometry;
 
+/*
+ * Per-thread scratch buffers, grown as needed and kept: a fresh malloc of a panel per call was an
+ * mmap and munmap per call (above glibc's threshold), page faults every time, and with data-parallel
+ * workers two threads contending for the process's memory map. Slots: 0 panels, 1 transformed
+ * filters, 2 a short last tile.
+ */
+static float *scratch(int slot, size_t floats) {
+  static __thread float *buffers[3];
+  static __thread size_t capacity[3];
+  if (capacity[slot] < floats) {
+    free(buffers[slot]);
+    buffers[slot] = malloc(sizeof(float) * floats);
+    capacity[slot] = buffers[slot] ? floats : 0;
+  }
+  return buffers[slot];
+}
+
 /* Pixels per panel: about 256 KB of packed columns (L2), 64 to 512 pixels (bench/README.md#native-kernels). */
 #define PANEL_FLOATS 65536
 #define NP_MIN 64
@@ -129,7 +146,7 @@ static int filter_gradient(const float *x, const float *dy, float *dw, const con
   const int rows_padded = (rows + RB - 1) / RB * RB;
   int np = PANEL_FLOATS / rows_padded;
   np = np < NP_MIN ? NP_MIN : np > NP_MAX ? NP_MAX : np;
-  float *panel = malloc(sizeof(float) * (size_t)rows_padded * np);
+  float *panel = scratch(0, (size_t)rows_padded * np);
   if (!panel) return 0;
   memset(dw, 0, sizeof(float) * (size_t)rows * o);
   const long pixels = (long)g->n * g->oh * g->ow;
@@ -145,7 +162,6 @@ static int filter_gradient(const float *x, const float *dy, float *dw, const con
       if (o0 < o) update_tail(pg, dyp, count, o, o0, o, dw, r0, rows);
     }
   }
-  free(panel);
   return 1;
 }
 
@@ -215,13 +231,14 @@ static int conv_forward(const float *x, const float *w, float *y, const conv_geo
   const int rows = g->kh * g->kw * g->c, o = g->o;
   int np = PANEL_FLOATS * 2 / rows / RB * RB;
   np = np < 4 * RB ? 4 * RB : np > NP_MAX ? NP_MAX : np;
-  /* RB spare rows: a last partial tile reads them (its results are not stored) */
-  float *panel = calloc((size_t)(np + RB) * rows, sizeof(float));
+  /* RB spare rows: a last partial tile reads them (its results are not stored; zeroed below) */
+  float *panel = scratch(0, (size_t)(np + RB) * rows);
   if (!panel) return 0;
   const long pixels = (long)g->n * g->oh * g->ow;
   for (long p0 = 0; p0 < pixels; p0 += np) {
     const int count = (int)(pixels - p0 < np ? pixels - p0 : np);
     pack_rows(x, g, p0, count, panel);
+    memset(panel + (size_t)count * rows, 0, sizeof(float) * (size_t)RB * rows);
     for (int r0 = 0; r0 < rows; r0 += KC) {
       const int r1 = r0 + KC < rows ? r0 + KC : rows;
       int o0 = 0;
@@ -238,7 +255,6 @@ static int conv_forward(const float *x, const float *w, float *y, const conv_geo
           forward_scalar(panel + (long)pb * rows, rows, r0, r1, count - pb < RB ? count - pb : RB, w, o, o0, y + (p0 + pb) * o);
     }
   }
-  free(panel);
   return 1;
 }
 
@@ -248,7 +264,7 @@ static int conv_forward(const float *x, const float *w, float *y, const conv_geo
  */
 static int input_gradient_unstrided(const float *dy, const float *w, float *dx, const conv_geometry *g) {
   const int kh = g->kh, kw = g->kw, c = g->c, o = g->o;
-  float *wf = malloc(sizeof(float) * (size_t)kh * kw * c * o);
+  float *wf = scratch(1, (size_t)kh * kw * c * o);
   if (!wf) return 0;
   for (int i = 0; i < kh; i++)
     for (int j = 0; j < kw; j++)
@@ -259,9 +275,7 @@ static int input_gradient_unstrided(const float *dy, const float *w, float *dx, 
       .n = g->n, .h = g->oh, .w = g->ow, .c = o, .oh = g->h, .ow = g->w, .o = c, .kh = kh, .kw = kw, .sh = 1, .sw = 1,
       .dh = g->dh, .dw = g->dw, .pt = g->dh * (kh - 1) - g->pt, .pl = g->dw * (kw - 1) - g->pl,
   };
-  const int ok = conv_forward(dy, wf, dx, &t);
-  free(wf);
-  return ok;
+  return conv_forward(dy, wf, dx, &t);
 }
 
 /*
@@ -271,13 +285,13 @@ static int input_gradient_unstrided(const float *dy, const float *w, float *dx, 
  */
 static int input_gradient_strided(const float *dy, const float *w, float *dx, const conv_geometry *g) {
   const int rows = g->kh * g->kw * g->c, o = g->o, c = g->c;
-  float *wt = malloc(sizeof(float) * (size_t)rows * o);
+  float *wt = scratch(1, (size_t)rows * o);
   int np = PANEL_FLOATS * 2 / rows / RB * RB;
   np = np < 4 * RB ? 4 * RB : np > NP_MAX ? NP_MAX : np;
   /* RB spare rows: a last partial tile writes them (they are not scattered) */
-  float *dcols = malloc(sizeof(float) * (size_t)(np + RB) * rows);
-  float *dy_tail = calloc((size_t)RB * o, sizeof(float));
-  if (!wt || !dcols || !dy_tail) return free(wt), free(dcols), free(dy_tail), 0;
+  float *dcols = scratch(0, (size_t)(np + RB) * rows);
+  float *dy_tail = scratch(2, (size_t)RB * o);
+  if (!wt || !dcols || !dy_tail) return 0;
   for (int r = 0; r < rows; r++)
     for (int oc = 0; oc < o; oc++) wt[(long)oc * rows + r] = w[(long)r * o + oc];
   memset(dx, 0, sizeof(float) * (size_t)g->n * g->h * g->w * c);
@@ -288,6 +302,7 @@ static int input_gradient_strided(const float *dy, const float *w, float *dx, co
       const int k_count = count - pb < RB ? count - pb : RB;
       const float *tile = dy + (p0 + pb) * o;
       if (k_count < RB) { /* the tiles read RB rows of dy: copy a short last one into zeros */
+        memset(dy_tail, 0, sizeof(float) * (size_t)RB * o);
         memcpy(dy_tail, tile, sizeof(float) * (size_t)k_count * o);
         tile = dy_tail;
       }
@@ -318,7 +333,6 @@ static int input_gradient_strided(const float *dy, const float *w, float *dx, co
       }
     }
   }
-  free(wt), free(dcols), free(dy_tail);
   return 1;
 }
 
@@ -333,9 +347,8 @@ static int input_gradient(const float *dy, const float *w, float *dx, const conv
  */
 #define BN_BLOCK 128
 
-/* sums[ch] = sum over rows of f(row, ch), for f = x or (x - mean)^2 or dy or dy * (x - mean) */
-static void channel_sums(const float *a, const float *b, const float *mean, int mode, long rows, int c, double *sums) {
-  float *part = malloc(sizeof(float) * c);
+/* sums[ch] = sum over rows of f(row, ch), for f = a (mode 0), (a - mean)^2 (1) or a * (b - mean) (2); part: c floats of scratch */
+static void channel_sums(const float *a, const float *b, const float *mean, int mode, long rows, int c, double *sums, float *part) {
   for (int ch = 0; ch < c; ch++) sums[ch] = 0;
   for (long r0 = 0; r0 < rows; r0 += BN_BLOCK) {
     const long r1 = r0 + BN_BLOCK < rows ? r0 + BN_BLOCK : rows;
@@ -355,18 +368,17 @@ static void channel_sums(const float *a, const float *b, const float *mean, int 
     }
     for (int ch = 0; ch < c; ch++) sums[ch] += part[ch];
   }
-  free(part);
 }
 
 /* y = (x - mean) * (gamma * invStd) + beta; mean and biased variance returned for the running update. */
 static int batch_norm_forward(const float *x, const float *gamma, const float *beta, float epsilon, long rows, int c, float *y, float *mean,
                               float *variance, float *inv_std) {
   double *sums = malloc(sizeof(double) * c);
-  float *scale = malloc(sizeof(float) * c), *shift = malloc(sizeof(float) * c);
-  if (!sums || !scale || !shift) return free(sums), free(scale), free(shift), 0;
-  channel_sums(x, NULL, NULL, 0, rows, c, sums);
+  float *scale = malloc(sizeof(float) * c), *shift = malloc(sizeof(float) * c), *part = malloc(sizeof(float) * c);
+  if (!sums || !scale || !shift || !part) return free(sums), free(scale), free(shift), free(part), 0;
+  channel_sums(x, NULL, NULL, 0, rows, c, sums, part);
   for (int ch = 0; ch < c; ch++) mean[ch] = (float)(sums[ch] / rows);
-  channel_sums(x, NULL, mean, 1, rows, c, sums);
+  channel_sums(x, NULL, mean, 1, rows, c, sums, part);
   for (int ch = 0; ch < c; ch++) {
     variance[ch] = (float)(sums[ch] / rows);
     inv_std[ch] = (float)(1.0 / sqrt((double)variance[ch] + epsilon));
@@ -378,7 +390,7 @@ static int batch_norm_forward(const float *x, const float *gamma, const float *b
     float *yr = y + r * c;
     for (int ch = 0; ch < c; ch++) yr[ch] = xr[ch] * scale[ch] + shift[ch];
   }
-  free(sums), free(scale), free(shift);
+  free(sums), free(scale), free(shift), free(part);
   return 1;
 }
 
@@ -389,11 +401,11 @@ static int batch_norm_forward(const float *x, const float *gamma, const float *b
 static int batch_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean, const float *inv_std, long rows, int c,
                                float *dx, float *dgamma, float *dbeta) {
   double *sums = malloc(sizeof(double) * c);
-  float *k = malloc(sizeof(float) * c), *a = malloc(sizeof(float) * c), *b = malloc(sizeof(float) * c);
-  if (!sums || !k || !a || !b) return free(sums), free(k), free(a), free(b), 0;
-  channel_sums(dy, NULL, NULL, 0, rows, c, sums);
+  float *k = malloc(sizeof(float) * c), *a = malloc(sizeof(float) * c), *b = malloc(sizeof(float) * c), *part = malloc(sizeof(float) * c);
+  if (!sums || !k || !a || !b || !part) return free(sums), free(k), free(a), free(b), free(part), 0;
+  channel_sums(dy, NULL, NULL, 0, rows, c, sums, part);
   for (int ch = 0; ch < c; ch++) dbeta[ch] = (float)sums[ch];
-  channel_sums(dy, x, mean, 2, rows, c, sums);
+  channel_sums(dy, x, mean, 2, rows, c, sums, part);
   for (int ch = 0; ch < c; ch++) {
     dgamma[ch] = (float)(sums[ch] * inv_std[ch]);
     /* dx = k * dy - a * (x - mean) - b, k = gamma * invStd, a = k * invStd * dgamma / rows, b = k * dbeta / rows */
@@ -406,7 +418,7 @@ static int batch_norm_backward(const float *dy, const float *x, const float *gam
     float *dxr = dx + r * c;
     for (int ch = 0; ch < c; ch++) dxr[ch] = k[ch] * dyr[ch] - a[ch] * (xr[ch] - mean[ch]) - b[ch];
   }
-  free(sums), free(k), free(a), free(b);
+  free(sums), free(k), free(a), free(b), free(part);
   return 1;
 }
 
