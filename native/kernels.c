@@ -540,40 +540,46 @@ static int lengths_match(napi_env env, const char *name, const size_t got[3], co
   return 0;
 }
 
-/* filterGradient(x, dy, out [kh, kw, c, o], geometry) */
-static napi_value js_filter_gradient(napi_env env, napi_callback_info info) {
-  float *x, *dy, *out;
+/* Element counts of a convolution's input [n, h, w, c], filter [kh, kw, c, o] and output [n, oh, ow, o]. */
+static size_t input_count(const conv_geometry *g) { return (size_t)g->n * g->h * g->w * g->c; }
+static size_t filter_count(const conv_geometry *g) { return (size_t)g->kh * g->kw * g->c * g->o; }
+static size_t output_count(const conv_geometry *g) { return (size_t)g->n * g->oh * g->ow * g->o; }
+
+typedef int (*conv_kernel)(const float *a, const float *b, float *out, const conv_geometry *g);
+typedef size_t (*conv_count)(const conv_geometry *g);
+
+/* Run `kernel` on the call's (a, b, out, geometry) after checking each array's length against `counts`. */
+static napi_value run_conv(napi_env env, napi_callback_info info, const char *name, conv_kernel kernel, const conv_count counts[3]) {
+  float *a, *b, *out;
   size_t len[3];
   conv_geometry g;
-  if (!conv_args(env, info, "filterGradient", &x, &dy, &out, len, &g)) return NULL;
-  const size_t want[3] = {(size_t)g.n * g.h * g.w * g.c, (size_t)g.n * g.oh * g.ow * g.o, (size_t)g.kh * g.kw * g.c * g.o};
-  if (!lengths_match(env, "filterGradient", len, want)) return NULL;
-  if (!filter_gradient(x, dy, out, &g)) return fail(env, "filterGradient: out of memory");
+  if (!conv_args(env, info, name, &a, &b, &out, len, &g)) return NULL;
+  const size_t want[3] = {counts[0](&g), counts[1](&g), counts[2](&g)};
+  if (!lengths_match(env, name, len, want)) return NULL;
+  if (!kernel(a, b, out, &g)) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "%s: out of memory", name);
+    return fail(env, msg);
+  }
   return NULL;
 }
 
-/* conv2d(x, w [kh, kw, c, o], out [n, oh, ow, o], geometry) */
+/* conv2d(x, w, out y, geometry) */
 static napi_value js_conv2d(napi_env env, napi_callback_info info) {
-  float *x, *w, *out;
-  size_t len[3];
-  conv_geometry g;
-  if (!conv_args(env, info, "conv2d", &x, &w, &out, len, &g)) return NULL;
-  const size_t want[3] = {(size_t)g.n * g.h * g.w * g.c, (size_t)g.kh * g.kw * g.c * g.o, (size_t)g.n * g.oh * g.ow * g.o};
-  if (!lengths_match(env, "conv2d", len, want)) return NULL;
-  if (!conv_forward(x, w, out, &g)) return fail(env, "conv2d: out of memory");
-  return NULL;
+  static const conv_count counts[3] = {input_count, filter_count, output_count};
+  return run_conv(env, info, "conv2d", conv_forward, counts);
 }
 
-/* inputGradient(dy [n, oh, ow, o], w [kh, kw, c, o], out [n, h, w, c], geometry) */
+/* inputGradient(dy, w, out dx, geometry) */
 static napi_value js_input_gradient(napi_env env, napi_callback_info info) {
-  float *dy, *w, *out;
-  size_t len[3];
-  conv_geometry g;
-  if (!conv_args(env, info, "inputGradient", &dy, &w, &out, len, &g)) return NULL;
-  const size_t want[3] = {(size_t)g.n * g.oh * g.ow * g.o, (size_t)g.kh * g.kw * g.c * g.o, (size_t)g.n * g.h * g.w * g.c};
-  if (!lengths_match(env, "inputGradient", len, want)) return NULL;
-  if (!input_gradient(dy, w, out, &g)) return fail(env, "inputGradient: out of memory");
-  return NULL;
+  static const conv_count counts[3] = {output_count, filter_count, input_count};
+  return run_conv(env, info, "inputGradient", input_gradient, counts);
+}
+
+/* filterGradient(x, dy, out dw, geometry) */
+static napi_value js_filter_gradient(napi_env env, napi_callback_info info) {
+  static const conv_count counts[3] = {input_count, output_count, filter_count};
+  return run_conv(env, info, "filterGradient", filter_gradient, counts);
 }
 
 /* Float32Array arguments argv[first ..] into data[], each length in len[]; 0 after throwing. */

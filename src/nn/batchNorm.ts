@@ -40,35 +40,31 @@ export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNo
   });
 }
 
-/**
- * Train-mode normalisation with batch statistics, with the standard BatchNorm backward written out:
- *   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma / sigma * (dy - (dbeta + xhat * dgamma) / M).
- * `onStatistics` receives the batch mean, biased variance and the count they are over (for the
- * running update). Fused kernels where the backend has them, else tfjs ops.
- */
-function batchNormTrain(
+/** Train-mode normalisation of x; `onStatistics` receives the batch mean, biased variance and the count they are over. */
+type TrainNormalize = (
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
   epsilon: number,
   onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void,
-): tf.Tensor {
+) => tf.Tensor;
+
+/**
+ * Train-mode normalisation with batch statistics, with the standard BatchNorm backward written out:
+ *   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma / sigma * (dy - (dbeta + xhat * dgamma) / M).
+ * Fused kernels where the backend has them, else tfjs ops.
+ */
+const batchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, onStatistics) => {
   return tf.getKernel(BATCH_NORM_FORWARD_KERNEL, tf.getBackend())
     ? fusedBatchNormTrain(x, gamma, beta, epsilon, onStatistics)
     : compositeBatchNormTrain(x, gamma, beta, epsilon, onStatistics);
-}
+};
 
 /**
  * The same with the backend's fused kernels (src/backend/nativeBatchNorm.ts): one forward and one
  * backward kernel; the backward recomputes xhat from the saved input instead of saving xhat.
  */
-function fusedBatchNormTrain(
-  x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-  epsilon: number,
-  onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void,
-): tf.Tensor {
+const fusedBatchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, onStatistics) => {
   const count = x.size / x.shape[x.rank - 1]!;
   const normalize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -84,20 +80,14 @@ function fusedBatchNormTrain(
     };
   });
   return normalize(x, gamma, beta);
-}
+};
 
 /**
  * With tfjs ops. tfjs's own gradients of mean and variance multiply by host-made arrays of ones the
  * size of x, which cost more than the arithmetic (bench/README.md#batchnorm-backward): hence the
  * written-out backward.
  */
-function compositeBatchNormTrain(
-  x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-  epsilon: number,
-  onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void,
-): tf.Tensor {
+const compositeBatchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, onStatistics) => {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   const normalize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -121,7 +111,7 @@ function compositeBatchNormTrain(
     };
   });
   return normalize(x, gamma, beta);
-}
+};
 
 export function batchNormEval(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: number): tf.Tensor {
   return tf.tidy(() => {
