@@ -1,11 +1,11 @@
 /**
- * Which engine runs the wasm backend's convolutions (forward, input and filter gradients): our
- * native kernels (native/kernels.c, where built) with onnxruntime's CPU kernels for what they do not
- * cover, or onnxruntime alone, when onnxruntime-node loads (several times faster here than XNNPACK's
- * 128-bit wasm SIMD); else XNNPACK through tfjs's own Conv2D and our gradient kernels. The native
- * module's training kernels (BatchNorm, max pooling, ReLU gradient, SGD step) follow the same choice. `LATEPHASE_CONV=auto|onnxruntime|xnnpack`
- * and `LATEPHASE_NATIVE=off` override; a forced engine that cannot start is an error, and the engine
- * in use is always part of the backend report.
+ * Which engine runs the wasm backend's convolutions (forward, input and filter gradients), when
+ * onnxruntime-node loads: our native kernels (native/kernels.c, where built), else onnxruntime's CPU
+ * kernels (both several times faster here than XNNPACK's 128-bit wasm SIMD); when it does not,
+ * XNNPACK through tfjs's own Conv2D and our gradient kernels. The native module's training kernels
+ * (BatchNorm, max pooling, ReLU gradient, SGD step) follow the same choice.
+ * `LATEPHASE_CONV=auto|onnxruntime|xnnpack` and `LATEPHASE_NATIVE=off` override; a forced engine
+ * that cannot start is an error, and the engine in use is always part of the backend report.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -70,7 +70,7 @@ function wasmBackendOf(backend: unknown, kernel: string): BackendWasm {
   return backend;
 }
 
-/** Forward convolutions with fewer input channels than this run on XNNPACK (see registerOrtConvolutions). */
+/** Forward convolutions with fewer input channels than this run on XNNPACK (see registerNativeOrOrtConvolutions). */
 const FEW_CHANNELS = 8;
 
 /**
@@ -128,7 +128,7 @@ function nativeGeometry(x: HostTensor['shape'], y: HostTensor['shape'], filterHW
  * Convolutions on the native kernels where built (forward, input and filter gradients: 1.2-5x
  * faster than onnxruntime's, bench/README.md#native-kernels), else onnxruntime.
  */
-function registerOrtConvolutions(ort: OrtConvolution, native: NativeKernels | Error): void {
+function registerNativeOrOrtConvolutions(ort: OrtConvolution, native: NativeKernels | Error): void {
   const nat = native instanceof Error ? null : native;
   // Forward convolutions with few input channels (a network's first layer) are faster on XNNPACK
   // (bench/README.md#onnxruntime-convolutions).
@@ -188,7 +188,7 @@ export function useConvolutionEngine(requested: string | undefined = process.env
     return `convolutions on XNNPACK (onnxruntime unavailable: ${ort.message.split('\n')[0]})`;
   }
   engine = ort;
-  registerOrtConvolutions(ort, native);
+  registerNativeOrOrtConvolutions(ort, native);
   const where = `${threads} thread${threads > 1 ? 's' : ''}`;
   if (native instanceof Error) return `convolutions on onnxruntime CPU (${where}; native kernels: ${native.message})`;
   return `convolutions, BatchNorm, pooling, ReLU gradients and SGD on native kernels (${where})`;
