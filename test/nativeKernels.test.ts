@@ -6,6 +6,8 @@
  * unless LATEPHASE_REQUIRE_NATIVE=1 (CI builds it).
  */
 import { test } from 'node:test';
+import * as fs from 'fs';
+import * as path from 'path';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels } from '../src/backend/nativeKernels';
@@ -303,4 +305,27 @@ test('native ReLU gradient equals the cpu backend (zeros, negatives and ties at 
   // tfjs's dy * step(x) gives -0 where dy < 0 is masked, the kernel +0: equal as numbers.
   const plusZero = (a: Float32Array): Float32Array => a.map((v) => v + 0);
   got.forEach((g, i) => assert.deepEqual(plusZero(g), plusZero(want[i]!)));
+});
+
+test('the native module is refused, with the reason, when built for another CPU or turned off; the backend falls back', { skip }, async () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const info = (require(path.join(__dirname, '..', '..', 'native', 'build.js')) as { INFO_FILE: string }).INFO_FILE;
+  const original = fs.readFileSync(info, 'utf8');
+  try {
+    fs.writeFileSync(info, JSON.stringify({ ...JSON.parse(original), cpuKey: 'another-cpu' }));
+    const refused = nativeKernels(true);
+    assert.ok(refused instanceof Error && /built for another CPU; rebuild here with/.test(refused.message), String(refused));
+    await useBackend('wasm');
+    assert.match(useConvolutionEngine('onnxruntime'), /onnxruntime CPU \(1 thread; native kernels: built for another CPU/);
+  } finally {
+    fs.writeFileSync(info, original);
+  }
+  process.env['LATEPHASE_NATIVE'] = 'off';
+  try {
+    assert.match(String(nativeKernels(true)), /turned off by LATEPHASE_NATIVE/);
+  } finally {
+    delete process.env['LATEPHASE_NATIVE'];
+  }
+  assert.ok(!(nativeKernels(true) instanceof Error));
+  assert.match(useConvolutionEngine('onnxruntime'), /on native kernels/);
 });
