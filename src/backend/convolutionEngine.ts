@@ -17,7 +17,7 @@ import { useNativeMaxPool } from './nativeMaxPool';
 import { useNativeRelu } from './nativeRelu';
 import { useNativeSgd } from './nativeSgd';
 import { ConvGradAttrs, FilterGradAttrs, InputGradAttrs } from './wasmConvGradients';
-import { asTensor4D, isWasmBackend, requireNHWC } from './kernels/kernelOverride';
+import { asTensor4D, requireNHWC, wasmBackendOf } from './kernels/kernelOverride';
 import { replaceKernel, stockKernel } from './kernels/registry';
 import { conv2DBackpropFilterOverride } from './kernels/conv2DBackpropFilter';
 import { conv2DBackpropInputOverride } from './kernels/conv2DBackpropInput';
@@ -63,11 +63,6 @@ function geometry(info: tf.backend_util.Conv2DInfo): ConvGeometry2D {
     dilations: [info.dilationHeight, info.dilationWidth],
     pads: [p.top, p.left, p.bottom, p.right],
   };
-}
-
-function wasmBackendOf(backend: unknown, kernel: string): BackendWasm {
-  if (!isWasmBackend(backend)) throw new Error(`${kernel}: registered for the wasm backend only`);
-  return backend;
 }
 
 /** Forward convolutions with fewer input channels than this run on XNNPACK (see registerNativeOrOrtConvolutions). */

@@ -7,18 +7,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { isWasmBackend } from './kernels/kernelOverride';
-import { NativeKernels } from './nativeKernels';
+import { wasmBackendOf } from './kernels/kernelOverride';
+import { NativeKernels, useNativeWasmKernels } from './nativeKernels';
 
 /** inputs {x [.., C], gamma [C], beta [C]}, attrs {epsilon}; outputs [y, mean, variance (biased), invStd]. */
 export const BATCH_NORM_FORWARD_KERNEL = 'LatephaseBatchNormForward';
 /** inputs {dy, x, gamma, mean, invStd}; outputs [dx, dgamma, dbeta]. */
 export const BATCH_NORM_BACKWARD_KERNEL = 'LatephaseBatchNormBackward';
-
-function wasmOf(backend: unknown): BackendWasm {
-  if (!isWasmBackend(backend)) throw new Error('native BatchNorm kernels run on the wasm backend only');
-  return backend;
-}
 
 /** Float views of `tensors` on the wasm heap, taken after every allocation (allocation may move the heap). */
 const views = (wasm: BackendWasm, tensors: readonly tf.TensorInfo[]): Float32Array[] =>
@@ -30,34 +25,30 @@ function channels(t: tf.TensorInfo): number {
   return c;
 }
 
-/** Register the two kernels on wasm (native available) or remove them (native: the reason it is not). */
+/** Register the two kernels on wasm, or remove them where the native module is unavailable. */
 export function useNativeBatchNorm(native: NativeKernels | Error): void {
-  for (const name of [BATCH_NORM_FORWARD_KERNEL, BATCH_NORM_BACKWARD_KERNEL]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
-  if (native instanceof Error) return;
-  tf.registerKernel({
-    kernelName: BATCH_NORM_FORWARD_KERNEL,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const wasm = wasmOf(backend);
-      const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
-      const c = channels(x);
-      const outs = [wasm.makeOutput([...x.shape], 'float32'), ...[0, 1, 2].map(() => wasm.makeOutput([c], 'float32'))];
-      const [xv, gv, bv, y, mean, variance, invStd] = views(wasm, [x, gamma, beta, ...outs]);
-      native.batchNormForward(xv!, gv!, bv!, y!, mean!, variance!, invStd!, (attrs as { epsilon: number }).epsilon);
-      return outs;
-    },
-  });
-  tf.registerKernel({
-    kernelName: BATCH_NORM_BACKWARD_KERNEL,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const wasm = wasmOf(backend);
-      const { dy, x, gamma, mean, invStd } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'invStd', tf.TensorInfo>;
-      const c = channels(x);
-      const outs = [wasm.makeOutput([...x.shape], 'float32'), wasm.makeOutput([c], 'float32'), wasm.makeOutput([c], 'float32')];
-      const [dyv, xv, gv, mv, iv, dx, dgamma, dbeta] = views(wasm, [dy, x, gamma, mean, invStd, ...outs]);
-      native.batchNormBackward(dyv!, xv!, gv!, mv!, iv!, dx!, dgamma!, dbeta!);
-      return outs;
-    },
+  useNativeWasmKernels(native, {
+    [BATCH_NORM_FORWARD_KERNEL]:
+      (n) =>
+      ({ inputs, attrs, backend }) => {
+        const wasm = wasmBackendOf(backend, BATCH_NORM_FORWARD_KERNEL);
+        const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+        const c = channels(x);
+        const outs = [wasm.makeOutput([...x.shape], 'float32'), ...[0, 1, 2].map(() => wasm.makeOutput([c], 'float32'))];
+        const [xv, gv, bv, y, mean, variance, invStd] = views(wasm, [x, gamma, beta, ...outs]);
+        n.batchNormForward(xv!, gv!, bv!, y!, mean!, variance!, invStd!, (attrs as { epsilon: number }).epsilon);
+        return outs;
+      },
+    [BATCH_NORM_BACKWARD_KERNEL]:
+      (n) =>
+      ({ inputs, backend }) => {
+        const wasm = wasmBackendOf(backend, BATCH_NORM_BACKWARD_KERNEL);
+        const { dy, x, gamma, mean, invStd } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'invStd', tf.TensorInfo>;
+        const c = channels(x);
+        const outs = [wasm.makeOutput([...x.shape], 'float32'), wasm.makeOutput([c], 'float32'), wasm.makeOutput([c], 'float32')];
+        const [dyv, xv, gv, mv, iv, dx, dgamma, dbeta] = views(wasm, [dy, x, gamma, mean, invStd, ...outs]);
+        n.batchNormBackward(dyv!, xv!, gv!, mv!, iv!, dx!, dgamma!, dbeta!);
+        return outs;
+      },
   });
 }

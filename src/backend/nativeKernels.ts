@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Geometry of one convolution as the native filter gradient reads it (NHWC input, HWIO filter). */
 export interface NativeConvGeometry {
@@ -151,4 +152,15 @@ let loaded: NativeKernels | Error | undefined;
 export function nativeKernels(reload = false): NativeKernels | Error {
   if (reload || loaded === undefined) loaded = load();
   return loaded;
+}
+
+/**
+ * Register each wasm kernel of `kernels`, built on the native module, in place of what is there;
+ * where the module is unavailable (`native` is the reason), remove them so the tfjs-op paths run.
+ */
+export function useNativeWasmKernels(native: NativeKernels | Error, kernels: Readonly<Record<string, (n: NativeKernels) => tf.KernelFunc>>): void {
+  for (const [name, make] of Object.entries(kernels)) {
+    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    if (!(native instanceof Error)) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(native) });
+  }
 }

@@ -6,8 +6,8 @@
  * kernels load.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { isWasmBackend } from './kernels/kernelOverride';
-import { NativeKernels } from './nativeKernels';
+import { wasmBackendOf } from './kernels/kernelOverride';
+import { NativeKernels, useNativeWasmKernels } from './nativeKernels';
 
 /**
  * inputs {p0, g0, b0?, p1, g1, b1?, ...} (b_i: momentum buffers, all or none), attrs SgdStepAttrs;
@@ -39,45 +39,43 @@ export function sgdStepInputs(params: readonly tf.Tensor[], grads: readonly tf.T
 }
 
 export function useNativeSgd(native: NativeKernels | Error): void {
-  if (tf.getKernel(SGD_STEP_KERNEL, 'wasm')) tf.unregisterKernel(SGD_STEP_KERNEL, 'wasm');
-  if (native instanceof Error) return;
-  tf.registerKernel({
-    kernelName: SGD_STEP_KERNEL,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      if (!isWasmBackend(backend)) throw new Error('native SGD step runs on the wasm backend only');
-      const a = attrs as unknown as SgdStepAttrs;
-      const withBuffers = a.momentum > 0;
-      const input = (name: string): tf.TensorInfo => {
-        const t = inputs[name];
-        if (!t) throw new Error(`native SGD step: input ${name} missing`);
-        return t;
-      };
-      const outs: tf.TensorInfo[] = [];
-      for (let i = 0; i < a.count; i++) {
-        const shape = [...input(`p${i}`).shape];
-        outs.push(backend.makeOutput(shape, 'float32'));
-        if (withBuffers) outs.push(backend.makeOutput(shape, 'float32'));
-      }
-      // Views after every allocation: allocation may move the heap.
-      const view = (t: tf.TensorInfo): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
-      for (let i = 0; i < a.count; i++) {
-        const [pOut, bufOut] = withBuffers ? [outs[2 * i]!, outs[2 * i + 1]!] : [outs[i]!, undefined];
-        const buf = withBuffers ? view(input(`b${i}`)) : null;
-        native.sgdStep(
-          view(input(`p${i}`)),
-          view(input(`g${i}`)),
-          buf,
-          view(pOut),
-          bufOut ? view(bufOut) : null,
-          a.lr,
-          a.momentum,
-          a.weightDecays[i]!,
-          a.nesterov,
-          a.gradScale,
-        );
-      }
-      return outs;
-    },
-  });
+  useNativeWasmKernels(native, { [SGD_STEP_KERNEL]: sgdStepKernel });
+}
+
+function sgdStepKernel(native: NativeKernels): tf.KernelFunc {
+  return ({ inputs, attrs, backend: b }) => {
+    const backend = wasmBackendOf(b, SGD_STEP_KERNEL);
+    const a = attrs as unknown as SgdStepAttrs;
+    const withBuffers = a.momentum > 0;
+    const input = (name: string): tf.TensorInfo => {
+      const t = inputs[name];
+      if (!t) throw new Error(`native SGD step: input ${name} missing`);
+      return t;
+    };
+    const outs: tf.TensorInfo[] = [];
+    for (let i = 0; i < a.count; i++) {
+      const shape = [...input(`p${i}`).shape];
+      outs.push(backend.makeOutput(shape, 'float32'));
+      if (withBuffers) outs.push(backend.makeOutput(shape, 'float32'));
+    }
+    // Views after every allocation: allocation may move the heap.
+    const view = (t: tf.TensorInfo): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
+    for (let i = 0; i < a.count; i++) {
+      const [pOut, bufOut] = withBuffers ? [outs[2 * i]!, outs[2 * i + 1]!] : [outs[i]!, undefined];
+      const buf = withBuffers ? view(input(`b${i}`)) : null;
+      native.sgdStep(
+        view(input(`p${i}`)),
+        view(input(`g${i}`)),
+        buf,
+        view(pOut),
+        bufOut ? view(bufOut) : null,
+        a.lr,
+        a.momentum,
+        a.weightDecays[i]!,
+        a.nesterov,
+        a.gradScale,
+      );
+    }
+    return outs;
+  };
 }

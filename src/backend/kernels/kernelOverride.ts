@@ -28,6 +28,12 @@ export function isWasmBackend(backend: unknown): backend is BackendWasm {
   return backend instanceof tf.KernelBackend && typeof (backend as Partial<BackendWasm>).typedArrayFromHeap === 'function';
 }
 
+/** The backend a wasm kernel was called with, or an error naming the kernel. */
+export function wasmBackendOf(backend: unknown, kernel: string): BackendWasm {
+  if (!isWasmBackend(backend)) throw new Error(`${kernel}: registered for the wasm backend only`);
+  return backend;
+}
+
 /** Kernels receive the engine's Tensor objects; this narrows the KernelFunc's loose input type. */
 export function asTensor4D(info: tf.TensorInfo, what: string): tf.Tensor4D {
   if (!(info instanceof tf.Tensor) || info.rank !== 4) throw new Error(`wasm kernel: ${what} must be a rank-4 tensor`);

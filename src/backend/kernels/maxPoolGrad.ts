@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { asTensor4D, isWasmBackend, KernelOverride } from './kernelOverride';
+import { asTensor4D, KernelOverride, wasmBackendOf } from './kernelOverride';
 import { maxPoolGradientInto, MaxPoolGradAttrs } from '../wasmMaxPoolGradient';
 
 export const maxPoolGradOverride: KernelOverride = {
@@ -7,8 +7,8 @@ export const maxPoolGradOverride: KernelOverride = {
   why: 'the stock kernel is wrong for inputs with more than one channel (it drops gradients; found by the finite-difference test)',
   make:
     () =>
-    ({ inputs, backend, attrs }) => {
-      if (!isWasmBackend(backend)) throw new Error('MaxPoolGrad: registered for the wasm backend only');
+    ({ inputs, backend: b, attrs }) => {
+      const backend = wasmBackendOf(b, tf.MaxPoolGrad);
       const x = asTensor4D(inputs['input']!, 'input');
       const dy = asTensor4D(inputs['dy']!, 'dy');
       // Work on views of the wasm heap (no copies); the output is allocated first because an
