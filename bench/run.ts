@@ -16,7 +16,9 @@ import * as benchModels from './benchModels';
 import { median, timeMedian, trainingStepMs } from './timing';
 import { Model } from '../src/nn/model';
 import { ModelRecipe } from '../src/nn/modelRecipe';
-import { autoWorkers } from '../src/train/dataParallel';
+import { autoWorkers, availableCores } from '../src/train/dataParallel';
+import { useKernelThreads } from '../src/backend/kernelThreads';
+import { nativeKernelsInUse } from '../src/backend/convolutionEngine';
 
 interface Row {
   readonly comparison: string;
@@ -67,6 +69,17 @@ function cpuDescription(): string {
 /** How the gradient workers rebuild a bench model (see src/nn/modelRecipe.ts). */
 const benchRecipe = (exportName: string): ModelRecipe => ({ module: require.resolve('./benchModels'), exportName, args: [] });
 
+/**
+ * Use `threads` threads the way a training job does (job/trainJob.ts): data-parallel gradient
+ * workers where `auto` makes them, each with one kernel thread; else (or with `noWorkers`, as a job
+ * with `workers: 0`) the native kernels split over them. Returns the worker count.
+ */
+function useThreads(threads: number, noWorkers = false): number {
+  const workers = threads > 1 && !noWorkers && autoWorkers(tf.getBackend()) > 0 ? threads - 1 : 0;
+  useKernelThreads(workers > 0 ? 1 : threads);
+  return workers;
+}
+
 async function stepRows(): Promise<void> {
   // [key, label, builder, batch, timed steps, warm-up steps]; bench/torch_peer.py times the same
   // counts (30 after 10 warm-up, WRN 5 after 3): the worker thread's JIT needs about 10 steps.
@@ -76,23 +89,31 @@ async function stepRows(): Promise<void> {
     ['wrn-16-4-b64', 'WRN-16-4 training step, batch 64', 'wrn16x4', 64, 5, 3],
     ['mlp-b128', 'MLP 784-256-256-10 training step, batch 128', 'benchMlp', 128, 30, 10],
   ];
-  const workers = autoWorkers(tf.getBackend());
-  const threads = `${workers + 1} thread${workers ? 's' : ''}`;
-  const one: Record<string, number> = {};
-  const many: Record<string, number> = {};
+  const cores = availableCores();
+  const threads = `${cores} thread${cores > 1 ? 's' : ''}`;
+  // one thread; every core as a job with `workers: auto` uses them; every core on the native kernels' threads alone
+  const modes = [
+    { name: 'one', threads: 1, noWorkers: false },
+    { name: 'many', threads: cores, noWorkers: false },
+    ...(nativeKernelsInUse() ? [{ name: 'kernels', threads: cores, noWorkers: true }] : []),
+  ].filter((m) => m.name === 'one' || cores > 1);
+  const times: Record<string, Record<string, number>> = { one: {}, many: {}, kernels: {} };
   for (const [key, , exportName, batch, steps, warmup] of cases) {
     const make = benchModels[exportName as keyof typeof benchModels] as () => Model;
-    for (const [into, w] of [
-      [one, 0],
-      [many, workers],
-    ] as const) {
-      if (into === many && workers === 0) continue;
+    for (const mode of modes) {
+      const workers = useThreads(mode.threads, mode.noWorkers);
       const model = make();
-      into[key] = await trainingStepMs(model, batch, steps, 0, warmup, w ? { workers: w, recipe: benchRecipe(exportName) } : undefined);
+      const ms = await trainingStepMs(model, batch, steps, 0, warmup, workers ? { workers, recipe: benchRecipe(exportName) } : undefined);
+      times[mode.name]![key] = ms;
       model.dispose();
-      console.log(`ours ${key}, ${w + 1} thread(s): ${into[key]!.toFixed(1)} ms`);
+      console.log(
+        `ours ${key}, ${mode.threads} thread(s)${workers ? ' (data-parallel)' : mode.threads > 1 ? ' (kernel threads)' : ''}: ${ms.toFixed(1)} ms`,
+      );
     }
   }
+  const one = times['one']!;
+  const many = times['many']!;
+  const kernels = times['kernels']!;
   const torch1 = torchPeer(1)?.results;
   const torch2 = torchPeer(2)?.results;
   for (const [key, label] of cases) {
@@ -104,7 +125,7 @@ async function stepRows(): Promise<void> {
       peerValue: torch1?.[key] ?? null,
       unit: 'ms',
     });
-    if (workers === 0) continue;
+    if (cores === 1) continue;
     rows.push({
       comparison: label,
       ours: `latephase ${threads}`,
@@ -122,6 +143,15 @@ async function stepRows(): Promise<void> {
         peerValue: torch2[key] ?? null,
         unit: 'ms',
       });
+    if (torch2 && kernels[key] !== undefined)
+      rows.push({
+        comparison: label,
+        ours: `latephase ${threads}, no workers`,
+        oursValue: kernels[key],
+        peer: 'PyTorch 2 threads',
+        peerValue: torch2[key] ?? null,
+        unit: 'ms',
+      });
   }
 }
 
@@ -130,6 +160,7 @@ const RSS_CASE = { key: 'wrn-16-4-b64', exportName: 'wrn16x4', batch: 64 } as co
 
 /** In a child process (`--rss-case`): a few WRN-16-4 b64 one-thread training steps, then the process's peak RSS in MB. */
 async function rssChild(): Promise<void> {
+  useThreads(1);
   const model = benchModels[RSS_CASE.exportName]();
   await trainingStepMs(model, RSS_CASE.batch, 3, 0, 2);
   console.log(JSON.stringify({ peakRssMb: process.resourceUsage().maxRSS / 1024 }));
@@ -158,7 +189,7 @@ async function latePhaseOverheadRow(): Promise<void> {
     for (const kind of ['plain', 'late'] as const) {
       const choice = kind === 'late' ? BN_AND_HEAD : NO_LATE_PHASE;
       const model = benchModels.benchCnn(choice);
-      const workers = autoWorkers(tf.getBackend());
+      const workers = useThreads(availableCores());
       const parallel = workers ? { workers, recipe: { ...benchRecipe('benchCnn'), args: [choice] } } : undefined;
       times[kind].push(await trainingStepMs(model, 64, 20, kind === 'late' ? 10 : 0, 3, parallel));
       model.dispose();

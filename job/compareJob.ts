@@ -103,11 +103,12 @@ export function isFinished(run: Run): boolean {
   return fs.readFileSync(file, 'utf8').trim() === JSON.stringify(run.config, null, 2);
 }
 
-export function executeRun(run: Run, cli: string, configDir: string): Promise<void> {
+/** `env`: the child's environment (runAll gives parallel runs one native kernel thread each). */
+export function executeRun(run: Run, cli: string, configDir: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const file = path.join(configDir, `${path.relative(path.dirname(configDir), run.dir).replace(/[\\/]/g, '_')}.json`);
   writeFileAtomic(file, `${JSON.stringify(run.config, null, 2)}\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'train', file, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'train', file, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout.resume();
@@ -126,13 +127,15 @@ async function runAll(runs: readonly Run[], opts: CompareOptions): Promise<void>
   log(`compare: ${runs.length} runs, ${runs.length - todo.length} finished already, ${todo.length} to run, ${opts.jobs} at a time`);
   const configDir = path.join(opts.out, 'configs');
   const failures: Error[] = [];
+  // parallel runs already fill the cores: one native kernel thread each, unless the user chose
+  const env = opts.jobs > 1 ? { ...process.env, LATEPHASE_THREADS: process.env['LATEPHASE_THREADS'] ?? '1' } : process.env;
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < todo.length) {
       const run = todo[next++]!;
       const t = Date.now();
       try {
-        await executeRun(run, opts.cli, configDir);
+        await executeRun(run, opts.cli, configDir, env);
         log(`compare: ${run.variant} seed ${run.seed} -> ${run.dir} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
       } catch (err) {
         failures.push(err as Error);

@@ -59,6 +59,8 @@ export interface RunSummary {
   readonly backend: string;
   /** Data-parallel gradient worker threads besides the main one. */
   readonly workers: number;
+  /** Threads each native kernel call was split over (0: the native kernels did not run). */
+  readonly kernelThreads: number;
   readonly accuracyBeforeLatePhase: number | null;
   readonly memberAccuracies: readonly number[];
   readonly foldedAccuracy: number;
@@ -100,6 +102,8 @@ export interface FinishInput {
   readonly folder: OutputFolder;
   readonly backend: Awaited<ReturnType<typeof selectBackend>>;
   readonly workers: number;
+  /** Threads each native kernel call is split over (0: the native kernels do not run). */
+  readonly kernelThreads?: number;
   readonly before: number | null;
   /** The run's metrics log (JSON lines), copied into the bundle and plotted. */
   readonly metricsLog: Buffer | null;
@@ -204,6 +208,7 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
       return {
         backend: describeBackend(backend),
         workers,
+        kernelThreads: input.kernelThreads ?? 0,
         accuracyBeforeLatePhase: before,
         memberAccuracies: metrics.members.map((m) => m.accuracy),
         foldedAccuracy,
@@ -361,12 +366,17 @@ function keepFailedBundle(target: string, staged: string, log: (line: string) =>
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 const calibration = (m: ClassMetrics): string => `NLL ${m.nll.toFixed(4)}, ECE ${m.ece.toFixed(4)}, Brier ${m.brier.toFixed(4)}`;
 
+function gradientThreads(s: RunSummary): string {
+  const kernels = s.kernelThreads > 0 ? `, native kernels on ${s.kernelThreads} thread${s.kernelThreads > 1 ? 's' : ''} each` : '';
+  return s.workers ? `${s.workers + 1} (data-parallel over the ghost batches${kernels})` : `1${kernels}`;
+}
+
 export function summaryTable(s: RunSummary): string {
   const v = s.verification;
   const fallback = v.provider.fallbackReason ? ` (requested ${v.provider.requested}; fell back: ${v.provider.fallbackReason})` : '';
   const rows: Array<[string, string]> = [
     ['backend', s.backend],
-    ['gradient threads', s.workers ? `${s.workers + 1} (data-parallel over the ghost batches)` : '1'],
+    ['gradient threads', gradientThreads(s)],
     ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
     ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
     ['folded model', `${pct(s.foldedAccuracy)}  ${calibration(s.metrics.folded)}`],

@@ -13,6 +13,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
+import { kernelThreads, useKernelThreads } from '../src/backend/kernelThreads';
+import { nativeKernelsInUse } from '../src/backend/convolutionEngine';
 import { exampleCount } from '../src/data/dataset';
 import { zooRecipe } from '../models/index';
 import { buildFromRecipe, ModelRecipe } from '../src/nn/modelRecipe';
@@ -212,7 +214,12 @@ async function trainAndBundle(
   );
   if (train.swa) log(`SWA: epoch ends from epoch ${train.swa.start + 1} on averaged, then BatchNorm statistics recomputed per member`);
   const workers = capWorkers(workerCount(cfg.workers, backend.tfjsBackend), train, log);
-  log(`ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}`);
+  // data-parallel workers take the other cores; else the native kernels split each call over them
+  const kernelThreadCount = workers > 0 ? useKernelThreads(1) : kernelThreads();
+  log(
+    `ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}` +
+      (nativeKernelsInUse() ? `; native kernels on ${kernelThreadCount} thread${kernelThreadCount > 1 ? 's' : ''} per gradient thread` : ''),
+  );
   const recipe = recipeOf(cfg, data.train.classes);
   const model = buildFromRecipe(recipe);
   const test = data.test;
@@ -270,7 +277,19 @@ async function trainAndBundle(
       opts.onPhase?.('finishing');
       if (resume) tf.dispose(resume.tensors.map((t) => t.tensor));
     }
-    return await finishRun({ cfg, model, data, folder, backend, workers, before, metricsLog: fs.readFileSync(metricsLog.file), log, started });
+    return await finishRun({
+      cfg,
+      model,
+      data,
+      folder,
+      backend,
+      workers,
+      kernelThreads: nativeKernelsInUse() ? kernelThreadCount : 0,
+      before,
+      metricsLog: fs.readFileSync(metricsLog.file),
+      log,
+      started,
+    });
   } catch (err) {
     throw explainStop(err, folder, progressFile);
   } finally {

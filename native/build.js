@@ -45,7 +45,7 @@ function build() {
   const cc = process.env.CC || 'cc';
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const tmp = `${MODULE_FILE}.${process.pid}.tmp`;
-  const args = ['-O3', '-march=native', '-shared', '-fPIC', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
+  const args = ['-O3', '-march=native', '-shared', '-fPIC', '-pthread', '-std=gnu11', '-Wall', '-Wextra', '-Werror'];
   args.push('-I', include, '-DNODE_GYP_MODULE_NAME=latephase_native', path.join(__dirname, 'kernels.c'), '-o', tmp, '-lm');
   const r = spawnSync(cc, args, { encoding: 'utf8' });
   if (r.error || r.status !== 0) {

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels } from '../src/backend/nativeKernels';
 import { OrtConvolution } from '../src/backend/ortConvolution';
 import { useConvolutionEngine } from '../src/backend/convolutionEngine';
+import { availableCores, defaultKernelThreads, kernelThreads, useKernelThreads } from '../src/backend/kernelThreads';
 import { Rng } from '../src/nn/rng';
 import { wideResNet } from '../models/index';
 import { Model } from '../src/nn/model';
@@ -244,10 +245,15 @@ test('native SGD step: bit-identical to the tfjs-op update over 3 steps for ever
     [{ lr: 0.02, momentum: 0, nesterov: false, weightDecay: 0 }, 1],
   ];
   const run = (cfg: SgdConfig, scale: number): Float32Array[] => {
-    const params = [true, false].map((decay, i) => ({ name: `p${i}`, variable: tf.variable(seededTensor([37, 5], 30 + i)), decay }));
+    // one parameter smaller than a vector tail, one split into several tasks (65,536 elements each)
+    const shapes = [
+      [37, 5],
+      [300, 500],
+    ];
+    const params = [true, false].map((decay, i) => ({ name: `p${i}`, variable: tf.variable(seededTensor(shapes[i]!, 30 + i)), decay }));
     const sgd = new Sgd(cfg);
     for (let s = 0; s < 3; s++) {
-      const grads = params.map((_, i) => seededTensor([37, 5], 40 + 10 * s + i));
+      const grads = params.map((_, i) => seededTensor(shapes[i]!, 40 + 10 * s + i));
       sgd.step(params, grads, cfg.lr, scale);
       tf.dispose(grads);
     }
@@ -305,6 +311,85 @@ test('native ReLU gradient equals the cpu backend (zeros, negatives and ties at 
   // tfjs's dy * step(x) gives -0 where dy < 0 is masked, the kernel +0: equal as numbers.
   const plusZero = (a: Float32Array): Float32Array => a.map((v) => v + 0);
   got.forEach((g, i) => assert.deepEqual(plusZero(g), plusZero(want[i]!)));
+});
+
+/** Each kernel's outputs for seeded inputs sized to split into several tasks, on the pool's current thread count. */
+function everyKernelOnce(): Float32Array[] {
+  if (native instanceof Error) throw native;
+  const rng = new Rng(61);
+  const out: Float32Array[] = [];
+  const geometries = [
+    { n: 5, h: 33, w: 30, c: 24, oh: 33, ow: 30, o: 40, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
+    { n: 3, h: 17, w: 16, c: 9, oh: 9, ow: 8, o: 70, kh: 3, kw: 3, strides: [2, 2], dilations: [1, 1], padTopLeft: [1, 1] },
+    { n: 2, h: 20, w: 20, c: 136, oh: 18, ow: 18, o: 33, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [0, 0] },
+  ] as const;
+  for (const g of geometries) {
+    const x = rng.normalArray(g.n * g.h * g.w * g.c);
+    const w = rng.normalArray(g.kh * g.kw * g.c * g.o);
+    const dy = rng.normalArray(g.n * g.oh * g.ow * g.o);
+    const y = new Float32Array(dy.length),
+      dx = new Float32Array(x.length),
+      dw = new Float32Array(w.length);
+    native.conv2d(x, w, y, g);
+    native.inputGradient(dy, w, dx, g);
+    native.filterGradient(x, dy, dw, g);
+    out.push(y, dx, dw);
+  }
+  const [rows, c] = [3000, 48];
+  const x = rng.normalArray(rows * c, 2);
+  const dy = rng.normalArray(rows * c);
+  const gamma = rng.normalArray(c);
+  const bn = [rows * c, c, c, c, rows * c, c, c].map((n) => new Float32Array(n));
+  native.batchNormForward(x, gamma, rng.normalArray(c), bn[0]!, bn[1]!, bn[2]!, bn[3]!, 1e-5);
+  native.batchNormBackward(dy, x, gamma, bn[1]!, bn[3]!, bn[4]!, bn[5]!, bn[6]!);
+  const relu = new Float32Array(x.length);
+  native.reluBackward(dy, x, relu);
+  const p = new Float32Array(x.length),
+    buf = new Float32Array(x.length);
+  native.sgdStep(x, dy, bn[0]!, p, buf, 0.05, 0.9, 5e-4, true, 0.5);
+  const pool = { n: 4, h: 31, w: 29, c: 17, oh: 16, ow: 15, o: 17, kh: 3, kw: 3, strides: [2, 2], dilations: [1, 1], padTopLeft: [1, 1] } as const;
+  const pooled = new Float32Array(pool.n * pool.oh * pool.ow * pool.c);
+  native.maxPoolForward(rng.normalArray(pool.n * pool.h * pool.w * pool.c), pooled, new Int32Array(pooled.length), pool);
+  return [...out, ...bn, relu, p, buf, pooled];
+}
+
+const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
+test('native kernels give the same bits on 1, 2 and 3 threads (every kernel, inputs split into several tasks)', { skip }, () => {
+  if (native instanceof Error) throw native;
+  const before = kernelThreads();
+  try {
+    assert.equal(useKernelThreads(1), 1);
+    const one = everyKernelOnce();
+    for (const threads of [2, 3]) {
+      assert.equal(useKernelThreads(threads), threads);
+      everyKernelOnce().forEach((got, i) => assert.deepEqual(bits(got), bits(one[i]!), `${threads} threads: output ${i}`));
+    }
+  } finally {
+    useKernelThreads(before);
+  }
+  assert.throws(() => (native as unknown as { setThreads(n: unknown): number }).setThreads(0), /setThreads: expected a thread count >= 1/);
+});
+
+test('training with the native kernels on 2 threads: the same weights, bit for bit, as on 1', { skip }, async () => {
+  await useBackend('wasm');
+  const before = kernelThreads();
+  try {
+    assert.match(useConvolutionEngine('onnxruntime', 1), /on native kernels \(1 thread\)/);
+    const one = trainedWeights(5);
+    assert.match(useConvolutionEngine('onnxruntime', 2), /on native kernels \(2 threads\)/);
+    trainedWeights(5).forEach((w, i) => assert.deepEqual(bits(w), bits(one[i]!), `parameter ${i}`));
+  } finally {
+    useKernelThreads(before);
+  }
+});
+
+test('LATEPHASE_THREADS: a count from 1 to 64, else a named error; unset: every core', () => {
+  assert.equal(defaultKernelThreads('3'), 3);
+  assert.equal(defaultKernelThreads(undefined), availableCores());
+  assert.equal(defaultKernelThreads(' '), availableCores());
+  for (const bad of ['0', '-2', '1.5', 'many', '65'])
+    assert.throws(() => defaultKernelThreads(bad), /LATEPHASE_THREADS must be a whole number from 1 to 64/);
 });
 
 test('the native module is refused, with the reason, when built for another CPU or turned off; the backend falls back', { skip }, async () => {

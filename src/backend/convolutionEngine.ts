@@ -12,6 +12,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from '../errors';
 import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
 import { NativeConvGeometry, NativeKernels, nativeKernels } from './nativeKernels';
+import { kernelThreads, useKernelThreads } from './kernelThreads';
 import { useNativeBatchNorm } from './nativeBatchNorm';
 import { useNativeMaxPool } from './nativeMaxPool';
 import { useNativeRelu } from './nativeRelu';
@@ -160,14 +161,24 @@ function registerNativeOrOrtConvolutions(ort: OrtConvolution, native: NativeKern
   );
 }
 
+let nativeRunning = false;
+
+/** Whether the native kernels run the wasm backend's convolutions (and the other kernels they carry). */
+export function nativeKernelsInUse(): boolean {
+  return nativeRunning;
+}
+
 /**
  * Register the convolution kernels of the engine `requested` names (default: `LATEPHASE_CONV`, then
- * auto) on the wasm backend; returns what runs, for the backend report.
+ * auto) on the wasm backend, the native kernels split over `threads` threads where they run (unchanged
+ * when undefined); returns what runs, for the backend report. onnxruntime, where it runs instead,
+ * uses one thread: data-parallel gradient workers take the other cores then.
  */
-export function useConvolutionEngine(requested: string | undefined = process.env['LATEPHASE_CONV'], threads = 1): string {
+export function useConvolutionEngine(requested: string | undefined = process.env['LATEPHASE_CONV'], threads?: number): string {
   const choice = parseConvolutionEngine(requested);
   engine?.dispose();
   engine = null;
+  nativeRunning = false;
   // The native module also carries train-mode BatchNorm, max pooling, the ReLU gradient and the SGD
   // step; they follow the engine choice (off with XNNPACK forced).
   const native = choice === 'xnnpack' ? new Error('convolutions forced to XNNPACK') : nativeKernels(true);
@@ -176,7 +187,7 @@ export function useConvolutionEngine(requested: string | undefined = process.env
     registerXnnpackConvolutions();
     return 'convolutions on XNNPACK (forced)';
   }
-  const ort = OrtConvolution.create(threads);
+  const ort = OrtConvolution.create(1);
   if (ort instanceof Error) {
     if (choice === 'onnxruntime') throw new ConfigError(`LATEPHASE_CONV: onnxruntime convolutions could not start (${ort.message.split('\n')[0]})`);
     registerXnnpackConvolutions();
@@ -184,7 +195,8 @@ export function useConvolutionEngine(requested: string | undefined = process.env
   }
   engine = ort;
   registerNativeOrOrtConvolutions(ort, native);
-  const where = `${threads} thread${threads > 1 ? 's' : ''}`;
-  if (native instanceof Error) return `convolutions on onnxruntime CPU (${where}; native kernels: ${native.message})`;
-  return `convolutions, BatchNorm, pooling, ReLU gradients and SGD on native kernels (${where})`;
+  if (native instanceof Error) return `convolutions on onnxruntime CPU (1 thread; native kernels: ${native.message})`;
+  nativeRunning = true;
+  const running = threads === undefined ? kernelThreads() : useKernelThreads(threads);
+  return `convolutions, BatchNorm, pooling, ReLU gradients and SGD on native kernels (${running} thread${running > 1 ? 's' : ''})`;
 }

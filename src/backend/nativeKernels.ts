@@ -35,9 +35,10 @@ const KERNEL_NAMES = [
   'maxPoolBackward',
   'reluBackward',
   'sgdStep',
+  'setThreads',
 ] as const;
 type NativeModule = Record<'conv2d' | 'inputGradient' | 'filterGradient', NativeConvKernel> &
-  Pick<NativeKernels, 'batchNormForward' | 'batchNormBackward' | 'maxPoolBackward' | 'reluBackward' | 'sgdStep'> & {
+  Pick<NativeKernels, 'batchNormForward' | 'batchNormBackward' | 'maxPoolBackward' | 'reluBackward' | 'sgdStep' | 'setThreads'> & {
     maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, geometry: Int32Array): void;
   };
 
@@ -96,6 +97,11 @@ export interface NativeKernels {
     nesterov: boolean,
     gradScale: number,
   ): void;
+  /**
+   * The threads every kernel splits its work over from now on, the caller included (1 at load);
+   * returns the count running. Results are the same bits for every count (see native/kernels.c).
+   */
+  setThreads(threads: number): number;
 }
 
 const geometryArray = (g: NativeConvGeometry): Int32Array =>
@@ -140,6 +146,7 @@ function load(): NativeKernels | Error {
       maxPoolBackward: native.maxPoolBackward,
       reluBackward: native.reluBackward,
       sgdStep: native.sgdStep,
+      setThreads: native.setThreads,
     };
   } catch (err) {
     return new Error(`could not load ${build.MODULE_FILE}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);

@@ -11,7 +11,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import { registerWasmKernels } from './kernels/registry';
+import { isMainThread } from 'worker_threads';
 import { parseConvolutionEngine, useConvolutionEngine } from './convolutionEngine';
+import { defaultKernelThreads } from './kernelThreads';
 
 export const BACKEND_LADDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_LADDER)[number];
@@ -102,7 +104,8 @@ async function tryChoice(choice: BackendChoice): Promise<string> {
       loadOptional('@tensorflow/tfjs-backend-wasm');
       if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
       registerWasmKernels();
-      const convolutions = useConvolutionEngine();
+      // worker threads share the main thread's kernel pool and leave its size alone
+      const convolutions = useConvolutionEngine(undefined, isMainThread ? defaultKernelThreads() : undefined);
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
       return `WebAssembly (XNNPACK, ${simd}, single-threaded in Node), ${convolutions}`;
     }

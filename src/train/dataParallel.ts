@@ -14,10 +14,10 @@
  *   rows uses max(1, min(1 + workers, floor(r / 8))) shards, a rule of r and the worker count
  *   only, so results stay deterministic.
  */
-import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import { availableCores } from '../backend/kernelThreads';
 import { Model } from '../nn/model';
 import { NamedVariable, Param } from '../nn/layer';
 import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from '../nn/modelRecipe';
@@ -34,20 +34,17 @@ export interface DataParallelOptions {
   readonly recipe: ModelRecipe;
 }
 
-/** Cores this process may use (os.availableParallelism where Node has it). */
-export function availableCores(): number {
-  const osWithParallelism = os as typeof os & { availableParallelism?: () => number };
-  return osWithParallelism.availableParallelism?.() ?? os.cpus().length;
-}
-
 /**
  * The worker count `auto` means: one per extra core on the single-threaded backends (wasm, cpu);
- * none on the native backends, which already use every core.
+ * none on the native backends, which already use every core. With the native kernels, workers
+ * still win on this project's bench models (bench/README.md); a run without workers (`workers: 0`,
+ * or a minibatch of one ghost batch) splits each native kernel over the cores instead.
  */
 export function autoWorkers(tfjsBackend: string): number {
   return tfjsBackend === 'wasm' || tfjsBackend === 'cpu' ? Math.max(0, availableCores() - 1) : 0;
 }
 
+export { availableCores } from '../backend/kernelThreads';
 export { MIN_SHARD_ROWS, shardSizes } from './gradients';
 
 /** Our typed errors keep their type across the thread boundary; anything else becomes a TrainingError. */
