@@ -90,64 +90,70 @@ test('native forward, input and filter gradients equal onnxruntime over 40 rando
   ort.dispose();
 });
 
-test('native Winograd F(2x2, 3x3) convolutions (3x3, stride 1, channels in 16s) equal onnxruntime: odd sizes, every pad', { skip }, () => {
-  if (native instanceof Error) throw native;
-  const ort = OrtConvolution.create(1);
-  if (ort instanceof Error) throw ort;
-  const rng = new Rng(17);
-  // [n, h, w, c, o, pads top, left, bottom, right]: odd and even output sizes (edge tiles clipped),
-  // pads 0 to 2 on each side, more tiles than one block, channels 16 to 80
-  const cases: Array<[number, number, number, number, number, number, number, number, number]> = [
-    [2, 9, 7, 16, 32, 1, 1, 1, 1],
-    [3, 8, 11, 32, 16, 0, 0, 0, 0],
-    [1, 10, 6, 48, 64, 2, 1, 0, 2],
-    [2, 5, 5, 16, 48, 0, 2, 2, 0],
-    [4, 17, 13, 32, 80, 1, 1, 1, 1],
-    [1, 3, 4, 64, 16, 1, 0, 1, 2],
-  ];
-  for (const [n, h, w, c, o, pt, pl, pb, pr] of cases) {
-    const [oh, ow] = [h + pt + pb - 2, w + pl + pr - 2];
-    const geometry = { n, h, w, c, oh, ow, o, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [pt, pl] } as const;
-    const g = {
-      strides: [1, 1] as [number, number],
-      dilations: [1, 1] as [number, number],
-      pads: [pt, pl, pb, pr] as [number, number, number, number],
-    };
-    const x = { values: rng.normalArray(n * h * w * c), shape: [n, h, w, c] as const };
-    const filter = { values: rng.normalArray(9 * c * o), shape: [3, 3, c, o] as const };
-    const dy = { values: rng.normalArray(n * oh * ow * o), shape: [n, oh, ow, o] as const };
-    const what = `[${n}, ${h}, ${w}, ${c}] -> ${o}, pads ${[pt, pl, pb, pr]}`;
-    const pairs: Array<[string, Float32Array, (out: Float32Array) => void, (out: Float32Array) => void]> = [
-      [
-        'forward',
-        new Float32Array(dy.values.length),
-        (out) => native.conv2d(x.values, filter.values, out, geometry),
-        (out) => ort.conv2d(x, filter, g, { values: out, shape: dy.shape }),
-      ],
-      [
-        'input gradient',
-        new Float32Array(x.values.length),
-        (out) => native.inputGradient(dy.values, filter.values, out, geometry),
-        (out) => ort.inputGradient(dy, filter, g, { values: out, shape: x.shape }),
-      ],
-      [
-        'filter gradient',
-        new Float32Array(filter.values.length),
-        (out) => native.filterGradient(x.values, dy.values, out, geometry),
-        (out) => ort.filterGradient(x, dy, g, { values: out, shape: filter.shape }),
-      ],
+test(
+  'native Winograd F(2x2, 3x3) convolutions (3x3, stride 1, channels in 16s) and few-channel filter gradients over several pixel chunks equal onnxruntime: odd sizes, every pad',
+  { skip },
+  () => {
+    if (native instanceof Error) throw native;
+    const ort = OrtConvolution.create(1);
+    if (ort instanceof Error) throw ort;
+    const rng = new Rng(17);
+    // [n, h, w, c, o, pads top, left, bottom, right]: odd and even output sizes (edge tiles clipped),
+    // pads 0 to 2 on each side, more tiles than one block, channels 16 to 80
+    const cases: Array<[number, number, number, number, number, number, number, number, number]> = [
+      [2, 9, 7, 16, 32, 1, 1, 1, 1],
+      [3, 8, 11, 32, 16, 0, 0, 0, 0],
+      [1, 10, 6, 48, 64, 2, 1, 0, 2],
+      [2, 5, 5, 16, 48, 0, 2, 2, 0],
+      [4, 17, 13, 32, 80, 1, 1, 1, 1],
+      [1, 3, 4, 64, 16, 1, 0, 1, 2],
+      // 3 channels (27 window rows, read straight from x): 3,480 pixels in two chunks, 20 outputs (16 + 4)
+      [4, 30, 29, 3, 20, 1, 1, 1, 1],
     ];
-    for (const [name, got, mine, theirs] of pairs) {
-      const want = new Float32Array(got.length);
-      mine(got.fill(NaN));
-      theirs(want);
-      const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
-      const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale;
-      assert.ok(worst < 1e-5, `${what} ${name}: relative error ${worst}`);
+    for (const [n, h, w, c, o, pt, pl, pb, pr] of cases) {
+      const [oh, ow] = [h + pt + pb - 2, w + pl + pr - 2];
+      const geometry = { n, h, w, c, oh, ow, o, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [pt, pl] } as const;
+      const g = {
+        strides: [1, 1] as [number, number],
+        dilations: [1, 1] as [number, number],
+        pads: [pt, pl, pb, pr] as [number, number, number, number],
+      };
+      const x = { values: rng.normalArray(n * h * w * c), shape: [n, h, w, c] as const };
+      const filter = { values: rng.normalArray(9 * c * o), shape: [3, 3, c, o] as const };
+      const dy = { values: rng.normalArray(n * oh * ow * o), shape: [n, oh, ow, o] as const };
+      const what = `[${n}, ${h}, ${w}, ${c}] -> ${o}, pads ${[pt, pl, pb, pr]}`;
+      const pairs: Array<[string, Float32Array, (out: Float32Array) => void, (out: Float32Array) => void]> = [
+        [
+          'forward',
+          new Float32Array(dy.values.length),
+          (out) => native.conv2d(x.values, filter.values, out, geometry),
+          (out) => ort.conv2d(x, filter, g, { values: out, shape: dy.shape }),
+        ],
+        [
+          'input gradient',
+          new Float32Array(x.values.length),
+          (out) => native.inputGradient(dy.values, filter.values, out, geometry),
+          (out) => ort.inputGradient(dy, filter, g, { values: out, shape: x.shape }),
+        ],
+        [
+          'filter gradient',
+          new Float32Array(filter.values.length),
+          (out) => native.filterGradient(x.values, dy.values, out, geometry),
+          (out) => ort.filterGradient(x, dy, g, { values: out, shape: filter.shape }),
+        ],
+      ];
+      for (const [name, got, mine, theirs] of pairs) {
+        const want = new Float32Array(got.length);
+        mine(got.fill(NaN));
+        theirs(want);
+        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+        const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale;
+        assert.ok(worst < 1e-5, `${what} ${name}: relative error ${worst}`);
+      }
     }
-  }
-  ort.dispose();
-});
+    ort.dispose();
+  },
+);
 
 test('native kernels refuse arrays that do not match the geometry', { skip }, () => {
   if (native instanceof Error) throw native;
@@ -381,6 +387,8 @@ function everyKernelOnce(): Float32Array[] {
     { n: 5, h: 33, w: 30, c: 24, oh: 33, ow: 30, o: 40, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
     { n: 3, h: 17, w: 16, c: 9, oh: 9, ow: 8, o: 70, kh: 3, kw: 3, strides: [2, 2], dilations: [1, 1], padTopLeft: [1, 1] },
     { n: 2, h: 20, w: 20, c: 136, oh: 18, ow: 18, o: 33, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [0, 0] },
+    // few channels: the filter gradient's pixel chunks
+    { n: 4, h: 30, w: 29, c: 3, oh: 30, ow: 29, o: 20, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
     // Winograd: more tiles than one block, three 16-channel chunks to split
     { n: 6, h: 23, w: 21, c: 48, oh: 23, ow: 21, o: 32, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
   ] as const;
