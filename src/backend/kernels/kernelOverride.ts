@@ -13,6 +13,8 @@ export interface KernelCheck {
   readonly fn: (...xs: tf.Tensor[]) => tf.Tensor;
   /** Piecewise-linear computations need a tiny finite-difference step. */
   readonly piecewise?: boolean;
+  /** Why only the forward values are checked (the kernel's gradient has no wasm kernel, and training never takes it). */
+  readonly forwardOnly?: string;
 }
 
 export interface KernelOverride {

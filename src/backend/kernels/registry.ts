@@ -14,6 +14,7 @@ import { meanOverride } from './mean';
 import { maxPoolGradOverride } from './maxPoolGrad';
 import { conv2DBackpropFilterOverride } from './conv2DBackpropFilter';
 import { conv2DBackpropInputOverride } from './conv2DBackpropInput';
+import { gatherV2Override } from './gatherV2';
 
 export const WASM_KERNEL_OVERRIDES: readonly KernelOverride[] = [
   batchMatMulOverride,
@@ -24,6 +25,7 @@ export const WASM_KERNEL_OVERRIDES: readonly KernelOverride[] = [
   maxPoolGradOverride,
   conv2DBackpropFilterOverride,
   conv2DBackpropInputOverride,
+  gatherV2Override,
 ];
 
 /** The stock wasm kernel of each name we replaced (undefined: wasm had none). */
