@@ -17,6 +17,7 @@ import { median, timeMedian, trainingStepMs } from './timing';
 import { Model } from '../src/nn/model';
 import { ModelRecipe } from '../src/nn/modelRecipe';
 import { autoWorkers, availableCores } from '../src/train/dataParallel';
+import { defaultGhostBatches } from '../src/train/gradients';
 import { useKernelThreads } from '../src/backend/kernelThreads';
 import { nativeKernelsInUse } from '../src/backend/convolutionEngine';
 
@@ -91,15 +92,18 @@ async function stepRows(): Promise<void> {
   ];
   const cores = availableCores();
   const threads = `${cores} thread${cores > 1 ? 's' : ''}`;
-  // one thread; every core as a job with `workers: auto` uses them; every core on the native kernels' threads alone
-  const modes = [
-    { name: 'one', threads: 1, noWorkers: false },
-    { name: 'many', threads: cores, noWorkers: false },
-    ...(nativeKernelsInUse() ? [{ name: 'kernels', threads: cores, noWorkers: true }] : []),
-  ].filter((m) => m.name === 'one' || cores > 1);
+  // one thread; every core as a job with `workers: auto` uses them (data-parallel workers where the
+  // minibatch has two ghost batches or more, else the native kernels' threads); and, where that was
+  // workers, every core on the native kernels' threads alone
   const times: Record<string, Record<string, number>> = { one: {}, many: {}, kernels: {} };
   for (const [key, , exportName, batch, steps, warmup] of cases) {
     const make = benchModels[exportName as keyof typeof benchModels] as () => Model;
+    const oneGhostBatch = defaultGhostBatches(batch) < 2;
+    const modes = [
+      { name: 'one', threads: 1, noWorkers: false },
+      ...(cores > 1 ? [{ name: 'many', threads: cores, noWorkers: oneGhostBatch }] : []),
+      ...(cores > 1 && nativeKernelsInUse() && !oneGhostBatch ? [{ name: 'kernels', threads: cores, noWorkers: true }] : []),
+    ];
     for (const mode of modes) {
       const workers = useThreads(mode.threads, mode.noWorkers);
       const model = make();

@@ -66,7 +66,7 @@ function geometry(info: tf.backend_util.Conv2DInfo): ConvGeometry2D {
   };
 }
 
-/** Forward convolutions with fewer input channels than this run on XNNPACK (see registerNativeOrOrtConvolutions). */
+/** Without the native kernels, forward convolutions with fewer input channels than this run on XNNPACK (see registerNativeOrOrtConvolutions). */
 const FEW_CHANNELS = 8;
 
 /**
@@ -127,7 +127,8 @@ function nativeGeometry(x: HostTensor['shape'], y: HostTensor['shape'], filterHW
 function registerNativeOrOrtConvolutions(ort: OrtConvolution, native: NativeKernels | Error): void {
   const nat = native instanceof Error ? null : native;
   // Forward convolutions with few input channels (a network's first layer) are faster on XNNPACK
-  // (bench/README.md#onnxruntime-convolutions).
+  // than on onnxruntime (bench/README.md#onnxruntime-convolutions); the native kernels match XNNPACK
+  // on one thread and beat it on more, so they take those too.
   registerHostConvolution<ForwardAttrs>(
     tf.Conv2D as ConvKernel,
     ['x', 'filter'],
@@ -137,7 +138,7 @@ function registerNativeOrOrtConvolutions(ort: OrtConvolution, native: NativeKern
       if (!nat) return ort.conv2d(x, w, g, out);
       nat.conv2d(x.values, w.values, out.values, nativeGeometry(x.shape, out.shape, [w.shape[0], w.shape[1]], g));
     },
-    (_, w) => w.shape[2] < FEW_CHANNELS,
+    (_, w) => !nat && w.shape[2] < FEW_CHANNELS,
   );
   registerHostConvolution<InputGradAttrs>(
     tf.Conv2DBackpropInput as ConvKernel,
