@@ -6,6 +6,7 @@
 export * from '../src/errors';
 export { selectBackend, describeBackend, BACKEND_CHOICES } from '../src/backend/selectBackend';
 export type { BackendChoice, BackendReport, BackendAttempt } from '../src/backend/selectBackend';
+export { useKernelThreads, kernelThreads, defaultKernelThreads } from '../src/backend/kernelThreads';
 
 // Layers and models
 export { Rng } from '../src/nn/rng';
