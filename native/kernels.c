@@ -1151,6 +1151,38 @@ static void relu_backward(const float *dy, const float *y, float *dx, long n) {
 }
 
 /*
+ * ReLU forward and same-shape addition (residual adds, gradient accumulation): one pass each, split
+ * over the pool (the wasm kernels they replace run on one thread). x < 0 ? 0 : x keeps a NaN a NaN,
+ * so a diverging run still shows it in the loss.
+ */
+typedef struct {
+  const float *a, *b;
+  float *out;
+  long n;
+} elementwise_job;
+
+static void relu_forward_chunk(void *arg, long task) {
+  const elementwise_job *j = arg;
+  const float *restrict x = j->a;
+  float *restrict y = j->out;
+  const long i1 = (task + 1) * ELEMENTWISE_GRAIN < j->n ? (task + 1) * ELEMENTWISE_GRAIN : j->n;
+  for (long i = task * ELEMENTWISE_GRAIN; i < i1; i++) y[i] = x[i] < 0 ? 0 : x[i];
+}
+
+static void add_chunk(void *arg, long task) {
+  const elementwise_job *j = arg;
+  const float *restrict a = j->a, *restrict b = j->b;
+  float *restrict out = j->out;
+  const long i1 = (task + 1) * ELEMENTWISE_GRAIN < j->n ? (task + 1) * ELEMENTWISE_GRAIN : j->n;
+  for (long i = task * ELEMENTWISE_GRAIN; i < i1; i++) out[i] = a[i] + b[i];
+}
+
+static void elementwise(task_fn fn, const float *a, const float *b, float *out, long n) {
+  elementwise_job j = {.a = a, .b = b, .out = out, .n = n};
+  parallel_for(task_count(n, ELEMENTWISE_GRAIN), fn, &j);
+}
+
+/*
  * One SGD step (src/train/sgd.ts) in one pass, with the same float32 operations in the same order
  * as the tfjs-op version, each rounded on its own (no fused multiply-add), so both give the same bits:
  *   g = grad * scale; g = g + p * wd; buf = buf * m + g; u = nesterov ? g + buf * m : buf; p = p - u * lr.
@@ -1400,6 +1432,34 @@ static napi_value js_relu_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* reluForward(x, y) */
+static napi_value js_relu_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *d[2];
+  size_t len[2];
+  if (argc != 2) return fail(env, "reluForward: expected (x, y)");
+  if (!float_args(env, argv, 2, "reluForward", d, len)) return NULL;
+  if (len[1] != len[0]) return fail(env, "reluForward: x and y differ in length");
+  elementwise(relu_forward_chunk, d[0], NULL, d[1], (long)len[0]);
+  return NULL;
+}
+
+/* add(a, b, out) */
+static napi_value js_add(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *d[3];
+  size_t len[3];
+  if (argc != 3) return fail(env, "add: expected (a, b, out)");
+  if (!float_args(env, argv, 3, "add", d, len)) return NULL;
+  if (len[1] != len[0] || len[2] != len[0]) return fail(env, "add: a, b and out differ in length");
+  elementwise(add_chunk, d[0], d[1], d[2], (long)len[0]);
+  return NULL;
+}
+
 /* sgdStep(p, grad, buf | null, pOut, bufOut | null, lr, momentum, weightDecay, nesterov, gradScale) */
 static napi_value js_sgd_step(napi_env env, napi_callback_info info) {
   size_t argc = 10;
@@ -1458,6 +1518,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "reluBackward", fn);
   napi_create_function(env, "sgdStep", NAPI_AUTO_LENGTH, js_sgd_step, NULL, &fn);
   napi_set_named_property(env, exports, "sgdStep", fn);
+  napi_create_function(env, "reluForward", NAPI_AUTO_LENGTH, js_relu_forward, NULL, &fn);
+  napi_set_named_property(env, exports, "reluForward", fn);
+  napi_create_function(env, "add", NAPI_AUTO_LENGTH, js_add, NULL, &fn);
+  napi_set_named_property(env, exports, "add", fn);
   napi_create_function(env, "setThreads", NAPI_AUTO_LENGTH, js_set_threads, NULL, &fn);
   napi_set_named_property(env, exports, "setThreads", fn);
   return exports;

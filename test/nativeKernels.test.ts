@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels } from '../src/backend/nativeKernels';
 import { OrtConvolution } from '../src/backend/ortConvolution';
 import { useConvolutionEngine } from '../src/backend/convolutionEngine';
+import { stockKernel } from '../src/backend/kernels/registry';
 import { availableCores, defaultKernelThreads, kernelThreads, useKernelThreads } from '../src/backend/kernelThreads';
 import { Rng } from '../src/nn/rng';
 import { wideResNet } from '../models/index';
@@ -413,13 +414,17 @@ function everyKernelOnce(): Float32Array[] {
   native.batchNormBackward(dy, x, gamma, bn[1]!, bn[3]!, bn[4]!, bn[5]!, bn[6]!);
   const relu = new Float32Array(x.length);
   native.reluBackward(dy, x, relu);
+  const reluForward = new Float32Array(x.length);
+  native.reluForward(x, reluForward);
+  const sum = new Float32Array(x.length);
+  native.add(x, dy, sum);
   const p = new Float32Array(x.length),
     buf = new Float32Array(x.length);
   native.sgdStep(x, dy, bn[0]!, p, buf, 0.05, 0.9, 5e-4, true, 0.5);
   const pool = { n: 4, h: 31, w: 29, c: 17, oh: 16, ow: 15, o: 17, kh: 3, kw: 3, strides: [2, 2], dilations: [1, 1], padTopLeft: [1, 1] } as const;
   const pooled = new Float32Array(pool.n * pool.oh * pool.ow * pool.c);
   native.maxPoolForward(rng.normalArray(pool.n * pool.h * pool.w * pool.c), pooled, new Int32Array(pooled.length), pool);
-  return [...out, ...bn, relu, p, buf, pooled];
+  return [...out, ...bn, relu, reluForward, sum, p, buf, pooled];
 }
 
 const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
@@ -459,6 +464,41 @@ test('LATEPHASE_THREADS: a count from 1 to 64, else a named error; unset: every 
   assert.equal(defaultKernelThreads(' '), availableCores());
   for (const bad of ['0', '-2', '1.5', 'many', '65'])
     assert.throws(() => defaultKernelThreads(bad), /LATEPHASE_THREADS must be a whole number from 1 to 64/);
+});
+
+test('native ReLU and addition equal the cpu backend exactly (NaN kept, broadcasting and int32 left to the stock kernels)', { skip }, async () => {
+  const step = (): Float32Array[] => {
+    const x = tf.tidy(() => tf.concat([seededTensor([1000], 71), tf.tensor1d([NaN, -0, 0, Infinity, -Infinity])]));
+    const y = seededTensor([1005], 72);
+    const outs = [
+      tf.relu(x),
+      tf.add(x, y),
+      tf.add(seededTensor([4, 3], 73), seededTensor([3], 74)), // broadcast: the stock kernel
+      tf.cast(tf.add(tf.tensor1d([1, 2, 3], 'int32'), tf.tensor1d([4, 5, 6], 'int32')), 'float32'),
+    ];
+    const values = outs.map((t) => t.dataSync() as Float32Array);
+    tf.dispose([x, y, ...outs]);
+    return values;
+  };
+  await useBackend('cpu');
+  const want = step();
+  await useBackend('wasm');
+  let got: Float32Array[] = [];
+  const profile = await tf.profile(() => {
+    got = step();
+  });
+  assert.ok(profile.kernels.some((k) => k.name === 'Relu') && profile.kernels.some((k) => k.name === 'Add'));
+  for (const name of [tf.Relu, tf.Add])
+    assert.notEqual(tf.getKernel(name, 'wasm')?.kernelFunc, stockKernel(name)?.kernelFunc, `${name}: the native kernel is registered`);
+  assert.ok(Number.isNaN(got[0]![1000]!), 'ReLU keeps a NaN');
+  // -0 vs +0 aside (equal as numbers), every value as the cpu backend computes it
+  got.forEach((g, i) =>
+    assert.deepEqual(
+      Array.from(g, (v) => v + 0),
+      Array.from(want[i]!, (v) => v + 0),
+      `output ${i}`,
+    ),
+  );
 });
 
 test('the native module is refused, with the reason, when built for another CPU or turned off; the backend falls back', { skip }, async () => {

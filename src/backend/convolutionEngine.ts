@@ -17,6 +17,7 @@ import { useNativeBatchNorm } from './nativeBatchNorm';
 import { useNativeMaxPool } from './nativeMaxPool';
 import { useNativeRelu } from './nativeRelu';
 import { useNativeSgd } from './nativeSgd';
+import { useNativeElementwise } from './nativeElementwise';
 import { ConvGradAttrs, FilterGradAttrs, InputGradAttrs } from './wasmConvGradients';
 import { asTensor4D, requireNHWC, wasmBackendOf } from './kernels/kernelOverride';
 import { replaceKernel, stockKernel } from './kernels/registry';
@@ -180,10 +181,10 @@ export function useConvolutionEngine(requested: string | undefined = process.env
   engine?.dispose();
   engine = null;
   nativeRunning = false;
-  // The native module also carries train-mode BatchNorm, max pooling, the ReLU gradient and the SGD
-  // step; they follow the engine choice (off with XNNPACK forced).
+  // The native module also carries train-mode BatchNorm, max pooling, ReLU and its gradient, the
+  // addition of same-shape tensors and the SGD step; they follow the engine choice (off with XNNPACK forced).
   const native = choice === 'xnnpack' ? new Error('convolutions forced to XNNPACK') : nativeKernels(true);
-  for (const use of [useNativeBatchNorm, useNativeMaxPool, useNativeRelu, useNativeSgd]) use(native);
+  for (const use of [useNativeBatchNorm, useNativeMaxPool, useNativeRelu, useNativeSgd, useNativeElementwise]) use(native);
   if (choice === 'xnnpack') {
     registerXnnpackConvolutions();
     return 'convolutions on XNNPACK (forced)';
@@ -199,5 +200,5 @@ export function useConvolutionEngine(requested: string | undefined = process.env
   if (native instanceof Error) return `convolutions on onnxruntime CPU (1 thread; native kernels: ${native.message})`;
   nativeRunning = true;
   const running = threads === undefined ? kernelThreads() : useKernelThreads(threads);
-  return `convolutions, BatchNorm, pooling, ReLU gradients and SGD on native kernels (${running} thread${running > 1 ? 's' : ''})`;
+  return `convolutions, BatchNorm, pooling, ReLU, additions and SGD on native kernels (${running} thread${running > 1 ? 's' : ''})`;
 }

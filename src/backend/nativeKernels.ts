@@ -35,10 +35,15 @@ const KERNEL_NAMES = [
   'maxPoolBackward',
   'reluBackward',
   'sgdStep',
+  'reluForward',
+  'add',
   'setThreads',
 ] as const;
 type NativeModule = Record<'conv2d' | 'inputGradient' | 'filterGradient', NativeConvKernel> &
-  Pick<NativeKernels, 'batchNormForward' | 'batchNormBackward' | 'maxPoolBackward' | 'reluBackward' | 'sgdStep' | 'setThreads'> & {
+  Pick<
+    NativeKernels,
+    'batchNormForward' | 'batchNormBackward' | 'maxPoolBackward' | 'reluBackward' | 'sgdStep' | 'reluForward' | 'add' | 'setThreads'
+  > & {
     maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, geometry: Int32Array): void;
   };
 
@@ -81,6 +86,10 @@ export interface NativeKernels {
   maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array): void;
   /** ReLU's gradient from its output: dx = y > 0 ? dy : 0. */
   reluBackward(dy: Float32Array, y: Float32Array, dx: Float32Array): void;
+  /** y = x < 0 ? 0 : x (a NaN stays a NaN). */
+  reluForward(x: Float32Array, y: Float32Array): void;
+  /** out = a + b, elementwise over arrays of one length. */
+  add(a: Float32Array, b: Float32Array, out: Float32Array): void;
   /**
    * One SGD step of src/train/sgd.ts in one pass, bit-identical to its tfjs ops: writes the new
    * parameter into pOut and the new momentum buffer into bufOut (buf and bufOut null without momentum).
@@ -146,6 +155,8 @@ function load(): NativeKernels | Error {
       maxPoolBackward: native.maxPoolBackward,
       reluBackward: native.reluBackward,
       sgdStep: native.sgdStep,
+      reluForward: native.reluForward,
+      add: native.add,
       setThreads: native.setThreads,
     };
   } catch (err) {
