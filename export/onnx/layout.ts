@@ -26,10 +26,15 @@ export function onnxDims(perExample: readonly number[]): number[] {
 /** [kh, kw, in, out] -> [out, in, kh, kw]. */
 export function filterToOIHW(values: ArrayLike<number>, shape: readonly [number, number, number, number]): Float32Array {
   const [kh, kw, ci, co] = shape;
-  const out = new Float32Array(values.length);
-  for (let i = 0; i < kh; i++)
-    for (let j = 0; j < kw; j++)
-      for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) out[((o * ci + c) * kh + i) * kw + j] = values[((i * kw + j) * ci + c) * co + o]!;
+  // a typed source and the index arithmetic hoisted: the per-element form took 0.4 s of a WRN-28-10 export
+  const src = values instanceof Float32Array ? values : Float32Array.from(values);
+  const out = new Float32Array(src.length);
+  const taps = kh * kw;
+  for (let o = 0; o < co; o++)
+    for (let c = 0; c < ci; c++) {
+      const dst = (o * ci + c) * taps;
+      for (let t = 0, from = c * co + o; t < taps; t++, from += ci * co) out[dst + t] = src[from]!;
+    }
   return out;
 }
 

@@ -26,7 +26,19 @@ export function attributes(attrs: Readonly<Record<string, AttributeValue>>): onn
 }
 
 /** ONNX raw_data is little-endian whatever the host's byte order. */
+/** Whether this machine stores floats little-endian, as ONNX's raw_data does. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Little-endian float32 bytes of `values` (a copy). On a little-endian machine that is the memory
+ * of a Float32Array as it is: one copy, where a DataView write per value took 0.75 s of a
+ * WRN-28-10 export (36M weights).
+ */
 export function float32Bytes(values: ArrayLike<number>): Uint8Array {
+  if (LITTLE_ENDIAN) {
+    const floats = values instanceof Float32Array ? values : Float32Array.from(values);
+    return new Uint8Array(floats.buffer.slice(floats.byteOffset, floats.byteOffset + floats.byteLength));
+  }
   const bytes = new Uint8Array(values.length * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
