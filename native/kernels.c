@@ -1126,30 +1126,6 @@ static void max_pool_backward(const float *dy, const int32_t *indices, long outp
     if (indices[i] >= 0) dx[indices[i]] += dy[i];
 }
 
-/* ReLU's gradient from its output: dx = y > 0 ? dy : 0 (one pass instead of a step and a product). */
-typedef struct {
-  const float *dy, *y;
-  float *dx;
-  long n;
-} relu_job;
-
-static void relu_backward_chunk(void *arg, long task) {
-  const relu_job *j = arg;
-  const float *restrict dy = j->dy, *restrict y = j->y;
-  float *restrict dx = j->dx;
-  const long i1 = (task + 1) * ELEMENTWISE_GRAIN < j->n ? (task + 1) * ELEMENTWISE_GRAIN : j->n;
-  /* dy read unconditionally: a select the compiler vectorises, not a branch per element (50% mispredicted) */
-  for (long i = task * ELEMENTWISE_GRAIN; i < i1; i++) {
-    const float d = dy[i];
-    dx[i] = y[i] > 0 ? d : 0;
-  }
-}
-
-static void relu_backward(const float *dy, const float *y, float *dx, long n) {
-  relu_job j = {.dy = dy, .y = y, .dx = dx, .n = n};
-  parallel_for(task_count(n, ELEMENTWISE_GRAIN), relu_backward_chunk, &j);
-}
-
 /*
  * ReLU forward and same-shape addition (residual adds, gradient accumulation): one pass each, split
  * over the pool (the wasm kernels they replace run on one thread). x < 0 ? 0 : x keeps a NaN a NaN,
@@ -1160,6 +1136,19 @@ typedef struct {
   float *out;
   long n;
 } elementwise_job;
+
+/* ReLU's gradient from its output, a = dy, b = y: dx = y > 0 ? dy : 0 (one pass instead of a step and a product). */
+static void relu_backward_chunk(void *arg, long task) {
+  const elementwise_job *j = arg;
+  const float *restrict dy = j->a, *restrict y = j->b;
+  float *restrict dx = j->out;
+  const long i1 = (task + 1) * ELEMENTWISE_GRAIN < j->n ? (task + 1) * ELEMENTWISE_GRAIN : j->n;
+  /* dy read unconditionally: a select the compiler vectorises, not a branch per element (50% mispredicted) */
+  for (long i = task * ELEMENTWISE_GRAIN; i < i1; i++) {
+    const float d = dy[i];
+    dx[i] = y[i] > 0 ? d : 0;
+  }
+}
 
 static void relu_forward_chunk(void *arg, long task) {
   const elementwise_job *j = arg;
@@ -1418,47 +1407,36 @@ static napi_value js_max_pool_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* reluBackward(dy, y, dx) */
-static napi_value js_relu_backward(napi_env env, napi_callback_info info) {
+/* name(inputs Float32Arrays..., out): one length for all; fn over them on the pool. */
+static napi_value run_elementwise(napi_env env, napi_callback_info info, const char *name, int inputs, task_fn fn) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *d[3];
   size_t len[3];
-  if (argc != 3) return fail(env, "reluBackward: expected (dy, y, dx)");
-  if (!float_args(env, argv, 3, "reluBackward", d, len)) return NULL;
-  if (len[1] != len[0] || len[2] != len[0]) return fail(env, "reluBackward: dy, y and dx differ in length");
-  relu_backward(d[0], d[1], d[2], (long)len[0]);
+  char msg[120];
+  if ((int)argc != inputs + 1) {
+    snprintf(msg, sizeof msg, "%s: expected %d Float32Arrays", name, inputs + 1);
+    return fail(env, msg);
+  }
+  if (!float_args(env, argv, inputs + 1, name, d, len)) return NULL;
+  for (int i = 1; i <= inputs; i++)
+    if (len[i] != len[0]) {
+      snprintf(msg, sizeof msg, "%s: the arrays differ in length", name);
+      return fail(env, msg);
+    }
+  elementwise(fn, d[0], inputs == 2 ? d[1] : NULL, d[inputs], (long)len[0]);
   return NULL;
 }
+
+/* reluBackward(dy, y, dx) */
+static napi_value js_relu_backward(napi_env env, napi_callback_info info) { return run_elementwise(env, info, "reluBackward", 2, relu_backward_chunk); }
 
 /* reluForward(x, y) */
-static napi_value js_relu_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *d[2];
-  size_t len[2];
-  if (argc != 2) return fail(env, "reluForward: expected (x, y)");
-  if (!float_args(env, argv, 2, "reluForward", d, len)) return NULL;
-  if (len[1] != len[0]) return fail(env, "reluForward: x and y differ in length");
-  elementwise(relu_forward_chunk, d[0], NULL, d[1], (long)len[0]);
-  return NULL;
-}
+static napi_value js_relu_forward(napi_env env, napi_callback_info info) { return run_elementwise(env, info, "reluForward", 1, relu_forward_chunk); }
 
 /* add(a, b, out) */
-static napi_value js_add(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *d[3];
-  size_t len[3];
-  if (argc != 3) return fail(env, "add: expected (a, b, out)");
-  if (!float_args(env, argv, 3, "add", d, len)) return NULL;
-  if (len[1] != len[0] || len[2] != len[0]) return fail(env, "add: a, b and out differ in length");
-  elementwise(add_chunk, d[0], d[1], d[2], (long)len[0]);
-  return NULL;
-}
+static napi_value js_add(napi_env env, napi_callback_info info) { return run_elementwise(env, info, "add", 2, add_chunk); }
 
 /* sgdStep(p, grad, buf | null, pOut, bufOut | null, lr, momentum, weightDecay, nesterov, gradScale) */
 static napi_value js_sgd_step(napi_env env, napi_callback_info info) {

@@ -35,6 +35,18 @@ import { MaxPool } from '../src/nn/pooling';
 const native = nativeKernels();
 const skip = native instanceof Error && process.env['LATEPHASE_REQUIRE_NATIVE'] !== '1' ? `native kernels unavailable: ${native.message}` : false;
 
+/** `step` on the cpu backend, then on wasm under tf.profile: both results and the kernels wasm ran. */
+async function cpuThenWasm<T>(step: () => T): Promise<{ want: T; got: T; kernels: Set<string> }> {
+  await useBackend('cpu');
+  const want = step();
+  await useBackend('wasm');
+  let got: T | undefined;
+  const profile = await tf.profile(() => {
+    got = step();
+  });
+  return { want, got: got!, kernels: new Set(profile.kernels.map((k) => k.name)) };
+}
+
 test('native forward, input and filter gradients equal onnxruntime over 40 random geometries', { skip }, () => {
   if (native instanceof Error) throw native;
   const ort = OrtConvolution.create(1);
@@ -244,17 +256,8 @@ test('native BatchNorm kernels equal the tfjs-op BatchNorm on the cpu backend (o
     [40, 3],
     [2, 33, 31, 64],
   ]) {
-    await useBackend('cpu');
-    const want = batchNormStep(shape);
-    await useBackend('wasm');
-    let got: Float32Array[] = [];
-    const profile = await tf.profile(() => {
-      got = batchNormStep(shape);
-    });
-    assert.ok(
-      profile.kernels.some((k) => k.name === BATCH_NORM_FORWARD_KERNEL),
-      'the native kernels ran',
-    );
+    const { want, got, kernels } = await cpuThenWasm(() => batchNormStep(shape));
+    assert.ok(kernels.has(BATCH_NORM_FORWARD_KERNEL), 'the native kernels ran');
     got.forEach((g, i) => {
       const scale = want[i]!.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-3);
       const worst = g.reduce((m, v, j) => Math.max(m, Math.abs(v - want[i]![j]!)), 0) / scale;
@@ -286,14 +289,7 @@ test('native max pooling with recorded indices equals the cpu backend (output an
     [[2, 9, 9, 3], 3, 3, 'valid'],
   ];
   for (const [shape, size, stride, pad] of cases) {
-    await useBackend('cpu');
-    const want = maxPoolStep(shape, size, stride, pad);
-    await useBackend('wasm');
-    let got: Float32Array[] = [];
-    const profile = await tf.profile(() => {
-      got = maxPoolStep(shape, size, stride, pad);
-    });
-    const kernels = new Set(profile.kernels.map((k) => k.name));
+    const { want, got, kernels } = await cpuThenWasm(() => maxPoolStep(shape, size, stride, pad));
     assert.ok(kernels.has(MAX_POOL_FORWARD_KERNEL) && kernels.has(MAX_POOL_BACKWARD_KERNEL), `the native kernels ran: ${[...kernels].join(', ')}`);
     const what = `[${shape}] k${size} s${stride} ${pad}`;
     assert.deepEqual(got[0], want[0], `${what}: pooled values differ`);
@@ -363,17 +359,8 @@ test('native ReLU gradient equals the cpu backend (zeros, negatives and ties at 
     tf.dispose([x, r, dx]);
     return out;
   };
-  await useBackend('cpu');
-  const want = step();
-  await useBackend('wasm');
-  let got: Float32Array[] = [];
-  const profile = await tf.profile(() => {
-    got = step();
-  });
-  assert.ok(
-    profile.kernels.some((k) => k.name === RELU_BACKWARD_KERNEL),
-    'the native kernel ran',
-  );
+  const { want, got, kernels } = await cpuThenWasm(step);
+  assert.ok(kernels.has(RELU_BACKWARD_KERNEL), 'the native kernel ran');
   // tfjs's dy * step(x) gives -0 where dy < 0 is masked, the kernel +0: equal as numbers.
   const plusZero = (a: Float32Array): Float32Array => a.map((v) => v + 0);
   got.forEach((g, i) => assert.deepEqual(plusZero(g), plusZero(want[i]!)));
@@ -480,14 +467,8 @@ test('native ReLU and addition equal the cpu backend exactly (NaN kept, broadcas
     tf.dispose([x, y, ...outs]);
     return values;
   };
-  await useBackend('cpu');
-  const want = step();
-  await useBackend('wasm');
-  let got: Float32Array[] = [];
-  const profile = await tf.profile(() => {
-    got = step();
-  });
-  assert.ok(profile.kernels.some((k) => k.name === 'Relu') && profile.kernels.some((k) => k.name === 'Add'));
+  const { want, got, kernels } = await cpuThenWasm(step);
+  assert.ok(kernels.has(tf.Relu) && kernels.has(tf.Add));
   for (const name of [tf.Relu, tf.Add])
     assert.notEqual(tf.getKernel(name, 'wasm')?.kernelFunc, stockKernel(name)?.kernelFunc, `${name}: the native kernel is registered`);
   assert.ok(Number.isNaN(got[0]![1000]!), 'ReLU keeps a NaN');
