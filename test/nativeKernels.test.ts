@@ -14,6 +14,8 @@ import { nativeKernels } from '../src/backend/nativeKernels';
 import { OrtConvolution } from '../src/backend/ortConvolution';
 import { useConvolutionEngine } from '../src/backend/convolutionEngine';
 import { stockKernel } from '../src/backend/kernels/registry';
+import { selectBackend } from '../src/backend/selectBackend';
+import { ConfigError } from '../src/errors';
 import { availableCores, defaultKernelThreads, kernelThreads, useKernelThreads } from '../src/backend/kernelThreads';
 import { Rng } from '../src/nn/rng';
 import { wideResNet } from '../models/index';
@@ -445,12 +447,19 @@ test('training with the native kernels on 2 threads: the same weights, bit for b
   }
 });
 
-test('LATEPHASE_THREADS: a count from 1 to 64, else a named error; unset: every core', () => {
+test('LATEPHASE_THREADS: a count from 1 to 64, else a named error (also from backend selection); unset: every core', async () => {
   assert.equal(defaultKernelThreads('3'), 3);
   assert.equal(defaultKernelThreads(undefined), availableCores());
   assert.equal(defaultKernelThreads(' '), availableCores());
   for (const bad of ['0', '-2', '1.5', 'many', '65'])
     assert.throws(() => defaultKernelThreads(bad), /LATEPHASE_THREADS must be a whole number from 1 to 64/);
+  // through the environment, a bad value stops backend selection instead of skipping wasm for cpu
+  process.env['LATEPHASE_THREADS'] = 'many';
+  try {
+    await assert.rejects(selectBackend(), (e: Error) => e instanceof ConfigError && /LATEPHASE_THREADS/.test(e.message));
+  } finally {
+    delete process.env['LATEPHASE_THREADS'];
+  }
 });
 
 test('native ReLU and addition equal the cpu backend exactly (NaN kept, broadcasting and int32 left to the stock kernels)', { skip }, async () => {

@@ -133,6 +133,7 @@ export async function selectBackend(requested?: string): Promise<BackendReport> 
   const forced = raw !== undefined && raw !== '' && raw.toLowerCase() !== 'auto';
   const ladder: readonly BackendChoice[] = forced ? [parseBackendChoice(raw, source)] : BACKEND_LADDER;
   parseConvolutionEngine(process.env['LATEPHASE_CONV']); // a bad value is an error here, not a reason to skip wasm
+  defaultKernelThreads(); // likewise LATEPHASE_THREADS
   const attempts: BackendAttempt[] = [];
   for (const choice of ladder) {
     try {
