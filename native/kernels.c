@@ -1226,12 +1226,24 @@ static napi_value fail(napi_env env, const char *msg) {
   return NULL;
 }
 
-static int float_array(napi_env env, napi_value v, float **data, size_t *length) {
+/* v's data and length if it is a typed array of type `want`; 0 otherwise. */
+static int typed_array(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
   bool is;
   napi_typedarray_type type;
-  void *ptr;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok || type != napi_float32_array) return 0;
+  return napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) == napi_ok && type == want;
+}
+
+static int float_array(napi_env env, napi_value v, float **data, size_t *length) {
+  void *ptr;
+  if (!typed_array(env, v, napi_float32_array, &ptr, length)) return 0;
+  *data = ptr;
+  return 1;
+}
+
+static int int32_array(napi_env env, napi_value v, int32_t **data, size_t *length) {
+  void *ptr;
+  if (!typed_array(env, v, napi_int32_array, &ptr, length)) return 0;
   *data = ptr;
   return 1;
 }
@@ -1357,16 +1369,6 @@ static napi_value js_batch_norm_backward(napi_env env, napi_callback_info info) 
   if (!batch_norm_backward(d[0], d[1], d[2], d[3], d[4], (long)(len[0] / c), (int)c, d[5], d[6], d[7]))
     return fail(env, "batchNormBackward: out of memory");
   return NULL;
-}
-
-static int int32_array(napi_env env, napi_value v, int32_t **data, size_t *length) {
-  bool is;
-  napi_typedarray_type type;
-  void *ptr;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok || type != napi_int32_array) return 0;
-  *data = ptr;
-  return 1;
 }
 
 /* maxPoolForward(x, y, indices: Int32Array, geometry) */
