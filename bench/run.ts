@@ -188,9 +188,10 @@ function peakRssRow(): void {
 
 async function latePhaseOverheadRow(): Promise<void> {
   // Same architecture, same batch, same threads: K = 10 late-phase BN + head (cycling members) vs no late-phase weights.
-  // 8 rounds, the order swapped every round: on a busy machine 5 rounds in one order moved the ratio by 10%
+  // 16 rounds, the order swapped every round: on a busy machine 5 rounds in one order moved the ratio
+  // by 10%, 8 rounds by 1-5% (the steps themselves are about 20 ms)
   const times = { late: [] as number[], plain: [] as number[] };
-  for (let r = 0; r < 8; r++) {
+  for (let r = 0; r < 16; r++) {
     for (const kind of r % 2 ? (['late', 'plain'] as const) : (['plain', 'late'] as const)) {
       const choice = kind === 'late' ? BN_AND_HEAD : NO_LATE_PHASE;
       const model = benchModels.benchCnn(choice);
