@@ -1248,19 +1248,13 @@ static int int32_array(napi_env env, napi_value v, int32_t **data, size_t *lengt
   return 1;
 }
 
-/* Arguments (a, b, out, geometry) of a convolution kernel, checked; 0 after throwing. */
-static int conv_args(napi_env env, napi_callback_info info, const char *name, float **a, float **b, float **out, size_t lengths[3], conv_geometry *g) {
-  size_t argc = 4;
-  napi_value argv[4];
-  char msg[160];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  snprintf(msg, sizeof msg, "%s: expected (Float32Array, Float32Array, Float32Array, Int32Array(15))", name);
-  napi_typedarray_type type;
+/* A geometry argument (Int32Array(15), conv_geometry's fields in order) into g, every size, stride and dilation positive; 0 after throwing. */
+static int geometry_arg(napi_env env, napi_value v, const char *name, conv_geometry *g) {
+  int32_t *gp;
   size_t ng;
-  void *gp;
-  if (argc != 4 || !float_array(env, argv[0], a, &lengths[0]) || !float_array(env, argv[1], b, &lengths[1]) ||
-      !float_array(env, argv[2], out, &lengths[2]) || napi_get_typedarray_info(env, argv[3], &type, &ng, &gp, NULL, NULL) != napi_ok ||
-      type != napi_int32_array || ng != 15) {
+  char msg[160];
+  if (!int32_array(env, v, &gp, &ng) || ng != 15) {
+    snprintf(msg, sizeof msg, "%s: the geometry must be an Int32Array(15)", name);
     napi_throw_error(env, NULL, msg);
     return 0;
   }
@@ -1272,6 +1266,21 @@ static int conv_args(napi_env env, napi_callback_info info, const char *name, fl
     return 0;
   }
   return 1;
+}
+
+/* Arguments (a, b, out, geometry) of a convolution kernel, checked; 0 after throwing. */
+static int conv_args(napi_env env, napi_callback_info info, const char *name, float **a, float **b, float **out, size_t lengths[3], conv_geometry *g) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 4 || !float_array(env, argv[0], a, &lengths[0]) || !float_array(env, argv[1], b, &lengths[1]) ||
+      !float_array(env, argv[2], out, &lengths[2])) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: expected (Float32Array, Float32Array, Float32Array, Int32Array(15))", name);
+    napi_throw_error(env, NULL, msg);
+    return 0;
+  }
+  return geometry_arg(env, argv[3], name, g);
 }
 
 static int lengths_match(napi_env env, const char *name, const size_t got[3], const size_t want[3]) {
@@ -1377,15 +1386,12 @@ static napi_value js_max_pool_forward(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *x, *y;
-  int32_t *indices, *gp;
-  size_t nx, ny, ni, ng;
-  if (argc != 4 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &y, &ny) || !int32_array(env, argv[2], &indices, &ni) ||
-      !int32_array(env, argv[3], &gp, &ng) || ng != 15)
-    return fail(env, "maxPoolForward: expected (Float32Array, Float32Array, Int32Array, Int32Array(15))");
+  int32_t *indices;
+  size_t nx, ny, ni;
   conv_geometry g;
-  memcpy(&g, gp, sizeof g);
-  if (g.n <= 0 || g.h <= 0 || g.w <= 0 || g.c <= 0 || g.oh <= 0 || g.ow <= 0 || g.kh <= 0 || g.kw <= 0 || g.sh <= 0 || g.sw <= 0 || g.dh <= 0 || g.dw <= 0)
-    return fail(env, "maxPoolForward: sizes, strides and dilations must be positive");
+  if (argc != 4 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &y, &ny) || !int32_array(env, argv[2], &indices, &ni))
+    return fail(env, "maxPoolForward: expected (Float32Array, Float32Array, Int32Array, Int32Array(15))");
+  if (!geometry_arg(env, argv[3], "maxPoolForward", &g)) return NULL;
   if (nx != (size_t)g.n * g.h * g.w * g.c || ny != (size_t)g.n * g.oh * g.ow * g.c || ni != ny || nx > INT32_MAX)
     return fail(env, "maxPoolForward: array lengths do not match the geometry");
   max_pool_forward(x, y, indices, &g);

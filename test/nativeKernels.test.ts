@@ -181,6 +181,11 @@ test('native kernels refuse arrays that do not match the geometry', { skip }, ()
     /must be positive/,
   );
   assert.throws(() => native.conv2d(new Float32Array(32), new Float32Array(54), new Float32Array(47), g), /conv2d: array lengths/);
+  const pool = { ...g, o: 2, kh: 2, kw: 2 };
+  assert.throws(
+    () => native.maxPoolForward(new Float32Array(32), new Float32Array(32), new Int32Array(32), { ...pool, strides: [1, 0] }),
+    /maxPoolForward: sizes, strides and dilations must be positive/,
+  );
 });
 
 /** A small WRN (strided convolutions, BatchNorm, residual adds) and the bench CNN (max pooling). */
