@@ -34,11 +34,7 @@ function syntheticData(model: Model, rows: number, classes: number): Dataset {
   };
 }
 
-/**
- * Median time (ms) of one training step (forward, backward, SGD with momentum/Nesterov/decay) on
- * the trainer's own path, from the step hook's timestamps; the first `warmup` steps are dropped.
- * `latePhaseK` > 0 releases at once and cycles through that many members.
- */
+/** Median time (ms) of one training step on the trainer's own path (see trainingStepTimes). */
 export async function trainingStepMs(
   model: Model,
   batch: number,
@@ -47,6 +43,22 @@ export async function trainingStepMs(
   warmup = 3,
   parallel?: DataParallelOptions,
 ): Promise<number> {
+  return median(await trainingStepTimes(model, batch, steps, latePhaseK, warmup, parallel));
+}
+
+/**
+ * Times (ms) of `steps` training steps (forward, backward, SGD with momentum/Nesterov/decay) on the
+ * trainer's own path, from the step hook's timestamps, after `warmup` steps that are dropped.
+ * `latePhaseK` > 0 releases at once and cycles through that many members.
+ */
+export async function trainingStepTimes(
+  model: Model,
+  batch: number,
+  steps: number,
+  latePhaseK = 0,
+  warmup = 3,
+  parallel?: DataParallelOptions,
+): Promise<number[]> {
   const data = syntheticData(model, batch * (steps + warmup), model.outputShape[0]!);
   const stamps: number[] = [];
   await trainLatePhase(
@@ -68,5 +80,5 @@ export async function trainingStepMs(
     parallel,
   );
   const durations = stamps.slice(1).map((t, i) => t - stamps[i]!);
-  return median(durations.slice(warmup));
+  return durations.slice(warmup);
 }

@@ -20,7 +20,7 @@ import { DataParallelGradients, shardSizes } from '../src/train/dataParallel';
 import { LocalGradients } from '../src/train/gradients';
 import { workerCount } from '../job/trainJob';
 import { overridesFromFlags } from '../cli/runCommand';
-import { releaseMembers, stepState } from '../src/latephase/members';
+import { MemberGroups, memberParams, releaseMembers, selectMember, sharedParams, stepState } from '../src/latephase/members';
 import { useBackend } from './helpers';
 
 before(async () => {
@@ -225,6 +225,32 @@ test("stepState: the running statistics a step of member k may update, and no ot
     stepState(model, 2).map((s) => s.name),
     ['bn1.runningMean[2]', 'bn1.runningVar[2]', 'bn2.runningMean[2]', 'bn2.runningVar[2]'],
   );
+  model.dispose();
+});
+
+test('MemberGroups: the groups the walking functions give, per member, and a selection every unit follows', () => {
+  const model = mlp(WITH_BN);
+  releaseMembers(model, 3, 0.5, 1); // noise, so that members compute different outputs
+  const groups = new MemberGroups(model);
+  const names = (xs: readonly NamedVariable[]): string[] => xs.map((x) => x.name);
+  assert.equal(groups.count, 3);
+  assert.deepEqual(names(groups.shared), names(sharedParams(model)));
+  const x = tf.tensor2d(data().x.slice(0, 12), [2, 6]);
+  for (let k = 0; k < 3; k++) {
+    assert.deepEqual(names(groups.memberParams(k)), names(memberParams(model, k)));
+    assert.deepEqual(names(groups.stepState(k)), names(stepState(model, k)));
+    selectMember(model, k);
+    const expected = model.predict(x).arraySync();
+    selectMember(model, (k + 1) % 3);
+    groups.select(k);
+    assert.deepEqual(model.predict(x).arraySync(), expected, `member ${k}`);
+  }
+  assert.throws(
+    () => groups.memberParams(3),
+    (err: Error) => err instanceof ConfigError && /member 3 does not exist: the model has 3/.test(err.message),
+  );
+  assert.throws(() => groups.select(-1), ConfigError);
+  x.dispose();
   model.dispose();
 });
 

@@ -65,3 +65,46 @@ export function stepState(model: Model, k: number): NamedVariable[] {
 function allMembers(unit: LatePhaseUnit): number[] {
   return Array.from({ length: unit.memberCount() }, (_, k) => k);
 }
+
+/**
+ * A model's late-phase groups per member, computed once: the trainer and the gradient workers ask
+ * for them every minibatch, and walking the layer tree each time cost ~0.3 ms per step (1-2% of a
+ * small model's step). Valid while the model's structure stands: rebuild after a release.
+ */
+export class MemberGroups {
+  /** Parameters every member uses (sharedParams). */
+  readonly shared: readonly Param[];
+  /** Members: 1 before release. */
+  readonly count: number;
+  private readonly units: readonly LatePhaseUnit[];
+  private readonly own: ReadonlyArray<readonly Param[]>;
+  private readonly state: ReadonlyArray<readonly NamedVariable[]>;
+
+  constructor(model: Model) {
+    this.units = latePhaseUnits(model);
+    this.count = memberCount(model);
+    this.shared = sharedParams(model);
+    this.own = Array.from({ length: this.count }, (_, k) => memberParams(model, k));
+    this.state = Array.from({ length: this.count }, (_, k) => stepState(model, k));
+  }
+
+  select(member: MemberSelection): void {
+    if (member !== 'average') this.check(member);
+    for (const unit of this.units) unit.select(member);
+  }
+
+  /** Member k's own parameters (memberParams). */
+  memberParams(k: number): readonly Param[] {
+    return this.own[this.check(k)]!;
+  }
+
+  /** What a train-mode step of member k may update (stepState). */
+  stepState(k: number): readonly NamedVariable[] {
+    return this.state[this.check(k)]!;
+  }
+
+  private check(k: number): number {
+    if (!Number.isInteger(k) || k < 0 || k >= this.count) throw new ConfigError(`member ${k} does not exist: the model has ${this.count} member(s)`);
+    return k;
+  }
+}

@@ -10,7 +10,7 @@ import { selectBackend } from '../backend/selectBackend';
 import { buildFromRecipe, modelSignature } from '../nn/modelRecipe';
 import { Model } from '../nn/model';
 import { NamedVariable, Param } from '../nn/layer';
-import { memberCount, releaseMembers, selectMember } from '../latephase/members';
+import { MemberGroups, releaseMembers } from '../latephase/members';
 import { oneHotLabels } from '../data/dataset';
 import { lossAndGrads } from './gradients';
 import { augmentBatch, augmentDraws } from '../data/augment';
@@ -28,22 +28,46 @@ function load(v: tf.Variable, values: Float32Array): void {
   tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32')));
 }
 
-function step(model: Model, msg: Extract<ToWorker, { kind: 'step' }>): void {
-  const byName = new Map(model.params().map((p) => [p.name, p]));
-  const params: Param[] = msg.params.map((name) => {
-    const p = byName.get(name);
-    if (!p) throw new ConfigError(`no parameter '${name}' in the worker's model: the recipe builds a different model`);
-    return p;
-  });
-  params.forEach((p, i) => load(p.variable, msg.values[i]!));
-  const stateByName = new Map(model.net.state().map((s) => [s.name, s]));
-  const state: NamedVariable[] = msg.stateNames.map((name) => {
-    const s = stateByName.get(name);
-    if (!s) throw new ConfigError(`no state tensor '${name}' in the worker's model: the recipe builds a different model`);
-    return s;
-  });
-  state.forEach((s, i) => load(s.variable, msg.state[i]!));
-  if (memberCount(model) > 1) selectMember(model, msg.member);
+/** The worker's model with its tensors by name and its member groups, looked up once per structure (start, release). */
+class WorkerModel {
+  private params = new Map<string, Param>();
+  private state = new Map<string, NamedVariable>();
+  private groups: MemberGroups;
+
+  constructor(readonly model: Model) {
+    this.groups = this.index();
+  }
+
+  release(k: number): void {
+    releaseMembers(this.model, k, 0, 0); // values arrive with every step; only the structure matters here
+    this.groups = this.index();
+  }
+
+  private index(): MemberGroups {
+    this.params = new Map(this.model.params().map((p) => [p.name, p]));
+    this.state = new Map(this.model.net.state().map((s) => [s.name, s]));
+    return new MemberGroups(this.model);
+  }
+
+  /** Selects `member` and returns the named tensors, loaded with the trainer's values. */
+  load(msg: Extract<ToWorker, { kind: 'step' }>): { params: Param[]; state: NamedVariable[] } {
+    const find = <T>(map: Map<string, T>, name: string, what: string): T => {
+      const found = map.get(name);
+      if (!found) throw new ConfigError(`no ${what} '${name}' in the worker's model: the recipe builds a different model`);
+      return found;
+    };
+    const params = msg.params.map((name) => find(this.params, name, 'parameter'));
+    const state = msg.stateNames.map((name) => find(this.state, name, 'state tensor'));
+    params.forEach((p, i) => load(p.variable, msg.values[i]!));
+    state.forEach((s, i) => load(s.variable, msg.state[i]!));
+    if (this.groups.count > 1) this.groups.select(msg.member);
+    return { params, state };
+  }
+}
+
+function step(worker: WorkerModel, msg: Extract<ToWorker, { kind: 'step' }>): void {
+  const { model } = worker;
+  const { params, state } = worker.load(msg);
   const rows = msg.y.length / setup.labelShape.reduce((a, b) => a * b, 1);
   // The tidy returns tensors only: tfjs walks a returned container element by element, which for
   // host arrays of millions of gradient values cost seconds per step.
@@ -70,11 +94,12 @@ async function main(): Promise<void> {
   await selectBackend(setup.backend);
   const model = buildFromRecipe(setup.recipe);
   if (setup.members > 1) releaseMembers(model, setup.members, 0, 0);
+  const worker = new WorkerModel(model);
   port.on('message', (msg: ToWorker) => {
     try {
-      if (msg.kind === 'step') step(model, msg);
+      if (msg.kind === 'step') step(worker, msg);
       else {
-        releaseMembers(model, msg.k, 0, 0); // values arrive with every step; only the structure matters here
+        worker.release(msg.k);
         reply({ kind: 'ready', signature: modelSignature(model) });
       }
     } catch (err) {

@@ -4,9 +4,8 @@
  * training state a checkpoint must hold for an exact resume (`state` / `restore`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Model } from '../nn/model';
-import { Param } from '../nn/layer';
-import { memberParams, selectMember, sharedParams } from '../latephase/members';
+import { NamedVariable, Param } from '../nn/layer';
+import { MemberGroups } from '../latephase/members';
 import { DataError } from '../errors';
 import { Sgd, SgdConfig } from './sgd';
 import { NamedTensor, tensorsUnder, withPrefix } from './trainingState';
@@ -20,21 +19,32 @@ export class MemberCycle {
   private readonly memberOpts: Sgd[];
   private accum: tf.Tensor[] | null = null;
 
+  private readonly k: number;
+
   constructor(
-    private readonly model: Model,
-    private readonly k: number,
+    /** The released model's groups (K = groups.count). */
+    private readonly groups: MemberGroups,
     memberConfig: SgdConfig,
     private readonly sharedOpt: Sgd,
     /** gammaTheta as configured: '1/K' means the mean over the members that contributed. */
     private readonly gammaTheta: number | '1/K',
   ) {
-    this.memberOpts = Array.from({ length: k }, () => new Sgd(memberConfig));
+    this.k = groups.count;
+    this.memberOpts = Array.from({ length: this.k }, () => new Sgd(memberConfig));
   }
 
-  /** Selects the current member; the tensors its minibatch differentiates: shared ones first, then its own. */
-  params(): { shared: Param[]; own: Param[] } {
-    selectMember(this.model, this.member);
-    return { shared: sharedParams(this.model), own: memberParams(this.model, this.member) };
+  /**
+   * Selects the current member; the tensors its minibatch differentiates (shared ones first, then
+   * its own) and the state its train-mode step may update.
+   */
+  params(): { shared: readonly Param[]; own: readonly Param[]; state: readonly NamedVariable[] } {
+    this.groups.select(this.member);
+    return { shared: this.groups.shared, own: this.groups.memberParams(this.member), state: this.groups.stepState(this.member) };
+  }
+
+  /** Parameters every member uses: what the shared optimizer steps once per cycle. */
+  sharedParams(): readonly Param[] {
+    return this.groups.shared;
   }
 
   /** Member `this.member` steps at once on its own gradient; the shared gradient joins the cycle's sum. Takes ownership of `grads`. */
@@ -68,7 +78,7 @@ export class MemberCycle {
     if (!this.accum) return;
     const contributed = this.member === 0 ? this.k : this.member;
     const gamma = this.gammaTheta === '1/K' ? 1 / contributed : this.gammaTheta;
-    this.sharedOpt.step(sharedParams(this.model), this.accum, lr, gamma);
+    this.sharedOpt.step(this.groups.shared, this.accum, lr, gamma);
     tf.dispose(this.accum);
     this.accum = null;
     this.sharedSteps++;
@@ -76,14 +86,14 @@ export class MemberCycle {
 
   /** The members' momentum buffers and the shared gradient summed so far in this cycle (tensors stay owned here). */
   state(): NamedTensor[] {
-    const shared = sharedParams(this.model);
+    const shared = this.groups.shared;
     const grads = this.accum
       ? withPrefix(
           GRAD_PREFIX,
           this.accum.map((tensor, i) => ({ name: shared[i]!.name, tensor })),
         )
       : [];
-    const momentum = this.memberOpts.flatMap((opt, k) => withPrefix(memberPrefix(k), opt.momentum(memberParams(this.model, k))));
+    const momentum = this.memberOpts.flatMap((opt, k) => withPrefix(memberPrefix(k), opt.momentum(this.groups.memberParams(k))));
     return [...momentum, ...grads];
   }
 
@@ -92,10 +102,10 @@ export class MemberCycle {
     this.member = member;
     this.sharedSteps = sharedSteps;
     const under = (prefix: string): NamedTensor[] => tensorsUnder(tensors, prefix);
-    this.memberOpts.forEach((opt, k) => opt.restoreMomentum(memberParams(this.model, k), under(memberPrefix(k))));
+    this.memberOpts.forEach((opt, k) => opt.restoreMomentum(this.groups.memberParams(k), under(memberPrefix(k))));
     const grads = new Map(under(GRAD_PREFIX).map((t) => [t.name, t.tensor]));
     if (!grads.size) return;
-    const shared = sharedParams(this.model);
+    const shared = this.groups.shared;
     if (grads.size !== shared.length)
       throw new DataError(`checkpoint: the cycle's shared gradient has ${grads.size} tensors, the model ${shared.length} shared parameters`);
     this.accum = shared.map((p) => {

@@ -17,11 +17,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { Param } from '../nn/layer';
+import { NamedVariable, Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError, DataError, TrainingInterrupted } from '../errors';
 import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from '../data/dataset';
-import { memberCount, memberParams, releaseMembers, selectMember, sharedParams, latePhaseUnits, stepState } from '../latephase/members';
+import { MemberGroups, memberCount, releaseMembers, selectMember, latePhaseUnits } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
 import { defaultGhostBatches, GradientSource, LocalGradients, SeededAugmentation } from './gradients';
@@ -166,9 +166,16 @@ export function checkTrainConfig(cfg: TrainConfig): void {
   }
 }
 
+/** What one minibatch differentiates (shared parameters first, then the member's own) and the state it may update. */
+interface StepGroups {
+  readonly shared: readonly Param[];
+  readonly own: readonly Param[];
+  readonly state: readonly NamedVariable[];
+}
+
 /** Before release every parameter (the late-phase layers' tied copy included) steps with the shared optimizer. */
-function plainParams(model: Model): Param[] {
-  return [...sharedParams(model), ...memberParams(model, 0)];
+function plainStep(groups: MemberGroups): StepGroups {
+  return { shared: [...groups.shared, ...groups.memberParams(0)], own: [], state: groups.stepState(0) };
 }
 
 /** The run's counters, as a checkpoint stores them (TrainPosition without the place and SWA count). */
@@ -253,11 +260,12 @@ export async function trainLatePhase(
     epochSum: resume?.position.epochSum ?? 0,
     epochCount: resume?.position.epochCount ?? 0,
   };
-  const trainedParams = (): Param[] => (cycle ? sharedParams(model) : plainParams(model));
+  const plain = plainStep(new MemberGroups(model)); // the plain phase's groups; the cycle has the late phase's
+  const trainedParams = (): readonly Param[] => (cycle ? cycle.sharedParams() : plain.shared);
   const release = async (): Promise<void> => {
     await gradients.released(model, cfg.k);
-    cycle = new MemberCycle(model, cfg.k, cfg.member, sharedOpt, cfg.gammaTheta);
-    sharedOpt.retainOnly(sharedParams(model)); // the tied copy's momentum buffers go with it
+    cycle = new MemberCycle(new MemberGroups(model), cfg.member, sharedOpt, cfg.gammaTheta);
+    sharedOpt.retainOnly(cycle.sharedParams()); // the tied copy's momentum buffers go with it
   };
   /** Read the pending losses (a sync; throws on NaN/Inf naming the step). */
   const checkLosses = async (): Promise<void> => {
@@ -313,8 +321,8 @@ export async function trainLatePhase(
         const c = cycle;
         const member = c ? c.member : 0;
         const rows = perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize));
-        const groups = c ? c.params() : { shared: plainParams(model), own: [] };
-        const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member, stepState(model, member), epoch);
+        const groups = c ? c.params() : plain;
+        const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member, groups.state, epoch);
         if (c) c.apply(groups.own, grads, lrMember);
         else {
           sharedOpt.step(groups.shared, grads, lrShared);
