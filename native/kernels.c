@@ -948,29 +948,29 @@ static int input_gradient(const float *dy, const float *w, float *dx, const conv
 #define ELEMENTWISE_GRAIN 65536
 
 /*
- * One BatchNorm call's arrays. Sums: f(row, ch) = a (mode 0), (a - mean)^2 (1) or a * (b - mean)
- * (2), each block's float sums into parts[block * c ..], added in block order in double afterwards
- * (so threads change nothing). Elementwise: y = a * k + shift (forward) or dx = k * a - m * (b -
- * mean) - shift (backward, a = dy, b = x).
+ * One BatchNorm call's arrays. Sums: f(row, ch) = a (mode 0) or (a - mean)^2 (1) into parts, or
+ * (mode 2, the backward's two sums in one pass) g into parts and g * (b - mean) into parts2, where
+ * g = a, or with a mask (a ReLU fused after the forward: its output) g = mask > 0 ? a : 0. Each
+ * block's float sums are added in block order in double afterwards (so threads change nothing).
+ * Elementwise: y = a * k + shift (forward, then max(y, 0) with relu) or dx = k * g - m * (b - mean)
+ * - shift (backward, a = dy, b = x).
  */
 typedef struct {
-  const float *a, *b, *mean, *k, *m, *shift;
-  float *out, *parts;
-  int mode, c;
-  long rows, rows_per_task;
+  const float *a, *b, *mask, *mean, *k, *m, *shift;
+  float *out, *parts, *parts2;
+  int mode, c, relu;
+  long rows, blocks, rows_per_task;
 } bn_job;
 
 static void bn_block_sums(void *arg, long task) {
   const bn_job *j = arg;
   const int c = j->c;
-  const long blocks = (j->rows + BN_BLOCK - 1) / BN_BLOCK;
-  for (long blk = task * BN_BLOCKS_PER_TASK; blk < (task + 1) * BN_BLOCKS_PER_TASK && blk < blocks; blk++) {
-    float *part = j->parts + blk * c;
+  for (long blk = task * BN_BLOCKS_PER_TASK; blk < (task + 1) * BN_BLOCKS_PER_TASK && blk < j->blocks; blk++) {
+    float *part = j->parts + blk * c, *part2 = j->parts2 + blk * c;
     const long r0 = blk * BN_BLOCK, r1 = r0 + BN_BLOCK < j->rows ? r0 + BN_BLOCK : j->rows;
-    for (int ch = 0; ch < c; ch++) part[ch] = 0;
+    for (int ch = 0; ch < c; ch++) part[ch] = part2[ch] = 0;
     for (long r = r0; r < r1; r++) {
-      const float *ar = j->a + r * c;
-      const float *br = j->b ? j->b + r * c : NULL;
+      const float *ar = j->a + r * c, *br = j->mode == 2 ? j->b + r * c : NULL, *mr = j->mask ? j->mask + r * c : NULL;
       if (j->mode == 0)
         for (int ch = 0; ch < c; ch++) part[ch] += ar[ch];
       else if (j->mode == 1)
@@ -978,20 +978,32 @@ static void bn_block_sums(void *arg, long task) {
           const float d = ar[ch] - j->mean[ch];
           part[ch] += d * d;
         }
+      else if (!j->mask)
+        for (int ch = 0; ch < c; ch++) {
+          part[ch] += ar[ch];
+          part2[ch] += ar[ch] * (br[ch] - j->mean[ch]);
+        }
       else
-        for (int ch = 0; ch < c; ch++) part[ch] += ar[ch] * (br[ch] - j->mean[ch]);
+        for (int ch = 0; ch < c; ch++) {
+          const float g = mr[ch] > 0 ? ar[ch] : 0.0f; /* through the fused ReLU, as reluBackward */
+          part[ch] += g;
+          part2[ch] += g * (br[ch] - j->mean[ch]);
+        }
     }
   }
 }
 
-/* sums[ch] over all rows for j's mode. */
-static void channel_sums(bn_job *j, int mode, double *sums) {
-  const long blocks = (j->rows + BN_BLOCK - 1) / BN_BLOCK;
+/* sums[ch] (and for mode 2 sums2[ch]) over all rows for j's mode. */
+static void channel_sums(bn_job *j, int mode, double *sums, double *sums2) {
   j->mode = mode;
-  parallel_for((blocks + BN_BLOCKS_PER_TASK - 1) / BN_BLOCKS_PER_TASK, bn_block_sums, j);
+  parallel_for((j->blocks + BN_BLOCKS_PER_TASK - 1) / BN_BLOCKS_PER_TASK, bn_block_sums, j);
   for (int ch = 0; ch < j->c; ch++) sums[ch] = 0;
-  for (long blk = 0; blk < blocks; blk++)
+  for (long blk = 0; blk < j->blocks; blk++)
     for (int ch = 0; ch < j->c; ch++) sums[ch] += j->parts[blk * j->c + ch];
+  if (mode != 2) return;
+  for (int ch = 0; ch < j->c; ch++) sums2[ch] = 0;
+  for (long blk = 0; blk < j->blocks; blk++)
+    for (int ch = 0; ch < j->c; ch++) sums2[ch] += j->parts2[blk * j->c + ch];
 }
 
 static void bn_normalize_rows(void *arg, long task) {
@@ -1001,7 +1013,13 @@ static void bn_normalize_rows(void *arg, long task) {
   for (long r = task * j->rows_per_task; r < r1; r++) {
     const float *xr = j->a + r * c;
     float *yr = j->out + r * c;
-    for (int ch = 0; ch < c; ch++) yr[ch] = xr[ch] * j->k[ch] + j->shift[ch];
+    if (!j->relu)
+      for (int ch = 0; ch < c; ch++) yr[ch] = xr[ch] * j->k[ch] + j->shift[ch];
+    else
+      for (int ch = 0; ch < c; ch++) {
+        const float v = xr[ch] * j->k[ch] + j->shift[ch];
+        yr[ch] = v < 0 ? 0.0f : v; /* NaN stays NaN, as tfjs's Relu */
+      }
   }
 }
 
@@ -1012,63 +1030,70 @@ static void bn_gradient_rows(void *arg, long task) {
   for (long r = task * j->rows_per_task; r < r1; r++) {
     const float *dyr = j->a + r * c, *xr = j->b + r * c;
     float *dxr = j->out + r * c;
-    for (int ch = 0; ch < c; ch++) dxr[ch] = j->k[ch] * dyr[ch] - j->m[ch] * (xr[ch] - j->mean[ch]) - j->shift[ch];
+    if (!j->mask)
+      for (int ch = 0; ch < c; ch++) dxr[ch] = j->k[ch] * dyr[ch] - j->m[ch] * (xr[ch] - j->mean[ch]) - j->shift[ch];
+    else {
+      const float *mr = j->mask + r * c;
+      for (int ch = 0; ch < c; ch++) {
+        const float g = mr[ch] > 0 ? dyr[ch] : 0.0f;
+        dxr[ch] = j->k[ch] * g - j->m[ch] * (xr[ch] - j->mean[ch]) - j->shift[ch];
+      }
+    }
   }
 }
 
-/* A job over x [rows, c] with room for its block sums and 3 per-channel vectors; NULL without memory. */
+/* A job over x [rows, c] with room for two sets of block sums and 3 per-channel vectors; NULL without memory. */
 static float *bn_job_init(bn_job *j, long rows, int c) {
   const long blocks = (rows + BN_BLOCK - 1) / BN_BLOCK;
-  float *mem = malloc(sizeof(float) * ((size_t)blocks * c + 3 * (size_t)c));
-  *j = (bn_job){.parts = mem, .c = c, .rows = rows};
+  float *mem = malloc(sizeof(float) * (2 * (size_t)blocks * c + 3 * (size_t)c));
+  *j = (bn_job){.parts = mem, .parts2 = mem ? mem + blocks * c : NULL, .c = c, .rows = rows, .blocks = blocks};
   j->rows_per_task = ELEMENTWISE_GRAIN / c > 0 ? ELEMENTWISE_GRAIN / c : 1;
   return mem;
 }
 
-/* y = (x - mean) * (gamma * invStd) + beta; mean and biased variance returned for the running update. */
-static int batch_norm_forward(const float *x, const float *gamma, const float *beta, float epsilon, long rows, int c, float *y, float *mean,
-                              float *variance, float *inv_std) {
+/* y = (x - mean) * (gamma * invStd) + beta, then max(y, 0) with relu; mean and biased variance returned for the running update. */
+static int batch_norm_forward(const float *x, const float *gamma, const float *beta, float epsilon, long rows, int c, int relu, float *y,
+                              float *mean, float *variance, float *inv_std) {
   bn_job j;
   double *sums = malloc(sizeof(double) * c);
   float *mem = bn_job_init(&j, rows, c);
   if (!sums || !mem) return free(sums), free(mem), 0;
-  float *scale = mem + (rows + BN_BLOCK - 1) / BN_BLOCK * c, *shift = scale + c;
+  float *scale = mem + 2 * j.blocks * c, *shift = scale + c;
   j.a = x;
-  channel_sums(&j, 0, sums);
+  channel_sums(&j, 0, sums, NULL);
   for (int ch = 0; ch < c; ch++) mean[ch] = (float)(sums[ch] / rows);
   j.mean = mean;
-  channel_sums(&j, 1, sums);
+  channel_sums(&j, 1, sums, NULL);
   for (int ch = 0; ch < c; ch++) {
     variance[ch] = (float)(sums[ch] / rows);
     inv_std[ch] = (float)(1.0 / sqrt((double)variance[ch] + epsilon));
     scale[ch] = gamma[ch] * inv_std[ch];
     shift[ch] = beta[ch] - mean[ch] * scale[ch];
   }
-  j.k = scale, j.shift = shift, j.out = y;
+  j.k = scale, j.shift = shift, j.out = y, j.relu = relu;
   parallel_for(task_count(rows, j.rows_per_task), bn_normalize_rows, &j);
   free(sums), free(mem);
   return 1;
 }
 
 /*
- * dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * invStd * (dy - (dbeta + xhat * dgamma) / rows),
- * with xhat = (x - mean) * invStd recomputed from the saved input.
+ * dbeta = sum g, dgamma = sum g * xhat, dx = gamma * invStd * (g - (dbeta + xhat * dgamma) / rows),
+ * with xhat = (x - mean) * invStd recomputed from the saved input and g the gradient reaching
+ * BatchNorm: dy, or with `mask` (the output of a forward with relu) dy where mask > 0, else 0.
  */
-static int batch_norm_backward(const float *dy, const float *x, const float *gamma, const float *mean, const float *inv_std, long rows, int c,
-                               float *dx, float *dgamma, float *dbeta) {
+static int batch_norm_backward(const float *dy, const float *mask, const float *x, const float *gamma, const float *mean, const float *inv_std,
+                               long rows, int c, float *dx, float *dgamma, float *dbeta) {
   bn_job j;
-  double *sums = malloc(sizeof(double) * c);
+  double *sums = malloc(sizeof(double) * 2 * c);
   float *mem = bn_job_init(&j, rows, c);
   if (!sums || !mem) return free(sums), free(mem), 0;
-  float *k = mem + (rows + BN_BLOCK - 1) / BN_BLOCK * c, *a = k + c, *b = a + c;
-  j.a = dy;
-  channel_sums(&j, 0, sums);
-  for (int ch = 0; ch < c; ch++) dbeta[ch] = (float)sums[ch];
-  j.b = x, j.mean = mean;
-  channel_sums(&j, 2, sums);
+  float *k = mem + 2 * j.blocks * c, *a = k + c, *b = a + c;
+  j.a = dy, j.mask = mask, j.b = x, j.mean = mean;
+  channel_sums(&j, 2, sums, sums + c);
   for (int ch = 0; ch < c; ch++) {
-    dgamma[ch] = (float)(sums[ch] * inv_std[ch]);
-    /* dx = k * dy - a * (x - mean) - b, k = gamma * invStd, a = k * invStd * dgamma / rows, b = k * dbeta / rows */
+    dbeta[ch] = (float)sums[ch];
+    dgamma[ch] = (float)(sums[c + ch] * inv_std[ch]);
+    /* dx = k * g - a * (x - mean) - b, k = gamma * invStd, a = k * invStd * dgamma / rows, b = k * dbeta / rows */
     k[ch] = gamma[ch] * inv_std[ch];
     a[ch] = (float)((double)k[ch] * inv_std[ch] * dgamma[ch] / rows);
     b[ch] = (float)((double)k[ch] * dbeta[ch] / rows);
@@ -1345,37 +1370,43 @@ static int float_args(napi_env env, napi_value *argv, int count, const char *nam
   return 1;
 }
 
-/* batchNormForward(x, gamma, beta, y, mean, variance, invStd, epsilon) over x's last axis (gamma's length) */
+/* batchNormForward(x, gamma, beta, y, mean, variance, invStd, epsilon, relu) over x's last axis (gamma's length) */
 static napi_value js_batch_norm_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *d[7];
   size_t len[7];
   double epsilon;
-  if (argc != 8 || napi_get_value_double(env, argv[7], &epsilon) != napi_ok) return fail(env, "batchNormForward: expected 7 Float32Arrays and epsilon");
+  bool relu;
+  if (argc != 9 || napi_get_value_double(env, argv[7], &epsilon) != napi_ok || napi_get_value_bool(env, argv[8], &relu) != napi_ok)
+    return fail(env, "batchNormForward: expected 7 Float32Arrays, epsilon and relu (a boolean)");
   if (!float_args(env, argv, 7, "batchNormForward", d, len)) return NULL;
   const size_t c = len[1];
   if (c == 0 || len[0] % c || len[2] != c || len[3] != len[0] || len[4] != c || len[5] != c || len[6] != c)
     return fail(env, "batchNormForward: x and y must be [rows, C], the others [C]");
-  if (!batch_norm_forward(d[0], d[1], d[2], (float)epsilon, (long)(len[0] / c), (int)c, d[3], d[4], d[5], d[6]))
+  if (!batch_norm_forward(d[0], d[1], d[2], (float)epsilon, (long)(len[0] / c), (int)c, relu, d[3], d[4], d[5], d[6]))
     return fail(env, "batchNormForward: out of memory");
   return NULL;
 }
 
-/* batchNormBackward(dy, x, gamma, mean, invStd, dx, dgamma, dbeta) */
+/* batchNormBackward(dy, x, gamma, mean, invStd, dx, dgamma, dbeta, mask: Float32Array | null) */
 static napi_value js_batch_norm_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *d[8];
-  size_t len[8];
-  if (argc != 8) return fail(env, "batchNormBackward: expected 8 Float32Arrays");
-  if (!float_args(env, argv, 8, "batchNormBackward", d, len)) return NULL;
+  float *d[9] = {NULL};
+  size_t len[9] = {0};
+  napi_valuetype mask_type;
+  if (argc != 9 || napi_typeof(env, argv[8], &mask_type) != napi_ok)
+    return fail(env, "batchNormBackward: expected 8 Float32Arrays and a mask (Float32Array or null)");
+  const int masked = mask_type != napi_null;
+  if (!float_args(env, argv, masked ? 9 : 8, "batchNormBackward", d, len)) return NULL;
   const size_t c = len[2];
-  if (c == 0 || len[0] % c || len[1] != len[0] || len[3] != c || len[4] != c || len[5] != len[0] || len[6] != c || len[7] != c)
-    return fail(env, "batchNormBackward: dy, x and dx must be [rows, C], the others [C]");
-  if (!batch_norm_backward(d[0], d[1], d[2], d[3], d[4], (long)(len[0] / c), (int)c, d[5], d[6], d[7]))
+  if (c == 0 || len[0] % c || len[1] != len[0] || len[3] != c || len[4] != c || len[5] != len[0] || len[6] != c || len[7] != c ||
+      (masked && len[8] != len[0]))
+    return fail(env, "batchNormBackward: dy, x, dx and the mask must be [rows, C], the others [C]");
+  if (!batch_norm_backward(d[0], d[8], d[1], d[2], d[3], d[4], (long)(len[0] / c), (int)c, d[5], d[6], d[7]))
     return fail(env, "batchNormBackward: out of memory");
   return NULL;
 }

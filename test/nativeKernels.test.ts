@@ -30,6 +30,7 @@ import { RELU_BACKWARD_KERNEL } from '../src/backend/nativeRelu';
 import { ReLU } from '../src/nn/activation';
 import { seededTensor, useBackend } from './helpers';
 import { BatchNorm } from '../src/nn/batchNorm';
+import { Sequential } from '../src/nn/sequential';
 import { BATCH_NORM_FORWARD_KERNEL } from '../src/backend/nativeBatchNorm';
 import { MAX_POOL_BACKWARD_KERNEL, MAX_POOL_FORWARD_KERNEL } from '../src/backend/nativeMaxPool';
 import { MaxPool } from '../src/nn/pooling';
@@ -273,6 +274,57 @@ test('native BatchNorm kernels equal the tfjs-op BatchNorm on the cpu backend (o
   }
 });
 
+/**
+ * Sequential [BatchNorm, ReLU] in train mode (with `fused` the ReLU runs inside BatchNorm's kernels,
+ * else the two layers run on their own): output, gradients of x, gamma and beta, running statistics.
+ */
+function batchNormReluStep(shape: number[], fused: boolean): Float32Array[] {
+  const bn = new BatchNorm('bn', shape[shape.length - 1]!);
+  const relu = new ReLU('relu');
+  const net = new Sequential('net', [bn, relu]);
+  const forward = (x: tf.Tensor): tf.Tensor => (fused ? net.forward(x, TRAIN) : relu.forward(bn.forward(x, TRAIN), TRAIN));
+  const x = seededTensor(shape, 31, 2);
+  const r = seededTensor(shape, 32);
+  bn.gamma.variable.assign(seededTensor([bn.channels], 33));
+  bn.beta.variable.assign(seededTensor([bn.channels], 34));
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(forward(x), r)) as tf.Scalar, [bn.gamma.variable, bn.beta.variable]);
+  const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(forward(xx), r)))(x);
+  const y = tf.tidy(() => forward(x));
+  const out = [y, value, grads[bn.gamma.variable.name]!, grads[bn.beta.variable.name]!, dx, bn.runningMean, bn.runningVar].map(
+    (t) => t.dataSync() as Float32Array,
+  );
+  tf.dispose([x, r, y, value, dx, ...Object.values(grads)]);
+  bn.dispose();
+  return out;
+}
+
+test(
+  'BatchNorm -> ReLU fused in train mode: the same bits as the two layers on their own (output, every gradient, running statistics)',
+  { skip },
+  async () => {
+    await useBackend('wasm');
+    for (const shape of [
+      [6, 5, 7, 13],
+      [2, 33, 31, 64],
+    ]) {
+      const separate = batchNormReluStep(shape, false);
+      let fused: Float32Array[] = [];
+      const profile = await tf.profile(() => {
+        fused = batchNormReluStep(shape, true);
+      });
+      const ran = new Set(profile.kernels.map((k) => k.name));
+      assert.ok(!ran.has('Relu') && !ran.has(RELU_BACKWARD_KERNEL), 'no separate ReLU kernel ran');
+      assert.ok(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0), 'the ReLU clipped part of the output');
+      fused.forEach((f, i) => assert.deepEqual(bits(f), bits(separate[i]!), `[${shape}] output ${i}`));
+    }
+    // eval mode never fuses; a layer that cannot fuse is left alone
+    const bn = new BatchNorm('bn', 3);
+    assert.equal(bn.fusesRelu(TRAIN), true);
+    assert.equal(bn.fusesRelu({ training: false }), false);
+    bn.dispose();
+  },
+);
+
 /** Train-mode MaxPool output and input gradient on the active backend (ties: a quarter of the inputs share one value). */
 function maxPoolStep(shape: [number, number, number, number], size: number, stride: number, pad: 'same' | 'valid'): Float32Array[] {
   const pool = new MaxPool('pool', size, stride, pad);
@@ -404,8 +456,13 @@ function everyKernelOnce(): Float32Array[] {
   const dy = rng.normalArray(rows * c);
   const gamma = rng.normalArray(c);
   const bn = [rows * c, c, c, c, rows * c, c, c].map((n) => new Float32Array(n));
-  native.batchNormForward(x, gamma, rng.normalArray(c), bn[0]!, bn[1]!, bn[2]!, bn[3]!, 1e-5);
-  native.batchNormBackward(dy, x, gamma, bn[1]!, bn[3]!, bn[4]!, bn[5]!, bn[6]!);
+  const beta = rng.normalArray(c);
+  native.batchNormForward(x, gamma, beta, bn[0]!, bn[1]!, bn[2]!, bn[3]!, 1e-5, false);
+  native.batchNormBackward(dy, x, gamma, bn[1]!, bn[3]!, bn[4]!, bn[5]!, bn[6]!, null);
+  // with a ReLU fused after it: forward output, then the backward masked by it
+  const fused = [rows * c, c, c, c, rows * c, c, c].map((n) => new Float32Array(n));
+  native.batchNormForward(x, gamma, beta, fused[0]!, fused[1]!, fused[2]!, fused[3]!, 1e-5, true);
+  native.batchNormBackward(dy, x, gamma, fused[1]!, fused[3]!, fused[4]!, fused[5]!, fused[6]!, fused[0]!);
   const relu = new Float32Array(x.length);
   native.reluBackward(dy, x, relu);
   const reluForward = new Float32Array(x.length);
@@ -418,7 +475,7 @@ function everyKernelOnce(): Float32Array[] {
   const pool = { n: 4, h: 31, w: 29, c: 17, oh: 16, ow: 15, o: 17, kh: 3, kw: 3, strides: [2, 2], dilations: [1, 1], padTopLeft: [1, 1] } as const;
   const pooled = new Float32Array(pool.n * pool.oh * pool.ow * pool.c);
   native.maxPoolForward(rng.normalArray(pool.n * pool.h * pool.w * pool.c), pooled, new Int32Array(pooled.length), pool);
-  return [...out, ...bn, relu, reluForward, sum, p, buf, pooled];
+  return [...out, ...bn, ...fused, relu, reluForward, sum, p, buf, pooled];
 }
 
 const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);

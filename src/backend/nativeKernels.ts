@@ -55,7 +55,10 @@ export interface NativeKernels {
   inputGradient(dy: Float32Array, w: Float32Array, out: Float32Array, g: NativeConvGeometry): void;
   /** dW [kh, kw, c, o] from x [n, h, w, c] and dy [n, oh, ow, o]. */
   filterGradient(x: Float32Array, dy: Float32Array, out: Float32Array, g: NativeConvGeometry): void;
-  /** Train-mode BatchNorm over x's last axis (C = gamma's length): y, batch mean, biased variance, 1 / sqrt(variance + epsilon). */
+  /**
+   * Train-mode BatchNorm over x's last axis (C = gamma's length): y, batch mean, biased variance,
+   * 1 / sqrt(variance + epsilon); with `relu`, y = max(BatchNorm(x), 0) in the same pass.
+   */
   batchNormForward(
     x: Float32Array,
     gamma: Float32Array,
@@ -65,8 +68,12 @@ export interface NativeKernels {
     variance: Float32Array,
     invStd: Float32Array,
     epsilon: number,
+    relu: boolean,
   ): void;
-  /** batchNormForward's gradient: dx, dgamma, dbeta from dy and the forward's x, gamma, mean, invStd. */
+  /**
+   * batchNormForward's gradient: dx, dgamma, dbeta from dy and the forward's x, gamma, mean,
+   * invStd; `mask` is the forward's y when it ran with `relu` (dy counts where y > 0), else null.
+   */
   batchNormBackward(
     dy: Float32Array,
     x: Float32Array,
@@ -76,6 +83,7 @@ export interface NativeKernels {
     dx: Float32Array,
     dgamma: Float32Array,
     dbeta: Float32Array,
+    mask: Float32Array | null,
   ): void;
   /**
    * Max pooling of x [n, h, w, c] into y [n, oh, ow, c] (the geometry's o = c, kh x kw window),

@@ -9,7 +9,7 @@
  *   variance (n / (n - 1)), as PyTorch does.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, makeState, NamedVariable, Param } from './layer';
+import { cloneVariable, ForwardContext, Layer, makeParam, makeState, NamedVariable, Param, ReluFusing } from './layer';
 import { constant } from './init';
 import { expectLastDim, expectRank } from './shape';
 import { BATCH_NORM_BACKWARD_KERNEL, BATCH_NORM_FORWARD_KERNEL } from '../backend/nativeBatchNorm';
@@ -29,10 +29,22 @@ export interface BatchNormConfig {
   readonly momentum: number;
 }
 
-/** Shared by plain and late-phase BatchNorm: one implementation of the math and the running update. */
+/**
+ * Whether BatchNorm applies a ReLU that follows it itself (ForwardContext.reluAfter): in train mode
+ * where the fused kernels run, whose passes take the ReLU and its gradient along.
+ */
+export function batchNormFusesRelu(ctx: ForwardContext): boolean {
+  return ctx.training && tf.getKernel(BATCH_NORM_FORWARD_KERNEL, tf.getBackend()) !== undefined;
+}
+
+/** Shared by plain and late-phase BatchNorm: one implementation of the math and the running update (then a ReLU with ctx.reluAfter). */
 export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNormConfig, ctx: ForwardContext): tf.Tensor {
-  if (!ctx.training) return batchNormEval(x, t.gamma, t.beta, t.runningMean, t.runningVar, cfg.epsilon);
-  return batchNormTrain(x, t.gamma, t.beta, cfg.epsilon, (mean, variance, n) => {
+  const relu = ctx.reluAfter === true;
+  if (!ctx.training) {
+    const y = batchNormEval(x, t.gamma, t.beta, t.runningMean, t.runningVar, cfg.epsilon);
+    return relu ? tf.tidy(() => tf.relu(y)) : y;
+  }
+  return batchNormTrain(x, t.gamma, t.beta, cfg.epsilon, relu, (mean, variance, n) => {
     const m = ctx.runningMomentum ?? cfg.momentum;
     const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
     t.runningMean.assign(tf.add(tf.mul(t.runningMean, 1 - m), tf.mul(mean, m)));
@@ -46,6 +58,7 @@ type TrainNormalize = (
   gamma: tf.Tensor,
   beta: tf.Tensor,
   epsilon: number,
+  relu: boolean,
   onStatistics: (mean: tf.Tensor, variance: tf.Tensor, count: number) => void,
 ) => tf.Tensor;
 
@@ -54,28 +67,32 @@ type TrainNormalize = (
  *   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma / sigma * (dy - (dbeta + xhat * dgamma) / M).
  * Fused kernels where the backend has them, else tfjs ops.
  */
-const batchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, onStatistics) => {
+const batchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, relu, onStatistics) => {
   return tf.getKernel(BATCH_NORM_FORWARD_KERNEL, tf.getBackend())
-    ? fusedBatchNormTrain(x, gamma, beta, epsilon, onStatistics)
-    : compositeBatchNormTrain(x, gamma, beta, epsilon, onStatistics);
+    ? fusedBatchNormTrain(x, gamma, beta, epsilon, relu, onStatistics)
+    : compositeBatchNormTrain(x, gamma, beta, epsilon, relu, onStatistics);
 };
 
 /**
  * The same with the backend's fused kernels (src/backend/nativeBatchNorm.ts): one forward and one
- * backward kernel; the backward recomputes xhat from the saved input instead of saving xhat.
+ * backward kernel; the backward recomputes xhat from the saved input instead of saving xhat. With
+ * `relu` both kernels include the ReLU (its gradient masked by the saved output, as ReLU's own).
  */
-const fusedBatchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, onStatistics) => {
+const fusedBatchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, relu, onStatistics) => {
   const count = x.size / x.shape[x.rank - 1]!;
   const normalize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const [y, mean, variance, invStd] = tf.engine().runKernel(BATCH_NORM_FORWARD_KERNEL, { x: xIn, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
+    const [y, mean, variance, invStd] = tf
+      .engine()
+      .runKernel(BATCH_NORM_FORWARD_KERNEL, { x: xIn, gamma: g, beta: b }, { epsilon, relu }) as tf.Tensor[];
     onStatistics(mean!, variance!, count);
-    save([xIn, g, mean!, invStd!]);
+    save(relu ? [xIn, g, mean!, invStd!, y!] : [xIn, g, mean!, invStd!]);
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, gs, ms, is] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        return tf.engine().runKernel(BATCH_NORM_BACKWARD_KERNEL, { dy, x: xs, gamma: gs, mean: ms, invStd: is }) as tf.Tensor[];
+        const [xs, gs, ms, is, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const inputs = { dy, x: xs, gamma: gs, mean: ms, invStd: is, ...(ys ? { y: ys } : {}) };
+        return tf.engine().runKernel(BATCH_NORM_BACKWARD_KERNEL, inputs) as tf.Tensor[];
       },
     };
   });
@@ -87,7 +104,7 @@ const fusedBatchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, onStatisti
  * size of x, which cost more than the arithmetic (bench/README.md#batchnorm-backward): hence the
  * written-out backward.
  */
-const compositeBatchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, onStatistics) => {
+const compositeBatchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, relu, onStatistics) => {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   const normalize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -110,7 +127,8 @@ const compositeBatchNormTrain: TrainNormalize = (x, gamma, beta, epsilon, onStat
       },
     };
   });
-  return normalize(x, gamma, beta);
+  const y = normalize(x, gamma, beta);
+  return relu ? tf.relu(y) : y;
 };
 
 export function batchNormEval(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: number): tf.Tensor {
@@ -127,7 +145,7 @@ export function checkBatchNormInput(name: string, channels: number, input: reado
 }
 
 /** Plain BatchNorm layer: what a late-phase BatchNorm folds into. */
-export class BatchNorm implements Layer {
+export class BatchNorm implements Layer, ReluFusing {
   readonly kind = 'batchnorm';
   readonly gamma: Param;
   readonly beta: Param;
@@ -158,6 +176,10 @@ export class BatchNorm implements Layer {
 
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return batchNormForward(x, this.tensors, this.config, ctx);
+  }
+
+  fusesRelu(ctx: ForwardContext): boolean {
+    return batchNormFusesRelu(ctx);
   }
 
   params(): Param[] {

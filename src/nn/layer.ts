@@ -12,6 +12,21 @@ export interface ForwardContext {
    * statistics this batch's own (SWA's BatchNorm recompute builds an exact cumulative mean from them).
    */
   readonly runningMomentum?: number;
+  /**
+   * Set by Sequential for a layer whose `fusesRelu` says yes and that a ReLU follows: the layer
+   * applies that ReLU inside its own kernels (one memory pass fewer each way) and Sequential skips it.
+   */
+  readonly reluAfter?: boolean;
+}
+
+/** A layer that can apply a following ReLU itself (BatchNorm in train mode, on the native kernels). */
+export interface ReluFusing {
+  fusesRelu(ctx: ForwardContext): boolean;
+}
+
+export function fusesRelu(layer: Layer, ctx: ForwardContext): boolean {
+  const fusing = layer as Layer & Partial<ReluFusing>;
+  return typeof fusing.fusesRelu === 'function' && fusing.fusesRelu(ctx);
 }
 
 export const TRAIN: ForwardContext = { training: true };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, Layer, NamedVariable, Param } from './layer';
+import { ForwardContext, fusesRelu, Layer, NamedVariable, Param } from './layer';
+import { ReLU } from './activation';
 
 /** Layers applied one after another. */
 export class Sequential implements Layer {
@@ -13,9 +14,16 @@ export class Sequential implements Layer {
     return this.layers.reduce<number[]>((shape, layer) => layer.outputShape(shape), [...input]);
   }
 
+  /** Applies the layers in order; a ReLU right after a layer that can fuse it runs inside that layer. */
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     let h = x;
-    for (const layer of this.layers) h = layer.forward(h, ctx);
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i]!;
+      if (this.layers[i + 1] instanceof ReLU && fusesRelu(layer, ctx)) {
+        h = layer.forward(h, { ...ctx, reluAfter: true });
+        i++; // that ReLU ran inside `layer`
+      } else h = layer.forward(h, ctx);
+    }
     return h;
   }
 

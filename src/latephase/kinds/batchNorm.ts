@@ -4,8 +4,8 @@
  * outputs. Fold option `batchNorm`: 'exact' (default) or 'mean'.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext } from '../../nn/layer';
-import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../../nn/batchNorm';
+import { ForwardContext, ReluFusing } from '../../nn/layer';
+import { BatchNorm, batchNormForward, BatchNormConfig, batchNormFusesRelu, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../../nn/batchNorm';
 import { constant } from '../../nn/init';
 import { FoldOptions } from '../latePhaseLayer';
 import { MemberLayer } from '../memberLayer';
@@ -20,7 +20,7 @@ const BATCHNORM_FOLD: FoldOptionSpec = {
 type BnTensor = 'gamma' | 'beta' | 'runningMean' | 'runningVar';
 type FoldedTensors = Record<'gamma' | 'beta' | 'mean' | 'variance', tf.Tensor>;
 
-export class LatePhaseBatchNorm extends MemberLayer<BnTensor> {
+export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFusing {
   readonly kind = 'latephase-batchnorm';
   readonly latePhaseKind = 'batchnorm';
   readonly config: BatchNormConfig;
@@ -45,6 +45,11 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> {
 
   protected forwardMember(x: tf.Tensor, member: Record<BnTensor, tf.Variable>, ctx: ForwardContext): tf.Tensor {
     return batchNormForward(x, member, this.config, ctx);
+  }
+
+  /** A selected member trains through the fused kernels, a following ReLU included. */
+  fusesRelu(ctx: ForwardContext): boolean {
+    return this.members.selected !== 'average' && batchNormFusesRelu(ctx);
   }
 
   fold(options: FoldOptions): BatchNorm {
