@@ -35,15 +35,8 @@ function syntheticData(model: Model, rows: number, classes: number): Dataset {
 }
 
 /** Median time (ms) of one training step on the trainer's own path (see trainingStepTimes). */
-export async function trainingStepMs(
-  model: Model,
-  batch: number,
-  steps: number,
-  latePhaseK = 0,
-  warmup = 3,
-  parallel?: DataParallelOptions,
-): Promise<number> {
-  return median(await trainingStepTimes(model, batch, steps, latePhaseK, warmup, parallel));
+export async function trainingStepMs(...args: Parameters<typeof trainingStepTimes>): Promise<number> {
+  return median(await trainingStepTimes(...args));
 }
 
 /**
