@@ -317,11 +317,21 @@ test(
       assert.ok(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0), 'the ReLU clipped part of the output');
       fused.forEach((f, i) => assert.deepEqual(bits(f), bits(separate[i]!), `[${shape}] output ${i}`));
     }
-    // eval mode never fuses; a layer that cannot fuse is left alone
+    // eval mode never fuses, nor does a backend without the fused kernels; asked anyway, BatchNorm applies the ReLU after itself
     const bn = new BatchNorm('bn', 3);
     assert.equal(bn.fusesRelu(TRAIN), true);
     assert.equal(bn.fusesRelu({ training: false }), false);
+    await useBackend('cpu');
+    assert.equal(bn.fusesRelu(TRAIN), false);
+    const x = seededTensor([4, 5, 3], 35, 2);
+    for (const training of [true, false]) {
+      const separate = tf.tidy(() => tf.relu(bn.forward(x, { training })).arraySync());
+      const asked = tf.tidy(() => bn.forward(x, { training, reluAfter: true }).arraySync());
+      assert.deepEqual(asked, separate, `training: ${training}`);
+    }
+    x.dispose();
     bn.dispose();
+    await useBackend('wasm');
   },
 );
 

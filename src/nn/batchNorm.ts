@@ -41,8 +41,8 @@ export function batchNormFusesRelu(ctx: ForwardContext): boolean {
 export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNormConfig, ctx: ForwardContext): tf.Tensor {
   const relu = ctx.reluAfter === true;
   if (!ctx.training) {
-    const y = batchNormEval(x, t.gamma, t.beta, t.runningMean, t.runningVar, cfg.epsilon);
-    return relu ? tf.tidy(() => tf.relu(y)) : y;
+    const evaluate = (): tf.Tensor => batchNormEval(x, t.gamma, t.beta, t.runningMean, t.runningVar, cfg.epsilon);
+    return relu ? tf.tidy(() => tf.relu(evaluate())) : evaluate();
   }
   return batchNormTrain(x, t.gamma, t.beta, cfg.epsilon, relu, (mean, variance, n) => {
     const m = ctx.runningMomentum ?? cfg.momentum;
