@@ -459,6 +459,13 @@ typedef struct {
   atomic_int failed;
 } winograd_job;
 
+/* Tile `tile`'s image and tile row and column (tiles run along rows, then down, then over images). */
+static inline void tile_position(const winograd_job *j, long tile, int *b, int *ty, int *tx) {
+  *tx = (int)(tile % j->tiles_x);
+  *ty = (int)(tile / j->tiles_x % j->tiles_y);
+  *b = (int)(tile / ((long)j->tiles_x * j->tiles_y));
+}
+
 /*
  * Where the transformed patches go: [pos][t][c] for the forward GEMM, or packed for the filter
  * gradient's rank updates, [pos][channel group][t][RB] over channels [c_lo, c_hi).
@@ -487,8 +494,8 @@ static void winograd_input(const winograd_job *j, long t0, int count, const patc
   const conv_geometry *g = j->g;
   const int c = g->c;
   for (int t = 0; t < count; t++) {
-    const long tile = t0 + t;
-    const int tx = (int)(tile % j->tiles_x), ty = (int)(tile / j->tiles_x % j->tiles_y), b = (int)(tile / ((long)j->tiles_x * j->tiles_y));
+    int b, ty, tx;
+    tile_position(j, t0 + t, &b, &ty, &tx);
     /* offsets of the patch's cells in x; -1 outside */
     long cell[4][4];
     for (int i = 0; i < 4; i++)
@@ -522,8 +529,8 @@ static void winograd_output(const winograd_job *j, long t0, int count, const flo
   const int o = g->o, block = j->block;
   const long step = (long)block * o;
   for (int t = 0; t < count; t++) {
-    const long tile = t0 + t;
-    const int tx = (int)(tile % j->tiles_x), ty = (int)(tile / j->tiles_x % j->tiles_y), b = (int)(tile / ((long)j->tiles_x * j->tiles_y));
+    int b, ty, tx;
+    tile_position(j, t0 + t, &b, &ty, &tx);
     const int rows_out = 2 * ty + 1 < g->oh ? 2 : 1, cols_out = 2 * tx + 1 < g->ow ? 2 : 1;
     for (int o0 = 0; o0 < o; o0 += 16) {
       v16 q[2][4];
@@ -727,8 +734,8 @@ static void winograd_output_gradient(const winograd_job *j, const float *dy, lon
   const int o = g->o, block = j->block;
   const long step = (long)block * o;
   for (int t = 0; t < count; t++) {
-    const long tile = t0 + t;
-    const int tx = (int)(tile % j->tiles_x), ty = (int)(tile / j->tiles_x % j->tiles_y), b = (int)(tile / ((long)j->tiles_x * j->tiles_y));
+    int b, ty, tx;
+    tile_position(j, t0 + t, &b, &ty, &tx);
     const int second_row = 2 * ty + 1 < g->oh, second_col = 2 * tx + 1 < g->ow;
     const float *d00 = dy + (((long)b * g->oh + 2 * ty) * g->ow + 2 * tx) * o;
     for (int o0 = 0; o0 < o; o0 += 16) {
