@@ -19,8 +19,6 @@ export class MemberCycle {
   private readonly memberOpts: Sgd[];
   private accum: tf.Tensor[] | null = null;
 
-  private readonly k: number;
-
   constructor(
     /** The released model's groups (K = groups.count). */
     private readonly groups: MemberGroups,
@@ -29,8 +27,7 @@ export class MemberCycle {
     /** gammaTheta as configured: '1/K' means the mean over the members that contributed. */
     private readonly gammaTheta: number | '1/K',
   ) {
-    this.k = groups.count;
-    this.memberOpts = Array.from({ length: this.k }, () => new Sgd(memberConfig));
+    this.memberOpts = Array.from({ length: groups.count }, () => new Sgd(memberConfig));
   }
 
   /**
@@ -65,7 +62,7 @@ export class MemberCycle {
 
   /** Moves to the next member; after member K-1 the shared weights take their one step. */
   advance(sharedLr: number): void {
-    if (++this.member < this.k) return;
+    if (++this.member < this.groups.count) return;
     this.member = 0;
     this.stepShared(sharedLr);
   }
@@ -76,7 +73,7 @@ export class MemberCycle {
    */
   stepShared(lr: number): void {
     if (!this.accum) return;
-    const contributed = this.member === 0 ? this.k : this.member;
+    const contributed = this.member === 0 ? this.groups.count : this.member;
     const gamma = this.gammaTheta === '1/K' ? 1 / contributed : this.gammaTheta;
     this.sharedOpt.step(this.groups.shared, this.accum, lr, gamma);
     tf.dispose(this.accum);
