@@ -23,7 +23,6 @@ function readLines(file: string): string[] {
 
 export class MetricsLog {
   private readonly started: number;
-  private lastLoss = Number.NaN;
   private count = 0;
 
   /**
@@ -66,8 +65,7 @@ export class MetricsLog {
 
   /** A record whenever the trainer has read a new mean loss (each loss check). */
   step(s: StepInfo, lr: number): void {
-    if (Number.isNaN(s.recentLoss) || s.recentLoss === this.lastLoss) return;
-    this.lastLoss = s.recentLoss;
+    if (!s.lossChecked) return;
     this.write({
       kind: 'step',
       phase: s.phase,

@@ -123,6 +123,8 @@ export class DataParallelGradients implements GradientSource {
     private readonly data: Dataset,
     private readonly workers: GradientWorker[],
     private readonly ghostBatches: number,
+    /** Members the workers' models hold: they start with the model's (a resumed run's model is already released). */
+    private workerMembers: number,
   ) {}
 
   /** Start `opts.workers` workers and check that each rebuilt the model's exact tensors. */
@@ -147,7 +149,7 @@ export class DataParallelGradients implements GradientSource {
       ...(augment ? { augment } : {}),
     };
     const workers = Array.from({ length: opts.workers }, (_, i) => new GradientWorker(i + 1, setup));
-    const pool = new DataParallelGradients(new LocalGradients(x, y, ghostBatches, augment), data, workers, ghostBatches);
+    const pool = new DataParallelGradients(new LocalGradients(x, y, ghostBatches, augment), data, workers, ghostBatches, setup.members);
     try {
       await pool.checkWorkers(model, `the model rebuilt from recipe ${describeRecipe(opts.recipe)}`);
     } catch (err) {
@@ -164,7 +166,10 @@ export class DataParallelGradients implements GradientSource {
     for (const r of replies) if (r.status === 'fulfilled' && r.value.kind === 'ready') checkSameSignature(mine, r.value.signature, what);
   }
 
+  /** Bring the workers' models to the released structure, unless they started with it (a resumed run). */
   async released(model: Model, k: number): Promise<void> {
+    if (this.workerMembers === k) return;
+    this.workerMembers = k;
     for (const w of this.workers) w.send({ kind: 'release', k }, []);
     await this.checkWorkers(model, `the workers' model after release`);
   }

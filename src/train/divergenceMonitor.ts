@@ -14,6 +14,12 @@ export interface StepPlace {
   readonly member: number;
 }
 
+/** Losses added since the last check: their sum (finite) and where each was. */
+export interface PendingLosses {
+  readonly sum: number;
+  readonly places: readonly StepPlace[];
+}
+
 const where = (p: StepPlace): string => `epoch ${p.epoch + 1}, minibatch ${p.step + 1} (member ${p.member})`;
 
 /**
@@ -51,19 +57,40 @@ export class DivergenceMonitor {
 
   /** Mean loss and count since the last check; TrainingError naming the step, member or tensor on NaN/Inf. */
   check(): { mean: number; count: number } {
-    const [sum, firstBad] = tf.tidy(() => tf.stack([this.sum, this.firstBad]).dataSync());
-    const places = this.places;
+    const { sum, places } = this.settle();
     this.reset();
-    if (Number.isFinite(firstBad))
+    return { mean: sum / places.length, count: places.length };
+  }
+
+  /**
+   * The losses since the last check, checked finite (and every tensor with them) but kept pending:
+   * a checkpoint stores them, so that where its run checks the loss next, and the mean it logs
+   * there, do not depend on where it was stopped (see `restore`).
+   */
+  settle(): PendingLosses {
+    const places = this.places;
+    if (!places.length) return { sum: 0, places: [] };
+    const [sum, firstBad] = tf.tidy(() => tf.stack([this.sum, this.firstBad]).dataSync());
+    if (Number.isFinite(firstBad)) {
+      this.reset();
       throw new TrainingError(`training diverged: the loss became non-finite (NaN/Inf) at ${where(places[firstBad!]!)}; ${ADVICE}`);
+    }
     const now = places[places.length - 1]!;
     const tensor = firstNonFinite(this.model);
     if (tensor) {
+      this.reset();
       const since = this.lastChecked ? `after ${where(this.lastChecked)} and by ${where(now)}` : `by ${where(now)}`;
       throw new TrainingError(`training diverged ${since}: tensor '${tensor}' holds NaN/Inf; ${ADVICE}`);
     }
     this.lastChecked = now;
-    return { mean: sum! / places.length, count: places.length };
+    return { sum: sum!, places: [...places] };
+  }
+
+  /** Continue with the pending losses a checkpoint stored (their float32 sum is exact in a number). */
+  restore(pending: PendingLosses): void {
+    tf.dispose(this.sum);
+    this.sum = tf.scalar(pending.sum);
+    this.places = [...pending.places];
   }
 
   private reset(): void {

@@ -83,8 +83,10 @@ export interface StepInfo {
   readonly phase: 'plain' | 'late';
   /** Member trained on this minibatch (0 in the plain phase). */
   readonly member: number;
-  /** Mean loss over the minibatches since the previous loss check (NaN before the first). */
+  /** Mean loss over the minibatches between the previous loss check and the latest (NaN before the first). */
   readonly recentLoss: number;
+  /** Whether this minibatch ended with a loss check (so `recentLoss` is new). */
+  readonly lossChecked: boolean;
 }
 
 export interface EpochInfo {
@@ -165,6 +167,9 @@ export function checkTrainConfig(cfg: TrainConfig): void {
       );
   }
 }
+
+/** Let progress output and signals through. */
+const yieldToEvents = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** What one minibatch differentiates (shared parameters first, then the member's own) and the state it may update. */
 interface StepGroups {
@@ -273,10 +278,11 @@ export async function trainLatePhase(
     p.recentLoss = mean;
     p.epochSum += mean * count;
     p.epochCount += count;
-    await new Promise<void>((resolve) => setImmediate(resolve)); // let progress output and signals through
+    await yieldToEvents();
   };
   const offerCheckpoint = (reason: 'steps' | 'epoch' | 'stop', epoch: number, step: number): void => {
     if (!hooks.onCheckpoint) return;
+    const pendingLoss = losses.settle(); // a diverged run offers no checkpoint
     const tensors: NamedTensor[] = [
       ...withPrefix('opt.shared/', sharedOpt.momentum(trainedParams())),
       ...(cycle?.state() ?? []),
@@ -291,6 +297,7 @@ export async function trainLatePhase(
       released: cycle !== null,
       member: cycle?.member ?? 0,
       swaSnapshots: swa?.count ?? 0,
+      ...(pendingLoss.places.length > 0 && { pendingLoss }),
     };
     hooks.onCheckpoint({ position, tensors }, reason);
   };
@@ -304,6 +311,7 @@ export async function trainLatePhase(
       }
       sharedOpt.restoreMomentum(trainedParams(), tensorsUnder(resume.tensors, 'opt.shared/'));
       swa?.restore(tensorsUnder(resume.tensors, 'swa/'), resume.position.swaSnapshots);
+      if (resume.position.pendingLoss) losses.restore(resume.position.pendingLoss);
     }
     for (let e = 0; e < start.epoch; e++) shuffleRng.permutation(n); // replay the data order up to the resumed epoch
     for (let epoch = start.epoch; epoch < cfg.epochs; epoch++) {
@@ -336,8 +344,21 @@ export async function trainLatePhase(
         const stop = control.stopRequested?.() ?? false;
         const every = control.checkpointEvery ?? 0;
         const checkpointDue = !last && (stop || (every > 0 && p.minibatches % every === 0));
-        if (losses.due(last) || checkpointDue) await checkLosses();
-        hooks.onStep?.({ epoch, epochs: cfg.epochs, step, stepsPerEpoch, phase: c ? 'late' : 'plain', member, recentLoss: p.recentLoss });
+        // Loss checks fall where lossCheckEvery and epoch ends put them, never where a run was
+        // checkpointed or stopped: the metrics log of a resumed run equals an uninterrupted one's.
+        const lossChecked = losses.due(last);
+        if (lossChecked) await checkLosses();
+        else if (checkpointDue) await yieldToEvents();
+        hooks.onStep?.({
+          epoch,
+          epochs: cfg.epochs,
+          step,
+          stepsPerEpoch,
+          phase: c ? 'late' : 'plain',
+          member,
+          recentLoss: p.recentLoss,
+          lossChecked,
+        });
         if (last) {
           if (epoch === cfg.epochs - 1) c?.stepShared(lrShared); // a cycle the run's end leaves partial
           p.epochLoss.push(p.epochSum / Math.max(p.epochCount, 1));

@@ -5,6 +5,7 @@
  * replayed on resume.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { PendingLosses } from './divergenceMonitor';
 
 /** A tensor of training state, stored in a checkpoint beside the model's own. */
 export interface NamedTensor {
@@ -29,6 +30,8 @@ export interface TrainPosition {
   readonly recentLoss: number | null;
   readonly epochLoss: readonly number[];
   readonly swaSnapshots: number;
+  /** Losses added since the last loss check (absent in checkpoints written before it was stored: none). */
+  readonly pendingLoss?: PendingLosses;
 }
 
 /** Where a checkpoint stands, in words: 'the end of epoch 2' or 'epoch 3, minibatch 5' (1-based, the next to run). */
@@ -51,21 +54,34 @@ export function withPrefix(prefix: string, tensors: readonly NamedTensor[]): Nam
   return tensors.map((t) => ({ name: `${prefix}${t.name}`, tensor: t.tensor }));
 }
 
+const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+
 const COUNT_FIELDS = ['epoch', 'step', 'minibatches', 'sharedSteps', 'member', 'epochCount', 'swaSnapshots'] as const;
 
 /** What is wrong with a stored position (it comes from a file), or null when it is well-formed. */
 export function positionProblem(value: unknown): string | null {
   if (typeof value !== 'object' || value === null) return 'missing';
   const p = value as Record<string, unknown>;
-  for (const f of COUNT_FIELDS) if (!(Number.isSafeInteger(p[f]) && (p[f] as number) >= 0)) return `${f} is ${JSON.stringify(p[f])}, not a count`;
+  for (const f of COUNT_FIELDS) if (!isCount(p[f])) return `${f} is ${JSON.stringify(p[f])}, not a count`;
   if (typeof p['released'] !== 'boolean') return 'released is not a boolean';
   if (typeof p['epochSum'] !== 'number') return 'epochSum is not a number';
   if (p['recentLoss'] !== null && typeof p['recentLoss'] !== 'number') return 'recentLoss is not a number';
   const counts = p['memberSteps'];
-  if (!Array.isArray(counts) || !counts.length || !counts.every((c) => Number.isSafeInteger(c) && c >= 0))
-    return 'memberSteps is not a list of counts';
+  if (!Array.isArray(counts) || !counts.length || !counts.every(isCount)) return 'memberSteps is not a list of counts';
   const losses = p['epochLoss'];
   if (!Array.isArray(losses) || !losses.every((l) => typeof l === 'number') || losses.length !== p['epoch'])
     return 'epochLoss does not list one loss per completed epoch';
+  return p['pendingLoss'] === undefined ? null : pendingProblem(p['pendingLoss']);
+}
+
+function pendingProblem(value: unknown): string | null {
+  const pending = value as { sum?: unknown; places?: unknown } | null;
+  if (typeof pending !== 'object' || pending === null || !Number.isFinite(pending.sum)) return 'pendingLoss has no finite sum';
+  const places = pending.places;
+  const isPlace = (q: unknown): boolean => {
+    const r = q as Record<string, unknown> | null;
+    return typeof r === 'object' && r !== null && isCount(r['epoch']) && isCount(r['step']) && isCount(r['member']);
+  };
+  if (!Array.isArray(places) || !places.every(isPlace)) return 'pendingLoss.places is not a list of places';
   return null;
 }
