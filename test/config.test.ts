@@ -13,7 +13,7 @@ import * as zlib from 'zlib';
 import { applyOverride, presetConfig, resolveConfig } from '../src/config/resolve';
 import { PRESETS } from '../src/config/presets';
 import { loadJobData } from '../src/config/dataSource';
-import { JOB_SCHEMA } from '../src/config/schema';
+import { JOB_SCHEMA, JobConfigInput } from '../src/config/schema';
 import { overridesFromFlags } from '../cli/runCommand';
 import { resolveJob } from '../cli/trainCommand';
 import { augmentationOf } from '../job/trainJob';
@@ -89,6 +89,33 @@ test('--set: JSON values, strings, new sections; malformed assignments are named
     () => augmentationOf(resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'augment={"crop":4,"imageShape":[28,28,3]}'), 'x'), [784]),
     /does not hold the examples/,
   );
+});
+
+test('hostile keys (__proto__, constructor, prototype) anywhere in a config or a --set path are a named ConfigError; nothing is polluted', () => {
+  const base = presetConfig('mnist-cnn');
+  for (const key of ['__proto__', 'constructor', 'prototype']) {
+    const named = new RegExp(`ConfigError|the key '${key}' is not allowed`);
+    assert.throws(
+      () => applyOverride(base, `${key}.polluted=1`),
+      (e: Error) => e instanceof ConfigError && named.test(e.message),
+    );
+    assert.throws(() => applyOverride(base, `latePhase.kinds.${key}=1`), new RegExp(`the key '${key}' is not allowed`));
+    assert.throws(() => applyOverride(base, `model={"${key}":{"polluted":1}}`), new RegExp(`field '${key}'.*the key '${key}'`));
+    // JSON.parse and YAML make such keys own properties: a nested section, and one inside a list.
+    const nested = JSON.parse(`{"name":"x","latePhase":{"kinds":{"${key}":{"polluted":1}}}}`) as JobConfigInput;
+    assert.throws(() => resolveConfig(nested, 'x'), new RegExp(`field 'latePhase\\.kinds\\.${key}'`));
+    const inList = JSON.parse(`{"name":"x","seeds":[{"${key}":1}]}`) as JobConfigInput;
+    assert.throws(() => resolveConfig(inList, 'x'), new RegExp(`field 'seeds\\[0\\]\\.${key}'`));
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'c.yaml'), `name: x\nlatePhase:\n  kinds:\n    ${key}: {polluted: 1}\n`);
+    assert.throws(() => resolveJob(path.join(dir, 'c.yaml'), {}), new RegExp(`config '.*c\\.yaml', field 'latePhase\\.kinds\\.${key}'`));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined, 'Object.prototype untouched');
+  const r = spawnSync(process.execPath, [CLI, 'compare', 'mnist-cnn', '--set', '__proto__.polluted=1'], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^latephase: ConfigError: --set __proto__\.polluted=1: the key '__proto__' is not allowed/m);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
 test('every preset resolves, and `run` is the mnist-cnn preset with its flags as overrides', () => {

@@ -65,14 +65,23 @@ function mutate(config: Json, rng: Rng): Json {
   const r = rng.next();
   if (r < 0.2) delete node[last];
   else if (r < 0.3) node[`${last}_typo`] = node[last] ?? 1;
-  else node[last] = ODD_VALUES[Math.floor(rng.next() * ODD_VALUES.length)]!;
+  else if (r < 0.35) {
+    // As JSON.parse and YAML make them: an own property, which plain assignment to __proto__ is not.
+    const key = HOSTILE_KEYS[Math.floor(rng.next() * HOSTILE_KEYS.length)]!;
+    Object.defineProperty(node, key, { value: { polluted: 1 }, enumerable: true, writable: true, configurable: true });
+  } else node[last] = ODD_VALUES[Math.floor(rng.next() * ODD_VALUES.length)]!;
   return copy;
 }
+
+const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype'];
+const hasHostileKey = (v: Json): boolean =>
+  v !== null && typeof v === 'object' && Object.keys(v).some((k) => HOSTILE_KEYS.includes(k) || hasHostileKey((v as Record<string, Json>)[k]!));
 
 test('fuzzed configs: each resolves, or fails with a ConfigError naming the problem', () => {
   const rng = new Rng(21);
   const seeds: Json[] = ['mnist-cnn', 'fashion-cnn', 'cifar10_bn_swa'].map((n) => presetConfig(n) as unknown as Json);
   let accepted = 0;
+  let hostile = 0;
   for (let i = 0; i < 400; i++) {
     let cfg: Json = seeds[i % seeds.length] ?? null;
     for (let m = 0; m <= i % 3; m++) cfg = mutate(cfg, rng);
@@ -84,7 +93,13 @@ test('fuzzed configs: each resolves, or fails with a ConfigError naming the prob
       `config mutation #${i} ${JSON.stringify(cfg).slice(0, 200)}`,
     );
     if (ok) accepted++;
+    if (hasHostileKey(cfg)) {
+      hostile++;
+      assert.ok(!ok, `config mutation #${i} with a hostile key is refused`);
+    }
   }
+  assert.ok(hostile > 5, `hostile keys were among the mutations (${hostile})`);
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined, 'Object.prototype untouched');
   assert.ok(accepted > 20 && accepted < 380, `a mix of accepted (${accepted}) and rejected mutations`);
 });
 

@@ -13,6 +13,27 @@ import { PRESETS } from './presets';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/**
+ * Keys that reach an object's prototype when assigned or merged (`__proto__`), or that shadow what
+ * every object inherits: never config fields, so anywhere in a config or a --set path they are an
+ * error, not something a later walk or merge may trip over.
+ */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+function forbiddenKey(key: string, where: string): ConfigError {
+  return new ConfigError(`${where}: the key '${key}' is not allowed in a config (${[...FORBIDDEN_KEYS].join(', ')} are refused anywhere)`);
+}
+
+/** ConfigError naming the first forbidden key anywhere in `value` (own keys, as JSON and YAML parsers create them). */
+export function checkConfigKeys(value: unknown, where: string, at = ''): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const key of Object.keys(value)) {
+    const field = Array.isArray(value) ? `${at}[${key}]` : at ? `${at}.${key}` : key;
+    if (!Array.isArray(value) && FORBIDDEN_KEYS.has(key)) throw forbiddenKey(key, `${where}, field '${field}'`);
+    checkConfigKeys((value as Record<string, unknown>)[key], where, field);
+  }
+}
+
 export function loadConfigFile(file: string): JobConfigInput {
   let text: string;
   try {
@@ -20,11 +41,14 @@ export function loadConfigFile(file: string): JobConfigInput {
   } catch (err) {
     throw new ConfigError(`config '${file}': cannot read (${(err as Error).message})`);
   }
+  let parsed: unknown;
   try {
-    return (/\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text)) as JobConfigInput;
+    parsed = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`config '${file}': not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'} (${(err as Error).message.split('\n')[0]})`);
   }
+  checkConfigKeys(parsed, `config '${file}'`);
+  return parsed as JobConfigInput;
 }
 
 /** A preset's config by name (a copy); ConfigError listing the presets for an unknown one. */
@@ -40,6 +64,8 @@ export function applyOverride(config: JobConfigInput, assignment: string): JobCo
   if (eq <= 0) throw new ConfigError(`--set expects path=value, got '${assignment}'`);
   const keys = assignment.slice(0, eq).split('.');
   if (keys.some((k) => !k)) throw new ConfigError(`--set: malformed field path '${assignment.slice(0, eq)}'`);
+  const bad = keys.find((k) => FORBIDDEN_KEYS.has(k));
+  if (bad) throw forbiddenKey(bad, `--set ${assignment}`);
   const raw = assignment.slice(eq + 1);
   let value: Json;
   try {
@@ -47,10 +73,11 @@ export function applyOverride(config: JobConfigInput, assignment: string): JobCo
   } catch {
     value = raw;
   }
+  checkConfigKeys(value, `--set ${assignment}`);
   const root = structuredClone(config) as unknown as Record<string, Json>;
   let node: Record<string, Json> = root;
   for (const key of keys.slice(0, -1)) {
-    const next = node[key];
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
     if (next === undefined) node[key] = {};
     else if (typeof next !== 'object' || next === null || Array.isArray(next))
       throw new ConfigError(`--set ${assignment}: '${key}' holds ${JSON.stringify(next)}, not a section`);
@@ -94,6 +121,7 @@ function describeIssues(input: unknown, error: z.ZodError): string {
 
 /** Validate `input` against the schema and the late-phase registry; defaults filled in. */
 export function resolveConfig(input: JobConfigInput, source: string): JobConfig {
+  checkConfigKeys(input, `config ${source}`);
   const parsed = JOB_SCHEMA.safeParse(input);
   if (!parsed.success) throw new ConfigError(`config ${source}:\n  ${describeIssues(input, parsed.error)}`);
   const cfg = parsed.data;
