@@ -14,6 +14,7 @@ import { Standardize } from '../src/nn/standardize';
 import { Layer, walkLayers } from '../src/nn/layer';
 import { Rng } from '../src/nn/rng';
 import { ConfigError } from '../src/errors';
+import { checkBlockCount, checkZooSize } from './sizeLimit';
 import { BN_AND_HEAD, LayerFactory } from '../src/latephase/layerFactory';
 import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 import { CIFAR_MEAN, CIFAR_STD } from './wideResNet';
@@ -55,6 +56,17 @@ export function resNet(opts: ResNetOptions = {}): Model {
   const scale = opts.widthScale ?? 1;
   const widths = [16, 32, 64].map((w) => Math.max(1, Math.round(w * scale)));
   const inputShape = opts.inputShape ?? [32, 32, 3];
+  checkBlockCount(`resnet-${depth}`, 3 * n);
+  const blocks = widths.flatMap((w, stage) =>
+    Array.from({ length: n }, (_, b) => ({
+      stage,
+      b,
+      inC: b > 0 ? w : stage > 0 ? widths[stage - 1]! : widths[0]!,
+      outC: w,
+      stride: b === 0 && stage > 0 ? 2 : 1,
+    })),
+  );
+  checkZooSize(`resnet-${depth}`, blocks);
   const make = new LayerFactory(opts.latePhase ?? BN_AND_HEAD, new Rng(opts.seed ?? 0));
   const layers: Layer[] = [
     new Standardize('normalize', CIFAR_MEAN, CIFAR_STD),
@@ -62,14 +74,8 @@ export function resNet(opts: ResNetOptions = {}): Model {
     make.batchNorm('bn1', widths[0]!),
     new ReLU('relu1'),
   ];
-  let inC = widths[0]!;
-  widths.forEach((w, stage) => {
-    for (let b = 0; b < n; b++) {
-      layers.push(basicBlock(make, `stage${stage + 1}.block${b + 1}`, inC, w, b === 0 && stage > 0 ? 2 : 1));
-      inC = w;
-    }
-  });
-  layers.push(new GlobalAvgPool('pool'), make.head('head', inC, opts.classes ?? 10));
+  for (const { stage, b, inC, outC, stride } of blocks) layers.push(basicBlock(make, `stage${stage + 1}.block${b + 1}`, inC, outC, stride));
+  layers.push(new GlobalAvgPool('pool'), make.head('head', widths[2]!, opts.classes ?? 10));
   const net = new Sequential(`resnet${depth}`, layers);
   make.checkAllUsed(walkLayers(net));
   return new Model(`resnet-${depth}`, net, inputShape, {

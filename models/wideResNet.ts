@@ -17,6 +17,7 @@ import { Rng } from '../src/nn/rng';
 import { ConfigError } from '../src/errors';
 import { BN_AND_HEAD, LayerFactory } from '../src/latephase/layerFactory';
 import { LatePhaseChoice } from '../src/latephase/kindRegistry';
+import { checkBlockCount, checkZooSize } from './sizeLimit';
 
 /** CIFAR-10 training-set channel statistics for pixels in [0, 1]. */
 export const CIFAR_MEAN = [0.4914, 0.4822, 0.4465] as const;
@@ -59,13 +60,19 @@ export function wideResNet(opts: WideResNetOptions): Model {
   const layers: Layer[] = [];
   const norm = opts.normalize === undefined ? { mean: CIFAR_MEAN, std: CIFAR_STD } : opts.normalize;
   if (norm) layers.push(new Standardize('normalize', norm.mean, norm.std));
+  checkBlockCount(`wrn-${depth}-${widen}`, 3 * n);
+  const blocks = [0, 1, 2].flatMap((g) =>
+    Array.from({ length: n }, (_, b) => ({
+      g,
+      b,
+      inC: b === 0 ? widths[g]! : widths[g + 1]!,
+      outC: widths[g + 1]!,
+      stride: b === 0 && g > 0 ? 2 : 1,
+    })),
+  );
+  checkZooSize(`wrn-${depth}-${widen}`, blocks);
   layers.push(make.conv('conv1', inputShape[2], widths[0]!, { kernelSize: 3, bias: false }));
-  for (let g = 0; g < 3; g++) {
-    for (let b = 0; b < n; b++) {
-      const inC = b === 0 ? widths[g]! : widths[g + 1]!;
-      layers.push(block(make, `group${g + 1}.block${b + 1}`, inC, widths[g + 1]!, b === 0 && g > 0 ? 2 : 1));
-    }
-  }
+  for (const { g, b, inC, outC, stride } of blocks) layers.push(block(make, `group${g + 1}.block${b + 1}`, inC, outC, stride));
   layers.push(make.batchNorm('bn_final', widths[3]!), new ReLU('relu_final'), new GlobalAvgPool('pool'), make.head('head', widths[3]!, classes));
   const net = new Sequential(`wrn_${depth}_${widen}`, layers);
   make.checkAllUsed(walkLayers(net));

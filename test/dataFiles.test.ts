@@ -112,3 +112,29 @@ test('readers refuse empty data sets, unknown variants and binary data read as t
   assert.equal(readTextCorpus(path.join(dir, 'text.txt')).ids.length, 47);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('IDX sizes are checked before memory is touched: a gzip bomb stops at the size its header declares, a huge header is refused', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-idx-bomb-'));
+  const header = (dims: number[]): Buffer => {
+    const h = Buffer.alloc(4 + 4 * dims.length);
+    h[2] = 0x08;
+    h[3] = dims.length;
+    dims.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
+    return h;
+  };
+  // 10 images declared (7,840 bytes), 64 MiB of zeros behind them: about 64 KB gzipped.
+  const bomb = path.join(dir, 'bomb-images.gz');
+  fs.writeFileSync(bomb, zlib.gzipSync(Buffer.concat([header([10, 28, 28]), Buffer.alloc(64 << 20)]), { level: 9 }));
+  const labels = path.join(dir, 'labels.idx');
+  fs.writeFileSync(labels, Buffer.concat([header([10]), Buffer.alloc(10)]));
+  const rssBefore = process.memoryUsage().rss;
+  assert.throws(
+    () => readIdxDataset(bomb, labels),
+    (e: Error) => e instanceof DataError && /decompresses to more than the 7856 bytes its header declares/.test(e.message),
+  );
+  assert.ok(process.memoryUsage().rss - rssBefore < 48 << 20, 'the bomb was not inflated');
+  const huge = path.join(dir, 'huge.gz');
+  fs.writeFileSync(huge, zlib.gzipSync(header([200000, 200000])));
+  assert.throws(() => readIdxDataset(huge, labels), /dimensions \[200000, 200000\] declare 40000000000 bytes, more than the 1073741824/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
