@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import { ConfigError } from '../src/errors';
 import { Tolerance } from '../export/verify/compare';
-import { FileVerificationReport, formatFileReport, verifyOnnxFile } from '../export/verify/verifyFile';
+import { FileVerificationReport, formatFileReport } from '../export/verify/verifyFile';
+import { verifyOnnxFileIsolated } from '../export/verify/verifyIsolated';
 import { parseProvider } from '../export/verify/executionProvider';
 import { writeFileAtomic } from '../src/io/atomicWrite';
 import { FlagTable, FlagValues } from './args';
@@ -14,7 +15,7 @@ import { verifyAgainstModel } from '../job/verifyAgainstModel';
 import { selectBackend } from '../src/backend/selectBackend';
 
 export const VERIFY_FLAGS = {
-  trials: { kind: 'int', min: 1, max: 100, help: 'seeded random trials per batch size (default 3)' },
+  trials: { kind: 'int', min: 0, max: 100, help: 'seeded random trials per batch size (default 3; 0: golden or given inputs only)' },
   batch: { kind: 'string', help: 'batch sizes for a dynamic leading axis, comma-separated (default 1,7)' },
   seed: { kind: 'int', min: 0, help: 'seed of the random inputs (default 0)' },
   atol: { kind: 'number', min: 0, help: 'absolute tolerance (default 1e-4)' },
@@ -71,7 +72,7 @@ function batches(raw: string | undefined): number[] | undefined {
 export async function verifyCommand(file: string, flags: FlagValues<typeof VERIFY_FLAGS>): Promise<FileVerificationReport> {
   if (!fs.existsSync(file)) throw new ConfigError(`'latephase verify': no such file '${file}'`);
   const tolerance = { atol: flags['atol'] ?? 1e-4, rtol: flags['rtol'] ?? 1e-3 };
-  let report = await verifyOnnxFile(file, {
+  let report = await verifyOnnxFileIsolated(file, {
     trials: flags['trials'],
     batches: batches(flags['batch']),
     seed: flags['seed'],

@@ -9,13 +9,14 @@ import { onnx } from 'onnx-proto';
 import { DataError } from '../../src/errors';
 import { writeFileAtomic } from '../../src/io/atomicWrite';
 import { tensorByteSize, toInt } from './readOnnx';
+import { ELEMENT_TYPES, ElementType, elementTypeOfCode, elementTypeOfOrt, OrtElementType, TensorValues } from './elementTypes';
 
-/** A tensor by name: element type, shape and values (float32 / int64 as numbers / int32 / bool as 0/1). */
+/** A tensor by name: its onnxruntime-node element type, shape and values (float16 as bits, bool as 0/1). */
 export interface NamedArray {
   readonly name: string;
-  readonly dtype: 'float32' | 'int64' | 'int32' | 'bool';
+  readonly dtype: OrtElementType;
   readonly dims: readonly number[];
-  readonly data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  readonly data: TensorValues;
 }
 
 export interface GoldenSet {
@@ -25,11 +26,30 @@ export interface GoldenSet {
 }
 
 const DT = onnx.TensorProto.DataType;
-const TYPES = { float32: DT.FLOAT, int64: DT.INT64, int32: DT.INT32, bool: DT.BOOL } as const;
 
 export function encodeTensor(a: NamedArray): Uint8Array {
+  const type = elementTypeOfOrt(a.dtype)!;
+  if (Array.isArray(a.data))
+    return onnx.TensorProto.encode({
+      name: a.name,
+      dataType: type.code,
+      dims: [...a.dims],
+      stringData: a.data.map((v) => Buffer.from(v, 'utf8')),
+    }).finish();
   const bytes = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-  return onnx.TensorProto.encode({ name: a.name, dataType: TYPES[a.dtype], dims: [...a.dims], rawData: Uint8Array.from(bytes) }).finish();
+  return onnx.TensorProto.encode({ name: a.name, dataType: type.code, dims: [...a.dims], rawData: Uint8Array.from(bytes) }).finish();
+}
+
+/** Values from a TensorProto's typed field (no raw bytes): integers checked, float16 as the bits int32Data holds. */
+function fieldValues(t: onnx.TensorProto, type: ElementType, count: number, file: string): TensorValues {
+  if (type.ort === 'string') return (t.stringData ?? []).map((b) => Buffer.from(b).toString('utf8'));
+  const field = (t[type.field] ?? []) as Array<number | { toString(): string }>;
+  if (field.length !== count) throw new DataError(`golden tensor '${file}': ${field.length} values for ${count} elements`);
+  const out = type.zeros(count);
+  if (out instanceof BigInt64Array || out instanceof BigUint64Array) field.forEach((v, i) => (out[i] = BigInt(v.toString())));
+  else if (type.draw === 'float' && type.ort !== 'float16') field.forEach((v, i) => (out[i] = Number(v)));
+  else field.forEach((v, i) => (out[i] = toInt(v as number, `golden tensor '${file}'`)));
+  return out;
 }
 
 export function decodeTensor(bytes: Uint8Array, file: string): NamedArray {
@@ -40,38 +60,25 @@ export function decodeTensor(bytes: Uint8Array, file: string): NamedArray {
     throw new DataError(`golden tensor '${file}' is not a valid TensorProto (${(err as Error).message})`);
   }
   const dims = (t.dims ?? []).map((d) => toInt(d, `golden tensor '${file}': dimension`));
-  const dtype = (Object.keys(TYPES) as Array<keyof typeof TYPES>).find((k) => TYPES[k] === t.dataType);
-  if (!dtype)
-    throw new DataError(`golden tensor '${file}': element type ${DT[t.dataType] ?? t.dataType} is not supported (float32, int64, int32, bool)`);
-  const size = tensorByteSize(t, `golden tensor '${file}'`)!;
+  const type = elementTypeOfCode(t.dataType);
+  if (!type)
+    throw new DataError(
+      `golden tensor '${file}': element type ${DT[t.dataType] ?? t.dataType} is not supported by onnxruntime-node (supported: ${Object.keys(ELEMENT_TYPES).join(', ')})`,
+    );
   const count = dims.reduce((a, b) => a * b, 1);
+  if (type.ort === 'string') {
+    const data = fieldValues(t, type, count, file);
+    if (data.length !== count) throw new DataError(`golden tensor '${file}': ${data.length} strings for shape [${dims.join(', ')}]`);
+    return { name: t.name, dtype: type.ort, dims, data };
+  }
   // Data either raw (little-endian) or in the typed repeated fields.
   if (t.rawData?.length) {
+    const size = tensorByteSize(t, `golden tensor '${file}'`) ?? count * type.bytes;
     if (t.rawData.length !== size)
       throw new DataError(`golden tensor '${file}': ${t.rawData.length} data bytes for shape [${dims.join(', ')}] (${size} expected)`);
-    const copy = Uint8Array.from(t.rawData).buffer;
-    const data =
-      dtype === 'float32'
-        ? new Float32Array(copy)
-        : dtype === 'int64'
-          ? new BigInt64Array(copy)
-          : dtype === 'int32'
-            ? new Int32Array(copy)
-            : new Uint8Array(copy);
-    return { name: t.name, dtype, dims, data };
+    return { name: t.name, dtype: type.ort, dims, data: type.view(Uint8Array.from(t.rawData).buffer) };
   }
-  const fields = dtype === 'float32' ? t.floatData : dtype === 'int64' ? t.int64Data : t.int32Data;
-  if ((fields?.length ?? 0) !== count) throw new DataError(`golden tensor '${file}': ${fields?.length ?? 0} values for shape [${dims.join(', ')}]`);
-  const values = (fields ?? []).map((v) => toInt(v as number, `golden tensor '${file}'`));
-  const data =
-    dtype === 'float32'
-      ? Float32Array.from(t.floatData)
-      : dtype === 'int64'
-        ? BigInt64Array.from(values.map(BigInt))
-        : dtype === 'int32'
-          ? Int32Array.from(values)
-          : Uint8Array.from(values);
-  return { name: t.name, dtype, dims, data };
+  return { name: t.name, dtype: type.ort, dims, data: fieldValues(t, type, count, file) };
 }
 
 /** Every `test_data_set_<n>` under `dir`, in order; a folder without any is an error. */

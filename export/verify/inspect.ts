@@ -30,17 +30,30 @@ export interface Inspection {
     readonly largest: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
   };
   readonly metadata: Readonly<Record<string, string>>;
+  /** metadata_props entries, duplicates included (metadata keeps the last value of each key). */
+  readonly metadataEntries: number;
   readonly duplicateMetadataKeys: readonly string[];
 }
 
 export const elementTypeName = (t: number | null | undefined): string => onnx.TensorProto.DataType[t ?? 0] ?? `type ${t}`;
+
+/** A value type in words: FLOAT, or sequence<FLOAT>, optional<sequence<INT64>>, map<STRING, FLOAT>, sparse<FLOAT>. */
+function typeName(t: onnx.ITypeProto | null | undefined): string {
+  if (!t) return 'unknown';
+  if (t.tensorType) return elementTypeName(t.tensorType.elemType);
+  if (t.sequenceType) return `sequence<${typeName(t.sequenceType.elemType)}>`;
+  if (t.optionalType) return `optional<${typeName(t.optionalType.elemType)}>`;
+  if (t.mapType) return `map<${elementTypeName(t.mapType.keyType)}, ${typeName(t.mapType.valueType)}>`;
+  if (t.sparseTensorType) return `sparse<${elementTypeName(t.sparseTensorType.elemType)}>`;
+  return 'unknown';
+}
 
 function signature(v: onnx.IValueInfoProto): ValueSignature {
   const tensor = v.type?.tensorType;
   const dims = tensor?.shape?.dim ?? [];
   return {
     name: v.name ?? '',
-    dtype: tensor ? elementTypeName(tensor.elemType) : 'non-tensor',
+    dtype: typeName(v.type),
     shape: dims.map((d) =>
       d.dimParam ? d.dimParam : d.dimValue !== null && d.dimValue !== undefined ? toInt(d.dimValue, `'${v.name}' dimension`) : '?',
     ),
@@ -78,6 +91,7 @@ export function inspectOnnx(model: onnx.IModelProto): Inspection {
       largest: [...sizes].sort((a, b) => b.bytes - a.bytes).slice(0, 3),
     },
     metadata,
+    metadataEntries: model.metadataProps?.length ?? 0,
     duplicateMetadataKeys: [...duplicates],
   };
 }
@@ -95,7 +109,7 @@ export function formatInspection(i: Inspection): string {
       .map(([op, n]) => `${op} x${n}`)
       .join(', ')}`,
     `${i.initializers.count} stored tensors, ${i.initializers.bytes} bytes (largest: ${i.initializers.largest.map((t) => `${t.name} ${t.bytes}`).join(', ') || 'none'})`,
-    `metadata: ${Object.keys(i.metadata).length} key(s)${i.duplicateMetadataKeys.length ? `; DUPLICATE keys: ${i.duplicateMetadataKeys.join(', ')}` : ''}`,
+    `metadata: ${i.metadataEntries} entr${i.metadataEntries === 1 ? 'y' : 'ies'}${i.duplicateMetadataKeys.length ? `; DUPLICATE keys: ${i.duplicateMetadataKeys.join(', ')} (readers see only one value of each)` : ''}`,
   ];
   return lines.map((l) => `  ${l}`).join('\n');
 }

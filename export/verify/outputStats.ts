@@ -36,18 +36,28 @@ function argmaxes(values: ArrayLike<number>, classes: number): Int32Array {
   return out;
 }
 
+export interface OutputStatsOptions {
+  /** > 1 marks a class output whose last axis holds the scores (argmax agreement is reported). */
+  readonly classes?: number;
+  /**
+   * NaN against NaN and an infinity against the same infinity match (a model we did not write may
+   * compute them on purpose: IsNaN, Log of 0). Off, any NaN/Inf fails: our exports never make them.
+   */
+  readonly equalNonFinite?: boolean;
+}
+
 /**
- * Compare `candidate` with `reference` (same shape, row-major). `classes` > 1 marks a class output
- * whose last axis holds the scores. Pass: same length, no NaN/Inf on either side, and every
- * |a - b| <= atol + rtol * |b|.
+ * Compare `candidate` with `reference` (same shape, row-major). Pass: same length, no NaN/Inf on
+ * either side (unless `equalNonFinite` and they match), and every |a - b| <= atol + rtol * |b|.
  */
 export function outputStats(
   output: string,
   candidate: ArrayLike<number>,
   reference: ArrayLike<number>,
   tolerance: Tolerance,
-  classes = 0,
+  opts: OutputStatsOptions = {},
 ): OutputStats {
+  const classes = opts.classes ?? 0;
   const count = (v: ArrayLike<number>): number => Array.prototype.filter.call(v, (x: number) => !Number.isFinite(x)).length;
   const nonFinite = { candidate: count(candidate), reference: count(reference) };
   if (candidate.length !== reference.length) {
@@ -68,11 +78,14 @@ export function outputStats(
   }
   const diffs = new Float64Array(reference.length);
   let [maxAbs, maxRel, sum, minAtol, mismatched] = [0, 0, 0, 0, 0];
+  let nonFiniteMismatch = false;
   for (let i = 0; i < reference.length; i++) {
     const a = candidate[i]!;
     const b = reference[i]!;
     if (!Number.isFinite(a) || !Number.isFinite(b)) {
+      if (opts.equalNonFinite && (a === b || (Number.isNaN(a) && Number.isNaN(b)))) continue;
       mismatched++;
+      nonFiniteMismatch = true;
       diffs[i] = Number.POSITIVE_INFINITY;
       continue;
     }
@@ -85,7 +98,7 @@ export function outputStats(
     if (d > tolerance.atol + tolerance.rtol * Math.abs(b)) mismatched++;
   }
   const sorted = diffs.slice().sort();
-  const finiteSide = nonFinite.candidate + nonFinite.reference === 0;
+  const finiteSide = !nonFiniteMismatch;
   const stats: OutputStats = {
     output,
     elements: reference.length,

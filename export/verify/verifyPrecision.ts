@@ -48,7 +48,7 @@ export async function verifyPrecision(
   ];
   const outputs = candidate.outputs.map((o) => {
     const classes = o.role === 'logits' || o.role === 'probabilities' ? Number(o.dims[o.dims.length - 1]) : 0;
-    return outputStats(o.name, got[o.name]!.data as Float32Array, want[o.name]!.data as Float32Array, tolerance, classes);
+    return outputStats(o.name, got[o.name]!.data as Float32Array, want[o.name]!.data as Float32Array, tolerance, { classes });
   });
   const agreement = Math.min(1, ...outputs.map((o) => o.argmaxAgreement ?? 1));
   return {

@@ -2,12 +2,12 @@
  * Fault injection for the reliability tests: `LATEPHASE_FAULT=kill@<site>:<n>` kills this process
  * with SIGKILL at the n-th passing of a named site (1-based), `enospc@<site>:<n>` makes that passing
  * fail as a full disk would, `sigint@<site>:<n>` sends this process a SIGINT (as Ctrl-C would) and
- * carries on. Sites: `bundle` (every file operation of an output-folder write), `checkpoint` (the
+ * carries on, `segv@<site>:<n>` dies of SIGSEGV as a native crash would. Sites: `bundle` (every file operation of an output-folder write), `checkpoint` (the
  * two steps of a progress-checkpoint write: before the temporary file, before its rename), `log`
- * (a resumed run's metrics-log rewrite) and `step` (every training step of the CLI). Unset, a
+ * (a resumed run's metrics-log rewrite), `verify` (the isolated verification process, before onnxruntime runs) and `step` (every training step of the CLI). Unset, a
  * site costs one comparison.
  */
-const spec = /^(kill|enospc|sigint)@([a-z]+):(\d+)$/.exec(process.env['LATEPHASE_FAULT'] ?? '');
+const spec = /^(kill|enospc|sigint|segv)@([a-z]+):(\d+)$/.exec(process.env['LATEPHASE_FAULT'] ?? '');
 let passes = 0;
 
 export function faultPoint(site: string): void {
@@ -15,6 +15,7 @@ export function faultPoint(site: string): void {
   passes++;
   if (passes !== Number(spec[3])) return;
   if (spec[1] === 'kill') process.kill(process.pid, 'SIGKILL');
+  if (spec[1] === 'segv') process.kill(process.pid, 'SIGSEGV');
   if (spec[1] === 'sigint') {
     process.kill(process.pid, 'SIGINT');
     return;

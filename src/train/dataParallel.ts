@@ -21,7 +21,7 @@ import { availableCores } from '../backend/kernelThreads';
 import { Model } from '../nn/model';
 import { NamedVariable, Param } from '../nn/layer';
 import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from '../nn/modelRecipe';
-import { ConfigError, DataError, ShapeError, TrainingError } from '../errors';
+import { ConfigError, NAMED_ERRORS, TrainingError } from '../errors';
 import { Dataset, subset } from '../data/dataset';
 import { memberCount } from '../latephase/members';
 import { combineShards, disposeShards, GradientSource, LocalGradients, LossAndGrads, SeededAugmentation, ShardOutput, shardSizes } from './gradients';
@@ -46,9 +46,6 @@ export function autoWorkers(tfjsBackend: string): number {
 
 export { availableCores } from '../backend/kernelThreads';
 export { MIN_SHARD_ROWS, shardSizes } from './gradients';
-
-/** Our typed errors keep their type across the thread boundary; anything else becomes a TrainingError. */
-const WORKER_ERRORS: Record<string, new (message: string) => Error> = { ConfigError, ShapeError, DataError, TrainingError };
 
 /** One worker thread with at most one request in flight. */
 class GradientWorker {
@@ -97,7 +94,7 @@ class GradientWorker {
       throw new TrainingError(`gradient worker ${this.index}: ${(err as Error).message}`);
     }
     if (msg.kind === 'error') {
-      const Typed = WORKER_ERRORS[msg.name];
+      const Typed = NAMED_ERRORS[msg.name]; // our typed errors keep their type across the thread boundary
       throw Typed
         ? new Typed(`gradient worker ${this.index}: ${msg.message}`)
         : new TrainingError(`gradient worker ${this.index}: ${msg.name}: ${msg.message}`);
