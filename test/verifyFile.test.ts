@@ -18,7 +18,8 @@ import { verifyOnnxFile, VERIFY_REPORT_SCHEMA } from '../export/verify/verifyFil
 import { readOnnxModel } from '../export/verify/readOnnx';
 import { inspectOnnx } from '../export/verify/inspect';
 import { float32Bytes, floatValueInfo, IR_VERSION, OPSET } from '../src/onnx/proto';
-import { DataError, LatePhaseError } from '../src/errors';
+import { ConfigError, DataError, LatePhaseError, UnsupportedModelError } from '../src/errors';
+import { encodeTensor } from '../export/verify/golden';
 import { Rng } from '../src/nn/rng';
 import { runCli, useBackend } from './helpers';
 
@@ -148,7 +149,7 @@ test('a foreign file: named dynamic axes need --dim, duplicate metadata keys fla
   await assert.rejects(verifyOnnxFile(file, { perOutput: { z: { atol: 1, rtol: 1 } } }), /tolerance for unknown output\(s\) z; outputs: y/);
   const cli = runCli(['verify', file, '--tol', 'y=1e-6:0']);
   assert.equal(cli.code, 0, cli.stderr);
-  assert.match(cli.stdout, /DUPLICATE keys: k/);
+  assert.match(cli.stdout, /metadata: 2 entries; DUPLICATE keys: k \(readers see only one value of each\)/);
   assert.match(cli.stdout, /input\s+x: FLOAT \[batch, 3\]/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -232,5 +233,150 @@ test('size limit, empty and malformed files, and a fuzz of mutated models: named
     assert.ok(Date.now() - started < 2000, `mutation #${i} took ${Date.now() - started} ms`);
   }
   assert.ok(accepted < 400, 'mutations are caught');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A one-node foreign graph: `op` over the given inputs (type codes, dims) into one output. */
+function oneNode(
+  dir: string,
+  name: string,
+  op: string,
+  inputs: Array<[string, number, Array<number | string>]>,
+  output: [string, number, Array<number | string>],
+  extra: { attribute?: onnx.IAttributeProto[]; outputType?: onnx.ITypeProto } = {},
+): string {
+  const info = ([n, t, dims]: [string, number, Array<number | string>]): onnx.IValueInfoProto => ({
+    name: n,
+    type: { tensorType: { elemType: t, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  });
+  const bytes = onnx.ModelProto.encode({
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: {
+      name,
+      node: [{ opType: op, input: inputs.map((i) => i[0]), output: [output[0]], name: `${name}_node`, attribute: extra.attribute ?? [] }],
+      input: inputs.map(info),
+      output: [extra.outputType ? { name: output[0], type: extra.outputType } : info(output)],
+    },
+  }).finish();
+  const file = path.join(dir, `${name}.onnx`);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+const T = onnx.TensorProto.DataType;
+
+test('foreign models: golden tensors by position when unnamed, every element type, inputs by role, --trials 0, unsupported types named', async () => {
+  const dir = tmp();
+  // Golden files with empty names (older exports), UINT8 input, DOUBLE and FLOAT16 through Cast.
+  const cast = oneNode(dir, 'cast', 'Cast', [['x', T.UINT8, [2, 3]]], ['y', T.FLOAT16, [2, 3]], {
+    attribute: [{ name: 'to', type: 2, i: T.FLOAT16 }],
+  });
+  const set = path.join(dir, 'golden', 'test_data_set_0');
+  fs.mkdirSync(set, { recursive: true });
+  const x = Uint8Array.from([0, 1, 2, 3, 250, 255]);
+  fs.writeFileSync(path.join(set, 'input_0.pb'), encodeTensor({ name: '', dtype: 'uint8', dims: [2, 3], data: x }));
+  const half = Uint16Array.from([0, 1, 2, 3, 250, 255], (v) =>
+    v === 0 ? 0 : ((Math.floor(Math.log2(v)) + 15) << 10) | Math.round((v / 2 ** Math.floor(Math.log2(v)) - 1) * 1024),
+  );
+  fs.writeFileSync(path.join(set, 'output_0.pb'), encodeTensor({ name: '', dtype: 'float16', dims: [2, 3], data: half }));
+  const golden = await verifyOnnxFile(cast, { golden: path.join(dir, 'golden'), trials: 2 });
+  assert.ok(golden.pass, JSON.stringify(golden.outputs));
+  assert.deepEqual(
+    golden.cases.map((c) => c.label),
+    ['golden test_data_set_0', 'seeded trial 1 (golden shapes)', 'seeded trial 2 (golden shapes)'],
+    'golden data first, then trials in its shapes',
+  );
+  const only = await verifyOnnxFile(cast, { golden: path.join(dir, 'golden'), trials: 0 });
+  assert.deepEqual(
+    only.cases.map((c) => c.label),
+    ['golden test_data_set_0'],
+  );
+  // A wrong golden value fails, naming the output (float16 decoded, not compared as bits).
+  fs.writeFileSync(
+    path.join(set, 'output_0.pb'),
+    encodeTensor({ name: '', dtype: 'float16', dims: [2, 3], data: half.map((h, i) => (i === 4 ? h + 8 : h)) }),
+  );
+  const off = await verifyOnnxFile(cast, { golden: path.join(dir, 'golden'), trials: 0 });
+  assert.equal(off.pass, false);
+  assert.equal(off.outputs[0]!.maxAbs, 1, 'float16 250 + 8 ulps (0.125 each in [128, 256)) = 251 vs 250');
+  await assert.rejects(verifyOnnxFile(cast, { trials: 0 }), /nothing to compare: no trials \(--trials 0\), no --golden and no --inputs/);
+
+  // Seeded trials by role: Gather indices stay inside the axis, a Mod divisor is never 0, a Reshape shape is not invented.
+  const gather = oneNode(
+    dir,
+    'gather',
+    'Gather',
+    [
+      ['data', T.FLOAT, [5, 3]],
+      ['idx', T.INT64, ['n']],
+    ],
+    ['out', T.FLOAT, ['n', 3]],
+  );
+  const g = await verifyOnnxFile(gather, { intRange: 1000 });
+  assert.ok(g.pass && g.cases.length === 6 && g.skipped.length === 0, JSON.stringify(g.skipped));
+  const mod = oneNode(
+    dir,
+    'mod',
+    'Mod',
+    [
+      ['a', T.INT32, ['n']],
+      ['b', T.INT32, ['n']],
+    ],
+    ['c', T.INT32, ['n']],
+  );
+  assert.ok((await verifyOnnxFile(mod, { intRange: 2 })).pass, 'divisors drawn from [1, 2): never 0');
+  const reshape = oneNode(
+    dir,
+    'reshape',
+    'Reshape',
+    [
+      ['a', T.FLOAT, [2, 3]],
+      ['shape', T.INT64, [2]],
+    ],
+    ['b', T.FLOAT, [3, 2]],
+  );
+  await assert.rejects(
+    verifyOnnxFile(reshape),
+    /nothing was compared: seeded trials: input 'shape' gives the shape of node 'reshape_node' \(Reshape\): give --golden or --inputs/,
+  );
+  const shapeSet = path.join(dir, 'shape-inputs', 'test_data_set_0');
+  fs.mkdirSync(shapeSet, { recursive: true });
+  fs.writeFileSync(path.join(shapeSet, 'input_0.pb'), encodeTensor({ name: 'a', dtype: 'float32', dims: [2, 3], data: new Float32Array(6) }));
+  fs.writeFileSync(path.join(shapeSet, 'input_1.pb'), encodeTensor({ name: 'shape', dtype: 'int64', dims: [2], data: BigInt64Array.from([3n, 2n]) }));
+  const given = await verifyOnnxFile(reshape, { inputs: path.join(dir, 'shape-inputs'), trials: 1 });
+  assert.ok(given.pass && given.cases.length === 2, 'the given inputs, then a trial with the shape copied from them');
+
+  // Sequences and optionals: named before onnxruntime runs (onnxruntime-node cannot take them).
+  const optional = oneNode(dir, 'opt', 'Identity', [['a', T.FLOAT, [2]]], ['b', T.FLOAT, [2]], {
+    outputType: { optionalType: { elemType: { sequenceType: { elemType: { tensorType: { elemType: T.FLOAT } } } } } },
+  });
+  await assert.rejects(
+    verifyOnnxFile(optional),
+    (e: Error) => e instanceof UnsupportedModelError && /output 'b' is optional<sequence<FLOAT>>/.test(e.message),
+  );
+  const cli = runCli(['verify', optional]);
+  assert.equal(cli.code, 2, cli.stderr);
+  assert.match(cli.stderr, /^latephase: UnsupportedModelError: not supported by onnxruntime-node/m);
+
+  // Sizes are checked before allocation.
+  const huge = oneNode(dir, 'huge', 'Relu', [['a', T.FLOAT, [200000, 200000]]], ['b', T.FLOAT, [200000, 200000]]);
+  await assert.rejects(
+    verifyOnnxFile(huge),
+    (e: Error) => e instanceof ConfigError && /input 'a' of shape \[200000, 200000\] would take 152588 MiB, over the 512 MiB/.test(e.message),
+  );
+  const batch = runCli(['verify', gather, '--batch', '100000000']);
+  assert.equal(batch.code, 2, batch.stderr);
+  assert.match(batch.stderr, /ConfigError: seeded trial 1: input 'data'|ConfigError: seeded trial 1: input 'idx' of shape \[100000000\]/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a native crash inside onnxruntime ends the child process that verifies, and comes back as a named error', () => {
+  const dir = tmp();
+  const file = ourModel(dir);
+  const crash = runCli(['verify', file, '--trials', '1'], { LATEPHASE_FAULT: 'segv@verify:1' });
+  assert.equal(crash.code, 3, crash.stderr);
+  assert.match(crash.stderr, /^latephase: VerificationError: onnxruntime-node crashed \(SIGSEGV\) while verifying '.*ours-1\.onnx'/m);
+  assert.doesNotMatch(crash.stderr, /\n\s+at /, 'no stack trace');
   fs.rmSync(dir, { recursive: true, force: true });
 });
