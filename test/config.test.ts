@@ -294,32 +294,36 @@ exports.tiny = (hidden, { seed, latePhase, classes }) => {
   return new lp.Model('tiny', net, [784]);
 };\n`,
   );
+  // The config lives in its own folder and names the module and the output relative to itself;
+  // the run starts from yet another folder.
   const out = path.join(dir, 'out');
-  const set = ['--set', `model={"module":${JSON.stringify(path.join(dir, 'myModel.js'))},"export":"tiny","args":[12]}`];
-  const r = spawnSync(
-    process.execPath,
-    [
-      CLI,
-      'train',
-      'mnist-cnn',
-      '--quiet',
-      ...set,
-      '--set',
-      'epochs=2',
-      '--set',
-      'latePhase.t0=1',
-      '--set',
-      'latePhase.k=2',
-      '--set',
-      'data.trainSize=256',
-      '--set',
-      'workers=1',
-      '--set',
-      `output=${JSON.stringify(out)}`,
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
+  fs.mkdirSync(path.join(dir, 'configs'));
+  fs.mkdirSync(path.join(dir, 'elsewhere'));
+  const config = path.join(dir, 'configs', 'job.json');
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      ...presetConfig('mnist-cnn'),
+      model: { module: '../myModel.js', export: 'tiny', args: [12] },
+      epochs: 2,
+      latePhase: { t0: 1, k: 2 },
+      data: { source: 'mnist', trainSize: 256 },
+      workers: 1,
+      output: '../out',
+    }),
   );
+  const r = spawnSync(process.execPath, [CLI, 'train', config, '--quiet'], { encoding: 'utf8', timeout: 120_000, cwd: path.join(dir, 'elsewhere') });
   assert.equal(r.status, 0, r.stderr);
+  // The bundle's config holds absolute paths: it resolves, and the bundle re-checks, from any folder.
+  const stored = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { model: { module: string }; output: string };
+  assert.deepEqual([stored.model.module, stored.output], [path.join(dir, 'myModel.js'), out]);
+  assert.equal((resolveJob(path.join(out, 'config.json'), {}).model as { module: string }).module, path.join(dir, 'myModel.js'));
+  const recheck = spawnSync(process.execPath, [CLI, 'verify', path.join(out, 'model.onnx'), '--reference', 'model', '--trials', '1'], {
+    encoding: 'utf8',
+    cwd: os.tmpdir(),
+  });
+  assert.equal(recheck.status, 0, recheck.stderr);
+  assert.match(recheck.stdout, /against the tfjs model rebuilt from the bundle: PASS/);
   assert.match(r.stdout, /ONNX verification\s+PASS/);
   if (os.cpus().length > 1) assert.match(r.stdout, /gradient workers: 1 \+ this thread/, 'a worker rebuilt the user model from its recipe');
   // workers share the cores: each runs its native kernels on one thread

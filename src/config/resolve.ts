@@ -4,6 +4,7 @@
  * errors; defaults are filled in.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import * as YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
@@ -48,7 +49,31 @@ export function loadConfigFile(file: string): JobConfigInput {
     throw new ConfigError(`config '${file}': not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'} (${(err as Error).message.split('\n')[0]})`);
   }
   checkConfigKeys(parsed, `config '${file}'`);
-  return parsed as JobConfigInput;
+  return absolutePaths(parsed as JobConfigInput, path.dirname(path.resolve(file)));
+}
+
+/** Fields of a data source that name files or folders. */
+const DATA_PATH_FIELDS = ['dir', 'trainImages', 'trainLabels', 'testImages', 'testLabels', 'file', 'testFile'] as const;
+
+/**
+ * The config's paths (model.module, output, the data's and the OOD data's files and folders) made
+ * absolute against `baseDir`: a config file's own folder for what it says (as tsconfig, eslint and
+ * docker compose read theirs), the working folder for --set values and presets. A resolved config
+ * therefore holds only absolute paths, and the copy a bundle or checkpoint records runs the same
+ * from any folder.
+ */
+export function absolutePaths(input: JobConfigInput, baseDir: string): JobConfigInput {
+  const copy = structuredClone(input) as unknown as Record<string, unknown>;
+  const section = (v: unknown): Record<string, unknown> | null =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  const fix = (owner: Record<string, unknown> | null, key: string): void => {
+    const v = owner?.[key];
+    if (owner && typeof v === 'string' && v && !path.isAbsolute(v)) owner[key] = path.resolve(baseDir, v);
+  };
+  fix(section(copy['model']), 'module');
+  fix(copy, 'output');
+  for (const data of [section(copy['data']), section(section(copy['evaluation'])?.['ood'])]) for (const f of DATA_PATH_FIELDS) fix(data, f);
+  return copy as unknown as JobConfigInput;
 }
 
 /** A preset's config by name (a copy); ConfigError listing the presets for an unknown one. */
@@ -122,7 +147,7 @@ function describeIssues(input: unknown, error: z.ZodError): string {
 /** Validate `input` against the schema and the late-phase registry; defaults filled in. */
 export function resolveConfig(input: JobConfigInput, source: string): JobConfig {
   checkConfigKeys(input, `config ${source}`);
-  const parsed = JOB_SCHEMA.safeParse(input);
+  const parsed = JOB_SCHEMA.safeParse(absolutePaths(input, process.cwd()));
   if (!parsed.success) throw new ConfigError(`config ${source}:\n  ${describeIssues(input, parsed.error)}`);
   const cfg = parsed.data;
   const fail = (why: string): never => {

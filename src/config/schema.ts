@@ -38,7 +38,7 @@ const model = z.union([
   z
     .object({
       /**
-       * The user's own model: a CommonJS module (path relative to the working folder) whose export
+       * The user's own model: a CommonJS module (a path relative to the config file's folder) whose export
        * `export` builds it from `args` followed by `{ seed, latePhase, classes }` (a model recipe,
        * also how data-parallel workers rebuild it).
        */
