@@ -12,6 +12,7 @@ import { presetList, TRAIN_FLAGS, trainCommand } from './trainCommand';
 import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';
 import { formatBundleCheck, verifyBundle } from '../export/bundle/verifyBundle';
 import { runBundleJob } from '../job/bundleJob';
+import * as fs from 'fs';
 import * as path from 'path';
 import { collectCompare, markdownTable, parseVariants, plannedRuns, runCompare, VARIANTS } from '../job/compareJob';
 import { DEFAULT_TIMING, enqueueRuns, runWorker } from '../job/compareQueue';
@@ -53,7 +54,7 @@ const BUNDLE_FLAGS = {
   out: { kind: 'string', help: "output folder (default: the stored config's)" },
 } as const satisfies FlagTable;
 
-const USAGE = `usage: latephase <command> [flags]
+const USAGE = `usage: latephase <command> [flags]   (latephase --version prints the version)
 
 commands:
   train <config|preset>  the training job from a JSON/YAML config or a preset: train, fold, export, verify, bundle
@@ -106,6 +107,11 @@ function reportRun(command: string, summary: RunSummary): number {
   return 0;
 }
 
+/** The version in the package's own package.json (dist/cli/ sits two folders below it). */
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 function exitCodeFor(err: unknown): number {
   if (err instanceof TrainingInterrupted) return stopExitCode();
   if (err instanceof VerificationError) return 3;
@@ -118,6 +124,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     console.log(USAGE);
     return command ? 0 : 2;
+  }
+  if (command === '--version' || command === '-v') {
+    console.log(`latephase ${packageVersion()}`);
+    return 0;
   }
   try {
     if (!['train', 'presets', 'run', 'bundle', 'verify', 'verify-bundle', 'compare', 'worker', 'nqp', 'inspect'].includes(command))

@@ -30,7 +30,9 @@ export async function runBundleJob(source: string, opts: BundleJobOptions = {}):
   const log = opts.log ?? console.log;
   const started = Date.now();
   const file = fs.existsSync(source) && fs.statSync(source).isDirectory() ? path.join(source, CHECKPOINT_FILE) : source;
-  const stored = readCheckpointHeader(file).meta['config'];
+  const meta = readCheckpointHeader(file).meta;
+  const stored = meta['config'];
+  const before = typeof meta['accuracyBeforeLatePhase'] === 'number' ? meta['accuracyBeforeLatePhase'] : null;
   if (typeof stored !== 'string') throw new DataError(`checkpoint '${file}' holds no config (write it with a training run)`);
   const original = JSON.parse(stored) as JobConfigInput;
   let input = original;
@@ -57,7 +59,7 @@ export async function runBundleJob(source: string, opts: BundleJobOptions = {}):
     try {
       loadCheckpoint(model, file);
       log(`model: restored from ${file}`);
-      return await finishRun({ cfg, model, data, folder, backend, workers: 0, before: null, metricsLog, log, started });
+      return await finishRun({ cfg, model, data, folder, backend, workers: 0, before, metricsLog, log, started });
     } finally {
       model.dispose();
     }

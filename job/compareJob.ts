@@ -267,10 +267,13 @@ export function markdownTable(t: CompareTable): string {
   ].join('\n');
 }
 
-async function plot(t: CompareTable): Promise<string> {
+/** Variants whose runs hold an ensemble of their own: K late-phase members, or K separate runs. Elsewhere the "ensemble" is the model itself. */
+const HAS_ENSEMBLE: ReadonlySet<Variant> = new Set<Variant>(['late', 'late+swa', 'ensemble']);
+
+export async function comparePlot(t: CompareTable): Promise<string> {
   const values = t.rows.flatMap((r) =>
     (['folded', 'ensemble'] as const).flatMap((which) => {
-      const s = r[which].accuracy;
+      const s = which === 'ensemble' && !HAS_ENSEMBLE.has(r.variant) ? null : r[which].accuracy;
       return s
         ? [
             {
@@ -290,7 +293,13 @@ async function plot(t: CompareTable): Promise<string> {
     width: 420,
     height: 240,
     data: { values },
-    encoding: { x: { field: 'variant', type: 'nominal', sort: null }, xOffset: { field: 'model' }, color: { field: 'model', type: 'nominal' } },
+    // The legend below the plot, labels unclipped: at the right it was cut at the SVG's edge.
+    config: { legend: { orient: 'bottom', labelLimit: 0, titleLimit: 0 } },
+    encoding: {
+      x: { field: 'variant', type: 'nominal', sort: null },
+      xOffset: { field: 'model' },
+      color: { field: 'model', type: 'nominal', title: 'model' },
+    },
     layer: [
       { mark: 'rule', encoding: { y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title: 'accuracy %' }, y2: { field: 'hi' } } },
       { mark: { type: 'point', filled: true }, encoding: { y: { field: 'mean', type: 'quantitative' } } },
@@ -331,6 +340,6 @@ export async function collectCompare(base: JobConfigInput, label: string, opts: 
   const table: CompareTable = { schema: 'latephase-compare/1', config: label, seeds: opts.seeds, rows };
   writeFileAtomic(path.join(opts.out, 'compare.json'), `${JSON.stringify(table, null, 2)}\n`);
   writeFileAtomic(path.join(opts.out, 'compare.md'), markdownTable(table));
-  writeFileAtomic(path.join(opts.out, 'compare.svg'), await plot(table));
+  writeFileAtomic(path.join(opts.out, 'compare.svg'), await comparePlot(table));
   return table;
 }

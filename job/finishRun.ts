@@ -184,6 +184,7 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
         t0: train.t0,
         k: train.k,
         config: JSON.stringify(cfg),
+        ...(before !== null && { accuracyBeforeLatePhase: before }), // for `latephase bundle` to report it again
       });
       writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
       writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
@@ -377,7 +378,14 @@ export function summaryTable(s: RunSummary): string {
   const rows: Array<[string, string]> = [
     ['backend', s.backend],
     ['gradient threads', gradientThreads(s)],
-    ['accuracy before late phase', s.accuracyBeforeLatePhase === null ? 'n/a (no late phase)' : pct(s.accuracyBeforeLatePhase)],
+    [
+      'accuracy before late phase',
+      s.accuracyBeforeLatePhase !== null
+        ? pct(s.accuracyBeforeLatePhase)
+        : s.memberAccuracies.length > 1
+          ? 'n/a (not recorded in the checkpoint)'
+          : 'n/a (no late phase)',
+    ],
     ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
     ['folded model', `${pct(s.foldedAccuracy)}  ${calibration(s.metrics.folded)}`],
     ['implicit ensemble (mean softmax)', `${pct(s.ensembleAccuracy)}  ${calibration(s.metrics.ensemble)}`],

@@ -112,6 +112,9 @@ export async function runTrainJob(cfg: JobConfig, opts: JobOptions = {}): Promis
   const folder = OutputFolder.open(path.resolve(cfg.output ?? path.join('out', cfg.name)), log); // checked, created and locked first
   try {
     return await trainAndBundle(cfg, folder, opts, log, started);
+  } catch (err) {
+    folder.clearWorkWithout(PROGRESS_FILE);
+    throw err;
   } finally {
     folder.close();
   }

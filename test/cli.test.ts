@@ -94,6 +94,33 @@ test('unknown flags, bad values and unknown commands exit 2 with a message namin
   }
 });
 
+test('a failed run leaves no work folder; --out inside a version folder is refused; --version; a bare latephase prints the help with exit 2', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-cli-'));
+  const out = path.join(dir, 'o');
+  const missing = path.join(dir, 'nope.idx');
+  const data = `data={"source":"idx","trainImages":"${missing}","trainLabels":"${missing}","testImages":"${missing}","testLabels":"${missing}"}`;
+  const bad = run(['train', 'mnist-cnn', '--set', data, '--set', `output=${out}`, '--quiet']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /DataError: IDX file '.*nope\.idx': cannot read/);
+  assert.deepEqual(fs.readdirSync(dir), [], 'no .o.run work folder, no lock, nothing');
+  fs.mkdirSync(path.join(dir, '.o.v-abc'));
+  fs.symlinkSync('.o.v-abc', out);
+  for (const target of [path.join(dir, '.o.v-abc'), path.join(dir, '.o.v-abc', 'x'), path.join(out, 'sub'), path.join(dir, '.o.run')]) {
+    const r = run(['train', 'mnist-cnn', '--set', `output=${target}`, '--quiet']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /is inside '\.o\.(v-abc|run)', latephase's own (version|work) folder of another output folder/);
+  }
+  const version = run(['--version']);
+  assert.deepEqual(
+    [version.code, version.stdout.trim()],
+    [0, `latephase ${(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version}`],
+  );
+  const bare = run([]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stdout, /^usage: latephase <command>/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** Whether a native package loads (installed with ignore-scripts it is present but lacks its binary). */
 function loads(pkg: string): boolean {
   return spawnSync(process.execPath, ['-e', `require(${JSON.stringify(pkg)})`], { encoding: 'utf8' }).status === 0;

@@ -38,6 +38,9 @@ test('compare: five variants x two seeds, a table in three forms, finished runs 
   assert.match(md, /\| late\+swa \| \d+\.\d\d \+- \d+\.\d\d \|/);
   const svg = fs.readFileSync(path.join(dir, 'compare.svg'), 'utf8');
   for (const v of ['base', 'late', 'swa', 'late+swa', 'ensemble']) assert.ok(svg.includes(`>${v}<`), `the plot names ${v}`);
+  const ensemblePoints = [...svg.matchAll(/aria-label="variant: ([^;]+);[^"]*model: ensemble \(mean softmax\)"/g)].map((m) => m[1]);
+  assert.deepEqual([...new Set(ensemblePoints)], ['late', 'late+swa', 'ensemble'], 'an ensemble mark only where a variant has one');
+  assert.match(svg, />ensemble \(mean softmax\)</, 'the legend label whole');
   assert.ok(fs.existsSync(path.join(dir, 'ensemble', 'seed-1', 'member-1', 'model.onnx')));
   const late = JSON.parse(fs.readFileSync(path.join(dir, 'late', 'seed-0', 'config.json'), 'utf8')) as {
     latePhase: { enabled: boolean };

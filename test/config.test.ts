@@ -16,7 +16,10 @@ import { loadJobData } from '../src/config/dataSource';
 import { JOB_SCHEMA, JobConfigInput } from '../src/config/schema';
 import { overridesFromFlags } from '../cli/runCommand';
 import { resolveJob } from '../cli/trainCommand';
-import { augmentationOf } from '../job/trainJob';
+import { augmentationOf, trainConfigOf } from '../job/trainJob';
+import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, trainLatePhase } from '../src/train/trainer';
+import { mlp } from '../models/mlp';
+import { NO_LATE_PHASE } from '../src/latephase/layerFactory';
 import { ConfigError, DataError } from '../src/errors';
 import { checkBundleFiles } from '../export/bundle/bundle';
 import { CLI, idxFile } from './helpers';
@@ -116,6 +119,29 @@ test('hostile keys (__proto__, constructor, prototype) anywhere in a config or a
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /^latephase: ConfigError: --set __proto__\.polluted=1: the key '__proto__' is not allowed/m);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('the small things a config says back: NaN named as NaN, too many ghost batches refused, mnist testSize honoured, the plain-training hint', async () => {
+  const nan = applyOverride(presetConfig('mnist-cnn'), 'epochs=1');
+  (nan as { epochs: number }).epochs = Number.NaN;
+  assert.throws(() => resolveConfig(nan, 'x'), /epochs: got NaN;/);
+  const ghost = resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'ghostBatches=64'), 'x');
+  assert.throws(
+    () => checkTrainConfig(trainConfigOf(ghost)),
+    /ghostBatches 64 is more than a minibatch of 64 rows can hold: each ghost batch needs at least 8 rows .*so at most 8/,
+  );
+  const small = resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'data.testSize=300'), 'x');
+  assert.equal(loadJobData(small.data).test.y.length, 300);
+  const plain = mlp({ inputs: 4, hidden: [3], classes: 2, latePhase: NO_LATE_PHASE });
+  await assert.rejects(
+    trainLatePhase(
+      plain,
+      { x: new Float32Array(32), y: new Int32Array(8), featureShape: [4], classes: 2 },
+      { ...DEFAULT_TRAIN_CONFIG, batchSize: 4 },
+    ),
+    /has no late-phase layers: choose late-phase kinds it has \(latePhase\.kinds\), or train it plainly \(latePhase\.enabled: false/,
+  );
+  plain.dispose();
 });
 
 test('every preset resolves, and `run` is the mnist-cnn preset with its flags as overrides', () => {

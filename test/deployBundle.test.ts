@@ -163,6 +163,8 @@ test('latephase bundle: a new bundle from a trained model without training; only
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /model: restored from .*latephase\.ckpt/);
   assert.doesNotMatch(r.stdout, /epoch \d+\//, 'no training');
+  const before = (out: string): string => /accuracy before late phase\s+(.+)/.exec(out)?.[1] ?? '(missing)';
+  assert.match(before(r.stdout), /^\d+\.\d+%$/, 'a late-phase model has an accuracy before its late phase, read from the checkpoint');
   const metrics = (d: string): { folded: { accuracy: number; nll: number } } => JSON.parse(fs.readFileSync(path.join(d, 'metrics.json'), 'utf8'));
   assert.deepEqual(metrics(b).folded, metrics(a).folded, 'the same trained model, evaluated the same');
   for (const f of ['ensemble.onnx', 'model.fp16.onnx', 'metrics.jsonl', 'README.md']) assert.ok(fs.existsSync(path.join(b, f)), f);

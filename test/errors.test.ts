@@ -20,6 +20,7 @@ import { evaluateMembers } from '../src/eval/ensemble';
 import { AtomicWriteIo, writeFileAtomic } from '../src/io/atomicWrite';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { ConfigError, ShapeError, TrainingError, WriteError } from '../src/errors';
+import { DivergenceMonitor } from '../src/train/divergenceMonitor';
 import { useBackend } from './helpers';
 
 before(async () => {
@@ -172,4 +173,16 @@ test('the backend report says which backend runs and why better ones were skippe
   assert.equal(auto.attempts[auto.attempts.length - 1]!.ok, true);
   assert.equal(auto.attempts[0]!.choice, 'tensorflow-gpu');
   await assert.rejects(selectBackend('tpu'), (e: unknown) => e instanceof ConfigError && /unknown backend 'tpu'/.test(e.message));
+});
+
+test('the logged loss is a mean per example: a short last minibatch counts for the rows it holds', () => {
+  const model = mlp({ inputs: 3, hidden: [4], classes: 2, seed: 1 });
+  const monitor = new DivergenceMonitor(10, model);
+  monitor.add(tf.scalar(1), { epoch: 0, step: 0, member: 0 }, 64);
+  monitor.add(tf.scalar(4), { epoch: 0, step: 1, member: 0 }, 2); // the epoch's short tail
+  const { mean, rows } = monitor.check();
+  assert.equal(rows, 66);
+  assert.ok(Math.abs(mean - (64 + 8) / 66) < 1e-6, `${mean}: not the per-minibatch mean 2.5`);
+  monitor.dispose();
+  model.dispose();
 });

@@ -122,7 +122,7 @@ test('fuzzed progress checkpoints: each loads, or fails by name leaving the mode
     recentLoss: 0.7,
     epochLoss: [1, 0.8],
     swaSnapshots: 0,
-    pendingLoss: { sum: 1.25, places: [{ epoch: 2, step: 0, member: 0 }] },
+    pendingLoss: { sum: 1.25, rows: 32, places: [{ epoch: 2, step: 0, member: 0 }] },
   };
   saveCheckpoint(source, file, { config: '{}' }, { position, tensors: [{ name: 'opt.shared/fc1.weight', tensor: momentum }] });
   const good = fs.readFileSync(file);

@@ -36,10 +36,11 @@ export function loadJobData(cfg: JobConfig['data']): JobData {
     case 'mnist': {
       const { train, heldOut } = splitDataset(loadMnist(), cfg.trainCount, cfg.splitSeed);
       const t = firstN(train, cfg.trainSize, 'data.trainSize');
+      const test = firstN(heldOut, cfg.testSize, 'data.testSize');
       return {
         train: t,
-        test: heldOut,
-        description: `${t.y.length} training / ${heldOut.y.length} held-out MNIST digits (mnist package, split seed ${cfg.splitSeed})`,
+        test,
+        description: `${t.y.length} training / ${test.y.length} held-out MNIST digits (mnist package, split seed ${cfg.splitSeed})`,
         labels: DIGIT_LABELS,
       };
     }

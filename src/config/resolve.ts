@@ -118,6 +118,11 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** A value as given, in JSON except that NaN and infinities show as themselves (JSON would say null). */
+function showValue(v: unknown): string {
+  return JSON.stringify(v, (_, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}` : x)).replace(/"\\u0000([^"]+)"/g, '$1');
+}
+
 /** One line per problem: the field, the value given and what the schema allows. */
 function describeIssues(input: unknown, error: z.ZodError): string {
   return error.issues
@@ -137,9 +142,9 @@ function describeIssues(input: unknown, error: z.ZodError): string {
             )
             .join(', '),
         );
-        return `${field}: got ${JSON.stringify(given)}, which fits none of its forms (${forms.map((f, i) => `form ${i + 1}: ${f}`).join('; ')})`;
+        return `${field}: got ${showValue(given)}, which fits none of its forms (${forms.map((f, i) => `form ${i + 1}: ${f}`).join('; ')})`;
       }
-      return `${field}: ${given === undefined ? 'missing' : `got ${JSON.stringify(given)}`}; ${issue.message}`;
+      return `${field}: ${given === undefined ? 'missing' : `got ${showValue(given)}`}; ${issue.message}`;
     })
     .join('\n  ');
 }

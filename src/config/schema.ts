@@ -74,6 +74,7 @@ const dataSource = z.discriminatedUnion('source', [
       trainCount: positiveInt.max(9999).default(8000),
       splitSeed: z.number().int().min(0).default(2021),
       trainSize: positiveInt.optional(),
+      testSize: positiveInt.optional(),
     })
     .strict(),
   /** Fashion-MNIST as Debian's dataset-fashion-mnist installs it (60,000 train / 10,000 test IDX files). */

@@ -82,8 +82,18 @@ export class OutputFolder {
     const abs = path.resolve(target);
     const base = path.basename(abs);
     if (!base || base === '.' || base === '..') throw new ConfigError(`output folder '${target}' has no name of its own`);
+    // A version, work or link folder of another output folder: writing there would make a link
+    // inside a version (a chain of links), or a bundle inside a folder the next publish removes.
     const parent = path.dirname(abs);
     const anchor = existingAncestor(parent);
+    // (Through links too: `out/x/sub` where out/x links to a version.)
+    const internal = [...abs.split(path.sep), ...fs.realpathSync(anchor).split(path.sep)].find((part) =>
+      /^\..+\.(v-.+|run|lock|link-.+)$/.test(part),
+    );
+    if (internal)
+      throw new ConfigError(
+        `output folder '${abs}' is inside '${internal}', latephase's own ${internal.endsWith('.run') ? 'work folder' : internal.endsWith('.lock') ? 'lock' : 'version folder'} of another output folder; give that output folder itself (the link beside it) or another path`,
+      );
     const kind = SPECIAL_FILE_SYSTEMS[fs.statfsSync(anchor).type];
     if (kind) throw new ConfigError(`output folder '${abs}' is on the ${kind} file system, which does not store files; choose another --out`);
     if (!fs.statSync(anchor).isDirectory()) throw new ConfigError(`output folder '${abs}': '${anchor}' is a file, not a folder`);
@@ -201,6 +211,11 @@ export class OutputFolder {
 
   clearWork(): void {
     fs.rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  /** Remove the work folder unless it holds `progress` (what a resume needs): a run that failed before its first checkpoint leaves nothing behind. */
+  clearWorkWithout(progress: string): void {
+    if (!fs.existsSync(path.join(this.workDir, progress))) this.clearWork();
   }
 
   /** A fresh, empty version folder to write the run's files into; nothing is visible until `publish`. */

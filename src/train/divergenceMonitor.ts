@@ -14,9 +14,10 @@ export interface StepPlace {
   readonly member: number;
 }
 
-/** Losses added since the last check: their sum (finite) and where each was. */
+/** Losses added since the last check: their sum weighted by rows (finite), the rows, and where each was. */
 export interface PendingLosses {
   readonly sum: number;
+  readonly rows: number;
   readonly places: readonly StepPlace[];
 }
 
@@ -33,6 +34,7 @@ export class DivergenceMonitor {
   private sum: tf.Scalar = tf.scalar(0);
   private firstBad: tf.Scalar = tf.scalar(Number.POSITIVE_INFINITY);
   private places: StepPlace[] = [];
+  private rows = 0;
   private lastChecked: StepPlace | null = null;
 
   constructor(
@@ -40,11 +42,13 @@ export class DivergenceMonitor {
     private readonly model: Model,
   ) {}
 
-  add(loss: tf.Scalar, place: StepPlace): void {
+  /** A minibatch's mean loss over its `rows` (weighted by them: a short last minibatch counts for what it holds). */
+  add(loss: tf.Scalar, place: StepPlace, rows: number): void {
     const index = this.places.length;
     this.places.push(place);
+    this.rows += rows;
     const [sum, firstBad] = tf.tidy(() => [
-      tf.add(this.sum, loss) as tf.Scalar,
+      tf.add(this.sum, tf.mul(loss, rows)) as tf.Scalar,
       tf.minimum(this.firstBad, tf.where(tf.isFinite(loss), tf.scalar(Number.POSITIVE_INFINITY), tf.scalar(index))) as tf.Scalar,
     ]);
     tf.dispose([this.sum, this.firstBad, loss]);
@@ -55,11 +59,11 @@ export class DivergenceMonitor {
     return this.places.length >= this.every || (endOfEpoch && this.places.length > 0);
   }
 
-  /** Mean loss and count since the last check; TrainingError naming the step, member or tensor on NaN/Inf. */
-  check(): { mean: number; count: number } {
-    const { sum, places } = this.settle();
+  /** Mean loss per row since the last check, with the rows and their sum; TrainingError naming the step, member or tensor on NaN/Inf. */
+  check(): { mean: number; sum: number; rows: number } {
+    const { sum, rows } = this.settle();
     this.reset();
-    return { mean: sum / places.length, count: places.length };
+    return { mean: sum / rows, sum, rows };
   }
 
   /**
@@ -69,7 +73,7 @@ export class DivergenceMonitor {
    */
   settle(): PendingLosses {
     const places = this.places;
-    if (!places.length) return { sum: 0, places: [] };
+    if (!places.length) return { sum: 0, rows: 0, places: [] };
     const [sum, firstBad] = tf.tidy(() => tf.stack([this.sum, this.firstBad]).dataSync());
     if (Number.isFinite(firstBad)) {
       this.reset();
@@ -83,13 +87,14 @@ export class DivergenceMonitor {
       throw new TrainingError(`training diverged ${since}: tensor '${tensor}' holds NaN/Inf; ${ADVICE}`);
     }
     this.lastChecked = now;
-    return { sum: sum!, places: [...places] };
+    return { sum: sum!, rows: this.rows, places: [...places] };
   }
 
   /** Continue with the pending losses a checkpoint stored (their float32 sum is exact in a number). */
   restore(pending: PendingLosses): void {
     tf.dispose(this.sum);
     this.sum = tf.scalar(pending.sum);
+    this.rows = pending.rows;
     this.places = [...pending.places];
   }
 
@@ -98,6 +103,7 @@ export class DivergenceMonitor {
     this.sum = tf.scalar(0);
     this.firstBad = tf.scalar(Number.POSITIVE_INFINITY);
     this.places = [];
+    this.rows = 0;
   }
 
   dispose(): void {

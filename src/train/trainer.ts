@@ -24,7 +24,7 @@ import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from
 import { MemberGroups, memberCount, releaseMembers, selectMember, latePhaseUnits } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
-import { defaultGhostBatches, GradientSource, LocalGradients, SeededAugmentation } from './gradients';
+import { defaultGhostBatches, GradientSource, LocalGradients, MIN_SHARD_ROWS, SeededAugmentation } from './gradients';
 import { MemberCycle } from './memberCycle';
 import { DivergenceMonitor } from './divergenceMonitor';
 import { SwaAverage, SwaConfig } from './swa';
@@ -149,7 +149,14 @@ export function checkTrainConfig(cfg: TrainConfig): void {
   int(cfg.batchSize, 'batchSize', 2);
   int(cfg.seed, 'seed', 0);
   if (cfg.lossCheckEvery !== undefined) int(cfg.lossCheckEvery, 'lossCheckEvery', 1);
-  if (cfg.ghostBatches !== undefined) int(cfg.ghostBatches, 'ghostBatches', 1);
+  if (cfg.ghostBatches !== undefined) {
+    int(cfg.ghostBatches, 'ghostBatches', 1);
+    const most = Math.max(1, Math.floor(cfg.batchSize / MIN_SHARD_ROWS));
+    if (cfg.ghostBatches > most)
+      throw new ConfigError(
+        `ghostBatches ${cfg.ghostBatches} is more than a minibatch of ${cfg.batchSize} rows can hold: each ghost batch needs at least ${MIN_SHARD_ROWS} rows (BatchNorm statistics of fewer are noise), so at most ${most}`,
+      );
+  }
   if (!(cfg.sigma0 >= 0)) throw new ConfigError(`sigma0 must be >= 0, got ${cfg.sigma0}`);
   const g = resolveGammaTheta(cfg.gammaTheta, cfg.k);
   if (!(g > 0) || !Number.isFinite(g)) throw new ConfigError(`gammaTheta must be a positive number or '1/K', got ${cfg.gammaTheta}`);
@@ -224,7 +231,10 @@ export async function trainLatePhase(
   checkTrainConfig(cfg);
   checkDataset(data, 'training data');
   const late = cfg.t0 < cfg.epochs && latePhaseUnits(model).length > 0;
-  if (cfg.t0 < cfg.epochs && !late) throw new ConfigError(`model '${model.name}' has no late-phase layers; set t0 >= epochs for plain training`);
+  if (cfg.t0 < cfg.epochs && !late)
+    throw new ConfigError(
+      `model '${model.name}' has no late-phase layers: choose late-phase kinds it has (latePhase.kinds), or train it plainly (latePhase.enabled: false in a job config, --no-late-phase with latephase run, t0 = epochs in a TrainConfig)`,
+    );
   const n = exampleCount(data);
   const stepsPerEpoch = Math.ceil(n / cfg.batchSize);
   const lateSteps = (cfg.epochs - cfg.t0) * stepsPerEpoch;
@@ -274,10 +284,10 @@ export async function trainLatePhase(
   };
   /** Read the pending losses (a sync; throws on NaN/Inf naming the step). */
   const checkLosses = async (): Promise<void> => {
-    const { mean, count } = losses.check();
+    const { mean, sum, rows } = losses.check();
     p.recentLoss = mean;
-    p.epochSum += mean * count;
-    p.epochCount += count;
+    p.epochSum += sum;
+    p.epochCount += rows;
     await yieldToEvents();
   };
   const offerCheckpoint = (reason: 'steps' | 'epoch' | 'stop', epoch: number, step: number): void => {
@@ -336,7 +346,7 @@ export async function trainLatePhase(
           sharedOpt.step(groups.shared, grads, lrShared);
           tf.dispose(grads);
         }
-        losses.add(loss, { epoch, step, member });
+        losses.add(loss, { epoch, step, member }, rows.length);
         p.minibatches++;
         p.memberSteps[member]!++;
         c?.advance(lrShared);

@@ -24,7 +24,7 @@ export interface TrainPosition {
   readonly released: boolean;
   /** The member the next late-phase minibatch goes to. */
   readonly member: number;
-  /** The current epoch's loss so far: sum of check means times counts, and the count. */
+  /** The current epoch's loss so far: the sum of minibatch losses times their rows, and the rows (a per-example mean). */
   readonly epochSum: number;
   readonly epochCount: number;
   readonly recentLoss: number | null;
@@ -75,8 +75,9 @@ export function positionProblem(value: unknown): string | null {
 }
 
 function pendingProblem(value: unknown): string | null {
-  const pending = value as { sum?: unknown; places?: unknown } | null;
+  const pending = value as { sum?: unknown; rows?: unknown; places?: unknown } | null;
   if (typeof pending !== 'object' || pending === null || !Number.isFinite(pending.sum)) return 'pendingLoss has no finite sum';
+  if (!isCount(pending.rows)) return 'pendingLoss.rows is not a count';
   const places = pending.places;
   const isPlace = (q: unknown): boolean => {
     const r = q as Record<string, unknown> | null;
