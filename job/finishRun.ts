@@ -258,13 +258,17 @@ async function exportAndVerifyEnsemble(
 ): Promise<NonNullable<BundleExtras['ensemble']>> {
   const members = Array.from({ length: memberCount(model) }, (_, k) => foldMember(model, k));
   try {
-    const exported = exportEnsemble(members, { memberProbabilities: cfg.export.memberProbabilities, provenance: { job: cfg.name, seed } });
+    const exported = exportEnsemble(members, {
+      memberProbabilities: cfg.export.memberProbabilities,
+      foldBatchNorm: cfg.export.foldBatchNorm,
+      provenance: { job: cfg.name, seed },
+    });
     const perRow = model.inputShape.reduce((a, b) => a * b, 1);
     const sets = [seededInputs(64, perRow, seed + 2), realInputs(test, 64, 'held-out examples')];
     const report = await verifyEnsembleExport(model, exported, sets, { provider: cfg.verify.ep, allowCpuFallback: cfg.verify.allowCpuFallback });
     const invariants = await ensembleInvariants(exported, model.inputShape, realInputs(test, 256, 'held-out examples'));
     log(
-      `implicit ensemble export: ${members.length} members, ${exported.sharedInitializers} shared tensors stored once; verification ${report.pass ? 'PASS' : 'FAIL'} (max abs ${report.maxAbs.toExponential(2)}); invariants ${invariants.pass ? 'hold' : 'VIOLATED'}`,
+      `implicit ensemble export: ${members.length} members, ${exported.sharedInitializers} shared tensors stored once${exported.batchNormFold ? `, BatchNorm ${exported.batchNormFold.folded} folded / ${exported.batchNormFold.kept.length} kept` : ''}; verification ${report.pass ? 'PASS' : 'FAIL'} (max abs ${report.maxAbs.toExponential(2)}); invariants ${invariants.pass ? 'hold' : 'VIOLATED'}`,
     );
     return { exported, report: { ...report, pass: report.pass && invariants.pass }, invariants: { ...invariants } };
   } finally {

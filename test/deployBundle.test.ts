@@ -35,7 +35,15 @@ test('a run writes goldens, a model card and a Triton repository; verify-bundle 
     assert.ok(card.includes(section), `model card has ${section}`);
   assert.match(card, /\| \*\*this model\*\* .* \| \d+\.\d+% \| \d\.\d{4} \| \d\.\d{4} \| \d\.\d{4} \|/);
   const config = fs.readFileSync(path.join(out, 'triton/mnist-cnn/config.pbtxt'), 'utf8');
-  assert.match(config, /platform: "onnxruntime_onnx"\nmax_batch_size: 64/);
+  assert.match(config, /platform: "onnxruntime_onnx"\nmax_batch_size: 64\ndynamic_batching \{ \}/);
+  assert.match(
+    checkTritonConfig(
+      config.replace('dynamic_batching { }\n', ''),
+      'mnist-cnn',
+      inspectOnnx(readOnnxModel(path.join(out, 'model.onnx')).model),
+    ).join(),
+    /no dynamic_batching/,
+  );
   assert.match(config, /name: "input"\n\s+data_type: TYPE_FP32\n\s+dims: \[ 784 \]/);
   assert.match(config, /name: "logits"\n\s+data_type: TYPE_FP32\n\s+dims: \[ 10 \]\n\s+label_filename: "labels.txt"/);
   const inspection = inspectOnnx(readOnnxModel(path.join(out, 'model.onnx')).model);
@@ -75,7 +83,7 @@ test('--ensemble: the implicit ensemble is exported beside the folded model, ver
   const out = path.join(dir, 'out');
   const r = runCli([...TINY, '--out', out, '--ensemble']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /implicit ensemble export: 2 members, \d+ shared tensors stored once; verification PASS .*invariants hold/);
+  assert.match(r.stdout, /implicit ensemble export: 2 members, \d+ shared tensors stored once, BatchNorm 0 folded \/ 4 kept; verification PASS .*invariants hold/);
   assert.match(r.stdout, /ensemble export\s+PASS: ensemble\.onnx/);
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
     files: Record<string, unknown>;
@@ -98,7 +106,16 @@ test('--ensemble: the implicit ensemble is exported beside the folded model, ver
   const verify = runCli(['verify', path.join(out, 'ensemble.onnx'), '--trials', '1']);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, /output\s+entropy: FLOAT \[N, 1\]/);
-  assert.equal(runCli(['verify-bundle', out]).code, 0);
+  // Triton serves the ensemble beside the folded model, its probabilities labelled, batched dynamically.
+  const served = path.join(out, 'triton', 'mnist-cnn_ensemble');
+  assert.ok(fs.readFileSync(path.join(served, '1', 'model.onnx')).equals(fs.readFileSync(path.join(out, 'ensemble.onnx'))));
+  const config = fs.readFileSync(path.join(served, 'config.pbtxt'), 'utf8');
+  assert.match(config, /name: "mnist-cnn_ensemble"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 64\ndynamic_batching \{ \}/);
+  assert.match(config, /name: "probabilities"\n\s+data_type: TYPE_FP32\n\s+dims: \[ 10 \]\n\s+label_filename: "labels.txt"/);
+  assert.match(config, /name: "mutual_information"\n\s+data_type: TYPE_FP32\n\s+dims: \[ 1 \]\n\s+\}/);
+  const check = runCli(['verify-bundle', out]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /mnist-cnn_ensemble/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -13,7 +13,10 @@ import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 import { memberCount, releaseMembers, selectMember } from '../src/latephase/members';
 import { foldMember } from '../src/latephase/fold';
 import { exportOnnx } from '../export/onnx/exportOnnx';
-import { exportEnsemble } from '../export/onnx/exportEnsemble';
+import { dedupeInitializers, exportEnsemble } from '../export/onnx/exportEnsemble';
+import { GraphBuilder } from '../export/onnx/graph';
+import { int64Bytes } from '../src/onnx/proto';
+import { onnx } from 'onnx-proto';
 import { ensembleInvariants, verifyEnsembleExport } from '../export/verify/verifyEnsemble';
 import { Rng } from '../src/nn/rng';
 import { readOnnxModel } from '../export/verify/readOnnx';
@@ -90,6 +93,27 @@ for (const [label, choice] of CHOICES) {
     assert.ok(exported.sharedInitializers > 0, 'identical (shared) weights are stored once');
     assert.ok(bytesOf(exported.bytes) < K * bytesOf(single.bytes), 'the ensemble is smaller than K separate models');
 
+    // BatchNorm folded as in model.onnx wherever it stays shared: after weights the members share,
+    // only a BatchNorm the members share too (late-phase BatchNorm stays a BatchNorm there).
+    const fold = exported.batchNormFold!;
+    const lateBatchNorm = 'batchNorm' in choice;
+    assert.ok(lateBatchNorm ? fold.kept.length > 0 : fold.folded > 0, JSON.stringify(fold));
+    if (lateBatchNorm)
+      assert.ok(
+        fold.kept.every((k) => /folding would store those weights once per member/.test(k.reason)),
+        JSON.stringify(fold.kept),
+      );
+    const unfolded = exportEnsemble(members, { foldBatchNorm: false });
+    assert.ok(bytesOf(exported.bytes) <= bytesOf(unfolded.bytes), 'folding never grows the stored weights');
+    const ops = (b: Uint8Array): number => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-ens-'));
+      fs.writeFileSync(path.join(dir, 'm.onnx'), b);
+      const n = inspectOnnx(readOnnxModel(path.join(dir, 'm.onnx')).model).operators['BatchNormalization'] ?? 0;
+      fs.rmSync(dir, { recursive: true, force: true });
+      return n;
+    };
+    assert.equal(ops(exported.bytes), ops(unfolded.bytes) - fold.folded);
+
     const report = await verifyEnsembleExport(model, exported, [inputs(9, 1)], { batchSizes: [1, 9] });
     assert.ok(report.pass, `max abs ${report.maxAbs}: ${JSON.stringify(report.cases.filter((c) => !c.pass).slice(0, 2))}`);
     const inv = await ensembleInvariants(exported, model.inputShape, inputs(32, 2));
@@ -111,4 +135,22 @@ test('a deliberately wrong ensemble (one member from other weights) fails verifi
   members.forEach((m) => m.dispose());
   model.dispose();
   other.dispose();
+});
+
+test('shared initializers are found by their values, however stored (raw bytes or typed fields)', () => {
+  const graph = new GraphBuilder();
+  const typed = (name: string, values: number[]): onnx.ITensorProto => ({
+    name,
+    dataType: onnx.TensorProto.DataType.INT64,
+    dims: [2],
+    int64Data: values,
+  });
+  graph.initializers.push(typed('a', [1, 2]), typed('b', [3, 4]), typed('c', [1, 2]), { ...typed('d', []), rawData: int64Bytes([1, 2]) });
+  graph.node('Concat', ['a', 'b', 'c', 'd'], 'cat', { axis: { i: 0 } });
+  assert.equal(dedupeInitializers(graph), 1, 'only c repeats a (same values, same storage); b differs in values');
+  assert.deepEqual(
+    graph.initializers.map((t) => t.name),
+    ['a', 'b', 'd'],
+  );
+  assert.deepEqual(graph.nodes[0]!.input, ['a', 'b', 'a', 'd']);
 });

@@ -19,7 +19,7 @@ import { ClassMetrics } from '../../src/eval/metrics';
 import { GoldenSet, writeGoldenSets } from '../verify/golden';
 import { inspectOnnx } from '../verify/inspect';
 import { decodeModel } from '../verify/readOnnx';
-import { TRITON_DIR, TRITON_LABELS_FILE, tritonConfig } from './triton';
+import { TRITON_DIR, TRITON_ENSEMBLE_SUFFIX, TRITON_LABELS_FILE, tritonConfig } from './triton';
 import { splitExternalData, writeModelFiles } from '../onnx/passes/externalData';
 import { PrecisionReport } from '../verify/verifyPrecision';
 
@@ -179,7 +179,12 @@ export function writeBundle(dir: string, model: Model, exported: OnnxExport, rep
   writeFileAtomic(paths.report, `${JSON.stringify(report, null, 2)}\n`);
   if (extras.golden) writeGoldenSets(path.join(dir, GOLDEN_DIR), extras.golden);
   if (extras.card) writeFileAtomic(path.join(dir, CARD_FILE), extras.card);
-  if (extras.triton) writeTritonRepository(dir, exported, extras.triton, writeModel);
+  if (extras.triton) {
+    writeTritonRepository(dir, extras.triton.name, exported, extras.triton, writeModel);
+    // Deployments for uncertainty serve the ensemble (probabilities, entropy, mutual information) beside it.
+    if (extras.ensemble)
+      writeTritonRepository(dir, `${extras.triton.name}${TRITON_ENSEMBLE_SUFFIX}`, extras.ensemble.exported, extras.triton, writeModel);
+  }
   if (extras.ensemble) {
     writeModel(ENSEMBLE_FILE, extras.ensemble.exported.bytes);
     writeFileAtomic(
@@ -204,15 +209,16 @@ export function writeBundle(dir: string, model: Model, exported: OnnxExport, rep
 
 function writeTritonRepository(
   dir: string,
+  name: string,
   exported: OnnxExport,
   t: NonNullable<BundleExtras['triton']>,
   writeModel: (file: string, bytes: Uint8Array, subfolder: string) => void,
 ): void {
-  const at = path.join(dir, TRITON_DIR, t.name);
+  const at = path.join(dir, TRITON_DIR, name);
   const inspection = inspectOnnx(decodeModel(exported.bytes, MODEL_FILE));
-  const classOutputs = exported.outputs.filter((o) => o.role !== 'output').map((o) => o.name);
-  writeFileAtomic(path.join(at, 'config.pbtxt'), tritonConfig(t.name, inspection, t.labels ? classOutputs : [], t.maxBatch));
-  writeModel(MODEL_FILE, exported.bytes, path.join(TRITON_DIR, t.name, '1'));
+  const classOutputs = exported.outputs.filter((o) => ['logits', 'probabilities'].includes(o.role)).map((o) => o.name);
+  writeFileAtomic(path.join(at, 'config.pbtxt'), tritonConfig(name, inspection, t.labels ? classOutputs : [], t.maxBatch));
+  writeModel(MODEL_FILE, exported.bytes, path.join(TRITON_DIR, name, '1'));
   if (t.labels) writeFileAtomic(path.join(at, TRITON_LABELS_FILE), `${t.labels.join('\n')}\n`);
 }
 

@@ -11,6 +11,8 @@ import { Inspection, ValueSignature } from '../verify/inspect';
 export const TRITON_DIR = 'triton';
 export const TRITON_LABELS_FILE = 'labels.txt';
 export const DEFAULT_TRITON_MAX_BATCH = 64;
+/** The implicit-ensemble model's folder: `triton/<name>_ensemble/`, beside the folded model's. */
+export const TRITON_ENSEMBLE_SUFFIX = '_ensemble';
 
 const TRITON_TYPES: Readonly<Record<string, string>> = {
   FLOAT: 'TYPE_FP32',
@@ -55,6 +57,8 @@ export function tritonConfig(
     `name: "${name}"`,
     'platform: "onnxruntime_onnx"',
     `max_batch_size: ${batching ? maxBatch : 0}`,
+    // Requests are batched by the server (up to max_batch_size) instead of one at a time.
+    ...(batching ? ['dynamic_batching { }'] : []),
     `input [\n${inspection.inputs.map((v) => tensorBlock(v, batching, false)).join(',\n')}\n]`,
     `output [\n${inspection.outputs.map((v) => tensorBlock(v, batching, labelOutputs.includes(v.name))).join(',\n')}\n]`,
     '',
@@ -100,6 +104,7 @@ export function checkTritonConfig(text: string, expectedName: string, inspection
   if (cfg.maxBatch === undefined) problems.push('no max_batch_size');
   else if (batching !== cfg.maxBatch > 0)
     problems.push(`max_batch_size ${cfg.maxBatch}, but the graph ${batching ? 'has' : 'lacks'} a dynamic batch axis`);
+  if (batching && !/^dynamic_batching \{/m.test(text)) problems.push('no dynamic_batching, although the graph batches');
   for (const [kind, graphSide, configSide] of [
     ['input', inspection.inputs, cfg.inputs],
     ['output', inspection.outputs, cfg.outputs],

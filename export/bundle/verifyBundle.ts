@@ -10,8 +10,8 @@ import { DataError } from '../../src/errors';
 import { FileVerificationReport, verifyOnnxFile } from '../verify/verifyFile';
 import { inspectOnnx } from '../verify/inspect';
 import { readOnnxModel } from '../verify/readOnnx';
-import { checkBundleFiles, GOLDEN_DIR, Manifest, MANIFEST_FILE, MODEL_FILE } from './bundle';
-import { checkTritonConfig, TRITON_DIR } from './triton';
+import { checkBundleFiles, ENSEMBLE_FILE, GOLDEN_DIR, Manifest, MANIFEST_FILE, MODEL_FILE } from './bundle';
+import { checkTritonConfig, TRITON_DIR, TRITON_ENSEMBLE_SUFFIX } from './triton';
 
 export interface BundleCheck {
   readonly folder: string;
@@ -44,7 +44,10 @@ export async function verifyBundle(folder: string): Promise<BundleCheck> {
     const config = path.join(repo, name, 'config.pbtxt');
     if (!fs.existsSync(served) || !fs.existsSync(config)) problems.push(`missing ${fs.existsSync(config) ? `1/${MODEL_FILE}` : 'config.pbtxt'}`);
     else {
-      if (!fs.readFileSync(served).equals(fs.readFileSync(model))) problems.push(`1/${MODEL_FILE} differs from ${MODEL_FILE}`);
+      const original = name.endsWith(TRITON_ENSEMBLE_SUFFIX) ? ENSEMBLE_FILE : MODEL_FILE;
+      if (!fs.existsSync(path.join(folder, original))) problems.push(`serves ${original}, which the bundle lacks`);
+      else if (!fs.readFileSync(served).equals(fs.readFileSync(path.join(folder, original))))
+        problems.push(`1/${MODEL_FILE} differs from ${original}`);
       problems.push(...checkTritonConfig(fs.readFileSync(config, 'utf8'), name, inspectOnnx(readOnnxModel(served).model)));
     }
     triton[name] = problems;

@@ -16,6 +16,7 @@ import { ExportError } from '../../src/errors';
 import { PACKAGE } from '../../src/version';
 import { encodeModel, floatValueInfo, float32Tensor, IR_VERSION, OPSET } from '../../src/onnx/proto';
 import { GraphBuilder } from './graph';
+import { FoldBatchNormResult, foldBatchNormPass, FoldVeto } from './passes/foldBatchNorm';
 import { onnxDims } from './layout';
 import { ExportOptions, INPUT_NAME, lowerModel, metadataOf, OnnxExport, OUTPUT_ROLES_KEY, OutputSignature, TensorSignature } from './exportOnnx';
 
@@ -23,19 +24,42 @@ export interface EnsembleExportOptions {
   readonly provenance?: ExportOptions['provenance'];
   /** Add `member_probabilities` [N, K, classes]. */
   readonly memberProbabilities?: boolean;
+  /**
+   * Fold BatchNormalization into the Conv/Gemm before it, as model.onnx does, wherever that does not
+   * multiply storage: a member's own BatchNorm after weights the members share stays a BatchNorm
+   * (folding would store those weights once per member). Default true.
+   */
+  readonly foldBatchNorm?: boolean;
 }
 
-/** Initializers with identical type, dims and bytes become one; node inputs are renamed to the survivor. */
-function dedupeInitializers(graph: GraphBuilder): number {
+/**
+ * Keep a BatchNorm whose members share the weights before it but not its own parameters: only
+ * folds that stay shared (or were per member anyway) are made. `counts` is how many initializers
+ * hold each content, before deduplication.
+ */
+function sharedWeightsVeto(counts: ReadonlyMap<string, number>): FoldVeto {
+  const shared = (t: onnx.ITensorProto): boolean => (counts.get(contentKey(t)) ?? 0) > 1;
+  return (_bn, weights, params) =>
+    shared(weights) && !params.every(shared)
+      ? 'the members share the weights before it but each has its own BatchNorm: folding would store those weights once per member'
+      : null;
+}
+
+/** A tensor's content: type, dims and values however stored (raw bytes or typed fields), not its name. */
+function contentKey(t: onnx.ITensorProto): string {
+  return crypto
+    .createHash('sha256')
+    .update(onnx.TensorProto.encode({ ...t, name: '' }).finish())
+    .digest('hex');
+}
+
+/** Initializers with identical type, dims and values become one; node inputs are renamed to the survivor. */
+export function dedupeInitializers(graph: GraphBuilder): number {
   const byContent = new Map<string, string>();
   const rename = new Map<string, string>();
   const kept: onnx.ITensorProto[] = [];
   for (const t of graph.initializers) {
-    const key = crypto
-      .createHash('sha256')
-      .update(JSON.stringify([t.dataType, t.dims]))
-      .update(t.rawData ?? new Uint8Array())
-      .digest('hex');
+    const key = contentKey(t);
     const first = byContent.get(key);
     if (first) rename.set(t.name!, first);
     else {
@@ -101,11 +125,21 @@ export function exportEnsemble(members: readonly Model[], opts: EnsembleExportOp
     graph.node('Identity', [memberProbs], 'member_probabilities', {}, name);
     outputs.push({ name, dims: ['N', K, classes], role: 'member_probabilities' });
   }
+  let batchNormFold: FoldBatchNormResult | undefined;
+  if (opts.foldBatchNorm ?? true) {
+    const counts = new Map<string, number>();
+    for (const t of graph.initializers) counts.set(contentKey(t), (counts.get(contentKey(t)) ?? 0) + 1);
+    batchNormFold = foldBatchNormPass(
+      { nodes: graph.nodes, initializers: graph.initializers, outputs: outputs.map((o) => o.name) },
+      sharedWeightsVeto(counts),
+    );
+  }
   const sharedInitializers = dedupeInitializers(graph);
   const metadata = metadataOf(
     {
       model: `${first.name}_ensemble`,
       latephase_ensemble_members: String(K),
+      ...(batchNormFold && { 'latephase.batchnorm_folded': `${batchNormFold.folded} folded into Conv/Gemm, ${batchNormFold.kept.length} kept` }),
       [OUTPUT_ROLES_KEY]: JSON.stringify(Object.fromEntries(outputs.map((o) => [o.name, o.role]))),
     },
     opts.provenance,
@@ -120,5 +154,15 @@ export function exportEnsemble(members: readonly Model[], opts: EnsembleExportOp
     },
     { producerName: PACKAGE.name, producerVersion: PACKAGE.version, metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })) },
   );
-  return { bytes, input, outputs, opset: OPSET, irVersion: IR_VERSION, nodeCount: graph.nodes.length, metadata, sharedInitializers };
+  return {
+    bytes,
+    input,
+    outputs,
+    opset: OPSET,
+    irVersion: IR_VERSION,
+    nodeCount: graph.nodes.length,
+    metadata,
+    sharedInitializers,
+    ...(batchNormFold && { batchNormFold }),
+  };
 }

@@ -16,6 +16,13 @@ export interface GraphParts {
   readonly outputs: readonly string[];
 }
 
+/**
+ * A caller's veto for one fold (the reason to keep the BatchNormalization, or null to fold): the
+ * ensemble exporter keeps a member's own BatchNorm after weights every member shares, which folding
+ * would store once per member.
+ */
+export type FoldVeto = (bn: onnx.INodeProto, weights: onnx.ITensorProto, params: readonly onnx.ITensorProto[]) => string | null;
+
 export interface FoldBatchNormResult {
   readonly folded: number;
   /** BatchNormalization nodes left as they are, with the reason. */
@@ -32,7 +39,7 @@ function floats(t: onnx.ITensorProto): Float64Array {
 
 const attr = (n: onnx.INodeProto, name: string): onnx.IAttributeProto | undefined => n.attribute?.find((a) => a.name === name);
 
-export function foldBatchNormPass(g: GraphParts): FoldBatchNormResult {
+export function foldBatchNormPass(g: GraphParts, veto: FoldVeto = () => null): FoldBatchNormResult {
   const init = new Map(g.initializers.map((t) => [t.name!, t]));
   const producer = new Map<string, onnx.INodeProto>();
   const consumers = new Map<string, number>();
@@ -61,6 +68,17 @@ export function foldBatchNormPass(g: GraphParts): FoldBatchNormResult {
     const b = bName ? init.get(bName) : undefined;
     if (params.some((p) => !p || p.dataType !== FLOAT || !p.rawData) || !w || w.dataType !== FLOAT || !w.rawData || (bName && (!b || !b.rawData))) {
       keep('its parameters or the weights are not float initializers');
+      continue;
+    }
+    // A weight another node reads too (tied weights) would need a copy per node; the folded names would collide.
+    const shared = [wName, bName].filter((n): n is string => !!n && (consumers.get(n) ?? 0) > 1);
+    if (shared.length) {
+      keep(`its ${prev.opType} weights (${shared.join(', ')}) are read by other nodes too`);
+      continue;
+    }
+    const vetoed = veto(bn, w, params as onnx.ITensorProto[]);
+    if (vetoed) {
+      keep(vetoed);
       continue;
     }
     const transB = prev.opType === 'Gemm' ? Number(attr(prev, 'transB')?.i ?? 0) : 0;
