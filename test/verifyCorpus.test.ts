@@ -38,7 +38,7 @@ const NAMED = [
   'node/test_gather_elements_negative_indices',
   'node/test_resize_downsample_scales_linear',
   'node/test_onehot_with_axis',
-  'node/test_topk',
+  'node/test_top_k',
   'node/test_unsqueeze_axis_1',
   'node/test_reduce_sum_keepdims_example',
   'node/test_cast_FLOAT_to_FLOAT16',

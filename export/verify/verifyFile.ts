@@ -106,27 +106,30 @@ interface SeededInput {
   readonly golden?: NamedArray;
 }
 
+/** Inputs whose values cannot be drawn at random (structure, strings, indices into an axis of unknown size): given values only. */
+const needsGivenValues = ({ type, role }: SeededInput): boolean =>
+  type.draw === 'none' || role.kind === 'structure' || (role.kind === 'index' && role.bound === null);
+
 /** Why seeded values for this input would be invented badly (then the trials are skipped, saying so), or null. */
 function cannotSeed(input: SeededInput): string | null {
-  if (input.golden) return null; // structure and strings are copied from the golden data
+  if (!needsGivenValues(input) || input.golden) return null; // golden values are copied
   const { role, signature } = input;
-  if (input.type.draw === 'none') return `input '${signature.name}' is ${signature.dtype}: seeded text means nothing`;
-  if (role.kind === 'structure' || (role.kind === 'index' && role.bound === null)) return `input '${signature.name}' ${describeRole(role)}`;
-  return null;
+  return role.kind === 'data' ? `input '${signature.name}' is ${signature.dtype}: seeded text means nothing` : `input '${signature.name}' ${describeRole(role)}`;
 }
 
-/** [low, high] of a golden tensor's values (numbers), for drawing seeded values in the range the model was given. */
+/** [low, high] of a golden tensor's finite values, for drawing seeded values in the range the model was given. */
 function goldenRange(a: NamedArray): [number, number] | null {
-  if (Array.isArray(a.data) || !a.data.length) return null;
-  const values = asNumbers(a.data, a.dtype).filter(Number.isFinite);
-  return values.length ? [Math.min(...values), Math.max(...values)] : null;
+  if (Array.isArray(a.data)) return null;
+  let [lo, hi] = [Infinity, -Infinity];
+  for (const v of asNumbers(a.data, a.dtype)) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  return lo <= hi ? [lo, hi] : null;
 }
 
 /** Seeded values of `dims` for `input`: within the golden data's range where there is one, indices in range, divisors non-zero. */
 function seededValues(input: SeededInput, dims: number[], rng: Rng, intRange: number): NamedArray {
   const { type, role, golden, signature } = input;
   const name = signature.name;
-  if (golden && (role.kind === 'structure' || type.draw === 'none' || (role.kind === 'index' && role.bound === null))) return { ...golden, name };
+  if (golden && needsGivenValues(input)) return { ...golden, name };
   const n = dims.reduce((a, b) => a * b, 1);
   const data = type.zeros(n);
   const range = golden ? goldenRange(golden) : null;

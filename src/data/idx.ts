@@ -62,6 +62,14 @@ function gunzipIdx(bytes: Buffer, file: string): Buffer {
   } catch (err) {
     throw corrupt(err);
   }
+  if (prefix.length < 4 + 4 * (prefix[3] ?? 0)) {
+    // No whole header in the prefix: a truncated or corrupt stream says so itself (bounded output).
+    try {
+      zlib.gunzipSync(bytes, { maxOutputLength: 1 << 20 });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_BUFFER_TOO_LARGE') throw corrupt(err);
+    }
+  }
   const { header, size } = idxHeader(prefix, file);
   try {
     return zlib.gunzipSync(bytes, { maxOutputLength: header + size });
