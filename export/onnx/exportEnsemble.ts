@@ -13,12 +13,21 @@ import * as crypto from 'crypto';
 import { onnx } from 'onnx-proto';
 import { Model } from '../../src/nn/model';
 import { ExportError } from '../../src/errors';
-import { PACKAGE } from '../../src/version';
-import { encodeModel, floatValueInfo, float32Tensor, IR_VERSION, OPSET } from '../../src/onnx/proto';
+import { float32Tensor } from '../../src/onnx/proto';
 import { GraphBuilder } from './graph';
 import { FoldBatchNormResult, foldBatchNormPass, FoldVeto } from './passes/foldBatchNorm';
 import { onnxDims } from './layout';
-import { ExportOptions, INPUT_NAME, lowerModel, metadataOf, OnnxExport, OUTPUT_ROLES_KEY, OutputSignature, TensorSignature } from './exportOnnx';
+import {
+  encodeExport,
+  ExportOptions,
+  INPUT_NAME,
+  lowerModel,
+  metadataOf,
+  OnnxExport,
+  OUTPUT_ROLES_KEY,
+  OutputSignature,
+  TensorSignature,
+} from './exportOnnx';
 
 export interface EnsembleExportOptions {
   readonly provenance?: ExportOptions['provenance'];
@@ -144,24 +153,8 @@ export function exportEnsemble(members: readonly Model[], opts: EnsembleExportOp
     },
     opts.provenance,
   );
-  const bytes = encodeModel(
-    {
-      name: `${first.name}_ensemble`,
-      node: graph.nodes,
-      initializer: graph.initializers,
-      input: [floatValueInfo(input.name, input.dims)],
-      output: outputs.map((o) => floatValueInfo(o.name, o.dims)),
-    },
-    { producerName: PACKAGE.name, producerVersion: PACKAGE.version, metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })) },
-  );
   return {
-    bytes,
-    input,
-    outputs,
-    opset: OPSET,
-    irVersion: IR_VERSION,
-    nodeCount: graph.nodes.length,
-    metadata,
+    ...encodeExport(`${first.name}_ensemble`, graph, input, outputs, metadata),
     sharedInitializers,
     ...(batchNormFold && { batchNormFold }),
   };

@@ -157,21 +157,26 @@ export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
     : 'fp32';
   own['latephase.weights_sha256'] = weightsDigest(graph.initializers);
   const metadata = metadataOf(own, opts.provenance);
-  const bytes = encodeModel(
-    { name: model.name, node: graph.nodes, initializer: graph.initializers, input: [valueInfo(input)], output: outputs.map(valueInfo) },
-    { producerName: PACKAGE.name, producerVersion: PACKAGE.version, metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })) },
-  );
   return {
-    bytes,
-    input,
-    outputs,
-    opset: OPSET,
-    irVersion: IR_VERSION,
-    nodeCount: graph.nodes.length,
-    metadata,
+    ...encodeExport(model.name, graph, input, outputs, metadata),
     ...(batchNormFold && { batchNormFold }),
     ...(fp16 && { fp16 }),
   };
+}
+
+/** The lowered graph as a model file (one float input, float outputs) with what every export reports about it. */
+export function encodeExport(
+  name: string,
+  graph: GraphBuilder,
+  input: TensorSignature,
+  outputs: readonly OutputSignature[],
+  metadata: Readonly<Record<string, string>>,
+): OnnxExport {
+  const bytes = encodeModel(
+    { name, node: graph.nodes, initializer: graph.initializers, input: [valueInfo(input)], output: outputs.map(valueInfo) },
+    { producerName: PACKAGE.name, producerVersion: PACKAGE.version, metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })) },
+  );
+  return { bytes, input, outputs, opset: OPSET, irVersion: IR_VERSION, nodeCount: graph.nodes.length, metadata };
 }
 
 /**
