@@ -83,7 +83,10 @@ test('--ensemble: the implicit ensemble is exported beside the folded model, ver
   const out = path.join(dir, 'out');
   const r = runCli([...TINY, '--out', out, '--ensemble']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /implicit ensemble export: 2 members, \d+ shared tensors stored once, BatchNorm 0 folded \/ 4 kept; verification PASS .*invariants hold/);
+  assert.match(
+    r.stdout,
+    /implicit ensemble export: 2 members, \d+ shared tensors stored once, BatchNorm 0 folded \/ 4 kept; verification PASS .*invariants hold/,
+  );
   assert.match(r.stdout, /ensemble export\s+PASS: ensemble\.onnx/);
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
     files: Record<string, unknown>;

@@ -114,7 +114,9 @@ const needsGivenValues = ({ type, role }: SeededInput): boolean =>
 function cannotSeed(input: SeededInput): string | null {
   if (!needsGivenValues(input) || input.golden) return null; // golden values are copied
   const { role, signature } = input;
-  return role.kind === 'data' ? `input '${signature.name}' is ${signature.dtype}: seeded text means nothing` : `input '${signature.name}' ${describeRole(role)}`;
+  return role.kind === 'data'
+    ? `input '${signature.name}' is ${signature.dtype}: seeded text means nothing`
+    : `input '${signature.name}' ${describeRole(role)}`;
 }
 
 /** [low, high] of a golden tensor's finite values, for drawing seeded values in the range the model was given. */
