@@ -19,6 +19,7 @@ import { ProgressBar } from './progress';
 
 export const TRAIN_FLAGS = {
   set: { kind: 'string', multiple: true, help: 'override a config field, e.g. --set optimizer.shared.lr=0.05 (JSON values; repeatable)' },
+  out: { kind: 'string', help: "the output folder (the config's `output`; default out/<name>)" },
   'print-config': { kind: 'boolean', help: 'print the resolved config (every default filled in) and stop' },
   quiet: { kind: 'boolean', help: 'no progress bar' },
   resume: {
@@ -35,6 +36,7 @@ export function resolveJob(source: string, flags: FlagValues<typeof TRAIN_FLAGS>
     throw new ConfigError(`'${source}' is neither a config file nor a preset; presets: ${Object.keys(PRESETS).join(', ')}`);
   let input = isFile ? loadConfigFile(source) : presetConfig(source);
   for (const assignment of flags['set'] ?? []) input = applyOverride(input, assignment);
+  if (flags['out'] !== undefined) input = { ...input, output: path.resolve(flags['out']) };
   return resolveConfig(input, isFile ? `'${source}'` : `preset '${source}'`);
 }
 
@@ -44,6 +46,7 @@ export function resolveJob(source: string, flags: FlagValues<typeof TRAIN_FLAGS>
  */
 export function resumeJob(outDir: string, source: string | undefined, flags: FlagValues<typeof TRAIN_FLAGS>): JobConfig {
   if (flags['restart']) throw new ConfigError('--resume and --restart contradict each other');
+  if (flags['out'] !== undefined) throw new ConfigError('--resume names the output folder itself; --out goes with a config or a preset');
   const progress = path.join(OutputFolder.workDirOf(outDir), PROGRESS_FILE);
   if (!fs.existsSync(progress)) throw new ConfigError(`nothing to resume in '${outDir}': no interrupted run's progress (${progress} does not exist)`);
   let cfg: JobConfig;

@@ -121,6 +121,34 @@ test('a failed run leaves no work folder; --out inside a version folder is refus
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('one command table: the overview lists every command, each command has its own --help, train takes --out', () => {
+  const overview = run(['--help']);
+  assert.equal(overview.code, 0);
+  for (const name of ['train', 'presets', 'run', 'verify', 'bundle', 'compare', 'worker', 'nqp', 'verify-bundle', 'inspect'])
+    assert.match(overview.stdout, new RegExp(`^  ${name} `, 'm'), name);
+  const verify = run(['verify', '--help']);
+  assert.equal(verify.code, 0);
+  assert.match(verify.stdout, /^usage: latephase verify <model\.onnx> \[flags\]/);
+  assert.match(verify.stdout, /--golden <string>/);
+  assert.doesNotMatch(verify.stdout, /--print-config|--epochs|--queue/, "only verify's own flags");
+  const train = run(['train', '--help']);
+  assert.match(train.stdout, /--out <string>\s+the output folder/);
+  assert.doesNotMatch(train.stdout, /--golden|--epochs/);
+  assert.equal(run(['help', 'nqp']).stdout, run(['nqp', '--help']).stdout);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-out-'));
+  const printed = spawnSync(process.execPath, [CLI, 'train', 'fashion-cnn', '--out', 'rel/x', '--print-config'], { encoding: 'utf8', cwd: dir });
+  assert.equal(printed.status, 0, printed.stderr);
+  assert.equal(
+    (JSON.parse(printed.stdout) as { output: string }).output,
+    path.join(fs.realpathSync(dir), 'rel', 'x'),
+    '--out against the working folder',
+  );
+  const both = run(['train', '--resume', dir, '--out', 'y']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--resume names the output folder itself; --out goes with a config or a preset/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** Whether a native package loads (installed with ignore-scripts it is present but lacks its binary). */
 function loads(pkg: string): boolean {
   return spawnSync(process.execPath, ['-e', `require(${JSON.stringify(pkg)})`], { encoding: 'utf8' }).status === 0;
