@@ -270,9 +270,23 @@ function compareOutput(
   const sameShape = got.dims.length === want.dims.length && got.dims.every((d, i) => d === want.dims[i]);
   const wantType = (want.type ?? want.dtype) as OrtElementType;
   if (got.type === 'string' || wantType === 'string') {
+    // Text is equal or not: the figures count unequal elements (mean abs = their share).
     const [a, b] = [got.data as unknown as string[], want.data as string[]];
-    const unequal = sameShape && a.length === b.length ? a.filter((v, i) => v !== b[i]).length : b.length || 1;
-    return outputStats(o.name, [unequal ? 1 : 0], [0], { atol: 0, rtol: 0 });
+    const unequal = sameShape && a.length === b.length ? a.filter((v, i) => v !== b[i]).length : Math.max(b.length, 1);
+    const worst = unequal ? 1 : 0;
+    return {
+      output: o.name,
+      elements: b.length,
+      maxAbs: worst,
+      maxRel: worst,
+      p99Abs: worst,
+      meanAbs: unequal / Math.max(b.length, 1),
+      minAtol: unequal ? Infinity : 0,
+      nonFinite: { candidate: 0, reference: 0 },
+      mismatched: unequal,
+      tolerance: { atol: 0, rtol: 0 },
+      pass: unequal === 0,
+    };
   }
   const [a, b] = [asNumbers(got.data as ArrayLike<number>, got.type as OrtElementType), asNumbers(want.data as ArrayLike<number>, wantType)];
   return outputStats(o.name, sameShape ? a : [], b, tolerance, { classes, equalNonFinite: true });
