@@ -93,3 +93,20 @@ export function idxFile(dims: readonly number[], data: ArrayLike<number>): Buffe
   dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
   return Buffer.concat([header, Buffer.from(Array.from(data))]);
 }
+
+/**
+ * The command line in this process (cli/main.ts's `main`), its console output captured: for
+ * argument and input errors, which need no process of their own (a spawned CLI costs a second).
+ */
+export async function runMain(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../cli/main');
+  const [log, error] = [console.log, console.error];
+  let [stdout, stderr] = ['', ''];
+  console.log = (...a: unknown[]): void => void (stdout += `${a.join(' ')}\n`);
+  console.error = (...a: unknown[]): void => void (stderr += `${a.join(' ')}\n`);
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+}

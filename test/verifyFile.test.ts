@@ -21,7 +21,7 @@ import { float32Bytes, floatValueInfo, IR_VERSION, OPSET } from '../src/onnx/pro
 import { ConfigError, DataError, LatePhaseError, UnsupportedModelError } from '../src/errors';
 import { encodeTensor } from '../export/verify/golden';
 import { Rng } from '../src/nn/rng';
-import { runCli, useBackend } from './helpers';
+import { runCli, runMain, useBackend } from './helpers';
 
 before(async () => {
   await useBackend('wasm');
@@ -189,8 +189,9 @@ test('external data: loaded when safe; hostile entries are named errors before a
       (e: Error) => e instanceof DataError && message.test(e.message),
       what,
     );
-    const cli = runCli(['verify', file]);
+    const cli = await runMain(['verify', file]);
     assert.equal(cli.code, 2, `${what}: ${cli.stderr}`);
+    assert.match(cli.stderr, /^latephase: DataError: /, what);
   }
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(outside, { recursive: true, force: true });

@@ -8,11 +8,14 @@ import * as path from 'path';
 import { fork } from 'child_process';
 import { NAMED_ERRORS, VerificationError } from '../../src/errors';
 import type { FileVerificationReport, VerifyFileOptions } from './verifyFile';
+import { readOnnxModel } from './readOnnx';
 
 /** What the child sends back: the report, or the error that stopped it. */
 export type VerifyChildReply = { kind: 'report'; report: FileVerificationReport } | { kind: 'error'; name: string; message: string; stack?: string };
 
-export function verifyOnnxFileIsolated(file: string, opts: VerifyFileOptions = {}): Promise<FileVerificationReport> {
+export async function verifyOnnxFileIsolated(file: string, opts: VerifyFileOptions = {}): Promise<FileVerificationReport> {
+  // A file that cannot be read safely fails here, without a process: only onnxruntime runs apart.
+  readOnnxModel(file, { maxBytes: opts.maxBytes });
   const child = fork(path.join(__dirname, 'verifyChild.js'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let reply: VerifyChildReply | null = null;

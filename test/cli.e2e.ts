@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { loadMnist } from '../src/data/mnist';
 import { cudaProviderInstalled, CUDA_INSTALL_COMMAND } from '../export/verify/executionProvider';
-import { CLI, runCli } from './helpers';
+import { CLI, runCli, runMain } from './helpers';
 
 const run = runCli;
 
@@ -66,7 +66,7 @@ test('latephase run end to end on a subset: trains, folds, exports, verifies and
   fs.rmSync(out, { recursive: true, force: true });
 });
 
-test('unknown flags, bad values and unknown commands exit 2 with a message naming them', () => {
+test('unknown flags, bad values and unknown commands exit 2 with a message naming them', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['run', '--epoch', '3'], /unknown flag --epoch/],
     [['run', '--epochs', 'three'], /--epochs expects a decimal integer, got 'three'/],
@@ -88,7 +88,7 @@ test('unknown flags, bad values and unknown commands exit 2 with a message namin
     [['run', '--gamma-theta', 'lots', '--epochs', '1', '--t0', '0'], /--gamma-theta must be a positive number or '1\/K', got 'lots'/],
   ];
   for (const [args, message] of cases) {
-    const r = run(args);
+    const r = await runMain(args); // in this process: each fails before any work
     assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
     assert.match(r.stderr, message);
   }
@@ -121,20 +121,21 @@ test('a failed run leaves no work folder; --out inside a version folder is refus
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('one command table: the overview lists every command, each command has its own --help, train takes --out', () => {
-  const overview = run(['--help']);
+test('one command table: the overview lists every command, each command has its own --help, train takes --out', async () => {
+  const run = runMain;
+  const overview = await run(['--help']);
   assert.equal(overview.code, 0);
   for (const name of ['train', 'presets', 'run', 'verify', 'bundle', 'compare', 'worker', 'nqp', 'verify-bundle', 'inspect'])
     assert.match(overview.stdout, new RegExp(`^  ${name} `, 'm'), name);
-  const verify = run(['verify', '--help']);
+  const verify = await run(['verify', '--help']);
   assert.equal(verify.code, 0);
   assert.match(verify.stdout, /^usage: latephase verify <model\.onnx> \[flags\]/);
   assert.match(verify.stdout, /--golden <string>/);
   assert.doesNotMatch(verify.stdout, /--print-config|--epochs|--queue/, "only verify's own flags");
-  const train = run(['train', '--help']);
+  const train = await run(['train', '--help']);
   assert.match(train.stdout, /--out <string>\s+the output folder/);
   assert.doesNotMatch(train.stdout, /--golden|--epochs/);
-  assert.equal(run(['help', 'nqp']).stdout, run(['nqp', '--help']).stdout);
+  assert.equal((await run(['help', 'nqp'])).stdout, (await run(['nqp', '--help'])).stdout);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-out-'));
   const printed = spawnSync(process.execPath, [CLI, 'train', 'fashion-cnn', '--out', 'rel/x', '--print-config'], { encoding: 'utf8', cwd: dir });
   assert.equal(printed.status, 0, printed.stderr);
@@ -143,7 +144,7 @@ test('one command table: the overview lists every command, each command has its 
     path.join(fs.realpathSync(dir), 'rel', 'x'),
     '--out against the working folder',
   );
-  const both = run(['train', '--resume', dir, '--out', 'y']);
+  const both = await run(['train', '--resume', dir, '--out', 'y']);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--resume names the output folder itself; --out goes with a config or a preset/);
   fs.rmSync(dir, { recursive: true, force: true });
