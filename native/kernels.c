@@ -152,12 +152,10 @@ static long task_count(long items, long grain) { return items <= grain ? 1 : (it
  * Rows of the filter gradient packed RB at a time (RB consecutive rows of one pixel sit together):
  * 8 where AVX-512's 32 vector registers hold 8 x 2 accumulators, else 4 (AVX2's 16 would spill).
  */
-#ifndef RB
 #ifdef __AVX512F__
 #define RB 8
 #else
 #define RB 4
-#endif
 #endif
 
 /*
@@ -419,10 +417,8 @@ static void forward_panel(void *arg, long task) {
  * The transforms only add and halve, so the results differ from the direct form by rounding only
  * (tests: against onnxruntime within 1e-5 of the output's scale, as the direct form).
  */
-static int winograd_enabled = 1;
-
 static int winograd_applies(const conv_geometry *g) {
-  return winograd_enabled && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->c % 16 == 0 &&
+  return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->c % 16 == 0 &&
          g->o % 16 == 0;
 }
 

@@ -4,6 +4,7 @@
  * onnxruntime), and the coverage test fails when a lowering, an exported layer class or a
  * registered late-phase kind has no case here.
  */
+import { LATE_PHASE_CASES } from './kinds/index';
 import { Layer } from '../src/nn/layer';
 import { Sequential } from '../src/nn/sequential';
 import { Dense } from '../src/nn/dense';
@@ -17,8 +18,6 @@ import { Residual } from '../src/nn/residual';
 import { Embedding } from '../src/nn/embedding';
 import { LSTM } from '../src/nn/lstm';
 import { Rng } from '../src/nn/rng';
-import * as fs from 'fs';
-import * as path from 'path';
 import { CheckLayerOptions } from './checkLayer';
 import { LayerCase } from './kindCase';
 
@@ -83,15 +82,7 @@ export const PLAIN_CASES: LayerCase[] = [
   { name: 'lstm (ONNX LSTM op)', make: () => new LSTM('lstm', 3, 4, { rng: rng() }), shape: [5, 3], opts: { gradientTolerance: 5e-3 } },
 ];
 
-/**
- * Late-phase cases: each built-in kind keeps its cases in its own test module, `test/kinds/<kind>.ts`
- * (exporting `CASES`), so a new kind adds its module and its test and edits nothing else here.
- */
-export const LATE_PHASE_CASES: LayerCase[] = fs
-  .readdirSync(path.join(__dirname, 'kinds'))
-  .filter((f) => /^[^.]+\.js$/.test(f))
-  .sort()
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the folder is the list
-  .flatMap((f) => (require(path.join(__dirname, 'kinds', f)) as { CASES: LayerCase[] }).CASES);
+/** Late-phase cases: each built-in kind keeps its cases in its own test module, `test/kinds/<kind>.ts`, listed in test/kinds/index.ts. */
+export { LATE_PHASE_CASES };
 
 export const LAYER_CASES: LayerCase[] = [...PLAIN_CASES, ...LATE_PHASE_CASES];

@@ -11,6 +11,8 @@ import { latePhaseKinds } from '../src/latephase/kindRegistry';
 import * as api from '../api/index';
 import { checkLayer } from './checkLayer';
 import { LATE_PHASE_CASES, LAYER_CASES } from './layerCases';
+import * as fs from 'fs';
+import * as path from 'path';
 import { useBackend } from './helpers';
 
 before(async () => {
@@ -66,4 +68,18 @@ test('coverage: every built-in late-phase kind has a checkLayer case', () => {
       .filter((k) => !used.has(k)),
     [],
   );
+});
+
+test('explicit lists: the kinds index and the kind test-case index name every module of their folders, and nothing else', () => {
+  const root = path.join(__dirname, '..', '..');
+  for (const folder of ['src/latephase/kinds', 'test/kinds']) {
+    const modules = fs
+      .readdirSync(path.join(root, folder))
+      .filter((f) => f.endsWith('.ts') && f !== 'index.ts')
+      .map((f) => f.slice(0, -3))
+      .sort();
+    const index = fs.readFileSync(path.join(root, folder, 'index.ts'), 'utf8');
+    const listed = [...index.matchAll(/^import (?:\{[^}]*\} from )?'\.\/([^']+)';$/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(listed, modules, `${folder}/index.ts lists the folder's modules`);
+  }
 });

@@ -6,8 +6,6 @@
  * reads this table, so a new kind is one module: `src/latephase/kinds/<kind>.ts` (loaded by
  * scanning that folder) or, outside this package, any module that calls `registerLatePhaseKind`.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Layer } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { Weight, WeightRequest } from '../nn/weight';
@@ -68,13 +66,12 @@ export function latePhaseKinds(): LatePhaseKind[] {
   return [...registry.values()].sort((a, b) => b.priority - a.priority || a.key.localeCompare(b.key));
 }
 
-/** Each module in ./kinds registers itself when loaded; the folder is the list. */
+/** The built-in kinds register themselves when ./kinds/index loads them (on first use: they import this module). */
 function loadBuiltinKinds(): void {
   if (builtinsLoaded) return;
   builtinsLoaded = true;
-  const dir = path.join(__dirname, 'kinds');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the folder is the list of kinds
-  for (const file of fs.readdirSync(dir).sort()) if (/^[^.]+\.js$/.test(file)) require(path.join(dir, file));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred: the kind modules import this one
+  require('./kinds/index');
 }
 
 export interface ParsedKind {
