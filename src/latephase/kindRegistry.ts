@@ -1,77 +1,22 @@
 /**
  * The registry of late-phase kinds. A kind registers itself once, from its own module: its key in
  * a LatePhaseChoice, how it validates and describes its setting, its fold option, and a builder
- * that claims the weights (or BatchNorm layers) it makes late-phase. Everything else (the layer
- * factory, `describeChoice`, fold-option checks, the CLI's `--late-phase` words, parameter counts)
- * reads this table, so a new kind is one module: `src/latephase/kinds/<kind>.ts` (loaded by
- * scanning that folder) or, outside this package, any module that calls `registerLatePhaseKind`.
+ * that claims the weights (or BatchNorm layers) it makes late-phase (kindTable.ts). Everything else
+ * (the layer factory, `describeChoice`, fold-option checks, the CLI's `--late-phase` words,
+ * parameter counts) asks this module, so a new kind is one module: `src/latephase/kinds/<kind>.ts`
+ * listed in kinds/index.ts or, outside this package, any module that calls `registerLatePhaseKind`.
  */
-import { Layer } from '../nn/layer';
-import { Rng } from '../nn/rng';
-import { Weight, WeightRequest } from '../nn/weight';
 import { ConfigError } from '../errors';
 import { FoldOptions } from './latePhaseLayer';
+import { FoldOptionSpec, LatePhaseChoice, LatePhaseKind, registeredKinds } from './kindTable';
+import './kinds/index'; // the built-in kinds register themselves
 
-/** Which weights are late-phase: kind key -> setting, e.g. `{ batchNorm: true, head: true }`, `{ templates: 7 }`. */
-export type LatePhaseChoice = { readonly [kindKey: string]: unknown };
+export type { FoldOptionSpec, KindBuilder, LatePhaseChoice, LatePhaseKind } from './kindTable';
+export { foldOption, parseNameList, parsePositiveInt, parseSwitch, registerLatePhaseKind } from './kindTable';
 
-/** What a kind does while a model is built; each method may decline by returning undefined. */
-export interface KindBuilder {
-  /** Supply a late-phase weight for this request (conv/dense/head/LSTM weights, biases, tables). */
-  weight?(request: WeightRequest): Weight | undefined;
-  /** Supply a late-phase BatchNorm layer. */
-  batchNorm?(name: string, channels: number): Layer | undefined;
-  /** After the model is built, with every layer name: reject settings that matched nothing. */
-  finish?(layerNames: ReadonlySet<string>): void;
-}
-
-export interface FoldOptionSpec {
-  /** The FoldOptions key the kind reads. */
-  readonly key: string;
-  /** Allowed values, the default first. */
-  readonly values: readonly [string, ...string[]];
-  readonly help: string;
-}
-
-export interface LatePhaseKind<C = unknown> {
-  /** Its key in a LatePhaseChoice; lower-cased, its word in the CLI's `--late-phase`. */
-  readonly key: string;
-  readonly help: string;
-  /** Kinds that claim the same weights share a group; at most one of a group may be chosen. */
-  readonly group?: string;
-  /** Builders are asked in descending priority (a named `full` layer before `head` before `rank1`). */
-  readonly priority: number;
-  /**
-   * The setting, validated: undefined when the kind is off. `value` comes from code or a config
-   * file, or as a string from the command line ('true' for a bare word, else the text after '=').
-   * Throws a ConfigError naming the field, the value and what is allowed.
-   */
-  parse(value: unknown): C | undefined;
-  describe(config: C): string;
-  readonly fold?: FoldOptionSpec;
-  builder(config: C, rng: Rng): KindBuilder;
-}
-
-const registry = new Map<string, LatePhaseKind>();
-let builtinsLoaded = false;
-
-export function registerLatePhaseKind<C>(kind: LatePhaseKind<C>): void {
-  if (registry.has(kind.key)) throw new ConfigError(`late-phase kind '${kind.key}' is registered twice`);
-  registry.set(kind.key, kind as LatePhaseKind);
-}
-
-/** Every registered kind, highest priority first. */
+/** Every registered kind (the built-in ones and any a module registered), highest priority first. */
 export function latePhaseKinds(): LatePhaseKind[] {
-  loadBuiltinKinds();
-  return [...registry.values()].sort((a, b) => b.priority - a.priority || a.key.localeCompare(b.key));
-}
-
-/** The built-in kinds register themselves when ./kinds/index loads them (on first use: they import this module). */
-function loadBuiltinKinds(): void {
-  if (builtinsLoaded) return;
-  builtinsLoaded = true;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred: the kind modules import this one
-  require('./kinds/index');
+  return registeredKinds().sort((a, b) => b.priority - a.priority || a.key.localeCompare(b.key));
 }
 
 export interface ParsedKind {
@@ -82,7 +27,7 @@ export interface ParsedKind {
 /** The chosen kinds with their validated settings, in claim order. */
 export function parseLatePhaseChoice(choice: LatePhaseChoice): ParsedKind[] {
   const kinds = latePhaseKinds();
-  const unknown = Object.keys(choice).filter((key) => !registry.has(key));
+  const unknown = Object.keys(choice).filter((key) => !kinds.some((k) => k.key === key));
   if (unknown.length)
     throw new ConfigError(`late-phase choice: unknown kind ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${kinds.map((k) => k.key).join(', ')}`);
   const chosen: ParsedKind[] = [];
@@ -121,31 +66,4 @@ export function checkFoldOptions(options: FoldOptions): void {
     if (!spec) throw new ConfigError(`fold option '${key}' is unknown; known: ${specs.map((s) => s.key).join(', ')}`);
     if (!spec.values.includes(value)) throw new ConfigError(`fold option ${key} must be one of ${spec.values.join(', ')}, got '${value}'`);
   }
-}
-
-/** The value of a kind's fold option (its default when unset). */
-export function foldOption(options: FoldOptions, spec: FoldOptionSpec): string {
-  return options[spec.key] ?? spec.values[0];
-}
-
-/** Parse helpers for the common setting shapes, with errors naming `late-phase.<key>`. */
-export function parseSwitch(key: string, value: unknown): true | undefined {
-  if (value === undefined || value === false || value === 'false') return undefined;
-  if (value === true || value === 'true') return true;
-  throw new ConfigError(`late-phase.${key} must be true or false, got ${JSON.stringify(value)}`);
-}
-
-export function parsePositiveInt(key: string, value: unknown): number | undefined {
-  if (value === undefined || value === false || value === 0) return undefined;
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n === 'number' && Number.isInteger(n) && n > 0) return n;
-  throw new ConfigError(`late-phase.${key} must be a positive integer, got ${JSON.stringify(value)}`);
-}
-
-export function parseNameList(key: string, value: unknown): string[] | undefined {
-  if (value === undefined) return undefined;
-  const names = typeof value === 'string' ? value.split('+') : value;
-  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || !n.trim()))
-    throw new ConfigError(`late-phase.${key} must be a list of layer names, got ${JSON.stringify(value)}`);
-  return names.length ? names.map((n: string) => n.trim()) : undefined;
 }

@@ -9,7 +9,7 @@ import { BatchNorm, batchNormForward, BatchNormConfig, batchNormFusesRelu, BN_EP
 import { constant } from '../../nn/init';
 import { FoldOptions } from '../latePhaseLayer';
 import { MemberLayer } from '../memberLayer';
-import { foldOption, FoldOptionSpec, parseSwitch, registerLatePhaseKind } from '../kindRegistry';
+import { foldOption, FoldOptionSpec, parseSwitch, registerLatePhaseKind } from '../kindTable';
 
 const BATCHNORM_FOLD: FoldOptionSpec = {
   key: 'batchNorm',

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { plainWeight, PlainWeight, WeightRequest } from '../../nn/weight';
 import { ConfigError } from '../../errors';
 import { MemberWeight } from '../memberWeight';
-import { parseNameList, registerLatePhaseKind } from '../kindRegistry';
+import { parseNameList, registerLatePhaseKind } from '../kindTable';
 import { LatePhaseBatchNorm } from './batchNorm';
 
 export class FullWeight extends MemberWeight<string> {

@@ -5,7 +5,7 @@
  */
 import { Dense } from '../../nn/dense';
 import { Rng } from '../../nn/rng';
-import { parseSwitch, registerLatePhaseKind } from '../kindRegistry';
+import { parseSwitch, registerLatePhaseKind } from '../kindTable';
 import { FullWeight } from './full';
 
 /** A Dense classifier whose weight and bias are late-phase (what the `head` kind builds). */

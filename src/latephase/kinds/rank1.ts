@@ -13,7 +13,7 @@ import { constant } from '../../nn/init';
 import { PlainWeight, plainWeight, WeightRequest } from '../../nn/weight';
 import { FoldOptions } from '../latePhaseLayer';
 import { MemberWeight } from '../memberWeight';
-import { foldOption, FoldOptionSpec, parseSwitch, registerLatePhaseKind } from '../kindRegistry';
+import { foldOption, FoldOptionSpec, parseSwitch, registerLatePhaseKind } from '../kindTable';
 
 const RANK1_FOLD: FoldOptionSpec = {
   key: 'rank1',

@@ -14,7 +14,7 @@ import { Rng } from '../../nn/rng';
 import { PlainWeight, plainWeight, WeightRequest } from '../../nn/weight';
 import { ConfigError } from '../../errors';
 import { MemberWeight } from '../memberWeight';
-import { parsePositiveInt, registerLatePhaseKind } from '../kindRegistry';
+import { parsePositiveInt, registerLatePhaseKind } from '../kindTable';
 
 /** T templates of one weight shape, each Kaiming-initialised for that shape's fan-in. */
 export class TemplateBank {
