@@ -19,6 +19,7 @@ export { summaryTable } from '../job/trainJob';
 
 /** The mnist package's digits: the preset trains on the seeded 8,000 and holds out the rest. */
 export const TRAIN_COUNT = 8000;
+export const HELD_OUT_COUNT = 10_000 - TRAIN_COUNT;
 /** More epochs than anyone runs on 8,000 digits; a typo such as 1000000000 is refused rather than given an ETA of centuries. */
 export const MAX_EPOCHS = 10_000;
 
@@ -35,6 +36,7 @@ export const RUN_FLAGS = {
   'gamma-theta': { kind: 'string', help: 'shared gradient factor: a number or 1/K (default 1)' },
   fold: { kind: 'string', choices: ['exact', 'mean'], help: 'BatchNorm fold: exact output average or parameter mean (default exact)' },
   'train-size': { kind: 'int', min: 2, max: TRAIN_COUNT, help: `train on the first N of the ${TRAIN_COUNT} training digits (default all)` },
+  'test-size': { kind: 'int', min: 1, max: HELD_OUT_COUNT, help: `evaluate on the first N of the ${HELD_OUT_COUNT} held-out digits (default all)` },
   'no-late-phase': { kind: 'boolean', help: 'plain training only (K = 1, recorded as such in the bundle); otherwise t0 must be < epochs' },
   ep: { kind: 'string', choices: ['cpu', 'cuda'], help: 'onnxruntime execution provider for verification (default cpu)' },
   'allow-cpu-fallback': { kind: 'boolean', help: 'with --ep cuda: verify on CPU (reported) if CUDA is missing' },
@@ -70,6 +72,7 @@ export function overridesFromFlags(flags: FlagValues<typeof RUN_FLAGS>): string[
   if (flags['gamma-theta'] !== undefined) set('latePhase.gammaTheta', gammaTheta(flags['gamma-theta']));
   if (flags['fold'] !== undefined) set('latePhase.fold.batchNorm', flags['fold']);
   if (flags['train-size'] !== undefined) set('data.trainSize', flags['train-size']);
+  if (flags['test-size'] !== undefined) set('data.testSize', flags['test-size']);
   if (flags['ep'] !== undefined) set('verify.ep', flags['ep']);
   if (flags['allow-cpu-fallback']) set('verify.allowCpuFallback', true);
   if (flags['no-late-phase']) set('latePhase.enabled', false);

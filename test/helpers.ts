@@ -59,7 +59,7 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** `latephase run` on 128 digits, 2 epochs, K = 2 from epoch 2, one thread: a complete run in seconds. */
+/** `latephase run` on 128 digits (evaluated on 500), 2 epochs, K = 2 from epoch 2, one thread: a complete run in seconds. */
 export const TINY: readonly string[] = [
   'run',
   '--epochs',
@@ -70,6 +70,8 @@ export const TINY: readonly string[] = [
   '2',
   '--train-size',
   '128',
+  '--test-size',
+  '500',
   '--batch-size',
   '32',
   '--workers',
