@@ -156,7 +156,7 @@ exports.tiny = (hidden, { seed, latePhase, classes }) => {
       model: { module: '../myModel.js', export: 'tiny', args: [12] },
       epochs: 2,
       latePhase: { t0: 1, k: 2 },
-      data: { source: 'mnist', trainSize: 256 },
+      data: { source: 'mnist', trainSize: 256, testSize: 500 },
       workers: 1,
       output: '../out',
     }),

@@ -22,7 +22,7 @@ const CONFIG = {
   latePhase: { kinds: { batchNorm: true, head: true }, k: 3, t0: 1 },
   epochs: 3,
   batchSize: 64,
-  data: { source: 'mnist', trainSize: 448 }, // 7 minibatches per epoch
+  data: { source: 'mnist', trainSize: 448, testSize: 500 }, // 7 minibatches per epoch
   backend: 'wasm',
   lossCheckEvery: 3,
   checkpoint: { everySteps: 2 },
