@@ -19,7 +19,16 @@ import type { CompareTable } from '../job/compareJob';
 const REDIS = '/usr/bin/redis-server';
 const required = process.env['LATEPHASE_REQUIRE_REDIS'] === '1';
 const available = fs.existsSync(REDIS) && spawnSync(REDIS, ['--version']).status === 0;
-const SETS = ['data.trainSize=128', 'data.testSize=500', 'epochs=2', 'latePhase.t0=1', 'latePhase.k=2', 'batchSize=32', 'backend="wasm"', 'workers=0'];
+const SETS = [
+  'data.trainSize=128',
+  'data.testSize=500',
+  'epochs=2',
+  'latePhase.t0=1',
+  'latePhase.k=2',
+  'batchSize=32',
+  'backend="wasm"',
+  'workers=0',
+];
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
