@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runCli } from './helpers';
+import { runCli, TINY_SETS } from './helpers';
 import type { CompareTable } from '../job/compareJob';
 
-const SETS = ['data.trainSize=128', 'data.testSize=500', 'epochs=2', 'latePhase.t0=1', 'latePhase.k=2', 'batchSize=32', 'backend="wasm"'];
+const SETS = TINY_SETS;
 
 test('compare: five variants x two seeds, a table in three forms, finished runs skipped', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-compare-'));

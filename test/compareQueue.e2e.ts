@@ -12,23 +12,14 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { CLI, runCli } from './helpers';
+import { CLI, runCli, TINY_SETS } from './helpers';
 import { queueCounts } from '../job/compareQueue';
 import type { CompareTable } from '../job/compareJob';
 
 const REDIS = '/usr/bin/redis-server';
 const required = process.env['LATEPHASE_REQUIRE_REDIS'] === '1';
 const available = fs.existsSync(REDIS) && spawnSync(REDIS, ['--version']).status === 0;
-const SETS = [
-  'data.trainSize=128',
-  'data.testSize=500',
-  'epochs=2',
-  'latePhase.t0=1',
-  'latePhase.k=2',
-  'batchSize=32',
-  'backend="wasm"',
-  'workers=0',
-];
+const SETS = [...TINY_SETS, 'workers=0'];
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runCli, TINY } from './helpers';
+import { runCli, TINY, TINY_SETS } from './helpers';
 import { verifyBundle } from '../export/bundle/verifyBundle';
 import { checkTritonConfig, tritonConfig } from '../export/bundle/triton';
 import { inspectOnnx } from '../export/verify/inspect';
@@ -125,17 +125,7 @@ test('--ensemble: the implicit ensemble is exported beside the folded model, ver
 test('fp16 weights and external data in a bundle: written, checked against fp32, replayed by verify-bundle', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-fp16-'));
   const out = path.join(dir, 'out');
-  const sets = [
-    'data.trainSize=128',
-    'data.testSize=500',
-    'epochs=2',
-    'latePhase.t0=1',
-    'latePhase.k=2',
-    'batchSize=32',
-    'workers=0',
-    'backend="wasm"',
-    `output=${out}`,
-  ];
+  const sets = [...TINY_SETS, 'workers=0', `output=${out}`];
   const r = runCli([
     'train',
     'mnist-cnn',

@@ -59,6 +59,17 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/** The tiny job as config overrides (`--set`) of the mnist-cnn preset, for `train` and `compare` runs. */
+export const TINY_SETS: readonly string[] = [
+  'data.trainSize=128',
+  'data.testSize=500',
+  'epochs=2',
+  'latePhase.t0=1',
+  'latePhase.k=2',
+  'batchSize=32',
+  'backend="wasm"',
+];
+
 /** `latephase run` on 128 digits (evaluated on 500), 2 epochs, K = 2 from epoch 2, one thread: a complete run in seconds. */
 export const TINY: readonly string[] = [
   'run',
