@@ -61,7 +61,9 @@ export { latePhaseUnits, memberCount, releaseMembers, selectMember, sharedParams
 export { foldMembers, foldMember, isPlain } from '../src/latephase/fold';
 
 // Training
-export { trainLatePhase, DEFAULT_TRAIN_CONFIG, checkTrainConfig } from '../src/train/trainer';
+export { trainLatePhase, checkTrainConfig } from '../src/train/trainer';
+export { DEFAULT_TRAIN_CONFIG, planRun } from '../job/runPlan';
+export type { RunPlan, ModelPlan } from '../job/runPlan';
 export type { TrainConfig, TrainHooks, TrainControl, TrainResult, StepInfo, EpochInfo, CheckpointReason } from '../src/train/trainer';
 export type { TrainSnapshot, TrainPosition, NamedTensor } from '../src/train/trainingState';
 export type { SwaConfig } from '../src/train/swa';

@@ -2,7 +2,8 @@
 import { Model } from '../src/nn/model';
 import { Rng } from '../src/nn/rng';
 import { Dataset } from '../src/data/dataset';
-import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
+import { trainLatePhase } from '../src/train/trainer';
+import { DEFAULT_TRAIN_CONFIG } from '../job/runPlan';
 import { DataParallelOptions } from '../src/train/dataParallel';
 
 export function median(xs: readonly number[]): number {

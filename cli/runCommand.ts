@@ -6,10 +6,10 @@
  */
 import { BACKEND_CHOICES } from '../src/backend/selectBackend';
 import { ConfigError } from '../src/errors';
-import { DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
 import { JOB_SCHEMA, JobConfig } from '../src/config/schema';
 import { applyOverride, presetConfig, resolveConfig } from '../src/config/resolve';
 import { RunSummary, runTrainJob } from '../job/trainJob';
+import { planRun } from '../job/runPlan';
 import { FlagTable, FlagValues } from './args';
 import { ProgressBar } from './progress';
 import { STOP_ON_SIGNAL } from './signals';
@@ -23,18 +23,30 @@ export const HELD_OUT_COUNT = 10_000 - TRAIN_COUNT;
 /** More epochs than anyone runs on 8,000 digits; a typo such as 1000000000 is refused rather than given an ETA of centuries. */
 export const MAX_EPOCHS = 10_000;
 
+/** What `run` does without flags: the mnist-cnn preset, resolved by the schema (the one source of defaults). */
+const PRESET = resolveConfig(presetConfig('mnist-cnn'), "the 'mnist-cnn' preset");
+const PRESET_PLAN = planRun(PRESET);
+
 export const RUN_FLAGS = {
-  epochs: { kind: 'int', min: 1, max: MAX_EPOCHS, help: `total epochs (default ${DEFAULT_TRAIN_CONFIG.epochs})` },
-  t0: { kind: 'int', min: 0, help: `epochs of plain training before release (default ${DEFAULT_TRAIN_CONFIG.t0})` },
-  k: { kind: 'int', min: 1, max: 1000, help: `late-phase members K (default ${DEFAULT_TRAIN_CONFIG.k})` },
-  seed: { kind: 'int', min: 0, help: 'seed for initialisation, shuffling and noise (default 0)' },
+  epochs: { kind: 'int', min: 1, max: MAX_EPOCHS, help: `total epochs (default ${PRESET.epochs})` },
+  t0: { kind: 'int', min: 0, help: `epochs of plain training before release (default ${PRESET.latePhase.t0})` },
+  k: { kind: 'int', min: 1, max: 1000, help: `late-phase members K (default ${PRESET.latePhase.k})` },
+  seed: { kind: 'int', min: 0, help: `seed for initialisation, shuffling and noise (default ${PRESET.seed})` },
   out: { kind: 'string', help: 'output folder (default out/mnist-cnn)' },
   backend: { kind: 'string', choices: BACKEND_CHOICES, help: 'tfjs backend (default auto; env LATEPHASE_BACKEND)' },
-  'batch-size': { kind: 'int', min: 2, max: TRAIN_COUNT, help: `minibatch size (default ${DEFAULT_TRAIN_CONFIG.batchSize})` },
-  lr: { kind: 'number', min: 0, help: `base learning rate, shared and members (default ${DEFAULT_TRAIN_CONFIG.shared.lr})` },
-  sigma0: { kind: 'number', min: 0, help: 'release noise relative to RMS (default 0)' },
-  'gamma-theta': { kind: 'string', help: 'shared gradient factor: a number or 1/K (default 1)' },
-  fold: { kind: 'string', choices: ['exact', 'mean'], help: 'BatchNorm fold: exact output average or parameter mean (default exact)' },
+  'batch-size': { kind: 'int', min: 2, max: TRAIN_COUNT, help: `minibatch size (default ${PRESET.batchSize})` },
+  lr: {
+    kind: 'number',
+    min: 0,
+    help: `base learning rate, shared and members; the cosine schedule ends at lr / 50 (default ${PRESET.optimizer.shared.lr})`,
+  },
+  sigma0: { kind: 'number', min: 0, help: `release noise relative to RMS (default ${PRESET.latePhase.sigma0})` },
+  'gamma-theta': { kind: 'string', help: `shared gradient factor: a number or 1/K (default ${PRESET.latePhase.gammaTheta})` },
+  fold: {
+    kind: 'string',
+    choices: ['exact', 'mean'],
+    help: `BatchNorm fold: exact output average or parameter mean (default ${PRESET_PLAN.fold['batchNorm']})`,
+  },
   'train-size': { kind: 'int', min: 2, max: TRAIN_COUNT, help: `train on the first N of the ${TRAIN_COUNT} training digits (default all)` },
   'test-size': { kind: 'int', min: 1, max: HELD_OUT_COUNT, help: `evaluate on the first N of the ${HELD_OUT_COUNT} held-out digits (default all)` },
   'no-late-phase': { kind: 'boolean', help: 'plain training only (K = 1, recorded as such in the bundle); otherwise t0 must be < epochs' },
@@ -66,7 +78,6 @@ export function overridesFromFlags(flags: FlagValues<typeof RUN_FLAGS>): string[
   if (flags['lr'] !== undefined) {
     set('optimizer.shared.lr', flags['lr']);
     set('optimizer.members.lr', flags['lr']);
-    set('schedule.minLr', flags['lr'] / 50);
   }
   if (flags['sigma0'] !== undefined) set('latePhase.sigma0', flags['sigma0']);
   if (flags['gamma-theta'] !== undefined) set('latePhase.gammaTheta', gammaTheta(flags['gamma-theta']));
@@ -108,16 +119,21 @@ export function checkLatePhaseFlags(flags: FlagValues<typeof RUN_FLAGS>, cfg: Jo
     );
 }
 
-/** `latephase run`: the mnist-cnn preset with the run flags applied. */
-export async function runMnistJob(flags: FlagValues<typeof RUN_FLAGS>, log: (line: string) => void = console.log): Promise<RunSummary> {
+/** The job `latephase run` runs: the mnist-cnn preset with the run flags applied, validated. */
+export function runConfig(flags: FlagValues<typeof RUN_FLAGS>): JobConfig {
   let input = presetConfig('mnist-cnn');
   for (const assignment of overridesFromFlags(flags)) input = applyOverride(input, assignment);
   // When --epochs alone moves below the preset's t0, t0 follows (the default late phase is the last epochs).
   if (flags['t0'] === undefined && flags['epochs'] !== undefined && !flags['no-late-phase'])
-    input = applyOverride(input, `latePhase.t0=${Math.min(4, Math.max(flags['epochs'] - 1, 0))}`);
+    input = applyOverride(input, `latePhase.t0=${Math.min(PRESET.latePhase.t0, Math.max(flags['epochs'] - 1, 0))}`);
   const probe = JOB_SCHEMA.safeParse(input);
   if (probe.success) checkLatePhaseFlags(flags, probe.data); // the flags' words before the config's
-  const cfg = resolveConfig(input, "'mnist-cnn' preset with the run flags");
+  return resolveConfig(input, "'mnist-cnn' preset with the run flags");
+}
+
+/** `latephase run`: the mnist-cnn preset with the run flags applied. */
+export async function runMnistJob(flags: FlagValues<typeof RUN_FLAGS>, log: (line: string) => void = console.log): Promise<RunSummary> {
+  const cfg = runConfig(flags);
   const bar = flags['quiet'] ? null : new ProgressBar();
   return runTrainJob(cfg, { ...STOP_ON_SIGNAL, log, restart: flags['restart'], onStep: (s) => bar?.update(s) });
 }

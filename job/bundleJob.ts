@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError, DataError } from '../src/errors';
 import { applyOverride, configDifferences, resolveConfig } from '../src/config/resolve';
-import { JobConfig, JobConfigInput } from '../src/config/schema';
+import { JobConfigInput } from '../src/config/schema';
 import { loadJobData } from '../src/config/dataSource';
 import { buildFromRecipe } from '../src/nn/modelRecipe';
 import { loadCheckpoint, readCheckpointHeader } from '../src/train/checkpoint';
@@ -16,7 +16,8 @@ import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { OutputFolder } from '../src/io/outputFolder';
 import { METRICS_LOG_FILE } from './metricsLog';
 import { finishRun, RunSummary, CHECKPOINT_FILE } from './finishRun';
-import { PROGRESS_FILE, recipeOf } from './trainJob';
+import { PROGRESS_FILE } from './trainJob';
+import { planRun } from './runPlan';
 
 /** What a re-bundle may change: everything after training. */
 export const BUNDLE_MAY_CHANGE: readonly string[] = ['export', 'verify', 'evaluation', 'output', 'backend', 'name', 'workers'];
@@ -40,26 +41,26 @@ export async function runBundleJob(source: string, opts: BundleJobOptions = {}):
   const changed = configDifferences(original, input, BUNDLE_MAY_CHANGE);
   if (changed.length)
     throw new ConfigError(`latephase bundle re-exports a trained model: only ${BUNDLE_MAY_CHANGE.join(', ')} may change, not ${changed.join('; ')}`);
-  const cfg: JobConfig = resolveConfig(input, `stored in '${file}'`);
+  const plan = planRun(resolveConfig(input, `stored in '${file}'`));
   const sourceDir = path.dirname(path.resolve(file));
   const logFile = path.join(sourceDir, METRICS_LOG_FILE);
   const metricsLog = fs.existsSync(logFile) ? fs.readFileSync(logFile) : null; // read now: the output folder may be this one
-  const folder = OutputFolder.open(path.resolve(cfg.output ?? path.join('out', cfg.name)), log);
+  const folder = OutputFolder.open(plan.outDir, log);
   try {
     // A new bundle completes the folder, which would drop an interrupted training run's progress there.
     if (fs.existsSync(path.join(folder.workDir, PROGRESS_FILE)))
       throw new ConfigError(
         `output folder '${folder.target}' holds an interrupted training run; finish it (latephase train --resume ${folder.target}) or bundle into another --out`,
       );
-    const backend = await selectBackend(cfg.backend);
+    const backend = await selectBackend(plan.backend);
     log(`backend: ${describeBackend(backend, true)}`);
-    const data = loadJobData(cfg.data);
+    const data = loadJobData(plan.data);
     log(`data: ${data.description}`);
-    const model = buildFromRecipe(recipeOf(cfg, data.train.classes));
+    const model = buildFromRecipe(plan.model.recipe(data.train.classes));
     try {
       loadCheckpoint(model, file);
       log(`model: restored from ${file}`);
-      return await finishRun({ cfg, model, data, folder, backend, workers: 0, before, metricsLog, log, started });
+      return await finishRun({ plan, model, data, folder, backend, workers: 0, before, metricsLog, log, started });
     } finally {
       model.dispose();
     }

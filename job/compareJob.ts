@@ -27,6 +27,7 @@ import { Manifest, MANIFEST_FILE, MODEL_FILE } from '../export/bundle/bundle';
 import { JobMetrics, METRICS_FILE, CONFIG_FILE } from './finishRun';
 import { METRICS_LOG_FILE } from './metricsLog';
 import { svg } from './plots';
+import { planRun, RunPlan } from './runPlan';
 
 export const VARIANTS = ['base', 'late', 'swa', 'late+swa', 'ensemble'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -184,15 +185,15 @@ async function bundleProbabilities(dir: string, data: Dataset): Promise<Float32A
 }
 
 /** The deep ensemble of one seed: the mean softmax of its K member bundles. */
-async function deepEnsemble(dirs: readonly string[], cfg: JobConfig): Promise<Measured> {
-  const data = loadJobData(cfg.data);
-  const ood = cfg.evaluation.ood ? loadJobData(cfg.evaluation.ood).test : undefined;
+async function deepEnsemble(dirs: readonly string[], plan: RunPlan): Promise<Measured> {
+  const data = loadJobData(plan.data);
+  const ood = plan.evaluation.ood ? loadJobData(plan.evaluation.ood).test : undefined;
   const mean = async (set: Dataset): Promise<Float32Array> => {
     const all = await Promise.all(dirs.map((d) => bundleProbabilities(d, set)));
     return all[0]!.map((_, i) => all.reduce((s, p) => s + p[i]!, 0) / all.length);
   };
   const probs = await mean(data.test);
-  const ensemble = classMetrics(probs, data.test.y, cfg.evaluation.bins);
+  const ensemble = classMetrics(probs, data.test.y, plan.evaluation.bins);
   const score = (p: Float32Array): Float64Array => entropy(p, data.test.classes);
   const oodEnsemble = ood ? auroc(score(probs), score(await mean(ood))) : undefined;
   return { ensemble, ...(oodEnsemble !== undefined && { oodEnsemble }), seconds: dirs.reduce((s, d) => s + trainingSeconds(d), 0) };
@@ -330,7 +331,7 @@ export async function collectCompare(base: JobConfigInput, label: string, opts: 
             opts.seeds.map((s) =>
               deepEnsemble(
                 mine.filter((r) => r.seed === s).map((r) => r.dir),
-                mine[0]!.config,
+                planRun(mine[0]!.config),
               ),
             ),
           )

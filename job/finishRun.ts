@@ -11,7 +11,7 @@ import { describeBackend, selectBackend } from '../src/backend/selectBackend';
 import { Dataset, exampleCount, subset } from '../src/data/dataset';
 import { describeChoice } from '../src/latephase/kindRegistry';
 import { ConfigError } from '../src/errors';
-import { resolveGammaTheta } from '../src/train/trainer';
+import { resolveGammaTheta, TrainConfig } from '../src/train/trainer';
 import { auroc, ClassMetrics, classMetrics, entropy, memberProbabilities, probabilities, ReliabilityBin, reliabilityBins } from '../src/eval/metrics';
 import { Model } from '../src/nn/model';
 import { foldMember, foldMembers } from '../src/latephase/fold';
@@ -29,9 +29,8 @@ import { writeFileAtomic } from '../src/io/atomicWrite';
 import { OutputFolder } from '../src/io/outputFolder';
 import { Rng } from '../src/nn/rng';
 import { saveCheckpoint } from '../src/train/checkpoint';
-import { JobConfig } from '../src/config/schema';
+import { RunPlan } from './runPlan';
 import { JobData, loadJobData } from '../src/config/dataSource';
-import { defaultGhostBatches } from '../src/train/gradients';
 import { writePlots, LogRecord } from './plots';
 import { METRICS_LOG_FILE } from './metricsLog';
 
@@ -95,7 +94,7 @@ function realInputs(data: Dataset, rows: number, label: string): InputSet {
 }
 
 export interface FinishInput {
-  readonly cfg: JobConfig;
+  readonly plan: RunPlan;
   /** The trained late-phase model (all K members); not disposed here. */
   readonly model: Model;
   readonly data: JobData;
@@ -113,18 +112,9 @@ export interface FinishInput {
 
 /** Evaluate, export, verify and publish; the folder keeps its previous content unless everything verified. */
 export async function finishRun(input: FinishInput): Promise<RunSummary> {
-  const { cfg, model, data, folder, backend, workers, before, log, started } = input;
-  const late = cfg.latePhase.enabled;
+  const { plan, model, data, folder, backend, workers, before, log, started } = input;
+  const { late, train, fold } = plan;
   const test = data.test;
-  const train = {
-    k: late ? cfg.latePhase.k : 1,
-    t0: late ? cfg.latePhase.t0 : cfg.epochs,
-    epochs: cfg.epochs,
-    seed: cfg.seed,
-    sigma0: cfg.latePhase.sigma0,
-    gammaTheta: cfg.latePhase.gammaTheta,
-    swa: cfg.swa,
-  };
   const records = input.metricsLog
     ? input.metricsLog
         .toString('utf8')
@@ -134,20 +124,19 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
     : [];
   let staged: string | null = null;
   try {
-    const fold = { batchNorm: 'exact', ...cfg.latePhase.fold };
     const folded = foldMembers(model, fold);
     try {
-      const metrics = evaluate(cfg, model, folded, test, log);
+      const metrics = evaluate(plan, model, folded, test, log);
       const foldedAccuracy = metrics.folded.accuracy;
       const unverified = exportOnnx(folded, {
-        foldBatchNorm: cfg.export.foldBatchNorm,
+        foldBatchNorm: plan.export.foldBatchNorm,
         provenance: {
-          job: cfg.name,
+          job: plan.name,
           latephase_K: train.k,
           latephase_T0_epochs: train.t0,
           epochs: train.epochs,
           ...Object.fromEntries(Object.entries(fold).map(([k, v]) => [`fold_${k}`, v])),
-          late_phase_weights: late ? describeChoice(cfg.latePhase.kinds) : 'none (plain training)',
+          late_phase_weights: late ? describeChoice(plan.kinds) : 'none (plain training)',
           swa: train.swa ? `epoch ends from epoch ${train.swa.start + 1}, BatchNorm recomputed per member` : 'none',
           backend: backend.choice,
           seed: train.seed,
@@ -166,42 +155,42 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
         unverified,
         [seededInputs(64, perRow, train.seed + 1), realInputs(test, 64, 'held-out examples')],
         {
-          provider: cfg.verify.ep,
-          allowCpuFallback: cfg.verify.allowCpuFallback,
+          provider: plan.verify.ep,
+          allowCpuFallback: plan.verify.allowCpuFallback,
         },
       );
       const exported = withMetadata(unverified, {
         'latephase.verification': `${verification.pass ? 'PASS' : 'FAIL'} against tfjs on onnxruntime ${verification.provider.used}: max abs ${verification.maxAbs.toExponential(2)}, max rel ${verification.maxRel.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol}; ${verification.cases.length} checks)`,
       });
-      const fp16 = cfg.export.fp16 ? await exportAndCheckFp16(cfg, folded, exported, test, log) : undefined;
-      const ensemble = cfg.export.ensemble && late ? await exportAndVerifyEnsemble(cfg, model, test, train.seed, log) : undefined;
+      const fp16 = plan.export.fp16 ? await exportAndCheckFp16(plan, folded, exported, test, log) : undefined;
+      const ensemble = plan.export.ensemble && late ? await exportAndVerifyEnsemble(plan, model, test, log) : undefined;
       // (A failure here is caught below: the staged version is discarded, the folder untouched.)
       staged = folder.stage();
       saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
-        job: cfg.name,
+        job: plan.name,
         seed: train.seed,
         epochs: train.epochs,
         t0: train.t0,
         k: train.k,
-        config: JSON.stringify(cfg),
+        config: JSON.stringify(plan.record),
         ...(before !== null && { accuracyBeforeLatePhase: before }), // for `latephase bundle` to report it again
       });
-      writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
+      writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(plan.record, null, 2)}\n`);
       writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
       if (input.metricsLog) writeFileAtomic(path.join(staged, METRICS_LOG_FILE), input.metricsLog);
       await writePlots(staged, records, { foldedAccuracy, reliability: metrics.reliability });
-      const tritonName = tritonModelName(cfg.name);
+      const tritonName = tritonModelName(plan.name);
       const evaluation = bundleEvaluation(metrics);
       writeBundle(staged, folded, exported, verification, {
         evaluation,
         golden: [1, 7].map((rows, n) =>
           goldenFromReference(folded, exported, test.x, Math.min(rows, exampleCount(test)), `held-out examples, batch ${rows} (set ${n})`),
         ),
-        card: modelCard(cardInfo(cfg, data, folded, exported, evaluation, verification, tritonName)),
+        card: modelCard(cardInfo(plan, data, folded, exported, evaluation, verification, tritonName)),
         triton: { name: tritonName, ...(data.labels && { labels: data.labels }) },
         ...(ensemble && { ensemble }),
         ...(fp16 && { fp16 }),
-        ...(cfg.export.externalDataThreshold !== undefined && { externalDataThreshold: cfg.export.externalDataThreshold }),
+        ...(plan.export.externalDataThreshold !== undefined && { externalDataThreshold: plan.export.externalDataThreshold }),
       });
       if (verification.pass && (ensemble?.report.pass ?? true) && (fp16?.report.pass ?? true)) folder.publish(staged);
       else keepFailedBundle(folder.target, staged, log);
@@ -232,13 +221,17 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
 
 /** model.fp16.onnx: fp16 weight storage, checked against the fp32 export on held-out data (fp16 tolerances, argmax agreement). */
 async function exportAndCheckFp16(
-  cfg: JobConfig,
+  plan: RunPlan,
   folded: Model,
   exported: OnnxExport,
   test: Dataset,
   log: (line: string) => void,
 ): Promise<NonNullable<BundleExtras['fp16']>> {
-  const fp16 = exportOnnx(folded, { foldBatchNorm: cfg.export.foldBatchNorm, weights: 'fp16', provenance: { job: cfg.name, seed: cfg.seed } });
+  const fp16 = exportOnnx(folded, {
+    foldBatchNorm: plan.export.foldBatchNorm,
+    weights: 'fp16',
+    provenance: { job: plan.name, seed: plan.train.seed },
+  });
   const report = await verifyPrecision(fp16, exported, folded.inputShape, realInputs(test, 512, 'held-out examples'));
   const c = fp16.fp16!;
   const agreement = Math.min(...report.outputs.map((o) => o.argmaxAgreement ?? 1));
@@ -250,22 +243,22 @@ async function exportAndCheckFp16(
 
 /** The implicit ensemble (all K members in one graph), verified against the tfjs ensemble, with its invariants. */
 async function exportAndVerifyEnsemble(
-  cfg: JobConfig,
+  plan: RunPlan,
   model: Model,
   test: Dataset,
-  seed: number,
   log: (line: string) => void,
 ): Promise<NonNullable<BundleExtras['ensemble']>> {
-  const members = Array.from({ length: memberCount(model) }, (_, k) => foldMember(model, k));
+  const seed = plan.train.seed;
+  const members = Array.from({ length: memberCount(model) }, (_, k) => foldMember(model, k, plan.fold));
   try {
     const exported = exportEnsemble(members, {
-      memberProbabilities: cfg.export.memberProbabilities,
-      foldBatchNorm: cfg.export.foldBatchNorm,
-      provenance: { job: cfg.name, seed },
+      memberProbabilities: plan.export.memberProbabilities,
+      foldBatchNorm: plan.export.foldBatchNorm,
+      provenance: { job: plan.name, seed },
     });
     const perRow = model.inputShape.reduce((a, b) => a * b, 1);
     const sets = [seededInputs(64, perRow, seed + 2), realInputs(test, 64, 'held-out examples')];
-    const report = await verifyEnsembleExport(model, exported, sets, { provider: cfg.verify.ep, allowCpuFallback: cfg.verify.allowCpuFallback });
+    const report = await verifyEnsembleExport(model, exported, sets, { provider: plan.verify.ep, allowCpuFallback: plan.verify.allowCpuFallback });
     const invariants = await ensembleInvariants(exported, model.inputShape, realInputs(test, 256, 'held-out examples'));
     log(
       `implicit ensemble export: ${members.length} members, ${exported.sharedInitializers} shared tensors stored once${exported.batchNormFold ? `, BatchNorm ${exported.batchNormFold.folded} folded / ${exported.batchNormFold.kept.length} kept` : ''}; verification ${report.pass ? 'PASS' : 'FAIL'} (max abs ${report.maxAbs.toExponential(2)}); invariants ${invariants.pass ? 'hold' : 'VIOLATED'}`,
@@ -278,7 +271,7 @@ async function exportAndVerifyEnsemble(
 
 /** The model card's facts, from the config, the data and the export. */
 function cardInfo(
-  cfg: JobConfig,
+  plan: RunPlan,
   data: JobData,
   folded: Model,
   exported: OnnxExport,
@@ -286,25 +279,25 @@ function cardInfo(
   verification: VerificationReport,
   tritonName: string,
 ): ModelCardInfo {
-  const model = 'zoo' in cfg.model ? `the ${cfg.model.zoo} model` : `the model built by ${cfg.model.module} (${cfg.model.export})`;
-  const late = cfg.latePhase;
-  const opt = (o: JobConfig['optimizer']['shared']): string =>
+  const model = plan.model.description;
+  const train = plan.train;
+  const opt = (o: TrainConfig['shared']): string =>
     `lr ${o.lr}, momentum ${o.momentum}${o.nesterov ? ' (Nesterov)' : ''}, weight decay ${o.weightDecay}`;
   return {
-    name: cfg.name,
+    name: plan.name,
     summary: `${model[0]!.toUpperCase()}${model.slice(1)} (${folded
       .params()
       .reduce((n, p) => n + p.variable.size, 0)
       .toLocaleString('en-US')} parameters), predicting ${exampleCount(data.test) ? data.test.classes : '?'} classes.`,
-    latePhase: late.enabled ? `${describeChoice(late.kinds)}, K = ${late.k} from epoch ${late.t0 + 1}` : 'none: plain training',
+    latePhase: plan.late ? `${describeChoice(plan.kinds)}, K = ${train.k} from epoch ${train.t0 + 1}` : 'none: plain training',
     trainingData: data.description,
     recipe: [
-      `${cfg.epochs} epochs, batch ${cfg.batchSize} (${cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize)} ghost batch(es)), seed ${cfg.seed}`,
-      `SGD, shared weights: ${opt(cfg.optimizer.shared)}; late-phase members: ${opt(cfg.optimizer.members)}; gamma_theta ${late.gammaTheta}`,
-      `schedule: ${JSON.stringify(cfg.schedule)}`,
-      cfg.swa ? `SWA over the ends of epochs ${cfg.swa.start + 1}-${cfg.epochs}, BatchNorm statistics recomputed per member` : 'no SWA',
-      cfg.augment ? `augmentation: crop ${cfg.augment.crop}, flip ${cfg.augment.flip}` : 'no augmentation',
-      `fold: ${JSON.stringify({ batchNorm: 'exact', ...late.fold })}`,
+      `${train.epochs} epochs, batch ${train.batchSize} (${train.ghostBatches} ghost batch(es)), seed ${train.seed}`,
+      `SGD, shared weights: ${opt(train.shared)}; late-phase members: ${opt(train.member)}; gamma_theta ${train.gammaTheta}`,
+      `schedule: ${JSON.stringify(train.schedule)}`,
+      train.swa ? `SWA over the ends of epochs ${train.swa.start + 1}-${train.epochs}, BatchNorm statistics recomputed per member` : 'no SWA',
+      plan.augment ? `augmentation: crop ${plan.augment.crop}, flip ${plan.augment.flip}` : 'no augmentation',
+      `fold: ${JSON.stringify(plan.fold)}`,
     ],
     evaluation,
     evaluationData: `the held-out part of ${data.description}`,
@@ -327,18 +320,18 @@ function bundleEvaluation(m: JobMetrics): BundleEvaluation {
 }
 
 /** Folded model, every member and the implicit ensemble on the held-out data; OOD AUROC when configured. */
-function evaluate(cfg: JobConfig, model: Model, folded: Model, test: Dataset, log: (line: string) => void): JobMetrics {
-  const bins = cfg.evaluation.bins;
+function evaluate(plan: RunPlan, model: Model, folded: Model, test: Dataset, log: (line: string) => void): JobMetrics {
+  const bins = plan.evaluation.bins;
   const foldedProbs = probabilities(folded, test);
   const { members, ensemble } = memberProbabilities(model, test);
   const result = {
     folded: classMetrics(foldedProbs, test.y, bins),
     ensemble: classMetrics(ensemble, test.y, bins),
-    members: cfg.latePhase.enabled ? members.map((p) => classMetrics(p, test.y, bins)) : [],
+    members: plan.late ? members.map((p) => classMetrics(p, test.y, bins)) : [],
     reliability: { folded: reliabilityBins(foldedProbs, test.y, bins), ensemble: reliabilityBins(ensemble, test.y, bins) },
   };
-  if (!cfg.evaluation.ood) return result;
-  const ood = loadJobData(cfg.evaluation.ood);
+  if (!plan.evaluation.ood) return result;
+  const ood = loadJobData(plan.evaluation.ood);
   if (ood.test.featureShape.join() !== test.featureShape.join())
     throw new ConfigError(
       `evaluation.ood: its examples have shape [${ood.test.featureShape.join(', ')}], the model takes [${test.featureShape.join(', ')}]`,

@@ -16,17 +16,16 @@ import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { kernelThreads, useKernelThreads } from '../src/backend/kernelThreads';
 import { nativeKernelsInUse } from '../src/backend/convolutionEngine';
 import { exampleCount } from '../src/data/dataset';
-import { zooRecipe } from '../models/index';
-import { buildFromRecipe, ModelRecipe } from '../src/nn/modelRecipe';
+import { buildFromRecipe } from '../src/nn/modelRecipe';
 import { autoWorkers } from '../src/train/dataParallel';
-import { defaultGhostBatches, shardSizes } from '../src/train/gradients';
+import { shardSizes } from '../src/train/gradients';
 import { OutputFolder } from '../src/io/outputFolder';
 import { faultPoint } from '../src/io/faultPoints';
 import { ConfigError, DataError, TrainingError, TrainingInterrupted } from '../src/errors';
 import { describePosition, TrainSnapshot } from '../src/train/trainingState';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
+import { planRun, RunPlan, trainConfigFor } from './runPlan';
 import { learningRate } from '../src/train/schedule';
-import { Augmentation } from '../src/data/augment';
 import { MetricsLog, METRICS_LOG_FILE } from './metricsLog';
 import { accuracy } from '../src/eval/accuracy';
 import { chooseProvider } from '../export/verify/executionProvider';
@@ -55,35 +54,6 @@ export interface JobOptions {
   readonly onStep?: (info: StepInfo) => void;
 }
 
-/** Algorithm 1's settings from the job config (plain training: t0 = epochs, K = 1). */
-export function trainConfigOf(cfg: JobConfig): TrainConfig {
-  const late = cfg.latePhase.enabled;
-  const s = cfg.schedule;
-  return {
-    epochs: cfg.epochs,
-    t0: late ? cfg.latePhase.t0 : cfg.epochs,
-    k: late ? cfg.latePhase.k : 1,
-    sigma0: cfg.latePhase.sigma0,
-    gammaTheta: cfg.latePhase.gammaTheta,
-    batchSize: cfg.batchSize,
-    seed: cfg.seed,
-    shared: cfg.optimizer.shared,
-    member: cfg.optimizer.members,
-    schedule: s.kind === 'cosine' ? { kind: 'cosine', total: s.total ?? cfg.epochs, minLr: s.minLr } : s,
-    lossCheckEvery: cfg.lossCheckEvery,
-    ghostBatches: cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize),
-    ...(cfg.swa && { swa: cfg.swa }),
-  };
-}
-
-/** How the config's model is built, here and in every gradient worker: a zoo entry, or the user's module. */
-export function recipeOf(cfg: JobConfig, dataClasses: number): ModelRecipe {
-  const seqLen = cfg.data.source === 'text' ? { seqLen: cfg.data.seqLen } : {};
-  const options = { seed: cfg.seed, latePhase: cfg.latePhase.kinds, classes: cfg.model.classes ?? dataClasses, ...seqLen };
-  if ('zoo' in cfg.model) return zooRecipe(cfg.model.zoo, options);
-  return { module: path.resolve(cfg.model.module), exportName: cfg.model.export, args: [...cfg.model.args, options] };
-}
-
 /** `workers`: 'auto' follows the backend (one per extra core on wasm/cpu, none on native ones). */
 export function workerCount(raw: 'auto' | number, tfjsBackend: string): number {
   return raw === 'auto' ? autoWorkers(tfjsBackend) : raw;
@@ -96,8 +66,7 @@ export function workerCount(raw: 'auto' | number, tfjsBackend: string): number {
  */
 export function capWorkers(requested: number, train: TrainConfig, log: (line: string) => void): number {
   const byCores = Math.max(os.cpus().length - 1, 0);
-  const ghost = train.ghostBatches ?? defaultGhostBatches(train.batchSize);
-  const byShards = Math.max(shardSizes(train.batchSize, ghost).length - 1, 0);
+  const byShards = Math.max(shardSizes(train.batchSize, train.ghostBatches ?? 1).length - 1, 0);
   const capped = Math.min(requested, byCores, byShards);
   if (capped < requested)
     log(`gradient workers: ${requested} requested, ${capped} used (${os.cpus().length} cores; ${byShards + 1} ghost batch(es) per minibatch)`);
@@ -108,10 +77,11 @@ export function capWorkers(requested: number, train: TrainConfig, log: (line: st
 export async function runTrainJob(cfg: JobConfig, opts: JobOptions = {}): Promise<RunSummary> {
   const log = opts.log ?? console.log;
   const started = Date.now();
-  chooseProvider(cfg.verify.ep, cfg.verify.allowCpuFallback); // fail before training, not after
-  const folder = OutputFolder.open(path.resolve(cfg.output ?? path.join('out', cfg.name)), log); // checked, created and locked first
+  const plan = planRun(cfg); // from here on, only the plan is read
+  chooseProvider(plan.verify.ep, plan.verify.allowCpuFallback); // fail before training, not after
+  const folder = OutputFolder.open(plan.outDir, log); // checked, created and locked first
   try {
-    return await trainAndBundle(cfg, folder, opts, log, started);
+    return await trainAndBundle(plan, folder, opts, log, started);
   } catch (err) {
     folder.clearWorkWithout(PROGRESS_FILE);
     throw err;
@@ -120,24 +90,13 @@ export async function runTrainJob(cfg: JobConfig, opts: JobOptions = {}): Promis
   }
 }
 
-/** The config's augmentation for this data (image shape from the data or the config); undefined when off. */
-export function augmentationOf(cfg: JobConfig, featureShape: readonly number[]): Augmentation | undefined {
-  const a = cfg.augment;
-  if (!a || (a.crop === 0 && !a.flip)) return undefined;
-  const shape = a.imageShape ?? (featureShape.length === 3 ? (featureShape as [number, number, number]) : undefined);
-  if (!shape) throw new ConfigError(`augment: the examples are flat [${featureShape.join(', ')}]; give augment.imageShape, e.g. [28, 28, 1]`);
-  if (shape[0] * shape[1] * shape[2] !== featureShape.reduce((x, y) => x * y, 1))
-    throw new ConfigError(`augment.imageShape [${shape.join(', ')}] does not hold the examples' [${featureShape.join(', ')}]`);
-  return { crop: a.crop, flip: a.flip, imageShape: shape };
-}
-
 /**
  * How this run starts: fresh, or from the progress an interrupted run left in the work folder.
  * Progress of the same config is continued (a resumed run ends with the weights an uninterrupted
  * one would have, so starting over would only cost time); of a different config it is an error
  * naming the differences, unless `restart` discards it.
  */
-function openRun(folder: OutputFolder, cfg: JobConfig, opts: JobOptions, log: (line: string) => void): boolean {
+function openRun(folder: OutputFolder, plan: RunPlan, opts: JobOptions, log: (line: string) => void): boolean {
   const progress = path.join(folder.workDir, PROGRESS_FILE);
   if (fs.existsSync(progress) && opts.restart) {
     log(`output folder: discarded the interrupted run's progress in ${folder.workDir} (--restart)`);
@@ -146,7 +105,7 @@ function openRun(folder: OutputFolder, cfg: JobConfig, opts: JobOptions, log: (l
   if (fs.existsSync(progress)) {
     const { meta, position } = readProgressHeader(progress);
     const at = position ? describePosition(position) : 'its last checkpoint';
-    const differences = resumeDifferences(meta['config'], cfg, progress);
+    const differences = resumeDifferences(meta['config'], plan.record, progress);
     if (differences.length && opts.resume)
       throw new ConfigError(
         `cannot resume: the config differs from the interrupted run's (${differences.join('; ')}); only output and workers may change`,
@@ -178,52 +137,50 @@ function readProgressHeader(file: string): ReturnType<typeof readCheckpointHeade
 }
 
 /** Where the config stored in a progress checkpoint and this run's differ (workers and output may: they do not change the math). */
-function resumeDifferences(stored: string | number | undefined, cfg: JobConfig, file: string): string[] {
+function resumeDifferences(stored: string | number | undefined, record: JobConfig, file: string): string[] {
   if (typeof stored !== 'string') throw new DataError(`progress checkpoint '${file}' holds no config`);
-  return configDifferences(JSON.parse(stored) as unknown, cfg, RESUME_MAY_DIFFER);
+  return configDifferences(JSON.parse(stored) as unknown, record, RESUME_MAY_DIFFER);
 }
 
 /** Config fields a resumed run may change: where it writes and how many threads execute the ghost batches. */
 export const RESUME_MAY_DIFFER: readonly string[] = ['output', 'workers'];
 
 async function trainAndBundle(
-  cfg: JobConfig,
+  plan: RunPlan,
   folder: OutputFolder,
   opts: JobOptions,
   log: (line: string) => void,
   started: number,
 ): Promise<RunSummary> {
-  const resuming = openRun(folder, cfg, opts, log);
+  const resuming = openRun(folder, plan, opts, log);
   const progressFile = path.join(folder.workDir, PROGRESS_FILE);
-  let train = trainConfigOf(cfg);
-  const late = cfg.latePhase.enabled;
-  const backend = await selectBackend(cfg.backend);
+  const backend = await selectBackend(plan.backend);
   log(`backend: ${describeBackend(backend, true)}`);
-  const data = loadJobData(cfg.data);
+  const data = loadJobData(plan.data);
+  const train = trainConfigFor(plan, data.train.featureShape);
   if (train.batchSize > exampleCount(data.train))
     throw new ConfigError(`batchSize ${train.batchSize} is larger than the ${exampleCount(data.train)} training examples`);
   log(`data: ${data.description}`);
-  const augment = augmentationOf(cfg, data.train.featureShape);
+  const augment = train.augment;
   if (augment) {
-    train = { ...train, augment };
     log(
       `augmentation: ${augment.crop ? `random crop (padding ${augment.crop})` : 'no crop'}, ${augment.flip ? 'horizontal flip' : 'no flip'}, drawn per (seed, epoch, row)`,
     );
   }
   log(
-    late
+    plan.late
       ? `late phase: K=${train.k}, T0=${train.t0} of ${train.epochs} epochs, sigma0=${train.sigma0}, gammaTheta=${resolveGammaTheta(train.gammaTheta, train.k)}, batch ${train.batchSize}, seed ${train.seed}`
       : `no late phase: plain training for ${train.epochs} epochs, batch ${train.batchSize}, seed ${train.seed}`,
   );
   if (train.swa) log(`SWA: epoch ends from epoch ${train.swa.start + 1} on averaged, then BatchNorm statistics recomputed per member`);
-  const workers = capWorkers(workerCount(cfg.workers, backend.tfjsBackend), train, log);
+  const workers = capWorkers(workerCount(plan.workers, backend.tfjsBackend), train, log);
   // data-parallel workers take the other cores; else the native kernels split each call over them
   const kernelThreadCount = workers > 0 ? useKernelThreads(1) : kernelThreads();
   log(
     `ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}` +
       (nativeKernelsInUse() ? `; native kernels on ${kernelThreadCount} thread${kernelThreadCount > 1 ? 's' : ''} per gradient thread` : ''),
   );
-  const recipe = recipeOf(cfg, data.train.classes);
+  const recipe = plan.model.recipe(data.train.classes);
   const model = buildFromRecipe(recipe);
   const test = data.test;
   let before: number | null = null;
@@ -241,7 +198,7 @@ async function trainAndBundle(
     }
     // The metrics log grows in the work folder (it survives a kill, so a resumed run continues it)
     // and moves into the bundle when the run completes.
-    const metricsLog = new MetricsLog(path.join(folder.workDir, METRICS_LOG_FILE), test, cfg.evaluation.bins, keepLines);
+    const metricsLog = new MetricsLog(path.join(folder.workDir, METRICS_LOG_FILE), test, plan.evaluation.bins, keepLines);
     log(`metrics log: ${metricsLog.file} (moves into the output folder when the run completes)`);
     try {
       opts.onPhase?.('training');
@@ -264,8 +221,8 @@ async function trainAndBundle(
               model,
               progressFile,
               {
-                job: cfg.name,
-                config: JSON.stringify(cfg),
+                job: plan.name,
+                config: JSON.stringify(plan.record),
                 metricsLines: metricsLog.lines,
                 ...(before !== null && { accuracyBeforeLatePhase: before }),
               },
@@ -274,14 +231,14 @@ async function trainAndBundle(
             ),
         },
         { workers, recipe },
-        { resume, checkpointEvery: cfg.checkpoint.everySteps, stopRequested: opts.stopRequested },
+        { resume, checkpointEvery: plan.checkpointEvery, stopRequested: opts.stopRequested },
       );
     } finally {
       opts.onPhase?.('finishing');
       if (resume) tf.dispose(resume.tensors.map((t) => t.tensor));
     }
     return await finishRun({
-      cfg,
+      plan,
       model,
       data,
       folder,

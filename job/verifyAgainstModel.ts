@@ -18,7 +18,8 @@ import { OnnxExport } from '../export/onnx/exportOnnx';
 import { readOnnxModel } from '../export/verify/readOnnx';
 import { verifyExport, VerificationReport } from '../export/verify/verify';
 import { onnx } from 'onnx-proto';
-import { CHECKPOINT_FILE, CONFIG_FILE, recipeOf } from './trainJob';
+import { CHECKPOINT_FILE, CONFIG_FILE } from './trainJob';
+import { planRun } from './runPlan';
 
 export async function verifyAgainstModel(file: string, opts: { rows?: number; seed?: number } = {}): Promise<VerificationReport> {
   const dir = path.dirname(path.resolve(file));
@@ -28,14 +29,16 @@ export async function verifyAgainstModel(file: string, opts: { rows?: number; se
       `--reference model needs the bundle beside '${file}' (missing ${need.join(', ')}); use --reference onnxruntime for other files`,
     );
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
-  const cfg = resolveConfig(JSON.parse(fs.readFileSync(path.join(dir, CONFIG_FILE), 'utf8')) as JobConfigInput, `'${path.join(dir, CONFIG_FILE)}'`);
+  const plan = planRun(
+    resolveConfig(JSON.parse(fs.readFileSync(path.join(dir, CONFIG_FILE), 'utf8')) as JobConfigInput, `'${path.join(dir, CONFIG_FILE)}'`),
+  );
   const logits = manifest.outputs.find((o) => o.role === 'logits');
   const classes = Number(logits?.dims[logits.dims.length - 1]);
   if (!(classes > 1)) throw new DataError(`bundle '${dir}': the manifest names no logits output to size the model's classes`);
-  const model = buildFromRecipe(recipeOf(cfg, classes));
+  const model = buildFromRecipe(plan.model.recipe(classes));
   try {
     loadCheckpoint(model, path.join(dir, CHECKPOINT_FILE));
-    const folded = foldMembers(model, { batchNorm: 'exact', ...cfg.latePhase.fold });
+    const folded = foldMembers(model, plan.fold);
     try {
       const read = readOnnxModel(file);
       const exported: OnnxExport = {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Augmentation, augmentBatch, augmentDraws } from '../src/data/augment';
 import { mlp, MlpOptions } from '../models/mlp';
-import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
+import { trainLatePhase } from '../src/train/trainer';
+import { DEFAULT_TRAIN_CONFIG } from '../job/runPlan';
 import { Rng } from '../src/nn/rng';
 import { useBackend } from './helpers';
 

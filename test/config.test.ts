@@ -13,8 +13,8 @@ import { loadJobData } from '../src/config/dataSource';
 import { JobConfigInput } from '../src/config/schema';
 import { overridesFromFlags } from '../cli/runCommand';
 import { resolveJob } from '../cli/trainCommand';
-import { augmentationOf, trainConfigOf } from '../job/trainJob';
-import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, trainLatePhase } from '../src/train/trainer';
+import { augmentationFor, DEFAULT_TRAIN_CONFIG, planRun } from '../job/runPlan';
+import { checkTrainConfig, trainLatePhase } from '../src/train/trainer';
 import { mlp } from '../models/mlp';
 import { NO_LATE_PHASE } from '../src/latephase/layerFactory';
 import { ConfigError, DataError } from '../src/errors';
@@ -78,14 +78,14 @@ test('--set: JSON values, strings, new sections; malformed assignments are named
   assert.equal(cfg.name, 'my-run');
   assert.deepEqual(cfg.latePhase.fold, { rank1: 'product' });
   assert.throws(() => applyOverride(c, 'epochs'), /--set expects path=value, got 'epochs'/);
-  assert.throws(() => applyOverride(c, 'epochs.x=1'), /'epochs' holds 6, not a section/);
+  assert.throws(() => applyOverride(c, 'name.x=1'), /'name' holds .*, not a section/);
   assert.throws(() => applyOverride(c, 'a..b=1'), /malformed field path/);
   assert.throws(
-    () => augmentationOf(resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'augment={"flip":true}'), 'x'), [784]),
+    () => augmentationFor(planRun(resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'augment={"flip":true}'), 'x')), [784]),
     /augment: the examples are flat \[784\]; give augment\.imageShape/,
   );
   assert.throws(
-    () => augmentationOf(resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'augment={"crop":4,"imageShape":[28,28,3]}'), 'x'), [784]),
+    () => augmentationFor(planRun(resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'augment={"crop":4,"imageShape":[28,28,3]}'), 'x')), [784]),
     /does not hold the examples/,
   );
 });
@@ -123,7 +123,7 @@ test('the small things a config says back: NaN named as NaN, too many ghost batc
   assert.throws(() => resolveConfig(nan, 'x'), /epochs: got NaN;/);
   const ghost = resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'ghostBatches=64'), 'x');
   assert.throws(
-    () => checkTrainConfig(trainConfigOf(ghost)),
+    () => checkTrainConfig(planRun(ghost).train),
     /ghostBatches 64 is more than a minibatch of 64 rows can hold: each ghost batch needs at least 8 rows .*so at most 8/,
   );
   const small = resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'data.testSize=300'), 'x');

@@ -14,7 +14,8 @@ import { describeChoice, parseLatePhaseChoice } from '../src/latephase/kindRegis
 import { foldMembers } from '../src/latephase/fold';
 import { mnistCnn } from '../models/mnistCnn';
 import { parameterCounts } from '../src/eval/parameterCounts';
-import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
+import { trainLatePhase } from '../src/train/trainer';
+import { DEFAULT_TRAIN_CONFIG } from '../job/runPlan';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { verifyExport } from '../export/verify/verify';
 import { readmeBlock, transpile, typeErrors } from './readmeExample';

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../src/nn/rng';
 import { presetConfig, resolveConfig } from '../src/config/resolve';
 import { JobConfigInput } from '../src/config/schema';
-import { trainConfigOf } from '../job/trainJob';
+import { planRun } from '../job/runPlan';
 import { checkTrainConfig } from '../src/train/trainer';
 import { checkpointVariables, loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint';
 import { mlp } from '../models/mlp';
@@ -79,7 +79,8 @@ const hasHostileKey = (v: Json): boolean =>
 
 test('fuzzed configs: each resolves, or fails with a ConfigError naming the problem', () => {
   const rng = new Rng(21);
-  const seeds: Json[] = ['mnist-cnn', 'fashion-cnn', 'cifar10_bn_swa'].map((n) => presetConfig(n) as unknown as Json);
+  // resolved: every field written out, so mutations reach the defaults too
+  const seeds: Json[] = ['mnist-cnn', 'fashion-cnn', 'cifar10_bn_swa'].map((n) => resolveConfig(presetConfig(n), n) as unknown as Json);
   let accepted = 0;
   let hostile = 0;
   for (let i = 0; i < 400; i++) {
@@ -88,7 +89,7 @@ test('fuzzed configs: each resolves, or fails with a ConfigError naming the prob
     const ok = acceptedOrNamed(
       () => {
         const resolved = resolveConfig(cfg as unknown as JobConfigInput, `fuzz #${i}`);
-        checkTrainConfig(trainConfigOf(resolved));
+        checkTrainConfig(planRun(resolved).train);
       },
       `config mutation #${i} ${JSON.stringify(cfg).slice(0, 200)}`,
     );

@@ -22,7 +22,8 @@ import { latePhaseUnits, releaseMembers, selectMember } from '../src/latephase/m
 import { PlainWeight } from '../src/nn/weight';
 import { charLstm } from '../models/charLstm';
 import { readTextCorpus, sequenceDataset } from '../src/data/text';
-import { trainLatePhase, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
+import { trainLatePhase } from '../src/train/trainer';
+import { DEFAULT_TRAIN_CONFIG } from '../job/runPlan';
 import { foldMembers } from '../src/latephase/fold';
 import { bitsPerCharacter } from '../src/eval/crossEntropy';
 import { exportOnnx } from '../export/onnx/exportOnnx';

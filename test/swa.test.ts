@@ -13,7 +13,8 @@ import { Dataset } from '../src/data/dataset';
 import { Rng } from '../src/nn/rng';
 import { BN_EPSILON } from '../src/nn/batchNorm';
 import { memberTensorName } from '../src/latephase/memberSet';
-import { trainLatePhase, TrainConfig, checkTrainConfig, DEFAULT_TRAIN_CONFIG } from '../src/train/trainer';
+import { trainLatePhase, TrainConfig, checkTrainConfig } from '../src/train/trainer';
+import { DEFAULT_TRAIN_CONFIG } from '../job/runPlan';
 import { ConfigError } from '../src/errors';
 import { useBackend } from './helpers';
 

@@ -22,8 +22,8 @@ const schedule = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('constant') }).strict(),
   /** The authors' 'annealing': constant until `start`, linear to `endLr` at `end` (epochs), then constant. */
   z.object({ kind: z.literal('annealing'), start: z.number().int().min(0), end: positiveInt, endLr: rate }).strict(),
-  /** Cosine from the base rate to `minLr` over `total` epochs (default: the run's epochs). */
-  z.object({ kind: z.literal('cosine'), total: positiveInt.optional(), minLr: rate.default(0.001) }).strict(),
+  /** Cosine from the base rate to `minLr` over `total` epochs (default: the run's epochs); minLr's default is the shared lr / 50. */
+  z.object({ kind: z.literal('cosine'), total: positiveInt.optional(), minLr: rate.optional() }).strict(),
 ]);
 
 const model = z.union([
@@ -131,7 +131,7 @@ const dataSource = z.discriminatedUnion('source', [
     .strict(),
 ]);
 
-export const JOB_SCHEMA = z
+const JOB_FIELDS = z
   .object({
     /** Names the run in reports and the output folder's default. */
     name: z.string().min(1).default('latephase-run'),
@@ -141,7 +141,7 @@ export const JOB_SCHEMA = z
       .object({ shared: sgd.default(sgd.parse({})), members: sgd.default(sgd.parse({})) })
       .strict()
       .default({ shared: sgd.parse({}), members: sgd.parse({}) }),
-    schedule: schedule.default({ kind: 'cosine', minLr: 0.001 }),
+    schedule: schedule.default({ kind: 'cosine' }),
     epochs: positiveInt.max(10_000).default(6),
     batchSize: z.number().int().min(2).default(64),
     /** Ghost batches per minibatch (BatchNorm normalises each alone); default 2 from 64 rows on, else 1. Never depends on the machine. */
@@ -217,6 +217,16 @@ export const JOB_SCHEMA = z
     workers: z.union([z.literal('auto'), z.number().int().min(0)]).default('auto'),
   })
   .strict();
+
+type JobFields = z.output<typeof JOB_FIELDS>;
+type Schedule = JobFields['schedule'];
+type ResolvedSchedule = Exclude<Schedule, { kind: 'cosine' }> | (Extract<Schedule, { kind: 'cosine' }> & { minLr: number });
+
+/** Defaults that depend on other fields are filled here, so the resolved config states every value. */
+export const JOB_SCHEMA = JOB_FIELDS.transform((c): Omit<JobFields, 'schedule'> & { schedule: ResolvedSchedule } => {
+  const s = c.schedule;
+  return s.kind === 'cosine' ? { ...c, schedule: { ...s, minLr: s.minLr ?? c.optimizer.shared.lr / 50 } } : { ...c, schedule: s };
+});
 
 export type JobConfigInput = z.input<typeof JOB_SCHEMA>;
 export type JobConfig = z.output<typeof JOB_SCHEMA>;

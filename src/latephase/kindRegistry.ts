@@ -8,7 +8,7 @@
  */
 import { ConfigError } from '../errors';
 import { FoldOptions } from './latePhaseLayer';
-import { FoldOptionSpec, LatePhaseChoice, LatePhaseKind, registeredKinds } from './kindTable';
+import { FoldOptionSpec, foldOption, LatePhaseChoice, LatePhaseKind, registeredKinds } from './kindTable';
 import './kinds/index'; // the built-in kinds register themselves
 
 export type { FoldOptionSpec, KindBuilder, LatePhaseChoice, LatePhaseKind } from './kindTable';
@@ -56,6 +56,16 @@ export function describeChoice(choice: LatePhaseChoice): string {
 /** The fold options every registered kind reads. */
 export function foldOptionSpecs(): FoldOptionSpec[] {
   return latePhaseKinds().flatMap((k) => (k.fold ? [k.fold] : []));
+}
+
+/**
+ * The fold options a run uses: every option the chosen kinds read (their defaults filled in), and
+ * any other option set explicitly (validated, kept for the record).
+ */
+export function resolvedFoldOptions(choice: LatePhaseChoice, set: FoldOptions): FoldOptions {
+  checkFoldOptions(set);
+  const chosen = parseLatePhaseChoice(choice).flatMap(({ kind }) => (kind.fold ? [kind.fold] : []));
+  return { ...Object.fromEntries(chosen.map((spec) => [spec.key, foldOption(set, spec)])), ...set };
 }
 
 /** Unknown keys and values are ConfigErrors naming the allowed ones. */

@@ -62,19 +62,6 @@ export interface TrainConfig {
   readonly swa?: SwaConfig;
 }
 
-export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  epochs: 6,
-  t0: 4,
-  k: 5,
-  sigma0: 0,
-  gammaTheta: 1,
-  batchSize: 64,
-  seed: 0,
-  shared: { lr: 0.02, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
-  member: { lr: 0.02, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
-  schedule: { kind: 'cosine', minLr: 0.001 },
-};
-
 export interface StepInfo {
   readonly epoch: number;
   readonly epochs: number;
@@ -201,7 +188,7 @@ interface Progress {
 }
 
 /** A checkpoint's position must fit this config and data: the same epochs, minibatches per epoch and K. */
-function checkResume(p: TrainPosition, cfg: TrainConfig, stepsPerEpoch: number, late: boolean, model: Model): void {
+function checkResume(p: TrainPosition, cfg: TrainConfig, stepsPerEpoch: number, late: boolean, slots: number, model: Model): void {
   const bad = (why: string): DataError => new DataError(`cannot resume: ${why}`);
   if (!(Number.isInteger(p.epoch) && p.epoch >= 0 && p.epoch <= cfg.epochs))
     throw bad(`the checkpoint is at epoch ${p.epoch}, the run has ${cfg.epochs}`);
@@ -209,7 +196,7 @@ function checkResume(p: TrainPosition, cfg: TrainConfig, stepsPerEpoch: number, 
     throw bad(`the checkpoint is at minibatch ${p.step} of an epoch, the data gives ${stepsPerEpoch} per epoch`);
   const releasedByNow = late && (p.epoch > cfg.t0 || (p.epoch === cfg.t0 && p.step > 0));
   if (p.released !== releasedByNow) throw bad(`the checkpoint ${p.released ? 'is' : 'is not'} past release, but t0 = ${cfg.t0} says otherwise`);
-  if (p.memberSteps.length !== (late ? cfg.k : 1)) throw bad(`the checkpoint counts ${p.memberSteps.length} member(s), the config K = ${cfg.k}`);
+  if (p.memberSteps.length !== slots) throw bad(`the checkpoint counts ${p.memberSteps.length} member(s), the config K = ${cfg.k}`);
   if (p.released && memberCount(model) !== cfg.k) throw bad(`the model holds ${memberCount(model)} member(s), the config K = ${cfg.k}`);
   if (p.swaSnapshots > 0 && !cfg.swa) throw bad('the checkpoint holds SWA averages but the config has no swa section');
 }
@@ -242,8 +229,9 @@ export async function trainLatePhase(
     throw new ConfigError(
       `k = ${cfg.k} members need at least ${cfg.k} late-phase minibatches, the data gives ${lateSteps} (${cfg.epochs - cfg.t0} epoch(s) of ${stepsPerEpoch}); members would never take a step: lower k or the batch size`,
     );
+  const slots = late ? cfg.k : 1; // members counted in the position: the plain phase trains one
   const resume = control.resume;
-  if (resume) checkResume(resume.position, cfg, stepsPerEpoch, late, model);
+  if (resume) checkResume(resume.position, cfg, stepsPerEpoch, late, slots, model);
   const rng = new Rng(cfg.seed);
   const shuffleRng = rng.fork();
   const releaseSeed = Math.floor(rng.next() * 2 ** 31);
@@ -269,7 +257,7 @@ export async function trainLatePhase(
   let swaSnapshots = 0;
   const p: Progress = {
     minibatches: resume?.position.minibatches ?? 0,
-    memberSteps: [...(resume?.position.memberSteps ?? new Array<number>(late ? cfg.k : 1).fill(0))],
+    memberSteps: [...(resume?.position.memberSteps ?? new Array<number>(slots).fill(0))],
     epochLoss: [...(resume?.position.epochLoss ?? [])],
     recentLoss: resume?.position.recentLoss ?? Number.NaN,
     epochSum: resume?.position.epochSum ?? 0,

@@ -1,0 +1,159 @@
+/**
+ * A validated job config becomes one immutable run plan: every setting train, bundle, compare and
+ * the post-training steps read, with what is derived resolved once (K and T0 under
+ * `latePhase.enabled`, ghost batches, the cosine horizon, the fold options with the kind
+ * registry's defaults, the output folder, the model recipe). After `planRun` nothing reads the
+ * config's fields again: it travels only as the run's record (config.json, checkpoints) and is
+ * compared on resume. The defaults themselves are the schema's (src/config/schema.ts).
+ *
+ * It lives in job/ rather than src/config because the model recipe names the zoo (models/), which
+ * src/ never imports.
+ */
+import * as path from 'path';
+import { zooRecipe } from '../models/index';
+import { ModelRecipe } from '../src/nn/modelRecipe';
+import { TrainConfig } from '../src/train/trainer';
+import { defaultGhostBatches } from '../src/train/gradients';
+import { Augmentation } from '../src/data/augment';
+import { LatePhaseChoice, resolvedFoldOptions } from '../src/latephase/kindRegistry';
+import { FoldOptions } from '../src/latephase/latePhaseLayer';
+import { ConfigError } from '../src/errors';
+import { JOB_SCHEMA, JobConfig, JobConfigInput } from '../src/config/schema';
+
+/** Plain data made read-only all the way down (mapped types keep tuples tuples). */
+type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+export interface ModelPlan {
+  /** For reports: 'the mnist-cnn model', 'the model built by /abs/net.js (buildModel)'. */
+  readonly description: string;
+  /** The recipe for a data set of `dataClasses` classes (the config's `classes` wins when given). */
+  readonly recipe: (dataClasses: number) => ModelRecipe;
+}
+
+export interface RunPlan {
+  readonly name: string;
+  /** The output folder, absolute. */
+  readonly outDir: string;
+  readonly backend: string | undefined;
+  readonly data: DeepReadonly<JobConfig['data']>;
+  readonly model: ModelPlan;
+  /** Whether the run has a late phase; when not, `train.k` is 1 and `train.t0` the run's epochs. */
+  readonly late: boolean;
+  readonly kinds: LatePhaseChoice;
+  /** Every fold option the chosen kinds read, defaults filled in from the kind registry. */
+  readonly fold: Readonly<FoldOptions>;
+  /** Algorithm 1's settings, without augmentation (that needs the data's shape: `trainConfigFor`). */
+  readonly train: TrainConfig;
+  readonly augment: DeepReadonly<NonNullable<JobConfig['augment']>> | undefined;
+  readonly workers: 'auto' | number;
+  /** Minibatches between progress checkpoints (0: epoch ends only). */
+  readonly checkpointEvery: number;
+  readonly evaluation: DeepReadonly<JobConfig['evaluation']>;
+  readonly export: DeepReadonly<JobConfig['export']>;
+  readonly verify: DeepReadonly<JobConfig['verify']>;
+  /** The resolved config this plan was made from: written to the bundle and checkpoints, compared on resume. */
+  readonly record: JobConfig;
+}
+
+/** The one step from a validated config to what a run does. */
+export function planRun(config: JobConfig): RunPlan {
+  const cfg = structuredClone(config); // the plan is frozen; the caller's object is not
+  const late = cfg.latePhase.enabled;
+  const kinds = late ? cfg.latePhase.kinds : {};
+  return deepFreeze({
+    name: cfg.name,
+    outDir: path.resolve(cfg.output ?? path.join('out', cfg.name)),
+    backend: cfg.backend,
+    data: cfg.data,
+    model: modelPlan(cfg),
+    late,
+    kinds: cfg.latePhase.kinds,
+    fold: resolvedFoldOptions(kinds, cfg.latePhase.fold),
+    train: trainConfigOf(cfg),
+    augment: cfg.augment && (cfg.augment.crop > 0 || cfg.augment.flip) ? cfg.augment : undefined,
+    workers: cfg.workers,
+    checkpointEvery: cfg.checkpoint.everySteps,
+    evaluation: cfg.evaluation,
+    export: cfg.export,
+    verify: cfg.verify,
+    record: cfg,
+  });
+}
+
+/** Algorithm 1's settings from the config (plain training: t0 = epochs, K = 1). */
+function trainConfigOf(cfg: JobConfig): TrainConfig {
+  const late = cfg.latePhase.enabled;
+  const s = cfg.schedule;
+  return {
+    epochs: cfg.epochs,
+    t0: late ? cfg.latePhase.t0 : cfg.epochs,
+    k: late ? cfg.latePhase.k : 1,
+    sigma0: cfg.latePhase.sigma0,
+    gammaTheta: cfg.latePhase.gammaTheta,
+    batchSize: cfg.batchSize,
+    seed: cfg.seed,
+    shared: cfg.optimizer.shared,
+    member: cfg.optimizer.members,
+    schedule: s,
+    lossCheckEvery: cfg.lossCheckEvery,
+    ghostBatches: cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize),
+    ...(cfg.swa && { swa: cfg.swa }),
+  };
+}
+
+/** How the config's model is built, here and in every gradient worker: a zoo entry, or the user's module. */
+function modelPlan(cfg: JobConfig): ModelPlan {
+  const m = cfg.model;
+  const seqLen = cfg.data.source === 'text' ? { seqLen: cfg.data.seqLen } : {};
+  const options = (dataClasses: number): Record<string, unknown> => ({
+    seed: cfg.seed,
+    latePhase: cfg.latePhase.kinds,
+    classes: m.classes ?? dataClasses,
+    ...seqLen,
+  });
+  if ('zoo' in m) return { description: `the ${m.zoo} model`, recipe: (classes) => zooRecipe(m.zoo, options(classes)) };
+  const module = path.resolve(m.module);
+  return {
+    description: `the model built by ${module} (${m.export})`,
+    recipe: (classes) => ({ module, exportName: m.export, args: [...m.args, options(classes)] }),
+  };
+}
+
+/** The plan's training settings for data of `featureShape` (augmentation needs the image shape). */
+export function trainConfigFor(plan: RunPlan, featureShape: readonly number[]): TrainConfig {
+  const augment = augmentationFor(plan, featureShape);
+  return augment ? { ...plan.train, augment } : plan.train;
+}
+
+/** The plan's augmentation for examples of `featureShape` (the image shape from the data or the config); undefined when off. */
+export function augmentationFor(plan: RunPlan, featureShape: readonly number[]): Augmentation | undefined {
+  const a = plan.augment;
+  if (!a) return undefined;
+  const shape = a.imageShape ?? (featureShape.length === 3 ? (featureShape as [number, number, number]) : undefined);
+  if (!shape) throw new ConfigError(`augment: the examples are flat [${featureShape.join(', ')}]; give augment.imageShape, e.g. [28, 28, 1]`);
+  if (shape[0] * shape[1] * shape[2] !== featureShape.reduce((x, y) => x * y, 1))
+    throw new ConfigError(`augment.imageShape [${shape.join(', ')}] does not hold the examples' [${featureShape.join(', ')}]`);
+  return { crop: a.crop, flip: a.flip, imageShape: [shape[0], shape[1], shape[2]] };
+}
+
+/**
+ * Algorithm 1's settings a job gets when it sets nothing: the schema's defaults (for code that calls
+ * `trainLatePhase` directly and wants the CLI's behaviour).
+ */
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = defaultTrainConfig();
+
+function defaultTrainConfig(): TrainConfig {
+  // ghost batches stay unset: trainLatePhase applies the same rule to whatever batch size a caller sets
+  const { ghostBatches: _, ...train } = planRun(
+    JOB_SCHEMA.parse({ model: { zoo: 'mlp' }, data: { source: 'mnist' } } satisfies JobConfigInput),
+  ).train;
+  return train;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
