@@ -36,6 +36,14 @@ module.exports = {
       to: { path: '^src/(nn|latephase|train|data|eval|io)/' },
     },
     {
+      name: 'kernels-behind-the-facade',
+      severity: 'error',
+      comment:
+        "layers, late-phase kinds and the trainer ask src/backend/operations for an operation; which kernel runs (native, onnxruntime, wasm override, stock) is the backend's business",
+      from: { path: '^src/(nn|latephase|train|data|eval)/' },
+      to: { path: '^src/backend/(native|ort|wasm|kernels/|convolutionEngine)' },
+    },
+    {
       name: 'data-is-data',
       severity: 'error',
       from: { path: '^src/data/' },

@@ -97,7 +97,7 @@ export type { JobConfig, JobConfigInput } from '../src/config/schema';
 export { resolveConfig, loadConfigFile, presetConfig, applyOverride } from '../src/config/resolve';
 export { PRESETS } from '../src/config/presets';
 export type { Preset } from '../src/config/presets';
-export { runTrainJob, summaryTable } from '../job/trainJob';
+export { runTrainJob } from '../job/trainJob';
 export type { RunSummary, JobMetrics, JobOptions } from '../job/trainJob';
 export { classMetrics, auroc, entropy, probabilities, memberProbabilities, reliabilityBins } from '../src/eval/metrics';
 export type { ClassMetrics, ReliabilityBin } from '../src/eval/metrics';

@@ -6,7 +6,8 @@
 import * as path from 'path';
 import { ConfigError, VerificationError } from '../src/errors';
 import { FlagTable, FlagValues, flagHelp, parseFlags } from './args';
-import { RUN_FLAGS, runMnistJob, RunSummary, summaryTable } from './runCommand';
+import { RUN_FLAGS, runMnistJob, RunSummary } from './runCommand';
+import { summaryTable } from './summaryTable';
 import { INSPECT_FLAGS, inspectModel } from './inspectCommand';
 import { presetList, resolveJob, TRAIN_FLAGS, trainCommand } from './trainCommand';
 import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';

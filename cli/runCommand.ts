@@ -15,7 +15,6 @@ import { ProgressBar } from './progress';
 import { STOP_ON_SIGNAL } from './signals';
 
 export type { RunSummary } from '../job/trainJob';
-export { summaryTable } from '../job/trainJob';
 
 /** The mnist package's digits: the preset trains on the seeded 8,000 and holds out the rest. */
 export const TRAIN_COUNT = 8000;

@@ -13,7 +13,8 @@ import { readCheckpointHeader } from '../src/train/checkpoint';
 import { STOP_ON_SIGNAL } from './signals';
 import { applyOverride, loadConfigFile, presetConfig, resolveConfig } from '../src/config/resolve';
 import { PRESETS } from '../src/config/presets';
-import { PROGRESS_FILE, RunSummary, runTrainJob } from '../job/trainJob';
+import { RunSummary, runTrainJob } from '../job/trainJob';
+import { PROGRESS_FILE } from '../export/bundle/layout';
 import { FlagTable, FlagValues } from './args';
 import { ProgressBar } from './progress';
 

@@ -14,9 +14,8 @@ import { buildFromRecipe } from '../src/nn/modelRecipe';
 import { loadCheckpoint, readCheckpointHeader } from '../src/train/checkpoint';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
 import { OutputFolder } from '../src/io/outputFolder';
-import { METRICS_LOG_FILE } from './metricsLog';
-import { finishRun, RunSummary, CHECKPOINT_FILE } from './finishRun';
-import { PROGRESS_FILE } from './trainJob';
+import { CHECKPOINT_FILE, METRICS_LOG_FILE, PROGRESS_FILE } from '../export/bundle/layout';
+import { finishRun, RunSummary } from './finishRun';
 import { planRun } from './runPlan';
 
 /** What a re-bundle may change: everything after training. */

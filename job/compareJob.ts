@@ -23,9 +23,9 @@ import { Dataset, exampleCount } from '../src/data/dataset';
 import { auroc, ClassMetrics, classMetrics, entropy } from '../src/eval/metrics';
 import { writeFileAtomic } from '../src/io/atomicWrite';
 import { onnxDims, toOnnxInput } from '../export/onnx/layout';
-import { Manifest, MANIFEST_FILE, MODEL_FILE } from '../export/bundle/bundle';
-import { JobMetrics, METRICS_FILE, CONFIG_FILE } from './finishRun';
-import { METRICS_LOG_FILE } from './metricsLog';
+import { Manifest } from '../export/bundle/bundle';
+import { CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, METRICS_LOG_FILE, MODEL_FILE } from '../export/bundle/layout';
+import { JobMetrics } from './finishRun';
 import { svg } from './plots';
 import { planRun, RunPlan } from './runPlan';
 

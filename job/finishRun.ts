@@ -6,7 +6,6 @@
  * checkpoint, config, manifest) as one transaction.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import { describeBackend, selectBackend } from '../src/backend/selectBackend';
 import { Dataset, exampleCount, subset } from '../src/data/dataset';
 import { describeChoice } from '../src/latephase/kindRegistry';
@@ -21,24 +20,17 @@ import { exportEnsemble } from '../export/onnx/exportEnsemble';
 import { goldenFromReference, InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
 import { ensembleInvariants, verifyEnsembleExport } from '../export/verify/verifyEnsemble';
 import { verifyPrecision } from '../export/verify/verifyPrecision';
-import { BundleEvaluation, BundleExtras, writeBundle } from '../export/bundle/bundle';
+import { BundleEvaluation, BundleExtras, RunRecord, writeBundle } from '../export/bundle/bundle';
+import { METRICS_FILE } from '../export/bundle/layout';
 import { modelCard, ModelCardInfo } from '../export/bundle/modelCard';
 import { tritonModelName } from '../export/bundle/triton';
 import { ONNX_IMAGE_LAYOUT, isImageShape } from '../export/onnx/layout';
-import { writeFileAtomic } from '../src/io/atomicWrite';
 import { OutputFolder } from '../src/io/outputFolder';
 import { Rng } from '../src/nn/rng';
 import { saveCheckpoint } from '../src/train/checkpoint';
 import { RunPlan } from './runPlan';
 import { JobData, loadJobData } from '../src/config/dataSource';
-import { writePlots, LogRecord } from './plots';
-import { METRICS_LOG_FILE } from './metricsLog';
-
-/** The trained late-phase model (all K members), for re-folding or further work. */
-export const CHECKPOINT_FILE = 'latephase.ckpt';
-
-/** The resolved config the run used (every default filled in). */
-export const CONFIG_FILE = 'config.json';
+import { renderPlots, LogRecord } from './plots';
 
 /** What evaluation found on the held-out data (and the OOD set, when the config names one). */
 export interface JobMetrics {
@@ -51,8 +43,6 @@ export interface JobMetrics {
   /** AUROC of the predictive entropy, OOD examples against held-out ones. */
   readonly ood?: { readonly set: string; readonly folded: number; readonly ensemble: number };
 }
-
-export const METRICS_FILE = 'metrics.json';
 
 export interface RunSummary {
   readonly backend: string;
@@ -110,10 +100,88 @@ export interface FinishInput {
   readonly started: number;
 }
 
-/** Evaluate, export, verify and publish; the folder keeps its previous content unless everything verified. */
+/** Evaluate, export and verify, then publish; the folder keeps its previous content unless everything verified. */
 export async function finishRun(input: FinishInput): Promise<RunSummary> {
-  const { plan, model, data, folder, backend, workers, before, log, started } = input;
+  const { plan, model, folder, backend, workers, before, started } = input;
+  const folded = foldMembers(model, plan.fold);
+  try {
+    const metrics = evaluate(plan, model, folded, input.data.test, input.log);
+    const exports = await exportAndVerify(input, folded, metrics);
+    await publish(input, folded, metrics, exports);
+    return {
+      backend: describeBackend(backend),
+      workers,
+      kernelThreads: input.kernelThreads ?? 0,
+      accuracyBeforeLatePhase: before,
+      memberAccuracies: metrics.members.map((m) => m.accuracy),
+      foldedAccuracy: metrics.folded.accuracy,
+      ensembleAccuracy: metrics.ensemble.accuracy,
+      metrics,
+      verification: exports.verification,
+      ...(exports.ensemble && { ensembleVerification: exports.ensemble.report }),
+      ...(exports.fp16 && { fp16Pass: exports.fp16.report.pass }),
+      outDir: folder.target,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    folded.dispose();
+  }
+}
+
+/** The exports a run publishes, each verified. */
+interface VerifiedExports {
+  readonly exported: OnnxExport;
+  readonly verification: VerificationReport;
+  readonly fp16?: NonNullable<BundleExtras['fp16']>;
+  readonly ensemble?: NonNullable<BundleExtras['ensemble']>;
+}
+
+/** model.onnx (with the run's provenance) verified against the folded model; the fp16 and ensemble variants when configured. */
+async function exportAndVerify(input: FinishInput, folded: Model, metrics: JobMetrics): Promise<VerifiedExports> {
+  const { plan, model, backend, log } = input;
   const { late, train, fold } = plan;
+  const test = input.data.test;
+  const unverified = exportOnnx(folded, {
+    foldBatchNorm: plan.export.foldBatchNorm,
+    provenance: {
+      job: plan.name,
+      latephase_K: train.k,
+      latephase_T0_epochs: train.t0,
+      epochs: train.epochs,
+      ...Object.fromEntries(Object.entries(fold).map(([k, v]) => [`fold_${k}`, v])),
+      late_phase_weights: late ? describeChoice(plan.kinds) : 'none (plain training)',
+      swa: train.swa ? `epoch ends from epoch ${train.swa.start + 1}, BatchNorm recomputed per member` : 'none',
+      backend: backend.choice,
+      seed: train.seed,
+      sigma0: train.sigma0,
+      gamma_theta: resolveGammaTheta(train.gammaTheta, train.k),
+      heldout_accuracy: metrics.folded.accuracy.toFixed(4),
+    },
+  });
+  if (unverified.batchNormFold)
+    log(
+      `BatchNorm folding pass: ${unverified.batchNormFold.folded} folded into Conv/Gemm, ${unverified.batchNormFold.kept.length} kept (not after a Conv/Gemm)`,
+    );
+  const perRow = unverified.input.dims.slice(1).reduce<number>((a, d) => a * Number(d), 1);
+  const verification = await verifyExport(folded, unverified, [seededInputs(64, perRow, train.seed + 1), realInputs(test, 64, 'held-out examples')], {
+    provider: plan.verify.ep,
+    allowCpuFallback: plan.verify.allowCpuFallback,
+  });
+  const exported = withMetadata(unverified, {
+    'latephase.verification': `${verification.pass ? 'PASS' : 'FAIL'} against tfjs on onnxruntime ${verification.provider.used}: max abs ${verification.maxAbs.toExponential(2)}, max rel ${verification.maxRel.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol}; ${verification.cases.length} checks)`,
+  });
+  const fp16 = plan.export.fp16 ? await exportAndCheckFp16(plan, folded, exported, test, log) : undefined;
+  const ensemble = plan.export.ensemble && late ? await exportAndVerifyEnsemble(plan, model, test, log) : undefined;
+  return { exported, verification, ...(fp16 && { fp16 }), ...(ensemble && { ensemble }) };
+}
+
+/**
+ * Stage the bundle (the run's record and every export, written by writeBundle in the layout's
+ * order) and publish it if everything verified; a failure leaves the folder as it was.
+ */
+async function publish(input: FinishInput, folded: Model, metrics: JobMetrics, exports: VerifiedExports): Promise<void> {
+  const { plan, model, data, folder, before, log } = input;
+  const { train } = plan;
   const test = data.test;
   const records = input.metricsLog
     ? input.metricsLog
@@ -122,51 +190,13 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
         .filter(Boolean)
         .map((l) => JSON.parse(l) as LogRecord)
     : [];
-  let staged: string | null = null;
-  try {
-    const folded = foldMembers(model, fold);
-    try {
-      const metrics = evaluate(plan, model, folded, test, log);
-      const foldedAccuracy = metrics.folded.accuracy;
-      const unverified = exportOnnx(folded, {
-        foldBatchNorm: plan.export.foldBatchNorm,
-        provenance: {
-          job: plan.name,
-          latephase_K: train.k,
-          latephase_T0_epochs: train.t0,
-          epochs: train.epochs,
-          ...Object.fromEntries(Object.entries(fold).map(([k, v]) => [`fold_${k}`, v])),
-          late_phase_weights: late ? describeChoice(plan.kinds) : 'none (plain training)',
-          swa: train.swa ? `epoch ends from epoch ${train.swa.start + 1}, BatchNorm recomputed per member` : 'none',
-          backend: backend.choice,
-          seed: train.seed,
-          sigma0: train.sigma0,
-          gamma_theta: resolveGammaTheta(train.gammaTheta, train.k),
-          heldout_accuracy: foldedAccuracy.toFixed(4),
-        },
-      });
-      if (unverified.batchNormFold)
-        log(
-          `BatchNorm folding pass: ${unverified.batchNormFold.folded} folded into Conv/Gemm, ${unverified.batchNormFold.kept.length} kept (not after a Conv/Gemm)`,
-        );
-      const perRow = unverified.input.dims.slice(1).reduce<number>((a, d) => a * Number(d), 1);
-      const verification = await verifyExport(
-        folded,
-        unverified,
-        [seededInputs(64, perRow, train.seed + 1), realInputs(test, 64, 'held-out examples')],
-        {
-          provider: plan.verify.ep,
-          allowCpuFallback: plan.verify.allowCpuFallback,
-        },
-      );
-      const exported = withMetadata(unverified, {
-        'latephase.verification': `${verification.pass ? 'PASS' : 'FAIL'} against tfjs on onnxruntime ${verification.provider.used}: max abs ${verification.maxAbs.toExponential(2)}, max rel ${verification.maxRel.toExponential(2)} (atol ${verification.tolerance.atol}, rtol ${verification.tolerance.rtol}; ${verification.cases.length} checks)`,
-      });
-      const fp16 = plan.export.fp16 ? await exportAndCheckFp16(plan, folded, exported, test, log) : undefined;
-      const ensemble = plan.export.ensemble && late ? await exportAndVerifyEnsemble(plan, model, test, log) : undefined;
-      // (A failure here is caught below: the staged version is discarded, the folder untouched.)
-      staged = folder.stage();
-      saveCheckpoint(model, path.join(staged, CHECKPOINT_FILE), {
+  const plots = await renderPlots(records, { foldedAccuracy: metrics.folded.accuracy, reliability: metrics.reliability });
+  const { exported, verification, fp16, ensemble } = exports;
+  const tritonName = tritonModelName(plan.name);
+  const evaluation = bundleEvaluation(metrics);
+  const run: RunRecord = {
+    checkpoint: (file) =>
+      saveCheckpoint(model, file, {
         job: plan.name,
         seed: train.seed,
         epochs: train.epochs,
@@ -174,49 +204,33 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
         k: train.k,
         config: JSON.stringify(plan.record),
         ...(before !== null && { accuracyBeforeLatePhase: before }), // for `latephase bundle` to report it again
-      });
-      writeFileAtomic(path.join(staged, CONFIG_FILE), `${JSON.stringify(plan.record, null, 2)}\n`);
-      writeFileAtomic(path.join(staged, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
-      if (input.metricsLog) writeFileAtomic(path.join(staged, METRICS_LOG_FILE), input.metricsLog);
-      await writePlots(staged, records, { foldedAccuracy, reliability: metrics.reliability });
-      const tritonName = tritonModelName(plan.name);
-      const evaluation = bundleEvaluation(metrics);
-      writeBundle(staged, folded, exported, verification, {
-        evaluation,
-        golden: [1, 7].map((rows, n) =>
-          goldenFromReference(folded, exported, test.x, Math.min(rows, exampleCount(test)), `held-out examples, batch ${rows} (set ${n})`),
-        ),
-        card: modelCard(cardInfo(plan, data, folded, exported, evaluation, verification, tritonName)),
-        triton: { name: tritonName, ...(data.labels && { labels: data.labels }) },
-        ...(ensemble && { ensemble }),
-        ...(fp16 && { fp16 }),
-        ...(plan.export.externalDataThreshold !== undefined && { externalDataThreshold: plan.export.externalDataThreshold }),
-      });
-      if (verification.pass && (ensemble?.report.pass ?? true) && (fp16?.report.pass ?? true)) folder.publish(staged);
-      else keepFailedBundle(folder.target, staged, log);
-      folder.clearWork(); // the run is complete: nothing left to resume
-      return {
-        backend: describeBackend(backend),
-        workers,
-        kernelThreads: input.kernelThreads ?? 0,
-        accuracyBeforeLatePhase: before,
-        memberAccuracies: metrics.members.map((m) => m.accuracy),
-        foldedAccuracy,
-        ensembleAccuracy: metrics.ensemble.accuracy,
-        metrics,
-        verification,
-        ...(ensemble && { ensembleVerification: ensemble.report }),
-        ...(fp16 && { fp16Pass: fp16.report.pass }),
-        outDir: folder.target,
-        seconds: (Date.now() - started) / 1000,
-      };
-    } finally {
-      folded.dispose();
-    }
+      }),
+    config: `${JSON.stringify(plan.record, null, 2)}\n`,
+    metrics: `${JSON.stringify(metrics, null, 2)}\n`,
+    ...(input.metricsLog && { metricsLog: input.metricsLog }),
+    plots,
+  };
+  const staged = folder.stage();
+  try {
+    writeBundle(staged, folded, exported, verification, {
+      run,
+      evaluation,
+      golden: [1, 7].map((rows, n) =>
+        goldenFromReference(folded, exported, test.x, Math.min(rows, exampleCount(test)), `held-out examples, batch ${rows} (set ${n})`),
+      ),
+      card: modelCard(cardInfo(plan, data, folded, exported, evaluation, verification, tritonName)),
+      triton: { name: tritonName, ...(data.labels && { labels: data.labels }) },
+      ...(ensemble && { ensemble }),
+      ...(fp16 && { fp16 }),
+      ...(plan.export.externalDataThreshold !== undefined && { externalDataThreshold: plan.export.externalDataThreshold }),
+    });
+    if (verification.pass && (ensemble?.report.pass ?? true) && (fp16?.report.pass ?? true)) folder.publish(staged);
+    else keepFailedBundle(folder.target, staged, log);
   } catch (err) {
-    if (staged) folder.discard(staged);
+    folder.discard(staged);
     throw err;
   }
+  folder.clearWork(); // the run is complete: nothing left to resume
 }
 
 /** model.fp16.onnx: fp16 weight storage, checked against the fp32 export on held-out data (fp16 tolerances, argmax agreement). */
@@ -359,57 +373,4 @@ function keepFailedBundle(target: string, staged: string, log: (line: string) =>
   fs.rmSync(failed, { recursive: true, force: true });
   fs.renameSync(staged, failed);
   log(`verification failed: the output folder keeps its previous content; the failed bundle is in ${failed}`);
-}
-
-const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-const calibration = (m: ClassMetrics): string => `NLL ${m.nll.toFixed(4)}, ECE ${m.ece.toFixed(4)}, Brier ${m.brier.toFixed(4)}`;
-
-function gradientThreads(s: RunSummary): string {
-  const kernels = s.kernelThreads > 0 ? `, native kernels on ${s.kernelThreads} thread${s.kernelThreads > 1 ? 's' : ''} each` : '';
-  return s.workers ? `${s.workers + 1} (data-parallel over the ghost batches${kernels})` : `1${kernels}`;
-}
-
-export function summaryTable(s: RunSummary): string {
-  const v = s.verification;
-  const fallback = v.provider.fallbackReason ? ` (requested ${v.provider.requested}; fell back: ${v.provider.fallbackReason})` : '';
-  const rows: Array<[string, string]> = [
-    ['backend', s.backend],
-    ['gradient threads', gradientThreads(s)],
-    [
-      'accuracy before late phase',
-      s.accuracyBeforeLatePhase !== null
-        ? pct(s.accuracyBeforeLatePhase)
-        : s.memberAccuracies.length > 1
-          ? 'n/a (not recorded in the checkpoint)'
-          : 'n/a (no late phase)',
-    ],
-    ...s.memberAccuracies.map((a, k): [string, string] => [`member ${k}`, pct(a)]),
-    ['folded model', `${pct(s.foldedAccuracy)}  ${calibration(s.metrics.folded)}`],
-    ['implicit ensemble (mean softmax)', `${pct(s.ensembleAccuracy)}  ${calibration(s.metrics.ensemble)}`],
-    ...(s.metrics.ood
-      ? [
-          [
-            'OOD AUROC (entropy)',
-            `folded ${s.metrics.ood.folded.toFixed(4)}, ensemble ${s.metrics.ood.ensemble.toFixed(4)} (against ${s.metrics.ood.set})`,
-          ] as [string, string],
-        ]
-      : []),
-    [
-      'ONNX verification',
-      `${v.pass ? 'PASS' : 'FAIL'}: max abs ${v.maxAbs.toExponential(2)}, max rel ${v.maxRel.toExponential(2)} ` +
-        `(atol ${v.tolerance.atol}, rtol ${v.tolerance.rtol}; ${v.cases.length} checks on ${v.provider.used}${fallback})`,
-    ],
-    ...(s.ensembleVerification
-      ? [
-          [
-            'ensemble export',
-            `${s.ensembleVerification.pass ? 'PASS' : 'FAIL'}: ensemble.onnx (probabilities, entropy, mutual_information), max abs ${s.ensembleVerification.maxAbs.toExponential(2)}`,
-          ] as [string, string],
-        ]
-      : []),
-    ['output folder', s.outDir],
-    ['wall time', `${s.seconds.toFixed(1)} s`],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, val]) => `  ${k.padEnd(width)}  ${val}`).join('\n');
 }

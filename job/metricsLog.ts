@@ -15,8 +15,6 @@ import type { LogRecord } from './plots';
 import { DataError } from '../src/errors';
 import { writeFileAtomic } from '../src/io/atomicWrite';
 
-export const METRICS_LOG_FILE = 'metrics.jsonl';
-
 function readLines(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }

@@ -2,12 +2,11 @@
  * SVG plots of a run, drawn by Vega-Lite compiled and rendered headless by Vega (no canvas, no
  * browser): the training loss, the learning rate, held-out accuracy per epoch (members, the
  * implicit ensemble, the layerwise average and the final folded model after T0) and the
- * reliability diagram of the folded model and the ensemble. Written next to the metrics log.
+ * reliability diagram of the folded model and the ensemble. The bundle writer writes them (layout.ts names them).
  */
-import * as path from 'path';
 import type { TopLevelSpec } from 'vega-lite';
-import { writeFileAtomic } from '../src/io/atomicWrite';
 import { ReliabilityBin } from '../src/eval/metrics';
+import { PLOT_FILES, PlotFile } from '../export/bundle/layout';
 
 /** The records of metrics.jsonl the plots read. */
 export interface StepRecord {
@@ -28,8 +27,6 @@ export interface EpochRecord {
   };
 }
 export type LogRecord = StepRecord | EpochRecord;
-
-export const PLOT_FILES = ['loss.svg', 'learning-rate.svg', 'accuracy.svg', 'reliability.svg'] as const;
 
 /** A Vega-Lite spec rendered to an SVG string, headless. */
 export async function svg(spec: TopLevelSpec): Promise<string> {
@@ -81,19 +78,18 @@ function accuracySeries(epochs: readonly EpochRecord[], foldedAccuracy: number):
   return out;
 }
 
-/** Writes the four plots into `dir`; returns their paths. */
-export async function writePlots(
-  dir: string,
+/** The plots of a run, SVG text by file name. */
+export async function renderPlots(
   records: readonly LogRecord[],
   final: {
     readonly foldedAccuracy: number;
     readonly reliability: { readonly folded: readonly ReliabilityBin[]; readonly ensemble: readonly ReliabilityBin[] };
   },
-): Promise<string[]> {
+): Promise<Record<PlotFile, string>> {
   const steps = records.filter((r): r is StepRecord => r.kind === 'step');
   const epochs = records.filter((r): r is EpochRecord => r.kind === 'epoch');
   const reliability = (['folded', 'ensemble'] as const).flatMap((model) => final.reliability[model].map((b) => ({ ...b, model })));
-  const specs: Record<(typeof PLOT_FILES)[number], TopLevelSpec> = {
+  const specs: Record<PlotFile, TopLevelSpec> = {
     'loss.svg': line('Training loss (mean between checks)', steps, 'step', 'loss', 'phase', 'cross-entropy'),
     'learning-rate.svg': line('Learning rate (shared)', steps, 'step', 'lr', 'phase', 'learning rate'),
     'accuracy.svg': line('Held-out accuracy', accuracySeries(epochs, final.foldedAccuracy), 'epoch', 'accuracy', 'series', 'accuracy', 'ordinal'),
@@ -120,11 +116,7 @@ export async function writePlots(
       ],
     },
   };
-  const written: string[] = [];
-  for (const [file, spec] of Object.entries(specs)) {
-    const target = path.join(dir, file);
-    writeFileAtomic(target, await svg(spec));
-    written.push(target);
-  }
-  return written;
+  const out = {} as Record<PlotFile, string>;
+  for (const file of PLOT_FILES) out[file] = await svg(specs[file]);
+  return out;
 }

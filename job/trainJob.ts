@@ -26,7 +26,8 @@ import { describePosition, TrainSnapshot } from '../src/train/trainingState';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
 import { planRun, RunPlan, trainConfigFor } from './runPlan';
 import { learningRate } from '../src/train/schedule';
-import { MetricsLog, METRICS_LOG_FILE } from './metricsLog';
+import { MetricsLog } from './metricsLog';
+import { METRICS_LOG_FILE, PROGRESS_FILE } from '../export/bundle/layout';
 import { accuracy } from '../src/eval/accuracy';
 import { chooseProvider } from '../export/verify/executionProvider';
 import { loadCheckpoint, readCheckpointHeader, saveCheckpoint } from '../src/train/checkpoint';
@@ -35,11 +36,8 @@ import { JobConfig } from '../src/config/schema';
 import { loadJobData } from '../src/config/dataSource';
 import { finishRun, RunSummary } from './finishRun';
 
-export { CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, summaryTable } from './finishRun';
 export type { JobMetrics, RunSummary } from './finishRun';
 
-/** An unfinished run's progress checkpoint, in the output folder's work folder. */
-export const PROGRESS_FILE = 'progress.ckpt';
 export interface JobOptions {
   readonly log?: (line: string) => void;
   /** Continue the interrupted run whose progress the output folder's work folder holds. */

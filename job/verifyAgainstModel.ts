@@ -13,12 +13,12 @@ import { buildFromRecipe } from '../src/nn/modelRecipe';
 import { loadCheckpoint } from '../src/train/checkpoint';
 import { foldMembers } from '../src/latephase/fold';
 import { Rng } from '../src/nn/rng';
-import { Manifest, MANIFEST_FILE } from '../export/bundle/bundle';
+import { Manifest } from '../export/bundle/bundle';
+import { CHECKPOINT_FILE, CONFIG_FILE, MANIFEST_FILE } from '../export/bundle/layout';
 import { OnnxExport } from '../export/onnx/exportOnnx';
 import { readOnnxModel } from '../export/verify/readOnnx';
 import { verifyExport, VerificationReport } from '../export/verify/verify';
 import { onnx } from 'onnx-proto';
-import { CHECKPOINT_FILE, CONFIG_FILE } from './trainJob';
 import { planRun } from './runPlan';
 
 export async function verifyAgainstModel(file: string, opts: { rows?: number; seed?: number } = {}): Promise<VerificationReport> {

@@ -120,7 +120,7 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
 
   const pool = await DataParallelGradients.start(model, d, x, y, { workers: 1, recipe: recipe(WITH_BN) }, 2);
   try {
-    const { loss, grads } = await pool.compute(model, rows, params, 0, stepState(model, 0), 0);
+    const { loss, grads } = await pool.compute(model, { rows, params, member: 0, state: stepState(model, 0), epoch: 0 });
     assert.ok(Math.abs(loss.dataSync()[0]! - expectedLoss) < 1e-5);
     assert.ok(
       maxDiff(

@@ -1,6 +1,6 @@
 /**
- * Fault injection against the real command line: SIGKILL during training and between every two
- * file operations of the bundle write, a second run into a locked folder, a full disk, and output
+ * Fault injection against the real command line: SIGKILL during training and at the bundle
+ * write's first, middle, switching and last file operation (every one: bundleTransaction.test.ts), a second run into a locked folder, a full disk, and output
  * paths that cannot work. Each must end with a named error (exit 2) or a clean refusal, and an
  * output folder that is entirely the old bundle or entirely the new one, its manifest verifying.
  */
@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { checkBundleFiles } from '../export/bundle/bundle';
+import { bundleWritePoints, MANIFEST_FILE } from '../export/bundle/layout';
 import { CLI, runCli, TINY } from './helpers';
 
 const run = runCli;
@@ -29,28 +30,26 @@ function bundleSeed(out: string): string {
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-faults-'));
 
-test('SIGKILL between any two file operations of the bundle write leaves the old or the new bundle, entirely', () => {
+test("SIGKILL in a training run's publish, at the first, a middle, the switch and the last write point of the layout: the old or the new bundle, entirely", () => {
+  // Every write point is swept over a fake bundle in bundleTransaction.test.ts; these are real runs.
   const dir = tmp();
   const out = path.join(dir, 'out');
   assert.equal(run([...TINY, '--seed', '0', '--out', out]).code, 0);
-  let seed = bundleSeed(out);
-  let completed = false;
-  let previous = '';
-  for (let n = 1; n <= 70 && !completed; n++) {
-    const next = seed === '0' ? '1' : '0';
-    // The same config continues from the killed run's progress (training is not repeated: only the
-    // bundle is written again); after a switch the other seed's progress is discarded (--restart).
-    const restart = next === previous ? [] : ['--restart'];
-    previous = next;
-    const r = run([...TINY, '--seed', next, '--out', out, ...restart], { LATEPHASE_FAULT: `kill@bundle:${n}` });
-    completed = r.code === 0;
-    if (!completed) assert.equal(r.signal, 'SIGKILL', `kill point ${n}: ${r.stderr}`);
-    const now = bundleSeed(out);
-    assert.ok(now === seed || now === next, `kill point ${n}: bundle of seed ${now}`);
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, MANIFEST_FILE), 'utf8')) as { files: Record<string, unknown> };
+  const points = bundleWritePoints(Object.keys(manifest.files).length + 1, true);
+  // The same config each time: the first run trains and is killed in its publish; the others
+  // continue from its progress (training is not repeated, only the bundle is written again).
+  for (const [n, expected] of [
+    [1, '0'],
+    [Math.ceil(points / 2), '0'],
+    [points - 1, '0'], // before the rename that switches the link
+    [points, '1'], // removing the old version, after the switch
+  ] as const) {
+    const r = run([...TINY, '--seed', '1', '--out', out], { LATEPHASE_FAULT: `kill@bundle:${n}` });
+    assert.equal(r.signal, 'SIGKILL', `kill point ${n} of ${points}: ${r.stderr}`);
+    assert.equal(bundleSeed(out), expected, `kill point ${n} of ${points}`);
     assert.ok(!fs.readdirSync(out).some((f) => f.endsWith('.tmp')), `kill point ${n}: temporary files inside the bundle`);
-    seed = now;
   }
-  assert.ok(completed, 'a run with the kill point past the last file operation completes');
   // The next clean run removes what the killed runs left beside the folder, and the stale lock.
   const clean = run([...TINY, '--seed', '5', '--out', out, '--restart']);
   assert.equal(clean.code, 0, clean.stderr);
@@ -134,8 +133,8 @@ test('a full disk is a WriteError (exit 2): the old bundle stays and no temporar
   const dir = tmp();
   const out = path.join(dir, 'out');
   assert.equal(run([...TINY, '--out', out]).code, 0);
-  // 1: staging the version; 3, 6: bundle files; 13: removing the old version after the switch (published: not an error).
-  for (const n of [1, 3, 6]) {
+  // 1: staging the version; 6: a bundle file (every point: bundleTransaction.test.ts).
+  for (const n of [1, 6]) {
     const r = run([...TINY, '--seed', '4', '--out', out], { LATEPHASE_FAULT: `enospc@bundle:${n}` });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /WriteError: cannot .*ENOSPC/);
@@ -145,26 +144,6 @@ test('a full disk is a WriteError (exit 2): the old bundle stays and no temporar
     assert.equal(beside.length, 1, 'only the live version beside the link (and the progress the next run continues from)');
     if (n > 1) assert.match(r.stdout, /continuing the interrupted run of the same config from the end of epoch 2/, 'a retry only redoes the bundle');
   }
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-test('a failure after the switch (removing the old version) does not fail the run or touch the new bundle', () => {
-  const dir = tmp();
-  const out = path.join(dir, 'out');
-  assert.equal(run([...TINY, '--out', out]).code, 0);
-  const beside = (): string[] => fs.readdirSync(dir).filter((f) => f !== 'out' && f !== '.out.run');
-  let found = false;
-  // Seed 7 throughout: after the first run, each continues from the progress the failed one kept,
-  // so only the bundle write is repeated with the fault one operation later.
-  for (let n = 30; n <= 90 && !found; n++) {
-    const r = run([...TINY, '--seed', '7', '--out', out], { LATEPHASE_FAULT: `enospc@bundle:${n}` });
-    if (r.code !== 0 || beside().length < 2) continue; // failed before the switch, or past the last operation
-    found = true;
-    assert.equal(bundleSeed(out), '7', 'the new bundle is live and verifies');
-  }
-  assert.ok(found, 'some fault point falls after the switch');
-  assert.equal(run([...TINY, '--out', out, '--restart']).code, 0);
-  assert.equal(beside().length, 1, 'the next run removed the old version');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels } from '../src/backend/nativeKernels';
 import { OrtConvolution } from '../src/backend/ortConvolution';
-import { useConvolutionEngine } from '../src/backend/convolutionEngine';
+import { nativeKernelsInUse, useConvolutionEngine } from '../src/backend/convolutionEngine';
+import { NATIVE_ENTRY_POINTS, NATIVE_WASM_KERNELS, NativeEntry } from '../src/backend/nativeKernelTable';
 import { stockKernel } from '../src/backend/kernels/registry';
 import { selectBackend } from '../src/backend/selectBackend';
 import { ConfigError } from '../src/errors';
@@ -317,17 +318,16 @@ test(
       assert.ok(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0), 'the ReLU clipped part of the output');
       fused.forEach((f, i) => assert.deepEqual(bits(f), bits(separate[i]!), `[${shape}] output ${i}`));
     }
-    // eval mode never fuses, nor does a backend without the fused kernels; asked anyway, BatchNorm applies the ReLU after itself
+    // eval mode, and a backend without the fused kernels: BatchNorm then ReLU, the same values as the two layers
     const bn = new BatchNorm('bn', 3);
-    assert.equal(bn.fusesRelu(TRAIN), true);
-    assert.equal(bn.fusesRelu({ training: false }), false);
-    await useBackend('cpu');
-    assert.equal(bn.fusesRelu(TRAIN), false);
     const x = seededTensor([4, 5, 3], 35, 2);
-    for (const training of [true, false]) {
-      const separate = tf.tidy(() => tf.relu(bn.forward(x, { training })).arraySync());
-      const asked = tf.tidy(() => bn.forward(x, { training, reluAfter: true }).arraySync());
-      assert.deepEqual(asked, separate, `training: ${training}`);
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
+      for (const training of [true, false]) {
+        const separate = tf.tidy(() => tf.relu(bn.forward(x, { training })).arraySync());
+        const together = tf.tidy(() => bn.forwardThenRelu(x, { training }).arraySync());
+        assert.deepEqual(together, separate, `${backend}, training: ${training}`);
+      }
     }
     x.dispose();
     bn.dispose();
@@ -435,58 +435,67 @@ test('native ReLU gradient equals the cpu backend (zeros, negatives and ties at 
   got.forEach((g, i) => assert.deepEqual(plusZero(g), plusZero(want[i]!)));
 });
 
-/** Each kernel's outputs for seeded inputs sized to split into several tasks, on the pool's current thread count. */
+/** Every entry point's check from the table (seeded inputs sized to split into several tasks), on the pool's current thread count. */
 function everyKernelOnce(): Float32Array[] {
   if (native instanceof Error) throw native;
   const rng = new Rng(61);
-  const out: Float32Array[] = [];
-  const geometries = [
-    { n: 5, h: 33, w: 30, c: 24, oh: 33, ow: 30, o: 40, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
-    { n: 3, h: 17, w: 16, c: 9, oh: 9, ow: 8, o: 70, kh: 3, kw: 3, strides: [2, 2], dilations: [1, 1], padTopLeft: [1, 1] },
-    { n: 2, h: 20, w: 20, c: 136, oh: 18, ow: 18, o: 33, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [0, 0] },
-    // few channels: the filter gradient's pixel chunks
-    { n: 4, h: 30, w: 29, c: 3, oh: 30, ow: 29, o: 20, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
-    // Winograd: more tiles than one block, three 16-channel chunks to split
-    { n: 6, h: 23, w: 21, c: 48, oh: 23, ow: 21, o: 32, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
-  ] as const;
-  for (const g of geometries) {
-    const x = rng.normalArray(g.n * g.h * g.w * g.c);
-    const w = rng.normalArray(g.kh * g.kw * g.c * g.o);
-    const dy = rng.normalArray(g.n * g.oh * g.ow * g.o);
-    const y = new Float32Array(dy.length),
-      dx = new Float32Array(x.length),
-      dw = new Float32Array(w.length);
-    native.conv2d(x, w, y, g);
-    native.inputGradient(dy, w, dx, g);
-    native.filterGradient(x, dy, dw, g);
-    out.push(y, dx, dw);
-  }
-  const [rows, c] = [3000, 48];
-  const x = rng.normalArray(rows * c, 2);
-  const dy = rng.normalArray(rows * c);
-  const gamma = rng.normalArray(c);
-  const bn = [rows * c, c, c, c, rows * c, c, c].map((n) => new Float32Array(n));
-  const beta = rng.normalArray(c);
-  native.batchNormForward(x, gamma, beta, bn[0]!, bn[1]!, bn[2]!, bn[3]!, 1e-5, false);
-  native.batchNormBackward(dy, x, gamma, bn[1]!, bn[3]!, bn[4]!, bn[5]!, bn[6]!, null);
-  // with a ReLU fused after it: forward output, then the backward masked by it
-  const fused = [rows * c, c, c, c, rows * c, c, c].map((n) => new Float32Array(n));
-  native.batchNormForward(x, gamma, beta, fused[0]!, fused[1]!, fused[2]!, fused[3]!, 1e-5, true);
-  native.batchNormBackward(dy, x, gamma, fused[1]!, fused[3]!, fused[4]!, fused[5]!, fused[6]!, fused[0]!);
-  const relu = new Float32Array(x.length);
-  native.reluBackward(dy, x, relu);
-  const reluForward = new Float32Array(x.length);
-  native.reluForward(x, reluForward);
-  const sum = new Float32Array(x.length);
-  native.add(x, dy, sum);
-  const p = new Float32Array(x.length),
-    buf = new Float32Array(x.length);
-  native.sgdStep(x, dy, bn[0]!, p, buf, 0.05, 0.9, 5e-4, true, 0.5);
-  const pool = { n: 4, h: 31, w: 29, c: 17, oh: 16, ow: 15, o: 17, kh: 3, kw: 3, strides: [2, 2], dilations: [1, 1], padTopLeft: [1, 1] } as const;
-  const pooled = new Float32Array(pool.n * pool.oh * pool.ow * pool.c);
-  native.maxPoolForward(rng.normalArray(pool.n * pool.h * pool.w * pool.c), pooled, new Int32Array(pooled.length), pool);
-  return [...out, ...bn, ...fused, relu, reluForward, sum, p, buf, pooled];
+  const random = (length: number, scale = 1): Float32Array => rng.normalArray(length, scale);
+  return Object.values(NATIVE_ENTRY_POINTS).flatMap((entry) => entry.check(native, random));
 }
+
+test('the native kernel table covers every entry point the module exports, and every wasm kernel it registers', { skip }, () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const build = require(path.join(__dirname, '..', '..', 'native', 'build.js')) as { MODULE_FILE: string };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const exported = Object.entries(require(build.MODULE_FILE) as Record<string, unknown>)
+    .filter(([, v]) => typeof v === 'function')
+    .map(([k]) => k)
+    .sort();
+  assert.deepEqual(
+    exported,
+    [...Object.keys(NATIVE_ENTRY_POINTS), 'setThreads'].sort(),
+    'a C entry point without a table row (or a row without one)',
+  );
+  const carried = new Set(NATIVE_WASM_KERNELS.flatMap((k) => k.entries));
+  const convolutions = ['conv2d', 'inputGradient', 'filterGradient']; // convolutionEngine.ts registers these
+  assert.deepEqual(
+    Object.keys(NATIVE_ENTRY_POINTS).filter((e) => !carried.has(e as NativeEntry) && !convolutions.includes(e)),
+    [],
+    'an entry point no kernel calls',
+  );
+  for (const [name, entry] of Object.entries(NATIVE_ENTRY_POINTS)) assert.ok(entry.reason.length > 20, `${name}: a reason`);
+});
+
+test('the native kernels run exactly when the report says so: XNNPACK forced, onnxruntime failing to start, native convolutions without onnxruntime', async () => {
+  await useBackend('wasm');
+  const registered = (): boolean =>
+    NATIVE_WASM_KERNELS.filter((k) => k.kernelName.startsWith('Latephase')).every((k) => tf.getKernel(k.kernelName, 'wasm'));
+  const none = (): boolean =>
+    NATIVE_WASM_KERNELS.filter((k) => k.kernelName.startsWith('Latephase')).every((k) => !tf.getKernel(k.kernelName, 'wasm'));
+  const failing = (): Error => new Error('onnxruntime-node failed to load (test)');
+  try {
+    assert.match(useConvolutionEngine('xnnpack'), /XNNPACK \(forced\)/);
+    assert.ok(none() && !nativeKernelsInUse(), 'forced XNNPACK: no native kernel registered');
+    if (native instanceof Error) {
+      assert.match(useConvolutionEngine('auto', undefined, failing), /XNNPACK \(onnxruntime unavailable: .*; native kernels: /);
+      assert.ok(none() && !nativeKernelsInUse());
+    } else {
+      // the native convolutions need no onnxruntime: a failing one changes nothing
+      assert.match(useConvolutionEngine('auto', 1, failing), /on native kernels \(1 thread\)/);
+      assert.ok(registered() && nativeKernelsInUse(), 'native: every native kernel registered');
+      process.env['LATEPHASE_NATIVE'] = 'off';
+      try {
+        assert.match(useConvolutionEngine('auto', undefined, failing), /XNNPACK \(onnxruntime unavailable: .*native kernels: turned off/);
+        assert.ok(none() && !nativeKernelsInUse(), 'no native module: none of its kernels stays registered');
+      } finally {
+        delete process.env['LATEPHASE_NATIVE'];
+      }
+    }
+  } finally {
+    nativeKernels(true);
+    useConvolutionEngine();
+  }
+});
 
 const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 

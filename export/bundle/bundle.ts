@@ -1,16 +1,16 @@
 /**
- * A deployment folder: model.onnx, verification.json, any files the caller put there first (the
- * checkpoint), golden test data (`test_data/`, model-zoo layout), the model card (README.md), a
- * Triton model repository (`triton/<name>/`), and manifest.json (inputs, outputs, layout,
- * preprocessing, provenance, evaluation, verification verdict, and the size and SHA-256 of every
- * other file), written last. Each file is
- * written atomically; the folder as a whole is made visible by OutputFolder.publish.
+ * Writes a deployment bundle, every file in the order layout.ts gives (which also owns every
+ * name): a training run's record (checkpoint, config, metrics, log, plots), model.onnx, the fp16
+ * and ensemble variants with their reports, verification.json, golden test data (model-zoo
+ * layout), the model card, a Triton model repository, and manifest.json last (inputs, outputs,
+ * layout, preprocessing, provenance, evaluation, verdict, and size + SHA-256 of every other file).
+ * Each file is written atomically; the folder as a whole is made visible by OutputFolder.publish.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../../src/io/atomicWrite';
-import { Model } from '../../src/nn/model';
+import type { Model } from '../../src/nn/model';
 import { PACKAGE } from '../../src/version';
 import { OnnxExport, OUTPUT_ROLE_MEANINGS, OutputRole, TensorSignature } from '../onnx/exportOnnx';
 import { ONNX_IMAGE_LAYOUT, isImageShape } from '../onnx/layout';
@@ -19,7 +19,27 @@ import { ClassMetrics } from '../../src/eval/metrics';
 import { GoldenSet, writeGoldenSets } from '../verify/golden';
 import { inspectOnnx } from '../verify/inspect';
 import { decodeModel } from '../verify/readOnnx';
-import { TRITON_DIR, TRITON_ENSEMBLE_SUFFIX, TRITON_LABELS_FILE, tritonConfig } from './triton';
+import { TRITON_ENSEMBLE_SUFFIX, tritonConfig } from './triton';
+import {
+  CARD_FILE,
+  CHECKPOINT_FILE,
+  CONFIG_FILE,
+  ENSEMBLE_FILE,
+  ENSEMBLE_REPORT_FILE,
+  FP16_FILE,
+  FP16_REPORT_FILE,
+  GOLDEN_DIR,
+  MANIFEST_FILE,
+  METRICS_FILE,
+  METRICS_LOG_FILE,
+  MODEL_FILE,
+  PlotFile,
+  REPORT_FILE,
+  TRITON_CONFIG_FILE,
+  TRITON_DIR,
+  TRITON_LABELS_FILE,
+  TRITON_VERSION_DIR,
+} from './layout';
 import { splitExternalData, writeModelFiles } from '../onnx/passes/externalData';
 import { PrecisionReport } from '../verify/verifyPrecision';
 
@@ -34,15 +54,6 @@ export interface BundleEvaluation {
   /** The file with everything (reliability bins included). */
   readonly file: string;
 }
-
-export const MODEL_FILE = 'model.onnx';
-export const MANIFEST_FILE = 'manifest.json';
-export const REPORT_FILE = 'verification.json';
-export const CARD_FILE = 'README.md';
-export const ENSEMBLE_FILE = 'ensemble.onnx';
-export const FP16_FILE = 'model.fp16.onnx';
-export const FP16_REPORT_FILE = 'fp16-verification.json';
-export const ENSEMBLE_REPORT_FILE = 'ensemble-verification.json';
 
 export interface Manifest {
   readonly format: 'latephase-bundle/1';
@@ -91,8 +102,11 @@ export function hashFiles(dir: string, prefix = ''): Manifest['files'] {
   return out;
 }
 
+/** What the manifest says of the model beyond its export: its input shape (the layout) and its meta (labels, preprocessing). */
+export type ModelFacts = Pick<Model, 'inputShape' | 'meta'>;
+
 export function buildManifest(
-  model: Model,
+  model: ModelFacts,
   exported: OnnxExport,
   report: VerificationReport,
   files: Manifest['files'] = {},
@@ -154,12 +168,32 @@ export interface BundleExtras {
   readonly externalDataThreshold?: number;
   /** A Triton model repository under `triton/`. */
   readonly triton?: { readonly name: string; readonly labels?: readonly string[]; readonly maxBatch?: number };
+  /** A training run's record: checkpoint, resolved config, evaluation, metrics log and plots. */
+  readonly run?: RunRecord;
 }
 
-export const GOLDEN_DIR = 'test_data';
+/** What a training run adds to its bundle (written first, in the layout's order). */
+export interface RunRecord {
+  /** Writes the trained late-phase model's checkpoint to the file named. */
+  readonly checkpoint: (file: string) => void;
+  /** The resolved config, JSON. */
+  readonly config: string;
+  /** The evaluation, JSON. */
+  readonly metrics: string;
+  /** The training log (JSON lines), when the run kept one. */
+  readonly metricsLog?: Uint8Array;
+  /** The plots, SVG text by file. */
+  readonly plots?: Readonly<Record<PlotFile, string>>;
+}
 
 /** Writes the bundle into `dir`; the manifest goes last and hashes every file already there. */
-export function writeBundle(dir: string, model: Model, exported: OnnxExport, report: VerificationReport, extras: BundleExtras = {}): BundlePaths {
+export function writeBundle(
+  dir: string,
+  model: ModelFacts,
+  exported: OnnxExport,
+  report: VerificationReport,
+  extras: BundleExtras = {},
+): BundlePaths {
   const paths = { dir, model: path.join(dir, MODEL_FILE), manifest: path.join(dir, MANIFEST_FILE), report: path.join(dir, REPORT_FILE) };
   /** A model file in `dir` (or a subfolder), its large weights in `<file>.data` beside it when a threshold is set. */
   const writeModel = (file: string, bytes: Uint8Array, subfolder = ''): void => {
@@ -171,6 +205,7 @@ export function writeBundle(dir: string, model: Model, exported: OnnxExport, rep
     fs.mkdirSync(at, { recursive: true });
     writeModelFiles(at, file, split.model, split.external);
   };
+  if (extras.run) writeRunRecord(dir, extras.run);
   writeModel(MODEL_FILE, exported.bytes);
   if (extras.fp16) {
     writeModel(FP16_FILE, extras.fp16.exported.bytes);
@@ -207,6 +242,14 @@ export function writeBundle(dir: string, model: Model, exported: OnnxExport, rep
   return paths;
 }
 
+function writeRunRecord(dir: string, run: RunRecord): void {
+  run.checkpoint(path.join(dir, CHECKPOINT_FILE));
+  writeFileAtomic(path.join(dir, CONFIG_FILE), run.config);
+  writeFileAtomic(path.join(dir, METRICS_FILE), run.metrics);
+  if (run.metricsLog) writeFileAtomic(path.join(dir, METRICS_LOG_FILE), run.metricsLog);
+  for (const [file, svg] of Object.entries(run.plots ?? {})) writeFileAtomic(path.join(dir, file), svg);
+}
+
 function writeTritonRepository(
   dir: string,
   name: string,
@@ -217,8 +260,8 @@ function writeTritonRepository(
   const at = path.join(dir, TRITON_DIR, name);
   const inspection = inspectOnnx(decodeModel(exported.bytes, MODEL_FILE));
   const classOutputs = exported.outputs.filter((o) => ['logits', 'probabilities'].includes(o.role)).map((o) => o.name);
-  writeFileAtomic(path.join(at, 'config.pbtxt'), tritonConfig(name, inspection, t.labels ? classOutputs : [], t.maxBatch));
-  writeModel(MODEL_FILE, exported.bytes, path.join(TRITON_DIR, name, '1'));
+  writeFileAtomic(path.join(at, TRITON_CONFIG_FILE), tritonConfig(name, inspection, t.labels ? classOutputs : [], t.maxBatch));
+  writeModel(MODEL_FILE, exported.bytes, path.join(TRITON_DIR, name, TRITON_VERSION_DIR));
   if (t.labels) writeFileAtomic(path.join(at, TRITON_LABELS_FILE), `${t.labels.join('\n')}\n`);
 }
 

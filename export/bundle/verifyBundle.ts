@@ -10,8 +10,9 @@ import { DataError } from '../../src/errors';
 import { FileVerificationReport, verifyOnnxFile } from '../verify/verifyFile';
 import { inspectOnnx } from '../verify/inspect';
 import { readOnnxModel } from '../verify/readOnnx';
-import { checkBundleFiles, ENSEMBLE_FILE, GOLDEN_DIR, Manifest, MANIFEST_FILE, MODEL_FILE } from './bundle';
-import { checkTritonConfig, TRITON_DIR, TRITON_ENSEMBLE_SUFFIX } from './triton';
+import { checkBundleFiles, Manifest } from './bundle';
+import { ENSEMBLE_FILE, GOLDEN_DIR, MANIFEST_FILE, MODEL_FILE, TRITON_CONFIG_FILE, TRITON_DIR, TRITON_VERSION_DIR } from './layout';
+import { checkTritonConfig, TRITON_ENSEMBLE_SUFFIX } from './triton';
 
 export interface BundleCheck {
   readonly folder: string;
@@ -40,14 +41,15 @@ export async function verifyBundle(folder: string): Promise<BundleCheck> {
   const repo = path.join(folder, TRITON_DIR);
   for (const name of fs.existsSync(repo) ? fs.readdirSync(repo) : []) {
     const problems: string[] = [];
-    const served = path.join(repo, name, '1', MODEL_FILE);
-    const config = path.join(repo, name, 'config.pbtxt');
-    if (!fs.existsSync(served) || !fs.existsSync(config)) problems.push(`missing ${fs.existsSync(config) ? `1/${MODEL_FILE}` : 'config.pbtxt'}`);
+    const served = path.join(repo, name, TRITON_VERSION_DIR, MODEL_FILE);
+    const config = path.join(repo, name, TRITON_CONFIG_FILE);
+    if (!fs.existsSync(served) || !fs.existsSync(config))
+      problems.push(`missing ${fs.existsSync(config) ? `${TRITON_VERSION_DIR}/${MODEL_FILE}` : TRITON_CONFIG_FILE}`);
     else {
       const original = name.endsWith(TRITON_ENSEMBLE_SUFFIX) ? ENSEMBLE_FILE : MODEL_FILE;
       if (!fs.existsSync(path.join(folder, original))) problems.push(`serves ${original}, which the bundle lacks`);
       else if (!fs.readFileSync(served).equals(fs.readFileSync(path.join(folder, original))))
-        problems.push(`1/${MODEL_FILE} differs from ${original}`);
+        problems.push(`${TRITON_VERSION_DIR}/${MODEL_FILE} differs from ${original}`);
       problems.push(...checkTritonConfig(fs.readFileSync(config, 'utf8'), name, inspectOnnx(readOnnxModel(served).model)));
     }
     triton[name] = problems;

@@ -49,7 +49,6 @@ export interface VerificationReport {
 export const DEFAULT_BATCH_SIZES = [1, 32] as const;
 export const DEFAULT_OPT_LEVELS: readonly OptimizationLevel[] = ['disabled', 'all'];
 
-/** The tfjs reference for each exported output, in ONNX layout. */
 /** The tfjs reference for each exported output, in ONNX layout, by the output's role. */
 function referenceOutputs(model: Model, values: Float32Array, rows: number, outputs: readonly OutputSignature[]): Float32Array[] {
   return tf.tidy(() => {

@@ -1,9 +1,9 @@
 /**
- * Which engine runs the wasm backend's convolutions (forward, input and filter gradients), when
- * onnxruntime-node loads: our native kernels (native/kernels.c, where built), else onnxruntime's CPU
- * kernels (both several times faster here than XNNPACK's 128-bit wasm SIMD); when it does not,
+ * Which engine runs the wasm backend's convolutions (forward, input and filter gradients): our
+ * native kernels (native/kernels.c, where built), else onnxruntime's CPU kernels where
+ * onnxruntime-node loads (both several times faster here than XNNPACK's 128-bit wasm SIMD), else
  * XNNPACK through tfjs's own Conv2D and our gradient kernels. The native module's training kernels
- * (BatchNorm, max pooling, ReLU gradient, SGD step) follow the same choice.
+ * (BatchNorm, max pooling, ReLU, additions, SGD step) run exactly when its convolutions do.
  * `LATEPHASE_CONV=auto|onnxruntime|xnnpack` and `LATEPHASE_NATIVE=off` override; a forced engine
  * that cannot start is an error, and the engine in use is always part of the backend report.
  */
@@ -13,11 +13,7 @@ import { ConfigError } from '../errors';
 import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
 import { NativeConvGeometry, NativeKernels, nativeKernels } from './nativeKernels';
 import { kernelThreads, useKernelThreads } from './kernelThreads';
-import { useNativeBatchNorm } from './nativeBatchNorm';
-import { useNativeMaxPool } from './nativeMaxPool';
-import { useNativeRelu } from './nativeRelu';
-import { useNativeSgd } from './nativeSgd';
-import { useNativeElementwise } from './nativeElementwise';
+import { useNativeKernels } from './nativeKernelTable';
 import { ConvGradAttrs, FilterGradAttrs, InputGradAttrs } from './wasmConvGradients';
 import { asTensor4D, requireNHWC, wasmBackendOf } from './kernels/kernelOverride';
 import { replaceKernel, stockKernel } from './kernels/registry';
@@ -122,11 +118,14 @@ function nativeGeometry(x: HostTensor['shape'], y: HostTensor['shape'], filterHW
 }
 
 /**
- * Convolutions on the native kernels where built (forward, input and filter gradients: 1.2-5x
- * faster than onnxruntime's, bench/README.md#native-kernels), else onnxruntime.
+ * Convolutions on the native kernels where built (forward, input and filter gradients: faster than
+ * onnxruntime's, bench/README.md#native-kernels), else onnxruntime (`ort`, required then).
  */
-function registerNativeOrOrtConvolutions(ort: OrtConvolution, native: NativeKernels | Error): void {
-  const nat = native instanceof Error ? null : native;
+function registerHostConvolutions(nat: NativeKernels | null, ort: OrtConvolution | null): void {
+  const onOrt = (): OrtConvolution => {
+    if (!ort) throw new Error('convolution engine: neither the native kernels nor onnxruntime are running');
+    return ort;
+  };
   // Forward convolutions with few input channels (a network's first layer) are faster on XNNPACK
   // than on onnxruntime (bench/README.md#onnxruntime-convolutions); the native kernels match XNNPACK
   // on one thread and beat it on more, so they take those too.
@@ -136,7 +135,7 @@ function registerNativeOrOrtConvolutions(ort: OrtConvolution, native: NativeKern
     (x, w, a) => conv2DInfo(x.shape, w.shape, a, a.dilations).outShape,
     (x, w, out, a) => {
       const g = geometry(conv2DInfo(x.shape, w.shape, a, a.dilations));
-      if (!nat) return ort.conv2d(x, w, g, out);
+      if (!nat) return onOrt().conv2d(x, w, g, out);
       nat.conv2d(x.values, w.values, out.values, nativeGeometry(x.shape, out.shape, [w.shape[0], w.shape[1]], g));
     },
     (_, w) => !nat && w.shape[2] < FEW_CHANNELS,
@@ -147,7 +146,7 @@ function registerNativeOrOrtConvolutions(ort: OrtConvolution, native: NativeKern
     (_dy, _w, a) => [...a.inputShape],
     (dy, w, out, a) => {
       const g = geometry(conv2DInfo(a.inputShape, w.shape, a));
-      if (!nat) return ort.inputGradient(dy, w, g, out);
+      if (!nat) return onOrt().inputGradient(dy, w, g, out);
       nat.inputGradient(dy.values, w.values, out.values, nativeGeometry(out.shape, dy.shape, [w.shape[0], w.shape[1]], g));
     },
   );
@@ -157,7 +156,7 @@ function registerNativeOrOrtConvolutions(ort: OrtConvolution, native: NativeKern
     (_x, _dy, a) => [...a.filterShape],
     (x, dy, out, a) => {
       const g = geometry(conv2DInfo(x.shape, a.filterShape, a));
-      if (!nat) return ort.filterGradient(x, dy, g, out);
+      if (!nat) return onOrt().filterGradient(x, dy, g, out);
       nat.filterGradient(x.values, dy.values, out.values, nativeGeometry(x.shape, dy.shape, [out.shape[0], out.shape[1]], g));
     },
   );
@@ -173,32 +172,40 @@ export function nativeKernelsInUse(): boolean {
 /**
  * Register the convolution kernels of the engine `requested` names (default: `LATEPHASE_CONV`, then
  * auto) on the wasm backend, the native kernels split over `threads` threads where they run (unchanged
- * when undefined); returns what runs, for the backend report. onnxruntime, where it runs instead,
- * uses one thread: data-parallel gradient workers take the other cores then.
+ * when undefined); returns what runs, for the backend report. `onnxruntime` and `auto` mean the host
+ * engines: the native kernels where built (they need no onnxruntime), else onnxruntime on one thread
+ * (data-parallel gradient workers take the other cores then). The native module's other kernels
+ * (nativeKernelTable.ts) run exactly when its convolutions do, so the report is always what runs.
+ * `startOnnxruntime` is for tests (an onnxruntime that fails to start).
  */
-export function useConvolutionEngine(requested: string | undefined = process.env['LATEPHASE_CONV'], threads?: number): string {
+export function useConvolutionEngine(
+  requested: string | undefined = process.env['LATEPHASE_CONV'],
+  threads?: number,
+  startOnnxruntime: () => OrtConvolution | Error = () => OrtConvolution.create(1),
+): string {
   const choice = parseConvolutionEngine(requested);
   engine?.dispose();
   engine = null;
   nativeRunning = false;
-  // The native module also carries train-mode BatchNorm, max pooling, ReLU and its gradient, the
-  // addition of same-shape tensors and the SGD step; they follow the engine choice (off with XNNPACK forced).
   const native = choice === 'xnnpack' ? new Error('convolutions forced to XNNPACK') : nativeKernels(true);
-  for (const use of [useNativeBatchNorm, useNativeMaxPool, useNativeRelu, useNativeSgd, useNativeElementwise]) use(native);
+  useNativeKernels(native);
   if (choice === 'xnnpack') {
     registerXnnpackConvolutions();
     return 'convolutions on XNNPACK (forced)';
   }
-  const ort = OrtConvolution.create(1);
+  if (!(native instanceof Error)) {
+    registerHostConvolutions(native, null);
+    nativeRunning = true;
+    const running = threads === undefined ? kernelThreads() : useKernelThreads(threads);
+    return `convolutions, BatchNorm, pooling, ReLU, additions and SGD on native kernels (${running} thread${running > 1 ? 's' : ''})`;
+  }
+  const ort = startOnnxruntime();
   if (ort instanceof Error) {
     if (choice === 'onnxruntime') throw new ConfigError(`LATEPHASE_CONV: onnxruntime convolutions could not start (${ort.message.split('\n')[0]})`);
     registerXnnpackConvolutions();
-    return `convolutions on XNNPACK (onnxruntime unavailable: ${ort.message.split('\n')[0]})`;
+    return `convolutions on XNNPACK (onnxruntime unavailable: ${ort.message.split('\n')[0]}; native kernels: ${native.message})`;
   }
   engine = ort;
-  registerNativeOrOrtConvolutions(ort, native);
-  if (native instanceof Error) return `convolutions on onnxruntime CPU (1 thread; native kernels: ${native.message})`;
-  nativeRunning = true;
-  const running = threads === undefined ? kernelThreads() : useKernelThreads(threads);
-  return `convolutions, BatchNorm, pooling, ReLU, additions and SGD on native kernels (${running} thread${running > 1 ? 's' : ''})`;
+  registerHostConvolutions(null, ort);
+  return `convolutions on onnxruntime CPU (1 thread; native kernels: ${native.message})`;
 }

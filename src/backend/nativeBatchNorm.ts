@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { wasmBackendOf } from './kernels/kernelOverride';
-import { NativeKernels, useNativeWasmKernels } from './nativeKernels';
+import { NativeKernelMakers } from './nativeKernels';
 
 /** inputs {x [.., C], gamma [C], beta [C]}, attrs {epsilon, relu}; outputs [y (after a ReLU with relu), mean, variance (biased), invStd]. */
 export const BATCH_NORM_FORWARD_KERNEL = 'LatephaseBatchNormForward';
@@ -27,31 +27,29 @@ function channels(t: tf.TensorInfo): number {
   return c;
 }
 
-/** Register the two kernels on wasm, or remove them where the native module is unavailable. */
-export function useNativeBatchNorm(native: NativeKernels | Error): void {
-  useNativeWasmKernels(native, {
-    [BATCH_NORM_FORWARD_KERNEL]:
-      (n) =>
-      ({ inputs, attrs, backend }) => {
-        const wasm = wasmBackendOf(backend, BATCH_NORM_FORWARD_KERNEL);
-        const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
-        const c = channels(x);
-        const outs = [wasm.makeOutput([...x.shape], 'float32'), ...[0, 1, 2].map(() => wasm.makeOutput([c], 'float32'))];
-        const [xv, gv, bv, y, mean, variance, invStd] = views(wasm, [x, gamma, beta, ...outs]);
-        const { epsilon, relu } = attrs as { epsilon: number; relu?: boolean };
-        n.batchNormForward(xv!, gv!, bv!, y!, mean!, variance!, invStd!, epsilon, relu === true);
-        return outs;
-      },
-    [BATCH_NORM_BACKWARD_KERNEL]:
-      (n) =>
-      ({ inputs, backend }) => {
-        const wasm = wasmBackendOf(backend, BATCH_NORM_BACKWARD_KERNEL);
-        const { dy, x, gamma, mean, invStd, y } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'invStd', tf.TensorInfo> & { y?: tf.TensorInfo };
-        const c = channels(x);
-        const outs = [wasm.makeOutput([...x.shape], 'float32'), wasm.makeOutput([c], 'float32'), wasm.makeOutput([c], 'float32')];
-        const [dyv, xv, gv, mv, iv, dx, dgamma, dbeta, mask] = views(wasm, [dy, x, gamma, mean, invStd, ...outs, ...(y ? [y] : [])]);
-        n.batchNormBackward(dyv!, xv!, gv!, mv!, iv!, dx!, dgamma!, dbeta!, mask ?? null);
-        return outs;
-      },
-  });
-}
+/** The two kernels, by name (registered from nativeKernelTable.ts). */
+export const BATCH_NORM_KERNELS: NativeKernelMakers = {
+  [BATCH_NORM_FORWARD_KERNEL]:
+    (n) =>
+    ({ inputs, attrs, backend }) => {
+      const wasm = wasmBackendOf(backend, BATCH_NORM_FORWARD_KERNEL);
+      const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+      const c = channels(x);
+      const outs = [wasm.makeOutput([...x.shape], 'float32'), ...[0, 1, 2].map(() => wasm.makeOutput([c], 'float32'))];
+      const [xv, gv, bv, y, mean, variance, invStd] = views(wasm, [x, gamma, beta, ...outs]);
+      const { epsilon, relu } = attrs as { epsilon: number; relu?: boolean };
+      n.batchNormForward(xv!, gv!, bv!, y!, mean!, variance!, invStd!, epsilon, relu === true);
+      return outs;
+    },
+  [BATCH_NORM_BACKWARD_KERNEL]:
+    (n) =>
+    ({ inputs, backend }) => {
+      const wasm = wasmBackendOf(backend, BATCH_NORM_BACKWARD_KERNEL);
+      const { dy, x, gamma, mean, invStd, y } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'invStd', tf.TensorInfo> & { y?: tf.TensorInfo };
+      const c = channels(x);
+      const outs = [wasm.makeOutput([...x.shape], 'float32'), wasm.makeOutput([c], 'float32'), wasm.makeOutput([c], 'float32')];
+      const [dyv, xv, gv, mv, iv, dx, dgamma, dbeta, mask] = views(wasm, [dy, x, gamma, mean, invStd, ...outs, ...(y ? [y] : [])]);
+      n.batchNormBackward(dyv!, xv!, gv!, mv!, iv!, dx!, dgamma!, dbeta!, mask ?? null);
+      return outs;
+    },
+};

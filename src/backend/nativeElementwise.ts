@@ -7,8 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { required, wasmBackendOf } from './kernels/kernelOverride';
-import { replaceKernel, stockKernel } from './kernels/registry';
-import { NativeKernels } from './nativeKernels';
+import { NativeKernelMakers, NativeKernels } from './nativeKernels';
 
 type Binary = { a: tf.TensorInfo; b: tf.TensorInfo };
 
@@ -37,14 +36,8 @@ function nativeAdd(n: NativeKernels, stock: tf.KernelConfig): tf.KernelFunc {
   };
 }
 
-const KERNELS: ReadonlyArray<[string, (n: NativeKernels, stock: tf.KernelConfig) => tf.KernelFunc]> = [
-  [tf.Relu, nativeRelu],
-  [tf.Add, nativeAdd],
-];
-
-export function useNativeElementwise(native: NativeKernels | Error): void {
-  for (const [name, make] of KERNELS) {
-    const stock = required(stockKernel(name), name);
-    replaceKernel(name, native instanceof Error ? stock.kernelFunc : make(native, stock));
-  }
-}
+/** Replacements of tfjs's own kernels, by name (registered from nativeKernelTable.ts; the stock kernel is their fallback). */
+export const ELEMENTWISE_KERNELS: NativeKernelMakers = {
+  [tf.Relu]: (n, stock) => nativeRelu(n, required(stock, tf.Relu)),
+  [tf.Add]: (n, stock) => nativeAdd(n, required(stock, tf.Add)),
+};

@@ -180,13 +180,5 @@ export function nativeKernels(reload = false): NativeKernels | Error {
   return loaded;
 }
 
-/**
- * Register each wasm kernel of `kernels`, built on the native module, in place of what is there;
- * where the module is unavailable (`native` is the reason), remove them so the tfjs-op paths run.
- */
-export function useNativeWasmKernels(native: NativeKernels | Error, kernels: Readonly<Record<string, (n: NativeKernels) => tf.KernelFunc>>): void {
-  for (const [name, make] of Object.entries(kernels)) {
-    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
-    if (!(native instanceof Error)) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(native) });
-  }
-}
+/** Wasm kernels built on the native module, by kernel name; `stock` is tfjs's own kernel of that name, where there is one. */
+export type NativeKernelMakers = Readonly<Record<string, (n: NativeKernels, stock: tf.KernelConfig | undefined) => tf.KernelFunc>>;

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { wasmBackendOf } from './kernels/kernelOverride';
-import { NativeKernels, useNativeWasmKernels } from './nativeKernels';
+import { NativeKernelMakers } from './nativeKernels';
 
 /** inputs {x [n, h, w, c]}, attrs {filterSize, strides, pad}; outputs [y, indices (int32, flat into x)]. */
 export const MAX_POOL_FORWARD_KERNEL = 'LatephaseMaxPoolWithIndices';
@@ -19,46 +19,44 @@ export interface MaxPoolAttrs {
   readonly pad: 'valid' | 'same';
 }
 
-/** Register the two kernels on wasm, or remove them where the native module is unavailable. */
-export function useNativeMaxPool(native: NativeKernels | Error): void {
-  useNativeWasmKernels(native, {
-    [MAX_POOL_FORWARD_KERNEL]:
-      (nat) =>
-      ({ inputs, attrs, backend }) => {
-        const wasm = wasmBackendOf(backend, MAX_POOL_FORWARD_KERNEL);
-        const { x } = inputs as { x: tf.TensorInfo };
-        const a = attrs as unknown as MaxPoolAttrs;
-        if (x.shape.length !== 4 || x.dtype !== 'float32')
-          throw new Error(`native max pool: expected a float32 [n, h, w, c] tensor, got ${x.dtype} [${x.shape}]`);
-        const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad);
-        const [n, h, w, c] = x.shape as [number, number, number, number];
-        const y = wasm.makeOutput([n, info.outHeight, info.outWidth, c], 'float32');
-        const indices = wasm.makeOutput([n, info.outHeight, info.outWidth, c], 'int32');
-        nat.maxPoolForward(
-          wasm.typedArrayFromHeap(x) as Float32Array,
-          wasm.typedArrayFromHeap(y) as Float32Array,
-          wasm.typedArrayFromHeap(indices) as Int32Array,
-          {
-            ...{ n, h, w, c, oh: info.outHeight, ow: info.outWidth, o: c, kh: info.filterHeight, kw: info.filterWidth },
-            strides: [info.strideHeight, info.strideWidth],
-            dilations: [1, 1],
-            padTopLeft: [info.padInfo.top, info.padInfo.left],
-          },
-        );
-        return [y, indices];
-      },
-    [MAX_POOL_BACKWARD_KERNEL]:
-      (nat) =>
-      ({ inputs, attrs, backend }) => {
-        const wasm = wasmBackendOf(backend, MAX_POOL_BACKWARD_KERNEL);
-        const { dy, indices } = inputs as { dy: tf.TensorInfo; indices: tf.TensorInfo };
-        const dx = wasm.makeOutput([...(attrs as { inputShape: number[] }).inputShape], 'float32');
-        nat.maxPoolBackward(
-          wasm.typedArrayFromHeap(dy) as Float32Array,
-          wasm.typedArrayFromHeap(indices) as Int32Array,
-          wasm.typedArrayFromHeap(dx) as Float32Array,
-        );
-        return dx;
-      },
-  });
-}
+/** The two kernels, by name (registered from nativeKernelTable.ts). */
+export const MAX_POOL_KERNELS: NativeKernelMakers = {
+  [MAX_POOL_FORWARD_KERNEL]:
+    (nat) =>
+    ({ inputs, attrs, backend }) => {
+      const wasm = wasmBackendOf(backend, MAX_POOL_FORWARD_KERNEL);
+      const { x } = inputs as { x: tf.TensorInfo };
+      const a = attrs as unknown as MaxPoolAttrs;
+      if (x.shape.length !== 4 || x.dtype !== 'float32')
+        throw new Error(`native max pool: expected a float32 [n, h, w, c] tensor, got ${x.dtype} [${x.shape}]`);
+      const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad);
+      const [n, h, w, c] = x.shape as [number, number, number, number];
+      const y = wasm.makeOutput([n, info.outHeight, info.outWidth, c], 'float32');
+      const indices = wasm.makeOutput([n, info.outHeight, info.outWidth, c], 'int32');
+      nat.maxPoolForward(
+        wasm.typedArrayFromHeap(x) as Float32Array,
+        wasm.typedArrayFromHeap(y) as Float32Array,
+        wasm.typedArrayFromHeap(indices) as Int32Array,
+        {
+          ...{ n, h, w, c, oh: info.outHeight, ow: info.outWidth, o: c, kh: info.filterHeight, kw: info.filterWidth },
+          strides: [info.strideHeight, info.strideWidth],
+          dilations: [1, 1],
+          padTopLeft: [info.padInfo.top, info.padInfo.left],
+        },
+      );
+      return [y, indices];
+    },
+  [MAX_POOL_BACKWARD_KERNEL]:
+    (nat) =>
+    ({ inputs, attrs, backend }) => {
+      const wasm = wasmBackendOf(backend, MAX_POOL_BACKWARD_KERNEL);
+      const { dy, indices } = inputs as { dy: tf.TensorInfo; indices: tf.TensorInfo };
+      const dx = wasm.makeOutput([...(attrs as { inputShape: number[] }).inputShape], 'float32');
+      nat.maxPoolBackward(
+        wasm.typedArrayFromHeap(dy) as Float32Array,
+        wasm.typedArrayFromHeap(indices) as Int32Array,
+        wasm.typedArrayFromHeap(dx) as Float32Array,
+      );
+      return dx;
+    },
+};

@@ -5,22 +5,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { wasmBackendOf } from './kernels/kernelOverride';
-import { NativeKernels, useNativeWasmKernels } from './nativeKernels';
+import { NativeKernelMakers } from './nativeKernels';
 
 /** inputs {dy, y}; output dx. */
 export const RELU_BACKWARD_KERNEL = 'LatephaseReluGrad';
 
-export function useNativeRelu(native: NativeKernels | Error): void {
-  useNativeWasmKernels(native, {
-    [RELU_BACKWARD_KERNEL]:
-      (n) =>
-      ({ inputs, backend }) => {
-        const wasm = wasmBackendOf(backend, RELU_BACKWARD_KERNEL);
-        const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
-        const dx = wasm.makeOutput([...y.shape], 'float32');
-        const view = (t: tf.TensorInfo): Float32Array => wasm.typedArrayFromHeap(t) as Float32Array;
-        n.reluBackward(view(dy), view(y), view(dx));
-        return dx;
-      },
-  });
-}
+/** The kernel, by name (registered from nativeKernelTable.ts). */
+export const RELU_KERNELS: NativeKernelMakers = {
+  [RELU_BACKWARD_KERNEL]:
+    (n) =>
+    ({ inputs, backend }) => {
+      const wasm = wasmBackendOf(backend, RELU_BACKWARD_KERNEL);
+      const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+      const dx = wasm.makeOutput([...y.shape], 'float32');
+      const view = (t: tf.TensorInfo): Float32Array => wasm.typedArrayFromHeap(t) as Float32Array;
+      n.reluBackward(view(dy), view(y), view(dx));
+      return dx;
+    },
+};

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { wasmBackendOf } from './kernels/kernelOverride';
-import { NativeKernels, useNativeWasmKernels } from './nativeKernels';
+import { NativeKernelMakers, NativeKernels } from './nativeKernels';
 
 /**
  * inputs {p0, g0, b0?, p1, g1, b1?, ...} (b_i: momentum buffers, all or none), attrs SgdStepAttrs;
@@ -38,9 +38,8 @@ export function sgdStepInputs(params: readonly tf.Tensor[], grads: readonly tf.T
   return inputs;
 }
 
-export function useNativeSgd(native: NativeKernels | Error): void {
-  useNativeWasmKernels(native, { [SGD_STEP_KERNEL]: sgdStepKernel });
-}
+/** The kernel, by name (registered from nativeKernelTable.ts). */
+export const SGD_KERNELS: NativeKernelMakers = { [SGD_STEP_KERNEL]: sgdStepKernel };
 
 function sgdStepKernel(native: NativeKernels): tf.KernelFunc {
   return ({ inputs, attrs, backend: b }) => {

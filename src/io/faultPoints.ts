@@ -7,8 +7,16 @@
  * (a resumed run's metrics-log rewrite), `verify` (the isolated verification process, before onnxruntime runs) and `step` (every training step of the CLI). Unset, a
  * site costs one comparison.
  */
-const spec = /^(kill|enospc|sigint|segv)@([a-z]+):(\d+)$/.exec(process.env['LATEPHASE_FAULT'] ?? '');
+const parse = (text: string): RegExpExecArray | null => /^(kill|enospc|sigint|segv)@([a-z]+):(\d+)$/.exec(text);
+let spec = parse(process.env['LATEPHASE_FAULT'] ?? '');
 let passes = 0;
+
+/** Arm a fault in this process, as LATEPHASE_FAULT would (undefined disarms); the pass count starts over. For in-process tests. */
+export function injectFault(text: string | undefined): void {
+  spec = text === undefined ? null : parse(text);
+  if (text !== undefined && !spec) throw new Error(`fault spec '${text}' is not <kill|enospc|sigint|segv>@<site>:<n>`);
+  passes = 0;
+}
 
 export function faultPoint(site: string): void {
   if (!spec || spec[2] !== site) return;

@@ -12,21 +12,18 @@ export interface ForwardContext {
    * statistics this batch's own (SWA's BatchNorm recompute builds an exact cumulative mean from them).
    */
   readonly runningMomentum?: number;
-  /**
-   * Set by Sequential for a layer whose `fusesRelu` says yes and that a ReLU follows: the layer
-   * applies that ReLU inside its own kernels (one memory pass fewer each way) and Sequential skips it.
-   */
-  readonly reluAfter?: boolean;
 }
 
-/** A layer that can apply a following ReLU itself (BatchNorm in train mode, on the native kernels). */
-export interface ReluFusing {
-  fusesRelu(ctx: ForwardContext): boolean;
+/**
+ * A layer that computes itself followed by a ReLU in one call (BatchNorm), so that the backend can
+ * fuse the two where it has the kernels (src/backend/operations.ts decides; the result is the same).
+ */
+export interface ReluFollowed {
+  forwardThenRelu(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
 }
 
-export function fusesRelu(layer: Layer, ctx: ForwardContext): boolean {
-  const fusing = layer as Layer & Partial<ReluFusing>;
-  return typeof fusing.fusesRelu === 'function' && fusing.fusesRelu(ctx);
+export function isReluFollowed(layer: Layer): layer is Layer & ReluFollowed {
+  return typeof (layer as Layer & Partial<ReluFollowed>).forwardThenRelu === 'function';
 }
 
 export const TRAIN: ForwardContext = { training: true };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ForwardContext, StatelessLayer } from './layer';
-import { MAX_POOL_BACKWARD_KERNEL, MAX_POOL_FORWARD_KERNEL, MaxPoolAttrs } from '../backend/nativeMaxPool';
+import { maxPool, MaxPoolAttrs } from '../backend/operations';
 import { Padding } from './conv2d';
 import { expectRank, samePads, windowOutput } from './shape';
 
@@ -31,24 +31,8 @@ export class MaxPool extends WindowPool {
   readonly kind = 'maxpool';
   forward(x: tf.Tensor, ctx?: ForwardContext): tf.Tensor {
     const attrs: MaxPoolAttrs = { filterSize: this.poolSize, strides: this.stride, pad: this.padding };
-    if (ctx?.training && tf.getKernel(MAX_POOL_FORWARD_KERNEL, tf.getBackend())) return maxPoolWithIndices(x, attrs);
-    return tf.maxPool(x as tf.Tensor4D, this.poolSize, this.stride, this.padding);
+    return maxPool(x, attrs, ctx?.training === true);
   }
-}
-
-/** Max pooling whose gradient scatters dy by the indices the forward recorded (src/backend/nativeMaxPool.ts). */
-function maxPoolWithIndices(x: tf.Tensor, attrs: MaxPoolAttrs): tf.Tensor {
-  const pool = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [xIn, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const [y, indices] = tf.engine().runKernel(MAX_POOL_FORWARD_KERNEL, { x: xIn }, { ...attrs }) as [tf.Tensor, tf.Tensor];
-    save([indices]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.engine().runKernel(MAX_POOL_BACKWARD_KERNEL, { dy, indices: saved[0]! }, { inputShape: xIn.shape }) as tf.Tensor,
-    };
-  });
-  return pool(x);
 }
 
 /**

@@ -19,12 +19,21 @@ import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { availableCores } from '../backend/kernelThreads';
 import { Model } from '../nn/model';
-import { NamedVariable, Param } from '../nn/layer';
 import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from '../nn/modelRecipe';
 import { ConfigError, NAMED_ERRORS, TrainingError } from '../errors';
 import { Dataset, subset } from '../data/dataset';
 import { memberCount } from '../latephase/members';
-import { combineShards, disposeShards, GradientSource, LocalGradients, LossAndGrads, SeededAugmentation, ShardOutput, shardSizes } from './gradients';
+import {
+  combineShards,
+  disposeShards,
+  GradientSource,
+  LocalGradients,
+  LossAndGrads,
+  MinibatchStep,
+  SeededAugmentation,
+  ShardOutput,
+  shardSizes,
+} from './gradients';
 import { FromWorker, ToWorker, transferableCopy, WorkerSetup } from './workerProtocol';
 
 export interface DataParallelOptions {
@@ -176,20 +185,13 @@ export class DataParallelGradients implements GradientSource {
    * (meanwhile) and any shards beyond the workers, then all are combined in shard order, so the
    * result is the same with any worker count.
    */
-  async compute(
-    model: Model,
-    rows: Int32Array,
-    params: readonly Param[],
-    member: number,
-    state: readonly NamedVariable[],
-    epoch: number,
-  ): Promise<LossAndGrads> {
-    const sizes = shardSizes(rows.length, this.ghostBatches);
-    if (sizes.length === 1) return this.local.computeNow(model, rows, params, epoch);
+  async compute(model: Model, step: MinibatchStep): Promise<LossAndGrads> {
+    const sizes = shardSizes(step.rows.length, this.ghostBatches);
+    if (sizes.length === 1) return this.local.computeNow(model, step.rows, step.params, step.epoch);
     const toWorkers = Math.min(this.workers.length, sizes.length - 1);
-    const busy = this.dispatch(rows, sizes, toWorkers, params, member, state, epoch);
+    const busy = this.dispatch(step, sizes, toWorkers);
     const mine = [0, ...Array.from({ length: sizes.length - 1 - toWorkers }, (_, i) => toWorkers + 1 + i)];
-    const local = this.local.computeShards(model, rows, sizes, mine, params, state, epoch);
+    const local = this.local.computeShards(model, step, sizes, mine);
     let replies: FromWorker[];
     try {
       replies = await Promise.all(busy.map((w) => w.reply('grads')));
@@ -203,21 +205,14 @@ export class DataParallelGradients implements GradientSource {
       if (r.kind !== 'grads') throw new TrainingError(`gradient worker: expected gradients, got '${r.kind}'`);
       shards[1 + j] = { loss: r.loss, grads: r.grads, state: r.state };
     });
-    const combined = combineShards(state, params, shards, sizes);
+    const combined = combineShards(step.state, step.params, shards, sizes);
     disposeShards(local);
     return combined;
   }
 
   /** Send shards 1..count to the workers; returns the workers that got one. */
-  private dispatch(
-    rows: Int32Array,
-    sizes: readonly number[],
-    count: number,
-    params: readonly Param[],
-    member: number,
-    state: readonly NamedVariable[],
-    epoch: number,
-  ): GradientWorker[] {
+  private dispatch(step: MinibatchStep, sizes: readonly number[], count: number): GradientWorker[] {
+    const { rows, params, member, state, epoch } = step;
     const busy: GradientWorker[] = [];
     const names = params.map((p) => p.name);
     const stateNames = state.map((s) => s.name);

@@ -25,20 +25,23 @@ export function lossAndGrads(model: Model, xb: tf.Tensor, yb: tf.Tensor, params:
   return { loss: value, grads };
 }
 
+/** One minibatch's gradient computation. */
+export interface MinibatchStep {
+  /** Training-set indices of the minibatch's rows. */
+  readonly rows: Int32Array;
+  /** The parameters whose gradients are wanted. */
+  readonly params: readonly Param[];
+  /** The late-phase member selected in the model (0 in the plain phase). */
+  readonly member: number;
+  /** The state the step may update (stepState: running statistics). */
+  readonly state: readonly NamedVariable[];
+  /** For the augmentation's draws. */
+  readonly epoch: number;
+}
+
 export interface GradientSource {
-  /**
-   * Loss and gradients of `params` on the training rows `rows`, with late-phase member `member`
-   * selected in `model`; `state` is the state the step may update (stepState). The caller owns the
-   * returned tensors.
-   */
-  compute(
-    model: Model,
-    rows: Int32Array,
-    params: readonly Param[],
-    member: number,
-    state: readonly NamedVariable[],
-    epoch: number,
-  ): Promise<LossAndGrads>;
+  /** Loss and gradients of `step.params` on `step.rows`; the caller owns the returned tensors. */
+  compute(model: Model, step: MinibatchStep): Promise<LossAndGrads>;
   /** Called after the trainer released `model` into `k` members. */
   released(model: Model, k: number): Promise<void>;
   close(): Promise<void>;
@@ -122,18 +125,11 @@ export class LocalGradients implements GradientSource {
     private readonly augment?: SeededAugmentation,
   ) {}
 
-  compute(
-    model: Model,
-    rows: Int32Array,
-    params: readonly Param[],
-    _member: number,
-    state: readonly NamedVariable[],
-    epoch: number,
-  ): Promise<LossAndGrads> {
-    const sizes = shardSizes(rows.length, this.ghostBatches);
-    if (sizes.length === 1) return Promise.resolve(this.computeNow(model, rows, params, epoch));
-    const shards = this.computeShards(model, rows, sizes, [...sizes.keys()], params, state, epoch);
-    const combined = combineShards(state, params, shards, sizes);
+  compute(model: Model, step: MinibatchStep): Promise<LossAndGrads> {
+    const sizes = shardSizes(step.rows.length, this.ghostBatches);
+    if (sizes.length === 1) return Promise.resolve(this.computeNow(model, step.rows, step.params, step.epoch));
+    const shards = this.computeShards(model, step, sizes, [...sizes.keys()]);
+    const combined = combineShards(step.state, step.params, shards, sizes);
     disposeShards(shards);
     return Promise.resolve(combined);
   }
@@ -151,15 +147,8 @@ export class LocalGradients implements GradientSource {
    * The shards `which` (indices into `sizes`) one after another, each from the state as it was
    * before any of them (as a worker would see it), keeping each shard's state after its pass.
    */
-  computeShards(
-    model: Model,
-    rows: Int32Array,
-    sizes: readonly number[],
-    which: readonly number[],
-    params: readonly Param[],
-    state: readonly NamedVariable[],
-    epoch: number,
-  ): ShardOutput[] {
+  computeShards(model: Model, step: MinibatchStep, sizes: readonly number[], which: readonly number[]): ShardOutput[] {
+    const { rows, params, state, epoch } = step;
     const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const before = state.map((v) => tf.clone(v.variable));
     const out = which.map((s, n) => {

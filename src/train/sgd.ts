@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Param } from '../nn/layer';
 import { ConfigError, DataError } from '../errors';
 import { NamedTensor } from './trainingState';
-import { SGD_STEP_KERNEL, SgdStepAttrs, sgdStepInputs } from '../backend/nativeSgd';
+import { sgdStep } from '../backend/operations';
 
 export interface SgdConfig {
   readonly lr: number;
@@ -33,47 +33,15 @@ export class Sgd {
   /** One step on `params` with gradients `grads[i]` (same order), scaled by `gradScale`, at learning rate `lr`. */
   step(params: readonly Param[], grads: readonly tf.Tensor[], lr: number, gradScale = 1): void {
     const { momentum, nesterov, weightDecay } = this.config;
-    if (tf.getKernel(SGD_STEP_KERNEL, tf.getBackend())) return this.fusedStep(params, grads, lr, gradScale);
-    tf.tidy(() => {
-      params.forEach((p, i) => {
-        let g = gradScale === 1 ? grads[i]! : tf.mul(grads[i]!, gradScale);
-        if (weightDecay > 0 && p.decay) g = tf.add(g, tf.mul(p.variable, weightDecay));
-        let update = g;
-        if (momentum > 0) {
-          const buf = this.buffer(p.variable);
-          buf.assign(tf.add(tf.mul(buf, momentum), g));
-          update = nesterov ? tf.add(g, tf.mul(buf, momentum)) : buf;
-        }
-        p.variable.assign(tf.sub(p.variable, tf.mul(update, lr)));
-      });
-    });
-  }
-
-  /** The same update, one kernel call for the whole group (src/backend/nativeSgd.ts; bit-identical, tested). */
-  private fusedStep(params: readonly Param[], grads: readonly tf.Tensor[], lr: number, gradScale: number): void {
-    const { momentum, nesterov, weightDecay } = this.config;
-    if (params.length === 0) return;
-    tf.tidy(() => {
-      const bufs = momentum > 0 ? params.map((p) => this.buffer(p.variable)) : [];
-      const attrs: SgdStepAttrs = {
-        count: params.length,
-        lr,
-        momentum,
-        weightDecays: params.map((p) => (p.decay ? weightDecay : 0)),
-        nesterov,
-        gradScale,
-      };
-      const inputs = sgdStepInputs(
-        params.map((p) => p.variable),
-        grads,
-        bufs,
-      );
-      const outs = tf.engine().runKernel(SGD_STEP_KERNEL, inputs, { ...attrs }) as tf.Tensor[];
-      const per = bufs.length ? 2 : 1;
-      params.forEach((p, i) => {
-        p.variable.assign(outs[per * i]!);
-        if (bufs.length) bufs[i]!.assign(outs[per * i + 1]!);
-      });
+    sgdStep({
+      params: params.map((p) => p.variable),
+      grads,
+      buffers: momentum > 0 ? tf.tidy(() => params.map((p) => this.buffer(p.variable))) : [],
+      lr,
+      momentum,
+      nesterov,
+      weightDecays: params.map((p) => (p.decay ? weightDecay : 0)),
+      gradScale,
     });
   }
 

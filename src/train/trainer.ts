@@ -328,7 +328,13 @@ export async function trainLatePhase(
         const member = c ? c.member : 0;
         const rows = perm.subarray(step * cfg.batchSize, Math.min(n, (step + 1) * cfg.batchSize));
         const groups = c ? c.params() : plain;
-        const { loss, grads } = await gradients.compute(model, rows, [...groups.shared, ...groups.own], member, groups.state, epoch);
+        const { loss, grads } = await gradients.compute(model, {
+          rows,
+          params: [...groups.shared, ...groups.own],
+          member,
+          state: groups.state,
+          epoch,
+        });
         if (c) c.apply(groups.own, grads, lrMember);
         else {
           sharedOpt.step(groups.shared, grads, lrShared);

@@ -4,8 +4,8 @@
  * outputs. Fold option `batchNorm`: 'exact' (default) or 'mean'.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, ReluFusing } from '../../nn/layer';
-import { BatchNorm, batchNormForward, BatchNormConfig, batchNormFusesRelu, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../../nn/batchNorm';
+import { ForwardContext, ReluFollowed } from '../../nn/layer';
+import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../../nn/batchNorm';
 import { constant } from '../../nn/init';
 import { FoldOptions } from '../latePhaseLayer';
 import { MemberLayer } from '../memberLayer';
@@ -20,7 +20,7 @@ const BATCHNORM_FOLD: FoldOptionSpec = {
 type BnTensor = 'gamma' | 'beta' | 'runningMean' | 'runningVar';
 type FoldedTensors = Record<'gamma' | 'beta' | 'mean' | 'variance', tf.Tensor>;
 
-export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFusing {
+export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFollowed {
   readonly kind = 'latephase-batchnorm';
   readonly latePhaseKind = 'batchnorm';
   readonly config: BatchNormConfig;
@@ -47,9 +47,10 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFus
     return batchNormForward(x, member, this.config, ctx);
   }
 
-  /** A selected member trains through the fused kernels, a following ReLU included. */
-  fusesRelu(ctx: ForwardContext): boolean {
-    return this.members.selected !== 'average' && batchNormFusesRelu(ctx);
+  /** A selected member's BatchNorm takes the ReLU along; the average of the members is taken before the ReLU. */
+  forwardThenRelu(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    if (this.members.selected !== 'average') return batchNormForward(x, this.members.active(), this.config, ctx, true);
+    return tf.tidy(() => tf.relu(this.forward(x, ctx)));
   }
 
   fold(options: FoldOptions): BatchNorm {

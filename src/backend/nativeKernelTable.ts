@@ -1,0 +1,200 @@
+/**
+ * The one table of the native module (native/kernels.c): every C entry point with why it exists
+ * and a check that runs it once on seeded inputs, and every wasm kernel built on it. Registration
+ * reads the table (`useNativeKernels`); the tests run every check (the same bits on 1, 2 and 3
+ * threads) and fail when the module has an entry point the table lacks.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { NativeConvGeometry, NativeKernelMakers, NativeKernels } from './nativeKernels';
+import { BATCH_NORM_BACKWARD_KERNEL, BATCH_NORM_FORWARD_KERNEL, BATCH_NORM_KERNELS } from './nativeBatchNorm';
+import { MAX_POOL_BACKWARD_KERNEL, MAX_POOL_FORWARD_KERNEL, MAX_POOL_KERNELS } from './nativeMaxPool';
+import { RELU_BACKWARD_KERNEL, RELU_KERNELS } from './nativeRelu';
+import { SGD_KERNELS, SGD_STEP_KERNEL } from './nativeSgd';
+import { ELEMENTWISE_KERNELS } from './nativeElementwise';
+import { replaceKernel, stockKernel } from './kernels/registry';
+
+/** A C entry point that computes (setThreads only configures). */
+export type NativeEntry = Exclude<keyof NativeKernels, 'setThreads'>;
+
+/** Seeded standard-normal values (times `scale`), for the checks. */
+export type SeededArray = (length: number, scale?: number) => Float32Array;
+
+export interface NativeEntryPoint {
+  /** What it replaces and why (the figures: bench/README.md#native-kernels). */
+  readonly reason: string;
+  /** Runs it once on seeded inputs big enough to split over threads; returns every output. */
+  readonly check: (n: NativeKernels, random: SeededArray) => Float32Array[];
+}
+
+const CONV_GEOMETRIES: readonly NativeConvGeometry[] = [
+  { n: 5, h: 33, w: 30, c: 24, oh: 33, ow: 30, o: 40, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
+  { n: 3, h: 17, w: 16, c: 9, oh: 9, ow: 8, o: 70, kh: 3, kw: 3, strides: [2, 2], dilations: [1, 1], padTopLeft: [1, 1] },
+  { n: 2, h: 20, w: 20, c: 136, oh: 18, ow: 18, o: 33, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [0, 0] },
+  // few channels: the filter gradient's pixel chunks
+  { n: 4, h: 30, w: 29, c: 3, oh: 30, ow: 29, o: 20, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
+  // Winograd: more tiles than one block, three 16-channel chunks to split
+  { n: 6, h: 23, w: 21, c: 48, oh: 23, ow: 21, o: 32, kh: 3, kw: 3, strides: [1, 1], dilations: [1, 1], padTopLeft: [1, 1] },
+];
+const POOL: NativeConvGeometry = {
+  n: 4,
+  h: 31,
+  w: 29,
+  c: 17,
+  oh: 16,
+  ow: 15,
+  o: 17,
+  kh: 3,
+  kw: 3,
+  strides: [2, 2],
+  dilations: [1, 1],
+  padTopLeft: [1, 1],
+};
+const [ROWS, CHANNELS] = [3000, 48];
+const size = (g: NativeConvGeometry, of: 'x' | 'w' | 'y'): number =>
+  of === 'x' ? g.n * g.h * g.w * g.c : of === 'w' ? g.kh * g.kw * g.c * g.o : g.n * g.oh * g.ow * g.o;
+
+/** Train-mode BatchNorm forward on seeded data, with or without the ReLU: [y, mean, variance, invStd] and the inputs. */
+function batchNormForwardOnce(n: NativeKernels, random: SeededArray, relu: boolean): { x: Float32Array; gamma: Float32Array; outs: Float32Array[] } {
+  const x = random(ROWS * CHANNELS, 2);
+  const gamma = random(CHANNELS);
+  const outs = [ROWS * CHANNELS, CHANNELS, CHANNELS, CHANNELS].map((len) => new Float32Array(len));
+  n.batchNormForward(x, gamma, random(CHANNELS), outs[0]!, outs[1]!, outs[2]!, outs[3]!, 1e-5, relu);
+  return { x, gamma, outs };
+}
+
+export const NATIVE_ENTRY_POINTS: Readonly<Record<NativeEntry, NativeEntryPoint>> = {
+  conv2d: {
+    reason:
+      "forward convolutions (the Conv2D kernel through convolutionEngine.ts): faster than XNNPACK's 128-bit wasm SIMD and onnxruntime's CPU kernels",
+    check: (n, random) =>
+      CONV_GEOMETRIES.map((g) => {
+        const y = new Float32Array(size(g, 'y'));
+        n.conv2d(random(size(g, 'x')), random(size(g, 'w')), y, g);
+        return y;
+      }),
+  },
+  inputGradient: {
+    reason: 'convolution input gradients (Conv2DBackpropInput), for the same reason',
+    check: (n, random) =>
+      CONV_GEOMETRIES.map((g) => {
+        const dx = new Float32Array(size(g, 'x'));
+        n.inputGradient(random(size(g, 'y')), random(size(g, 'w')), dx, g);
+        return dx;
+      }),
+  },
+  filterGradient: {
+    reason: 'convolution filter gradients (Conv2DBackpropFilter), for the same reason',
+    check: (n, random) =>
+      CONV_GEOMETRIES.map((g) => {
+        const dw = new Float32Array(size(g, 'w'));
+        n.filterGradient(random(size(g, 'x')), random(size(g, 'y')), dw, g);
+        return dw;
+      }),
+  },
+  batchNormForward: {
+    reason: 'train-mode BatchNorm (and a following ReLU) in three passes instead of about fifteen elementwise and reduction kernels',
+    check: (n, random) => [false, true].flatMap((relu) => batchNormForwardOnce(n, random, relu).outs),
+  },
+  batchNormBackward: {
+    reason: "BatchNorm's gradient (masked by a fused ReLU's output) in two passes",
+    check: (n, random) =>
+      [false, true].flatMap((relu) => {
+        const { x, gamma, outs } = batchNormForwardOnce(n, random, relu);
+        const grads = [ROWS * CHANNELS, CHANNELS, CHANNELS].map((len) => new Float32Array(len));
+        n.batchNormBackward(random(ROWS * CHANNELS), x, gamma, outs[1]!, outs[3]!, grads[0]!, grads[1]!, grads[2]!, relu ? outs[0]! : null);
+        return grads;
+      }),
+  },
+  maxPoolForward: {
+    reason: 'max pooling that records the index of each maximum, so the gradient is a scatter',
+    check: (n, random) => {
+      const y = new Float32Array(size(POOL, 'y'));
+      const indices = new Int32Array(y.length);
+      n.maxPoolForward(random(size(POOL, 'x')), y, indices, POOL);
+      return [y, new Float32Array(indices)];
+    },
+  },
+  maxPoolBackward: {
+    reason: "max pooling's gradient from the recorded indices, instead of tfjs's MaxPoolGrad search over every window",
+    check: (n, random) => {
+      const y = new Float32Array(size(POOL, 'y'));
+      const indices = new Int32Array(y.length);
+      n.maxPoolForward(random(size(POOL, 'x')), y, indices, POOL);
+      const dx = new Float32Array(size(POOL, 'x'));
+      n.maxPoolBackward(random(y.length), indices, dx);
+      return [dx];
+    },
+  },
+  reluBackward: {
+    reason: "ReLU's gradient from its output in one pass, instead of step(x) and a product",
+    check: (n, random) => {
+      const dx = new Float32Array(ROWS * CHANNELS);
+      n.reluBackward(random(dx.length), random(dx.length), dx);
+      return [dx];
+    },
+  },
+  reluForward: {
+    reason: "ReLU split over the kernel threads (tfjs-backend-wasm's runs on one)",
+    check: (n, random) => {
+      const y = new Float32Array(ROWS * CHANNELS);
+      n.reluForward(random(y.length), y);
+      return [y];
+    },
+  },
+  add: {
+    reason: 'same-shape additions (residual adds, the gradient tape) split over the kernel threads',
+    check: (n, random) => {
+      const out = new Float32Array(ROWS * CHANNELS);
+      n.add(random(out.length), random(out.length), out);
+      return [out];
+    },
+  },
+  sgdStep: {
+    reason: 'the SGD update of a parameter group in one pass per tensor, instead of about eight kernels each',
+    check: (n, random) => {
+      const len = ROWS * CHANNELS;
+      const [p, buf] = [new Float32Array(len), new Float32Array(len)];
+      n.sgdStep(random(len), random(len), random(len), p, buf, 0.05, 0.9, 5e-4, true, 0.5);
+      return [p, buf];
+    },
+  },
+};
+
+export interface NativeWasmKernel {
+  readonly kernelName: string;
+  /** The entry points it calls. */
+  readonly entries: readonly NativeEntry[];
+  readonly make: NativeKernelMakers[string];
+}
+
+function kernel(makers: NativeKernelMakers, kernelName: string, entries: readonly NativeEntry[]): NativeWasmKernel {
+  const make = makers[kernelName];
+  if (!make) throw new Error(`native kernel table: no kernel '${kernelName}'`);
+  return { kernelName, entries, make };
+}
+
+/** Every wasm kernel built on the native module. (The convolutions are convolutionEngine.ts's: they also have onnxruntime and XNNPACK forms.) */
+export const NATIVE_WASM_KERNELS: readonly NativeWasmKernel[] = [
+  kernel(BATCH_NORM_KERNELS, BATCH_NORM_FORWARD_KERNEL, ['batchNormForward']),
+  kernel(BATCH_NORM_KERNELS, BATCH_NORM_BACKWARD_KERNEL, ['batchNormBackward']),
+  kernel(MAX_POOL_KERNELS, MAX_POOL_FORWARD_KERNEL, ['maxPoolForward']),
+  kernel(MAX_POOL_KERNELS, MAX_POOL_BACKWARD_KERNEL, ['maxPoolBackward']),
+  kernel(RELU_KERNELS, RELU_BACKWARD_KERNEL, ['reluBackward']),
+  kernel(SGD_KERNELS, SGD_STEP_KERNEL, ['sgdStep']),
+  kernel(ELEMENTWISE_KERNELS, tf.Relu, ['reluForward']),
+  kernel(ELEMENTWISE_KERNELS, tf.Add, ['add']),
+];
+
+/**
+ * Register every kernel of the table on wasm, built on `native`; where the module is unavailable
+ * (`native` is the reason), tfjs's own kernel of that name is put back, or ours removed, so the
+ * tfjs-op paths of src/backend/operations.ts run.
+ */
+export function useNativeKernels(native: NativeKernels | Error): void {
+  for (const k of NATIVE_WASM_KERNELS) {
+    const stock = stockKernel(k.kernelName);
+    if (!(native instanceof Error)) replaceKernel(k.kernelName, k.make(native, stock));
+    else if (stock) replaceKernel(k.kernelName, stock.kernelFunc);
+    else if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
+  }
+}
