@@ -34,5 +34,5 @@ node -e "const m = require('./out/tiny/manifest.json'); if (!m.verification.pass
 node -e "require('latephase/internal'); require('latephase/package.json');"
 # The optional native kernels: built by the consumer's own command, then loaded by the backend.
 node node_modules/latephase/native/build.js --require
-node -e "const l = require('latephase'); l.selectBackend('wasm').then((b) => { const d = l.describeBackend(b); if (!/on native kernels/.test(d)) throw new Error('native kernels not in use: ' + d); console.log('packed install: ' + d); });"
+node -e "const l = require('latephase'); const i = require('latephase/internal'); l.selectBackend('wasm').then((b) => { const d = i.describeBackend(b); if (!/on native kernels/.test(d)) throw new Error('native kernels not in use: ' + d); console.log('packed install: ' + d); });"
 echo "packed install: the README example ran in a fresh offline project ($tarball)"

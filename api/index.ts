@@ -3,25 +3,36 @@
  * build -> train (late phase) -> fold -> export ONNX -> verify -> bundle.
  * Internals that tests and tools need live behind `latephase/internal` (api/internal.ts).
  */
-export * from '../src/errors';
-export { selectBackend, describeBackend, BACKEND_CHOICES } from '../src/backend/selectBackend';
-export type { BackendChoice, BackendReport, BackendAttempt } from '../src/backend/selectBackend';
-export { useKernelThreads, kernelThreads, defaultKernelThreads } from '../src/backend/kernelThreads';
+export {
+  LatePhaseError,
+  ConfigError,
+  ShapeError,
+  DataError,
+  TrainingError,
+  TrainingInterrupted,
+  ExportError,
+  VerificationError,
+  UnsupportedModelError,
+  WriteError,
+} from '../src/errors';
+export { selectBackend } from '../src/backend/selectBackend';
+export type { BackendChoice, BackendReport } from '../src/backend/selectBackend';
+export { useKernelThreads } from '../src/backend/kernelThreads';
 
 // Layers and models
 export { Rng } from '../src/nn/rng';
-export { TRAIN, EVAL, walkLayers, StatelessLayer } from '../src/nn/layer';
+export { StatelessLayer } from '../src/nn/layer';
 export type { Layer, Param, NamedVariable, ForwardContext } from '../src/nn/layer';
-export { PlainWeight, plainWeight, plainWeights } from '../src/nn/weight';
+export { PlainWeight, plainWeight } from '../src/nn/weight';
 export type { Weight, WeightRequest, WeightSource } from '../src/nn/weight';
 export { WeightedLayer } from '../src/nn/weightedLayer';
 export { Model } from '../src/nn/model';
 export type { ModelMeta } from '../src/nn/model';
 export { Dense } from '../src/nn/dense';
-export type { DenseOptions, DenseWeights } from '../src/nn/dense';
+export type { DenseOptions } from '../src/nn/dense';
 export { Conv2d } from '../src/nn/conv2d';
 export type { Conv2dOptions, ConvGeometry, Padding } from '../src/nn/convGeometry';
-export { BatchNorm, BN_EPSILON, BN_MOMENTUM } from '../src/nn/batchNorm';
+export { BatchNorm } from '../src/nn/batchNorm';
 export type { BatchNormConfig } from '../src/nn/batchNorm';
 export { ReLU } from '../src/nn/activation';
 export { MaxPool, AvgPool, GlobalAvgPool } from '../src/nn/pooling';
@@ -31,40 +42,31 @@ export { Sequential } from '../src/nn/sequential';
 export { Residual } from '../src/nn/residual';
 export { Embedding } from '../src/nn/embedding';
 export { LSTM } from '../src/nn/lstm';
-export { buildModel, zooRecipe, mnistCnn, mlp, wideResNet, resNet, charLstm, MODEL_NAMES } from '../models/index';
+export { buildModel, zooRecipe, mnistCnn, mlp, wideResNet, resNet, charLstm } from '../models/index';
 export type { ZooOptions } from '../models/index';
 
 // Late-phase weights: the kinds, the registry a new kind joins, members and folding
-export { isLatePhase } from '../src/latephase/latePhaseLayer';
-export type { LatePhaseUnit, LatePhaseLayer, LatePhaseWeight, FoldOptions, MemberSelection } from '../src/latephase/latePhaseLayer';
-export {
-  registerLatePhaseKind,
-  latePhaseKinds,
-  describeChoice,
-  foldOptionSpecs,
-  parseSwitch,
-  parsePositiveInt,
-  parseNameList,
-} from '../src/latephase/kindRegistry';
+export type { LatePhaseLayer, LatePhaseWeight, FoldOptions } from '../src/latephase/latePhaseLayer';
+export { registerLatePhaseKind, describeChoice, foldOptionSpecs, parseSwitch } from '../src/latephase/kindRegistry';
 export type { LatePhaseKind, KindBuilder, FoldOptionSpec, LatePhaseChoice } from '../src/latephase/kindRegistry';
 export { MemberWeight } from '../src/latephase/memberWeight';
 export { MemberUnit } from '../src/latephase/memberUnit';
 export { MemberLayer } from '../src/latephase/memberLayer';
 export type { MemberTensorSpec } from '../src/latephase/memberSet';
-export { LayerFactory, BN_AND_HEAD, NO_LATE_PHASE } from '../src/latephase/layerFactory';
+export { LayerFactory } from '../src/latephase/layerFactory';
 export { LatePhaseBatchNorm } from '../src/latephase/kinds/batchNorm';
 export { latePhaseHead } from '../src/latephase/kinds/head';
 export { FullWeight } from '../src/latephase/kinds/full';
 export { Rank1Weight } from '../src/latephase/kinds/rank1';
 export { TemplateBank, TemplateWeight } from '../src/latephase/kinds/templates';
-export { latePhaseUnits, memberCount, releaseMembers, selectMember, sharedParams, memberParams } from '../src/latephase/members';
-export { foldMembers, foldMember, isPlain } from '../src/latephase/fold';
+export { selectMember, sharedParams, memberParams } from '../src/latephase/members';
+export { foldMembers, foldMember } from '../src/latephase/fold';
 
 // Training
-export { trainLatePhase, checkTrainConfig } from '../src/train/trainer';
+export { trainLatePhase } from '../src/train/trainer';
 export { DEFAULT_TRAIN_CONFIG, planRun } from '../job/runPlan';
 export type { RunPlan, ModelPlan } from '../job/runPlan';
-export type { TrainConfig, TrainHooks, TrainControl, TrainResult, StepInfo, EpochInfo, CheckpointReason } from '../src/train/trainer';
+export type { TrainConfig, TrainOptions, TrainHooks, TrainControl, TrainResult, StepInfo, EpochInfo, CheckpointReason } from '../src/train/trainer';
 export type { TrainSnapshot, TrainPosition, NamedTensor } from '../src/train/trainingState';
 export type { SwaConfig } from '../src/train/swa';
 export { autoWorkers } from '../src/train/dataParallel';
@@ -80,7 +82,7 @@ export type { CheckpointInfo } from '../src/train/checkpoint';
 export { loadMnist } from '../src/data/mnist';
 export { splitDataset, subset } from '../src/data/dataset';
 export type { Dataset } from '../src/data/dataset';
-export { readTextCorpus, readTextCorpora, splitCorpus, sequenceDataset } from '../src/data/text';
+export { readTextCorpus, sequenceDataset } from '../src/data/text';
 export type { TextCorpus } from '../src/data/text';
 export { readCifarBinary } from '../src/data/cifar';
 export { readIdxDataset } from '../src/data/idx';
@@ -88,8 +90,6 @@ export { accuracy } from '../src/eval/accuracy';
 export { evaluateMembers } from '../src/eval/ensemble';
 export type { EnsembleReport } from '../src/eval/ensemble';
 export { bitsPerCharacter } from '../src/eval/crossEntropy';
-export { parameterCounts } from '../src/eval/parameterCounts';
-export type { ParameterCounts } from '../src/eval/parameterCounts';
 
 // The training job: one validated config in, a bundle out
 export { JOB_SCHEMA } from '../src/config/schema';
@@ -99,7 +99,7 @@ export { PRESETS } from '../src/config/presets';
 export type { Preset } from '../src/config/presets';
 export { runTrainJob } from '../job/trainJob';
 export type { RunSummary, JobMetrics, JobOptions } from '../job/trainJob';
-export { classMetrics, auroc, entropy, probabilities, memberProbabilities, reliabilityBins } from '../src/eval/metrics';
+export { classMetrics, auroc, entropy, probabilities, memberProbabilities } from '../src/eval/metrics';
 export type { ClassMetrics, ReliabilityBin } from '../src/eval/metrics';
 
 // Export, verification, bundle
@@ -107,20 +107,20 @@ export { exportOnnx, OPSET, IR_VERSION } from '../export/onnx/exportOnnx';
 export type { ExportOptions, OnnxExport, TensorSignature, OutputSignature, OutputRole } from '../export/onnx/exportOnnx';
 export { verifyExport, assertVerified } from '../export/verify/verify';
 export type { VerificationReport, VerifyOptions, InputSet, CaseResult } from '../export/verify/verify';
-export { writeBundle, checkBundleFiles } from '../export/bundle/bundle';
-export type { Manifest, BundleExtras, BundleEvaluation } from '../export/bundle/bundle';
+export { writeBundle } from '../export/bundle/bundle';
+export type { Manifest, BundleExtras, BundleEvaluation, RunRecord, ModelFacts } from '../export/bundle/bundle';
+export { verifyPrecision } from '../export/verify/verifyPrecision';
+export type { PrecisionReport } from '../export/verify/verifyPrecision';
+export { splitExternalData, writeModelFiles } from '../export/onnx/passes/externalData';
 export { exportEnsemble } from '../export/onnx/exportEnsemble';
 export type { EnsembleExportOptions } from '../export/onnx/exportEnsemble';
 export { verifyEnsembleExport, ensembleInvariants } from '../export/verify/verifyEnsemble';
 export type { EnsembleInvariants } from '../export/verify/verifyEnsemble';
-export { verifyOnnxFile, formatFileReport, VERIFY_REPORT_SCHEMA } from '../export/verify/verifyFile';
+export { verifyOnnxFile } from '../export/verify/verifyFile';
 export type { VerifyFileOptions, FileVerificationReport, FileCase } from '../export/verify/verifyFile';
 export type { OutputStats } from '../export/verify/outputStats';
-export { readOnnxModel, checkExternalLocation } from '../export/verify/readOnnx';
-export { inspectOnnx, formatInspection } from '../export/verify/inspect';
+export { inspectOnnx } from '../export/verify/inspect';
 export type { Inspection, ValueSignature } from '../export/verify/inspect';
-export { readGoldenSets, writeGoldenSets } from '../export/verify/golden';
 export type { GoldenSet, NamedArray } from '../export/verify/golden';
-export { verifyBundle, formatBundleCheck } from '../export/bundle/verifyBundle';
+export { verifyBundle } from '../export/bundle/verifyBundle';
 export type { BundleCheck } from '../export/bundle/verifyBundle';
-export { tritonConfig, checkTritonConfig } from '../export/bundle/triton';

@@ -70,8 +70,7 @@ export async function trainingStepTimes(
       // one-thread rows normalise the whole batch (like the PyTorch peer), N threads N shards.
       ghostBatches: parallel ? parallel.workers + 1 : 1,
     },
-    { onStep: () => stamps.push(Number(process.hrtime.bigint()) / 1e6) },
-    parallel,
+    { onStep: () => stamps.push(Number(process.hrtime.bigint()) / 1e6), ...(parallel && { parallel }) },
   );
   const durations = stamps.slice(1).map((t, i) => t - stamps[i]!);
   return durations.slice(warmup);

@@ -7,9 +7,9 @@
 import { parseArgs } from 'util';
 import { ConfigError } from '../src/errors';
 
-export type FlagKind = 'int' | 'number' | 'string' | 'boolean';
+type FlagKind = 'int' | 'number' | 'string' | 'boolean';
 
-export interface FlagSpec {
+interface FlagSpec {
   readonly kind: FlagKind;
   readonly help: string;
   /** Allowed values for string flags. */

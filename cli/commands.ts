@@ -14,13 +14,14 @@ import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';
 import { selectBackend } from '../src/backend/selectBackend';
 import { MODEL_NAMES } from '../models/index';
 import { assertVerified } from '../export/verify/verify';
-import { formatBundleCheck, verifyBundle } from '../export/bundle/verifyBundle';
+import { verifyBundle } from '../export/bundle/verifyBundle';
+import { formatBundleCheck, formatNqpTable } from './reports';
 import { runBundleJob } from '../job/bundleJob';
 import { collectCompare, markdownTable, parseVariants, plannedRuns, runCompare, VARIANTS } from '../job/compareJob';
 import { DEFAULT_TIMING, enqueueRuns, runWorker } from '../job/compareQueue';
-import { formatNqpTable, nqpTable } from '../src/analysis/noisyQuadratic';
+import { nqpTable } from '../src/analysis/noisyQuadratic';
 
-export interface Command<F extends FlagTable = FlagTable> {
+interface Command<F extends FlagTable = FlagTable> {
   readonly name: string;
   /** What follows the name in a usage line, e.g. `<model.onnx> [flags]`. */
   readonly synopsis: string;

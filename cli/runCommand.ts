@@ -17,10 +17,10 @@ import { STOP_ON_SIGNAL } from './signals';
 export type { RunSummary } from '../job/trainJob';
 
 /** The mnist package's digits: the preset trains on the seeded 8,000 and holds out the rest. */
-export const TRAIN_COUNT = 8000;
-export const HELD_OUT_COUNT = 10_000 - TRAIN_COUNT;
+const TRAIN_COUNT = 8000;
+const HELD_OUT_COUNT = 10_000 - TRAIN_COUNT;
 /** More epochs than anyone runs on 8,000 digits; a typo such as 1000000000 is refused rather than given an ETA of centuries. */
-export const MAX_EPOCHS = 10_000;
+const MAX_EPOCHS = 10_000;
 
 /** What `run` does without flags: the mnist-cnn preset, resolved by the schema (the one source of defaults). */
 const PRESET = resolveConfig(presetConfig('mnist-cnn'), "the 'mnist-cnn' preset");
@@ -106,7 +106,7 @@ function workersFlag(raw: string): 'auto' | number {
 }
 
 /** Plain training or a late phase, said explicitly: t0 >= epochs without --no-late-phase is a mistake, not a mode. */
-export function checkLatePhaseFlags(flags: FlagValues<typeof RUN_FLAGS>, cfg: JobConfig): void {
+function checkLatePhaseFlags(flags: FlagValues<typeof RUN_FLAGS>, cfg: JobConfig): void {
   if (flags['no-late-phase']) {
     for (const f of ['t0', 'k', 'sigma0', 'gamma-theta'] as const)
       if (flags[f] !== undefined) throw new ConfigError(`--${f} has no effect with --no-late-phase`);

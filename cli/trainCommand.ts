@@ -45,7 +45,7 @@ export function resolveJob(source: string, flags: FlagValues<typeof TRAIN_FLAGS>
  * `--resume <out>`: the interrupted run's stored config (with any --set applied), or the config
  * given, with the output folder set to <out>; the job refuses it if it differs from the stored one.
  */
-export function resumeJob(outDir: string, source: string | undefined, flags: FlagValues<typeof TRAIN_FLAGS>): JobConfig {
+function resumeJob(outDir: string, source: string | undefined, flags: FlagValues<typeof TRAIN_FLAGS>): JobConfig {
   if (flags['restart']) throw new ConfigError('--resume and --restart contradict each other');
   if (flags['out'] !== undefined) throw new ConfigError('--resume names the output folder itself; --out goes with a config or a preset');
   const progress = path.join(OutputFolder.workDirOf(outDir), PROGRESS_FILE);

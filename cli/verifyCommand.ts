@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import { ConfigError } from '../src/errors';
 import { Tolerance } from '../export/verify/compare';
-import { FileVerificationReport, formatFileReport } from '../export/verify/verifyFile';
+import { FileVerificationReport } from '../export/verify/verifyFile';
+import { formatFileReport } from './reports';
 import { verifyOnnxFileIsolated } from '../export/verify/verifyIsolated';
 import { parseProvider } from '../export/verify/executionProvider';
 import { writeFileAtomic } from '../src/io/atomicWrite';

@@ -19,9 +19,9 @@ import { finishRun, RunSummary } from './finishRun';
 import { planRun } from './runPlan';
 
 /** What a re-bundle may change: everything after training. */
-export const BUNDLE_MAY_CHANGE: readonly string[] = ['export', 'verify', 'evaluation', 'output', 'backend', 'name', 'workers'];
+const BUNDLE_MAY_CHANGE: readonly string[] = ['export', 'verify', 'evaluation', 'output', 'backend', 'name', 'workers'];
 
-export interface BundleJobOptions {
+interface BundleJobOptions {
   readonly set?: readonly string[];
   readonly log?: (line: string) => void;
 }

@@ -30,9 +30,9 @@ import { svg } from './plots';
 import { planRun, RunPlan } from './runPlan';
 
 export const VARIANTS = ['base', 'late', 'swa', 'late+swa', 'ensemble'] as const;
-export type Variant = (typeof VARIANTS)[number];
+type Variant = (typeof VARIANTS)[number];
 
-export interface CompareOptions {
+interface CompareOptions {
   readonly seeds: readonly number[];
   readonly variants: readonly Variant[];
   /** Runs at once (separate processes). */
@@ -58,7 +58,7 @@ export function parseVariants(raw: string): Variant[] {
 }
 
 /** The config of one variant and seed (plain JSON input; the output folder set). */
-export function variantInput(
+function variantInput(
   base: JobConfigInput,
   variant: Exclude<Variant, 'ensemble'>,
   seed: number,
@@ -199,7 +199,7 @@ async function deepEnsemble(dirs: readonly string[], plan: RunPlan): Promise<Mea
   return { ensemble, ...(oodEnsemble !== undefined && { oodEnsemble }), seconds: dirs.reduce((s, d) => s + trainingSeconds(d), 0) };
 }
 
-export interface Stat {
+interface Stat {
   readonly mean: number;
   readonly std: number;
   readonly n: number;
@@ -212,7 +212,7 @@ const stat = (xs: readonly number[]): Stat | null => {
   return { mean, std, n: xs.length };
 };
 
-export interface CompareRow {
+interface CompareRow {
   readonly variant: Variant;
   readonly seeds: number;
   readonly folded: { readonly accuracy: Stat | null; readonly nll: Stat | null; readonly ece: Stat | null; readonly oodAuroc: Stat | null };
@@ -271,7 +271,7 @@ export function markdownTable(t: CompareTable): string {
 /** Variants whose runs hold an ensemble of their own: K late-phase members, or K separate runs. Elsewhere the "ensemble" is the model itself. */
 const HAS_ENSEMBLE: ReadonlySet<Variant> = new Set<Variant>(['late', 'late+swa', 'ensemble']);
 
-export async function comparePlot(t: CompareTable): Promise<string> {
+async function comparePlot(t: CompareTable): Promise<string> {
   const values = t.rows.flatMap((r) =>
     (['folded', 'ensemble'] as const).flatMap((which) => {
       const s = which === 'ensemble' && !HAS_ENSEMBLE.has(r.variant) ? null : r[which].accuracy;

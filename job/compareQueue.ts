@@ -21,9 +21,9 @@ import { JobConfig } from '../src/config/schema';
 import { OutputFolder } from '../src/io/outputFolder';
 import { executeRun, isFinished, Run } from './compareJob';
 
-export const QUEUE_NAME = 'latephase-compare';
+const QUEUE_NAME = 'latephase-compare';
 
-export interface QueueTiming {
+interface QueueTiming {
   /** How long a job's lock lives without renewal (ms): the time to notice a killed worker. */
   readonly lockDuration: number;
   /** How often each worker looks for stalled jobs (ms). */
@@ -33,7 +33,7 @@ export interface QueueTiming {
 export const DEFAULT_TIMING: QueueTiming = { lockDuration: 60_000, stalledInterval: 30_000 };
 
 /** `redis://host:port` -> BullMQ connection options. */
-export function parseQueueUrl(url: string): { host: string; port: number } {
+function parseQueueUrl(url: string): { host: string; port: number } {
   const m = /^redis:\/\/([^:/]+)(?::(\d+))?\/?$/.exec(url);
   if (!m) throw new ConfigError(`--queue expects redis://host:port, got '${url}'`);
   return { host: m[1]!, port: Number(m[2] ?? 6379) };
@@ -100,7 +100,7 @@ async function waitForFolder(dir: string, log: (line: string) => void): Promise<
   }
 }
 
-export interface WorkerOptions {
+interface WorkerOptions {
   readonly url: string;
   readonly cli: string;
   readonly concurrency?: number;

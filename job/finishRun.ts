@@ -83,7 +83,7 @@ function realInputs(data: Dataset, rows: number, label: string): InputSet {
   };
 }
 
-export interface FinishInput {
+interface FinishInput {
   readonly plan: RunPlan;
   /** The trained late-phase model (all K members); not disposed here. */
   readonly model: Model;

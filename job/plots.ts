@@ -9,14 +9,14 @@ import { ReliabilityBin } from '../src/eval/metrics';
 import { PLOT_FILES, PlotFile } from '../export/bundle/layout';
 
 /** The records of metrics.jsonl the plots read. */
-export interface StepRecord {
+interface StepRecord {
   readonly kind: 'step';
   readonly phase: string;
   readonly step: number;
   readonly lr: number;
   readonly loss: number;
 }
-export interface EpochRecord {
+interface EpochRecord {
   readonly kind: 'epoch';
   readonly epoch: number;
   readonly test: {
@@ -30,7 +30,7 @@ export type LogRecord = StepRecord | EpochRecord;
 
 /** A Vega-Lite spec rendered to an SVG string, headless. */
 export async function svg(spec: TopLevelSpec): Promise<string> {
-  // Loaded when a plot is drawn (0.3 s that commands drawing none would pay at start).
+  // Loaded when a plot is drawn: commands that draw none do not pay for loading vega at start.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const [vega, { compile }] = [require('vega') as typeof import('vega'), require('vega-lite') as typeof import('vega-lite')];
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });

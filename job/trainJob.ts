@@ -62,7 +62,7 @@ export function workerCount(raw: 'auto' | number, tfjsBackend: string): number {
  * batches besides this thread's, cannot help: capped, and said so. (The count never changes the
  * result: the ghost-batch count fixes the math.)
  */
-export function capWorkers(requested: number, train: TrainConfig, log: (line: string) => void): number {
+function capWorkers(requested: number, train: TrainConfig, log: (line: string) => void): number {
   const byCores = Math.max(os.cpus().length - 1, 0);
   const byShards = Math.max(shardSizes(train.batchSize, train.ghostBatches ?? 1).length - 1, 0);
   const capped = Math.min(requested, byCores, byShards);
@@ -141,7 +141,7 @@ function resumeDifferences(stored: string | number | undefined, record: JobConfi
 }
 
 /** Config fields a resumed run may change: where it writes and how many threads execute the ghost batches. */
-export const RESUME_MAY_DIFFER: readonly string[] = ['output', 'workers'];
+const RESUME_MAY_DIFFER: readonly string[] = ['output', 'workers'];
 
 async function trainAndBundle(
   plan: RunPlan,
@@ -200,37 +200,34 @@ async function trainAndBundle(
     log(`metrics log: ${metricsLog.file} (moves into the output folder when the run completes)`);
     try {
       opts.onPhase?.('training');
-      await trainLatePhase(
-        model,
-        data.train,
-        train,
-        {
-          onStep: (s) => {
-            faultPoint('step');
-            metricsLog.step(s, learningRate(train.shared.lr, train.schedule, s.epoch, train.epochs));
-            opts.onStep?.(s);
-          },
-          onEpochEnd: (e) => metricsLog.epoch(e, model),
-          onRelease: (m) => {
-            before = accuracy(m, test);
-          },
-          onCheckpoint: (snapshot) =>
-            saveCheckpoint(
-              model,
-              progressFile,
-              {
-                job: plan.name,
-                config: JSON.stringify(plan.record),
-                metricsLines: metricsLog.lines,
-                ...(before !== null && { accuracyBeforeLatePhase: before }),
-              },
-              snapshot,
-              'checkpoint',
-            ),
+      await trainLatePhase(model, data.train, train, {
+        onStep: (s) => {
+          faultPoint('step');
+          metricsLog.step(s, learningRate(train.shared.lr, train.schedule, s.epoch, train.epochs));
+          opts.onStep?.(s);
         },
-        { workers, recipe },
-        { resume, checkpointEvery: plan.checkpointEvery, stopRequested: opts.stopRequested },
-      );
+        onEpochEnd: (e) => metricsLog.epoch(e, model),
+        onRelease: (m) => {
+          before = accuracy(m, test);
+        },
+        onCheckpoint: (snapshot) =>
+          saveCheckpoint(
+            model,
+            progressFile,
+            {
+              job: plan.name,
+              config: JSON.stringify(plan.record),
+              metricsLines: metricsLog.lines,
+              ...(before !== null && { accuracyBeforeLatePhase: before }),
+            },
+            snapshot,
+            'checkpoint',
+          ),
+        parallel: { workers, recipe },
+        resume,
+        checkpointEvery: plan.checkpointEvery,
+        stopRequested: opts.stopRequested,
+      });
     } finally {
       opts.onPhase?.('finishing');
       if (resume) tf.dispose(resume.tensors.map((t) => t.tensor));

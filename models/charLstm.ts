@@ -11,7 +11,7 @@ import { Rng } from '../src/nn/rng';
 import { LayerFactory } from '../src/latephase/layerFactory';
 import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 
-export interface CharLstmOptions {
+interface CharLstmOptions {
   readonly vocab: number;
   readonly seqLen: number;
   readonly embed?: number;

@@ -13,10 +13,10 @@ import { Rng } from '../src/nn/rng';
 import { BN_AND_HEAD, LayerFactory } from '../src/latephase/layerFactory';
 import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 
-export const MNIST_MEAN = 0.1307;
-export const MNIST_STD = 0.3081;
+const MNIST_MEAN = 0.1307;
+const MNIST_STD = 0.3081;
 
-export interface MnistCnnOptions {
+interface MnistCnnOptions {
   readonly seed?: number;
   readonly widths?: readonly [number, number];
   readonly latePhase?: LatePhaseChoice;

@@ -19,7 +19,7 @@ import { BN_AND_HEAD, LayerFactory } from '../src/latephase/layerFactory';
 import { LatePhaseChoice } from '../src/latephase/kindRegistry';
 import { CIFAR_MEAN, CIFAR_STD } from './wideResNet';
 
-export interface ResNetOptions {
+interface ResNetOptions {
   /** 6n + 2: 20, 32, 44, 56, 110. */
   readonly depth?: number;
   readonly classes?: number;

@@ -9,10 +9,10 @@ import { ConfigError } from '../src/errors';
  * step are about 3x this in bytes x 4, which must fit tfjs's wasm heap (4 GiB) with room for
  * activations. WRN-28-10, the paper's largest, has 36.5M.
  */
-export const MAX_ZOO_PARAMETERS = 200_000_000;
+const MAX_ZOO_PARAMETERS = 200_000_000;
 
 /** The most residual blocks (checked before their shapes are listed): WRN-1000-k has 498. */
-export const MAX_ZOO_BLOCKS = 3000;
+const MAX_ZOO_BLOCKS = 3000;
 
 /** ConfigError for a depth whose block count alone is beyond reason (before anything is listed or built). */
 export function checkBlockCount(name: string, blocks: number): void {
@@ -23,7 +23,7 @@ export function checkBlockCount(name: string, blocks: number): void {
 }
 
 /** One residual block: two 3x3 convolutions, a 1x1 projection where the shape changes. */
-export interface BlockShape {
+interface BlockShape {
   readonly inC: number;
   readonly outC: number;
   readonly stride: number;

@@ -23,7 +23,7 @@ import { checkBlockCount, checkZooSize } from './sizeLimit';
 export const CIFAR_MEAN = [0.4914, 0.4822, 0.4465] as const;
 export const CIFAR_STD = [0.247, 0.2435, 0.2616] as const;
 
-export interface WideResNetOptions {
+interface WideResNetOptions {
   readonly depth: number;
   readonly widen: number;
   readonly classes?: number;

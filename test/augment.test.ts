@@ -65,7 +65,9 @@ test('augmented training with ghost batches: 0 or 1 worker train the same weight
   const runs: Float32Array[][] = [];
   for (const workers of [0, 1]) {
     const model = mlp(opts);
-    await trainLatePhase(model, data, cfg, {}, { workers, recipe: { module: require.resolve('../models/mlp'), exportName: 'mlp', args: [opts] } });
+    await trainLatePhase(model, data, cfg, {
+      parallel: { workers, recipe: { module: require.resolve('../models/mlp'), exportName: 'mlp', args: [opts] } },
+    });
     runs.push([...model.params(), ...model.net.state()].map((p) => p.variable.dataSync().slice() as Float32Array));
     model.dispose();
   }

@@ -1,15 +1,13 @@
 /**
  * The output-folder transaction over every write point of a bundle: a fake bundle with every
  * entry of the layout (fakeBundle.ts) is published through the real OutputFolder and writeBundle
- * with a fault at each file operation in turn, the number of points taken from the layout
- * (bundleWritePoints), not from a fixed bound. A full disk (ENOSPC) is injected in process; SIGKILL
- * in a child process that only publishes (no training). Either way the folder holds the old bundle
- * or the new one, entirely, its manifest verifying. (faults.e2e.ts keeps a few real kills of a
- * training run's publish.)
+ * with a full disk (ENOSPC) at each file operation in turn, the number of points taken from the
+ * layout (bundleWritePoints), not from a fixed bound: the folder holds the old bundle or the new
+ * one, entirely, its manifest verifying. (SIGKILL at every point, in a child that only publishes,
+ * and at four points of real training runs: faults.e2e.ts.)
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -18,7 +16,7 @@ import { BUNDLE_ORDER, bundleWritePoints, isLayoutPath, MANIFEST_FILE } from '..
 import { injectFault } from '../src/io/faultPoints';
 import { WriteError } from '../src/errors';
 import { useBackend } from './helpers';
-import { FakeBundleParts, fakeBundleParts, publishFakeBundle, saveFakeBundleParts } from './fakeBundle';
+import { FakeBundleParts, fakeBundleParts, publishFakeBundle } from './fakeBundle';
 
 let parts: FakeBundleParts;
 before(async () => {
@@ -89,36 +87,4 @@ test('a full disk at each write point: a WriteError before the switch leaves the
   }
   // every point but the last two (the old version's removal, after the switch; one past the end) fails the write
   assert.equal(failed, points - 1, `${points} write points from the layout`);
-});
-
-test('SIGKILL at each write point (a child that only publishes): the old bundle or the new one, entirely', () => {
-  const dir = tmp();
-  const out = path.join(dir, 'out');
-  const partsFile = path.join(dir, 'parts.bin');
-  saveFakeBundleParts(parts, partsFile);
-  publishFakeBundle(parts, out, 0);
-  const points = writePoints(out);
-  let killed = 0;
-  for (let n = 1; n <= points + 1; n++) {
-    const old = liveSeed(out);
-    const r = spawnSync(process.execPath, [path.join(__dirname, 'fakeBundle.js'), partsFile, out, String(n)], {
-      env: { ...process.env, LATEPHASE_FAULT: `kill@bundle:${n}` },
-      encoding: 'utf8',
-    });
-    if (r.signal === 'SIGKILL') killed++;
-    else assert.equal(r.status, 0, r.stderr);
-    const now = liveSeed(out);
-    assert.ok(now === old || now === String(n), `kill point ${n}: bundle of seed ${now}`);
-    assert.ok(!fs.readdirSync(out).some((f) => f.endsWith('.tmp')), `kill point ${n}: temporary files inside the bundle`);
-  }
-  assert.equal(killed, points, 'every write point was passed, and the run one past the last completed');
-  // The next publish removes what the killed ones left beside the folder (stale lock, staged versions).
-  publishFakeBundle(parts, out, 99);
-  assert.equal(liveSeed(out), '99');
-  assert.deepEqual(
-    fs.readdirSync(dir).filter((f) => f !== 'out' && f !== 'parts.bin'),
-    [fs.readlinkSync(out)],
-    'only the live version beside the link',
-  );
-  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -78,13 +78,9 @@ test('without BatchNorm, training with one worker equals training in one thread 
   for (const workers of [0, 1]) {
     const model = mlp(LINEAR);
     // 45 rows, batch 17: two batches split 9 + 8, the last (11 rows) stays in one shard
-    await trainLatePhase(
-      model,
-      { ...data(), x: data().x.subarray(0, 45 * 6), y: data().y.subarray(0, 45) },
-      config({ batchSize: 17 }),
-      {},
-      { workers, recipe: recipe(LINEAR) },
-    );
+    await trainLatePhase(model, { ...data(), x: data().x.subarray(0, 45 * 6), y: data().y.subarray(0, 45) }, config({ batchSize: 17 }), {
+      parallel: { workers, recipe: recipe(LINEAR) },
+    });
     finals.push(values(model.params()));
     model.dispose();
   }
@@ -150,7 +146,7 @@ test('ghost batches fix the math: 0, 1 or 2 workers train the same weights and s
     const runs: Float32Array[][] = [];
     for (const workers of [0, 1, 2]) {
       const model = mlp(WITH_BN);
-      await trainLatePhase(model, data(), config({ batchSize: 24, ghostBatches }), {}, { workers, recipe: recipe(WITH_BN) });
+      await trainLatePhase(model, data(), config({ batchSize: 24, ghostBatches }), { parallel: { workers, recipe: recipe(WITH_BN) } });
       runs.push(values([...model.params(), ...allState(model)]));
       model.dispose();
     }
@@ -165,7 +161,7 @@ test('training with a worker is deterministic: two runs give identical weights',
   const runs: Float32Array[][] = [];
   for (let r = 0; r < 2; r++) {
     const model = mlp(WITH_BN);
-    await trainLatePhase(model, data(), config({}), {}, { workers: 1, recipe: recipe(WITH_BN) });
+    await trainLatePhase(model, data(), config({}), { parallel: { workers: 1, recipe: recipe(WITH_BN) } });
     runs.push(values([...model.params(), ...allState(model)]));
     model.dispose();
   }
@@ -175,17 +171,12 @@ test('training with a worker is deterministic: two runs give identical weights',
 test('late-phase training with workers: members cycle, tensors stay flat, the loss falls', async () => {
   const model = mlp(WITH_BN);
   const counts: number[] = [];
-  const result = await trainLatePhase(
-    model,
-    data(),
-    config({ epochs: 8, t0: 2 }),
-    {
-      onStep: (s) => {
-        if (s.phase === 'late') counts.push(tf.memory().numTensors);
-      },
+  const result = await trainLatePhase(model, data(), config({ epochs: 8, t0: 2 }), {
+    onStep: (s) => {
+      if (s.phase === 'late') counts.push(tf.memory().numTensors);
     },
-    { workers: 1, recipe: recipe(WITH_BN) },
-  );
+    parallel: { workers: 1, recipe: recipe(WITH_BN) },
+  });
   assert.deepEqual(result.memberSteps, [6 + 6, 6, 6]);
   const atCycleEnd = counts.filter((_, i) => i % 3 === 2);
   assert.ok(
@@ -199,17 +190,13 @@ test('late-phase training with workers: members cycle, tensors stay flat, the lo
 test('a worker whose recipe builds a different model is a ConfigError naming the tensor', async () => {
   const model = mlp(WITH_BN);
   await assert.rejects(
-    trainLatePhase(model, data(), config({}), {}, { workers: 1, recipe: recipe({ ...WITH_BN, hidden: [8, 6] }) }),
+    trainLatePhase(model, data(), config({}), { parallel: { workers: 1, recipe: recipe({ ...WITH_BN, hidden: [8, 6] }) } }),
     (err: Error) => err instanceof ConfigError && /does not match the model being trained/.test(err.message) && /fc2/.test(err.message),
   );
   await assert.rejects(
-    trainLatePhase(
-      model,
-      data(),
-      config({}),
-      {},
-      { workers: 1, recipe: { module: require.resolve('../models/mlp'), exportName: 'noSuchBuilder', args: [] } },
-    ),
+    trainLatePhase(model, data(), config({}), {
+      parallel: { workers: 1, recipe: { module: require.resolve('../models/mlp'), exportName: 'noSuchBuilder', args: [] } },
+    }),
     (err: Error) => err instanceof ConfigError && /gradient worker 1: .*exports no function 'noSuchBuilder'/.test(err.message),
   );
   model.dispose();

@@ -12,7 +12,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { checkBundleFiles } from '../export/bundle/bundle';
 import { bundleWritePoints, MANIFEST_FILE } from '../export/bundle/layout';
-import { CLI, runCli, TINY } from './helpers';
+import { CLI, runCli, TINY, useBackend } from './helpers';
+import { fakeBundleParts, publishFakeBundle, saveFakeBundleParts } from './fakeBundle';
 
 const run = runCli;
 
@@ -56,6 +57,41 @@ test("SIGKILL in a training run's publish, at the first, a middle, the switch an
   assert.equal(bundleSeed(out), '5');
   const beside = fs.readdirSync(dir).filter((f) => f !== 'out');
   assert.deepEqual(beside, [fs.readlinkSync(out)], 'only the live version remains beside the link');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('SIGKILL at each write point of the layout (a child that only publishes a bundle with every entry): the old bundle or the new one, entirely', async () => {
+  await useBackend('cpu');
+  const parts = await fakeBundleParts();
+  const dir = tmp();
+  const out = path.join(dir, 'out');
+  const partsFile = path.join(dir, 'parts.bin');
+  saveFakeBundleParts(parts, partsFile);
+  publishFakeBundle(parts, out, 0);
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, MANIFEST_FILE), 'utf8')) as { files: Record<string, unknown> };
+  const points = bundleWritePoints(Object.keys(manifest.files).length + 1, true);
+  let killed = 0;
+  for (let n = 1; n <= points + 1; n++) {
+    const old = bundleSeed(out);
+    const r = spawnSync(process.execPath, [path.join(__dirname, 'fakeBundle.js'), partsFile, out, String(n)], {
+      env: { ...process.env, LATEPHASE_FAULT: `kill@bundle:${n}` },
+      encoding: 'utf8',
+    });
+    if (r.signal === 'SIGKILL') killed++;
+    else assert.equal(r.status, 0, r.stderr);
+    const now = bundleSeed(out);
+    assert.ok(now === old || now === String(n), `kill point ${n}: bundle of seed ${now}`);
+    assert.ok(!fs.readdirSync(out).some((f) => f.endsWith('.tmp')), `kill point ${n}: temporary files inside the bundle`);
+  }
+  assert.equal(killed, points, 'every write point was passed, and the run one past the last completed');
+  // The next publish removes what the killed ones left beside the folder (stale lock, staged versions).
+  publishFakeBundle(parts, out, 99);
+  assert.equal(bundleSeed(out), '99');
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f !== 'out' && f !== 'parts.bin'),
+    [fs.readlinkSync(out)],
+    'only the live version beside the link',
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

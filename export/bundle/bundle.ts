@@ -87,7 +87,7 @@ export interface Manifest {
 const sha256 = (bytes: Uint8Array): string => crypto.createHash('sha256').update(bytes).digest('hex');
 
 /** Size and SHA-256 of every regular file under `dir` (subfolders included, as `a/b`) except the manifest and dotfiles, sorted by name. */
-export function hashFiles(dir: string, prefix = ''): Manifest['files'] {
+function hashFiles(dir: string, prefix = ''): Manifest['files'] {
   const out: Record<string, { bytes: number; sha256: string }> = {};
   for (const name of fs.readdirSync(path.join(dir, prefix)).sort()) {
     const rel = prefix ? `${prefix}/${name}` : name;
@@ -146,7 +146,7 @@ export function buildManifest(
   };
 }
 
-export interface BundlePaths {
+interface BundlePaths {
   readonly dir: string;
   readonly model: string;
   readonly manifest: string;

@@ -9,7 +9,7 @@ import { ExportError } from '../../src/errors';
 import { Inspection, ValueSignature } from '../verify/inspect';
 
 import { TRITON_LABELS_FILE } from './layout';
-export const DEFAULT_TRITON_MAX_BATCH = 64;
+const DEFAULT_TRITON_MAX_BATCH = 64;
 /** The implicit-ensemble model's folder: `triton/<name>_ensemble/`, beside the folded model's. */
 export const TRITON_ENSEMBLE_SUFFIX = '_ensemble';
 

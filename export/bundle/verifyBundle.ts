@@ -57,14 +57,3 @@ export async function verifyBundle(folder: string): Promise<BundleCheck> {
   const pass = files.length === 0 && (golden?.pass ?? true) && Object.values(triton).every((p) => p.length === 0);
   return { folder: path.resolve(folder), files, ...(golden && { golden }), triton, pass };
 }
-
-export function formatBundleCheck(c: BundleCheck): string {
-  const lines = [
-    `bundle ${c.folder}`,
-    `  files: ${c.files.length ? `${c.files.length} problem(s): ${c.files.join('; ')}` : 'every file matches the manifest'}`,
-    `  golden data: ${c.golden ? `${c.golden.pass ? 'PASS' : 'FAIL'} (${c.golden.cases.filter((k) => k.label.startsWith('golden')).length} set(s); max abs ${Math.max(...c.golden.outputs.map((o) => o.maxAbs)).toExponential(2)})` : 'none in the bundle'}`,
-    ...Object.entries(c.triton).map(([name, p]) => `  triton/${name}: ${p.length ? p.join('; ') : 'config matches the graph'}`),
-    `verdict: ${c.pass ? 'PASS' : 'FAIL'}`,
-  ];
-  return lines.join('\n');
-}

@@ -20,8 +20,8 @@ import { onnxDims } from './layout';
 
 export { OPSET, IR_VERSION } from '../../src/onnx/proto';
 export const INPUT_NAME = 'input';
-export const LOGITS_NAME = 'logits';
-export const PROBABILITIES_NAME = 'probabilities';
+const LOGITS_NAME = 'logits';
+const PROBABILITIES_NAME = 'probabilities';
 
 export interface ExportOptions {
   /** Key/value facts recorded in metadata_props (K, fold mode, backend, seed, ...). */
@@ -191,7 +191,7 @@ export function withMetadata<T extends OnnxExport>(exported: T, extra: Readonly<
 }
 
 /** SHA-256 over every initializer's name, dims and bytes, in graph order: the weights' identity. */
-export function weightsDigest(initializers: readonly onnx.ITensorProto[]): string {
+function weightsDigest(initializers: readonly onnx.ITensorProto[]): string {
   const h = crypto.createHash('sha256');
   for (const t of initializers) h.update(`${t.name}:${(t.dims ?? []).join('x')}:`).update(t.rawData ?? new Uint8Array());
   return h.digest('hex');

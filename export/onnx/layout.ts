@@ -26,7 +26,7 @@ export function onnxDims(perExample: readonly number[]): number[] {
 /** [kh, kw, in, out] -> [out, in, kh, kw]. */
 export function filterToOIHW(values: ArrayLike<number>, shape: readonly [number, number, number, number]): Float32Array {
   const [kh, kw, ci, co] = shape;
-  // a typed source and the index arithmetic hoisted: the per-element form took 0.4 s of a WRN-28-10 export
+  // a typed source and the index arithmetic hoisted: the per-element form was slow on large filters (WRN-28-10)
   const src = values instanceof Float32Array ? values : Float32Array.from(values);
   const out = new Float32Array(src.length);
   const taps = kh * kw;

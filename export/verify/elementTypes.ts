@@ -83,7 +83,7 @@ export function elementTypeOfOrt(ort: string): ElementType | undefined {
 }
 
 /** IEEE half-precision bits to a number (for comparing float16 outputs). */
-export function halfToNumber(bits: number): number {
+function halfToNumber(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
   const fraction = bits & 0x3ff;

@@ -19,7 +19,7 @@ export interface ProviderChoice {
 /** The one way to add onnxruntime-node's CUDA 12 provider (the same in README.md and .npmrc; tested). */
 export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false';
 
-export const CUDA_INSTALL_HINT = `install the CUDA 12 provider with \`${CUDA_INSTALL_COMMAND}\` (needs CUDA 12 + cuDNN 9 and internet), or pass --allow-cpu-fallback`;
+const CUDA_INSTALL_HINT = `install the CUDA 12 provider with \`${CUDA_INSTALL_COMMAND}\` (needs CUDA 12 + cuDNN 9 and internet), or pass --allow-cpu-fallback`;
 
 /** Directory holding onnxruntime-node's native binding, where its optional CUDA provider lands. */
 function bindingDirectory(): string | null {

@@ -35,7 +35,7 @@ export interface Inspection {
   readonly duplicateMetadataKeys: readonly string[];
 }
 
-export const elementTypeName = (t: number | null | undefined): string => onnx.TensorProto.DataType[t ?? 0] ?? `type ${t}`;
+const elementTypeName = (t: number | null | undefined): string => onnx.TensorProto.DataType[t ?? 0] ?? `type ${t}`;
 
 /** A value type in words: FLOAT, or sequence<FLOAT>, optional<sequence<INT64>>, map<STRING, FLOAT>, sparse<FLOAT>. */
 function typeName(t: onnx.ITypeProto | null | undefined): string {
@@ -94,22 +94,4 @@ export function inspectOnnx(model: onnx.IModelProto): Inspection {
     metadataEntries: model.metadataProps?.length ?? 0,
     duplicateMetadataKeys: [...duplicates],
   };
-}
-
-const shapeText = (s: ValueSignature['shape']): string => `[${s.join(', ')}]`;
-
-/** The inspection as the readable block `latephase verify` prints first. */
-export function formatInspection(i: Inspection): string {
-  const lines = [
-    `IR version ${i.irVersion}; opsets ${i.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')}; producer ${i.producer}`,
-    ...i.inputs.map((v) => `input   ${v.name}: ${v.dtype} ${shapeText(v.shape)}`),
-    ...i.outputs.map((v) => `output  ${v.name}: ${v.dtype} ${shapeText(v.shape)}`),
-    `${i.nodes} nodes: ${Object.entries(i.operators)
-      .sort((a, b) => b[1] - a[1])
-      .map(([op, n]) => `${op} x${n}`)
-      .join(', ')}`,
-    `${i.initializers.count} stored tensors, ${i.initializers.bytes} bytes (largest: ${i.initializers.largest.map((t) => `${t.name} ${t.bytes}`).join(', ') || 'none'})`,
-    `metadata: ${i.metadataEntries} entr${i.metadataEntries === 1 ? 'y' : 'ies'}${i.duplicateMetadataKeys.length ? `; DUPLICATE keys: ${i.duplicateMetadataKeys.join(', ')} (readers see only one value of each)` : ''}`,
-  ];
-  return lines.map((l) => `  ${l}`).join('\n');
 }

@@ -36,7 +36,7 @@ function argmaxes(values: ArrayLike<number>, classes: number): Int32Array {
   return out;
 }
 
-export interface OutputStatsOptions {
+interface OutputStatsOptions {
   /** > 1 marks a class output whose last axis holds the scores (argmax agreement is reported). */
   readonly classes?: number;
   /**

@@ -13,16 +13,16 @@ import { onnx } from 'onnx-proto';
 import { DataError } from '../../src/errors';
 
 /** 2 GiB: protobuf's own message limit; larger models must keep their weights in external data. */
-export const DEFAULT_MAX_MODEL_BYTES = 2 ** 31;
+const DEFAULT_MAX_MODEL_BYTES = 2 ** 31;
 /** Weights read from external data, all files together (a hostile entry must not exhaust memory). */
-export const DEFAULT_MAX_EXTERNAL_BYTES = 16 * 2 ** 30;
+const DEFAULT_MAX_EXTERNAL_BYTES = 16 * 2 ** 30;
 
-export interface ReadOnnxOptions {
+interface ReadOnnxOptions {
   readonly maxBytes?: number;
   readonly maxExternalBytes?: number;
 }
 
-export interface OnnxFile {
+interface OnnxFile {
   readonly file: string;
   readonly model: onnx.ModelProto;
   /** Bytes read from external-data files (0 when every weight is inline). */
@@ -86,7 +86,7 @@ export function storedTensors(graph: onnx.IGraphProto | null | undefined): onnx.
   return out;
 }
 
-export interface ExternalEntry {
+interface ExternalEntry {
   readonly location: string;
   readonly offset: number;
   readonly length: number;

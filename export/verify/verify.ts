@@ -46,8 +46,8 @@ export interface VerificationReport {
   readonly maxRel: number;
 }
 
-export const DEFAULT_BATCH_SIZES = [1, 32] as const;
-export const DEFAULT_OPT_LEVELS: readonly OptimizationLevel[] = ['disabled', 'all'];
+const DEFAULT_BATCH_SIZES = [1, 32] as const;
+const DEFAULT_OPT_LEVELS: readonly OptimizationLevel[] = ['disabled', 'all'];
 
 /** The tfjs reference for each exported output, in ONNX layout, by the output's role. */
 function referenceOutputs(model: Model, values: Float32Array, rows: number, outputs: readonly OutputSignature[]): Float32Array[] {
@@ -91,7 +91,7 @@ async function createSession(bytes: Uint8Array, level: OptimizationLevel, provid
 }
 
 /** Reference outputs (ONNX layout, in `exported.outputs` order) for `rows` examples of tfjs-layout `values`. */
-export type ReferenceFn = (values: Float32Array, rows: number) => Float32Array[];
+type ReferenceFn = (values: Float32Array, rows: number) => Float32Array[];
 
 export async function verifyExport(
   model: Model,

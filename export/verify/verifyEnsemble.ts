@@ -37,7 +37,7 @@ function memberSoftmaxes(model: Model, values: Float32Array, rows: number): Floa
 }
 
 /** The ensemble outputs by role, from the members' softmaxes. */
-export function ensembleOutputs(members: readonly Float64Array[], rows: number, outputs: readonly OutputSignature[]): Float32Array[] {
+function ensembleOutputs(members: readonly Float64Array[], rows: number, outputs: readonly OutputSignature[]): Float32Array[] {
   const k = members.length;
   const c = members[0]!.length / rows;
   const mean = new Float64Array(rows * c);

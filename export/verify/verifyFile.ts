@@ -17,7 +17,7 @@ import { ConfigError, DataError, UnsupportedModelError, VerificationError } from
 import { Rng } from '../../src/nn/rng';
 import { DEFAULT_ATOL, DEFAULT_RTOL, Tolerance } from './compare';
 import { chooseProvider, ExecutionProviderName, ProviderChoice } from './executionProvider';
-import { formatInspection, Inspection, inspectOnnx, ValueSignature } from './inspect';
+import { Inspection, inspectOnnx, ValueSignature } from './inspect';
 import { outputStats, OutputStats } from './outputStats';
 import { readOnnxModel } from './readOnnx';
 import { GoldenSet, NamedArray, readGoldenSets, writeGoldenSets } from './golden';
@@ -58,7 +58,7 @@ export interface FileCase {
   readonly outputs: readonly OutputStats[];
 }
 
-export interface SkippedCase {
+interface SkippedCase {
   readonly label: string;
   readonly reason: string;
 }
@@ -85,7 +85,7 @@ export interface FileVerificationReport {
 }
 
 /** The most bytes of seeded inputs one case may allocate (a fixed [200000, 200000] input, or --batch 100000000, is refused before). */
-export const MAX_SEEDED_BYTES = 512 * 2 ** 20;
+const MAX_SEEDED_BYTES = 512 * 2 ** 20;
 
 /** Concrete dims of an input at `batch`: a dynamic leading axis takes the batch, other named axes come from `dims`. */
 function concreteDims(v: ValueSignature, batch: number, dims: Readonly<Record<string, number>>): number[] {
@@ -433,45 +433,3 @@ export async function verifyOnnxFile(file: string, opts: VerifyFileOptions = {})
 }
 
 const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-
-const e = (x: number): string => (Number.isFinite(x) ? x.toExponential(2) : String(x));
-
-/** The readable report: the inspection, then one row per output with its worst figures. */
-export function formatFileReport(r: FileVerificationReport): string {
-  const header = ['output', 'max abs', 'max rel', 'p99 abs', 'mean abs', 'min atol', 'NaN/Inf', 'argmax', 'tolerance', 'verdict'];
-  const rows = r.outputs.map((o) => [
-    o.output,
-    e(o.maxAbs),
-    e(o.maxRel),
-    e(o.p99Abs),
-    e(o.meanAbs),
-    e(o.minAtol),
-    `${o.nonFinite.candidate}/${o.nonFinite.reference}`,
-    o.argmaxAgreement === undefined ? '-' : `${(100 * o.argmaxAgreement).toFixed(1)}%`,
-    `atol ${o.tolerance.atol}, rtol ${o.tolerance.rtol}`,
-    o.pass ? 'PASS' : 'FAIL',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`;
-  return [
-    `${r.file} (${r.bytes} bytes, sha256 ${r.sha256.slice(0, 16)}...)`,
-    formatInspection(r.inspection),
-    `compared: ${r.candidate} against ${r.reference} (golden outputs where given); ${r.cases.length} case(s): ${[...new Set(r.cases.map((c) => c.label))].join(', ')}`,
-    ...r.skipped.map((k) => `not run: ${k.label}: ${k.reason}`),
-    ...(r.modelReference
-      ? [
-          `against the tfjs model rebuilt from the bundle: ${r.modelReference.pass ? 'PASS' : 'FAIL'} (max abs ${e(r.modelReference.maxAbs)}, max rel ${e(r.modelReference.maxRel)}; ${r.modelReference.checks} checks)`,
-        ]
-      : []),
-    ...(r.nodesByProvider
-      ? [
-          `nodes run per execution provider: ${Object.entries(r.nodesByProvider)
-            .map(([p, n]) => `${p} ${n}`)
-            .join(', ')}`,
-        ]
-      : []),
-    line(header),
-    ...rows.map(line),
-    r.pass ? 'verdict: PASS' : 'verdict: FAIL',
-  ].join('\n');
-}

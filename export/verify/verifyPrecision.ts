@@ -11,8 +11,8 @@ import { outputStats, OutputStats } from './outputStats';
 import { InputSet } from './verify';
 
 /** fp16 keeps ~3 decimal digits: a weight's relative error is up to 2^-11 ~ 4.9e-4; outputs accumulate many. */
-export const FP16_TOLERANCE: Tolerance = { atol: 1e-2, rtol: 1e-2 };
-export const MIN_ARGMAX_AGREEMENT = 0.99;
+const FP16_TOLERANCE: Tolerance = { atol: 1e-2, rtol: 1e-2 };
+const MIN_ARGMAX_AGREEMENT = 0.99;
 
 export interface PrecisionReport {
   readonly inputs: string;

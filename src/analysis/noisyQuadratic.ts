@@ -22,14 +22,14 @@ export interface NqpSettings {
   readonly k: number;
 }
 
-export interface NqpVariances {
+interface NqpVariances {
   /** Variance of the averaged model theta + mean_k phi_k. */
   readonly averaged: number;
   /** Variance of one member's weight theta + phi_k. */
   readonly member: number;
 }
 
-export function checkNqp(s: NqpSettings): void {
+function checkNqp(s: NqpSettings): void {
   if (!(Number.isInteger(s.k) && s.k >= 1)) throw new ConfigError(`nqp: K must be a positive integer, got ${s.k}`);
   for (const [name, v] of Object.entries({ h: s.h, sigma: s.sigma, etaPhi: s.etaPhi, etaTheta: s.etaTheta, gammaTheta: s.gammaTheta }))
     if (!(v > 0) || !Number.isFinite(v)) throw new ConfigError(`nqp: ${name} must be a positive number, got ${v}`);
@@ -98,24 +98,4 @@ export function nqpTable(ks: readonly number[], base: Omit<NqpSettings, 'k' | 'g
       return { k, gammaTheta, closed: nqpClosedForm(s), simulated: simulateNqp(s, { iterations, seed: seed + k }) };
     }),
   );
-}
-
-export function formatNqpTable(rows: readonly NqpRow[], base: Omit<NqpSettings, 'k' | 'gammaTheta'>): string {
-  const f = (x: number): string => x.toFixed(4);
-  const header = `  K   gamma_theta   Var(mean model) closed / sim   Var(member) closed / sim   loss(mean) / loss(member)`;
-  const lines = rows.map(
-    (r) =>
-      `  ${String(r.k).padEnd(3)} ${(r.gammaTheta === 1 ? '1' : `1/${r.k}`).padEnd(13)} ${f(r.closed.averaged)} / ${f(r.simulated.averaged)}`.padEnd(
-        52,
-      ) +
-      `${f(r.closed.member)} / ${f(r.simulated.member)}`.padEnd(27) +
-      `${f(expectedLoss(base.h, base.sigma, r.closed.averaged))} / ${f(expectedLoss(base.h, base.sigma, r.closed.member))}`,
-  );
-  const sgd = sgdClosedForm(base.h, base.sigma, base.etaPhi);
-  return [
-    `noisy quadratic: h = ${base.h}, sigma = ${base.sigma}, etaPhi = ${base.etaPhi}, etaTheta = ${base.etaTheta}`,
-    `plain SGD (lr ${base.etaPhi}): Var ${f(sgd)}, loss ${f(expectedLoss(base.h, base.sigma, sgd))}`,
-    header,
-    ...lines,
-  ].join('\n');
 }

@@ -37,8 +37,8 @@ function registerXnnpackConvolutions(): void {
   for (const [name, kernelFunc] of Object.entries(xnnpackConvolutionKernels())) replaceKernel(name, kernelFunc);
 }
 
-export const CONVOLUTION_ENGINES = ['auto', 'onnxruntime', 'xnnpack'] as const;
-export type ConvolutionEngine = (typeof CONVOLUTION_ENGINES)[number];
+const CONVOLUTION_ENGINES = ['auto', 'onnxruntime', 'xnnpack'] as const;
+type ConvolutionEngine = (typeof CONVOLUTION_ENGINES)[number];
 
 /** The engine `value` names (undefined or empty: auto); ConfigError for anything else. */
 export function parseConvolutionEngine(value: string | undefined): ConvolutionEngine {

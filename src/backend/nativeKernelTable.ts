@@ -17,9 +17,9 @@ import { replaceKernel, stockKernel } from './kernels/registry';
 export type NativeEntry = Exclude<keyof NativeKernels, 'setThreads'>;
 
 /** Seeded standard-normal values (times `scale`), for the checks. */
-export type SeededArray = (length: number, scale?: number) => Float32Array;
+type SeededArray = (length: number, scale?: number) => Float32Array;
 
-export interface NativeEntryPoint {
+interface NativeEntryPoint {
   /** What it replaces and why (the figures: bench/README.md#native-kernels). */
   readonly reason: string;
   /** Runs it once on seeded inputs big enough to split over threads; returns every output. */
@@ -160,7 +160,7 @@ export const NATIVE_ENTRY_POINTS: Readonly<Record<NativeEntry, NativeEntryPoint>
   },
 };
 
-export interface NativeWasmKernel {
+interface NativeWasmKernel {
   readonly kernelName: string;
   /** The entry points it calls. */
   readonly entries: readonly NativeEntry[];

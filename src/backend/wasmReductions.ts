@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { toKernelOutput } from './kernels/kernelOverride';
 
-export interface ReduceAttrs {
+interface ReduceAttrs {
   /** null or undefined: every axis. */
   axis: number | number[] | null | undefined;
   keepDims: boolean;
@@ -20,7 +20,7 @@ export interface ReduceAttrs {
  * [outer, reducedRows, reducedCols, inner] sizes when `axes` is one contiguous block that excludes
  * the last axis (the block's last axis is the columns, the rest its rows); null otherwise.
  */
-export function leadingBlock(shape: readonly number[], axes: readonly number[]): [number, number, number, number] | null {
+function leadingBlock(shape: readonly number[], axes: readonly number[]): [number, number, number, number] | null {
   const rank = shape.length;
   const sorted = [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
   if (!sorted.length || sorted[sorted.length - 1]! >= rank - 1) return null;
@@ -38,7 +38,7 @@ function reducedShape(shape: readonly number[], axes: readonly number[], keepDim
 }
 
 /** Sum or mean of x over a leading block, as one average pooling of x viewed as [outer, rows, cols, inner]. */
-export function reduceLeadingBlock(x: tf.Tensor, attrs: ReduceAttrs, mean: boolean): tf.Tensor | null {
+function reduceLeadingBlock(x: tf.Tensor, attrs: ReduceAttrs, mean: boolean): tf.Tensor | null {
   if (x.dtype !== 'float32' || attrs.axis === null || attrs.axis === undefined) return null;
   const axes = Array.isArray(attrs.axis) ? attrs.axis : [attrs.axis];
   const block = leadingBlock(x.shape, axes);

@@ -17,9 +17,9 @@ export interface JobData {
   readonly labels?: readonly string[];
 }
 
-export const FASHION_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-export const DIGIT_LABELS = Array.from({ length: 10 }, (_, d) => String(d));
-export const FASHION_INSTALL = 'apt-get install dataset-fashion-mnist';
+const FASHION_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const DIGIT_LABELS = Array.from({ length: 10 }, (_, d) => String(d));
+const FASHION_INSTALL = 'apt-get install dataset-fashion-mnist';
 
 /** The first `n` examples (all when n is undefined); more than the set holds is an error. */
 function firstN(d: Dataset, n: number | undefined, what: string): Dataset {

@@ -26,7 +26,7 @@ function forbiddenKey(key: string, where: string): ConfigError {
 }
 
 /** ConfigError naming the first forbidden key anywhere in `value` (own keys, as JSON and YAML parsers create them). */
-export function checkConfigKeys(value: unknown, where: string, at = ''): void {
+function checkConfigKeys(value: unknown, where: string, at = ''): void {
   if (value === null || typeof value !== 'object') return;
   for (const key of Object.keys(value)) {
     const field = Array.isArray(value) ? `${at}[${key}]` : at ? `${at}.${key}` : key;
@@ -62,7 +62,7 @@ const DATA_PATH_FIELDS = ['dir', 'trainImages', 'trainLabels', 'testImages', 'te
  * therefore holds only absolute paths, and the copy a bundle or checkpoint records runs the same
  * from any folder.
  */
-export function absolutePaths(input: JobConfigInput, baseDir: string): JobConfigInput {
+function absolutePaths(input: JobConfigInput, baseDir: string): JobConfigInput {
   const copy = structuredClone(input) as unknown as Record<string, unknown>;
   const section = (v: unknown): Record<string, unknown> | null =>
     v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;

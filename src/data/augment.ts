@@ -17,7 +17,7 @@ export interface Augmentation {
   readonly imageShape: readonly [number, number, number];
 }
 
-export interface AugmentDraws {
+interface AugmentDraws {
   readonly dy: Int32Array;
   readonly dx: Int32Array;
   readonly flip: Uint8Array;

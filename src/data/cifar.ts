@@ -11,7 +11,7 @@ import { DataError } from '../errors';
 const SIDE = 32;
 const PLANE = SIDE * SIDE;
 
-export interface CifarOptions {
+interface CifarOptions {
   /** 'cifar10' (1 label byte) or 'cifar100' (coarse + fine label bytes; the fine label is used). */
   readonly variant?: 'cifar10' | 'cifar100';
 }

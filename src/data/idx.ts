@@ -30,7 +30,7 @@ export function readIdx(file: string): IdxArray {
 }
 
 /** The most data an IDX file may hold (it becomes 4 bytes a value as float32 features). */
-export const MAX_IDX_BYTES = 2 ** 30;
+const MAX_IDX_BYTES = 2 ** 30;
 
 /** The header's length, dimensions and data size (bytes), checked against MAX_IDX_BYTES. */
 function idxHeader(bytes: Buffer, file: string): { header: number; dims: number[]; size: number } {

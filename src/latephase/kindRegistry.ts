@@ -19,7 +19,7 @@ export function latePhaseKinds(): LatePhaseKind[] {
   return registeredKinds().sort((a, b) => b.priority - a.priority || a.key.localeCompare(b.key));
 }
 
-export interface ParsedKind {
+interface ParsedKind {
   readonly kind: LatePhaseKind;
   readonly config: unknown;
 }

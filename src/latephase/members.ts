@@ -68,8 +68,8 @@ function allMembers(unit: LatePhaseUnit): number[] {
 
 /**
  * A model's late-phase groups per member, computed once: the trainer and the gradient workers ask
- * for them every minibatch, and walking the layer tree each time cost ~0.3 ms per step (1-2% of a
- * small model's step). Valid while the model's structure stands: rebuild after a release.
+ * for them every minibatch, and walking the layer tree each time was a visible share of a small
+ * model's step. Valid while the model's structure stands: rebuild after a release.
  */
 export class MemberGroups {
   /** Parameters every member uses (sharedParams). */

@@ -17,7 +17,7 @@ import { batchNormTrain } from '../backend/operations';
 export const BN_EPSILON = 1e-5;
 export const BN_MOMENTUM = 0.1;
 
-export interface BatchNormTensors {
+interface BatchNormTensors {
   readonly gamma: tf.Variable;
   readonly beta: tf.Variable;
   readonly runningMean: tf.Variable;

@@ -8,7 +8,7 @@ import { WeightedLayer } from './weightedLayer';
 
 export type { Conv2dOptions, ConvGeometry, Padding } from './convGeometry';
 
-export interface Conv2dWeights {
+interface Conv2dWeights {
   readonly filter: Weight;
   readonly bias: Weight | null;
 }

@@ -15,7 +15,7 @@ import { Rng } from './rng';
 import { expectLastDim, expectRank } from './shape';
 import { denseForward } from './dense';
 
-export interface LstmWeights {
+interface LstmWeights {
   /** [D, 4H] */
   readonly input: tf.Tensor;
   /** [H, 4H] */
@@ -40,7 +40,7 @@ export function lstmForward(x: tf.Tensor, w: LstmWeights, hidden: number): tf.Te
   return tf.stack(outputs, 1);
 }
 
-export interface LstmTensors {
+interface LstmTensors {
   readonly input: Weight;
   readonly recurrent: Weight;
   readonly bias: Weight;

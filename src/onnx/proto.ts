@@ -31,8 +31,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Little-endian float32 bytes of `values` (a copy). On a little-endian machine that is the memory
- * of a Float32Array as it is: one copy, where a DataView write per value took 0.75 s of a
- * WRN-28-10 export (36M weights).
+ * of a Float32Array as it is: one copy, where a DataView write per value dominated a large
+ * model's export (WRN-28-10: 36M weights).
  */
 export function float32Bytes(values: ArrayLike<number>): Uint8Array {
   if (LITTLE_ENDIAN) {

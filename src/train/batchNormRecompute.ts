@@ -12,7 +12,7 @@ import { Model } from '../nn/model';
 import { latePhaseUnits, memberCount, selectMember, stepState } from '../latephase/members';
 import { SeededAugmentation, shardSizes, trainingBatch } from './gradients';
 
-export interface RecomputeOptions {
+interface RecomputeOptions {
   readonly batchSize: number;
   readonly ghostBatches: number;
   readonly augment?: SeededAugmentation;

@@ -8,7 +8,7 @@ import { uniqueByVariable } from '../nn/layer';
 import { TrainingError } from '../errors';
 
 /** Where a minibatch was: for naming the step at which training diverged. */
-export interface StepPlace {
+interface StepPlace {
   readonly epoch: number;
   readonly step: number;
   readonly member: number;

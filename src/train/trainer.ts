@@ -201,20 +201,22 @@ function checkResume(p: TrainPosition, cfg: TrainConfig, stepsPerEpoch: number, 
   if (p.swaSnapshots > 0 && !cfg.swa) throw bad('the checkpoint holds SWA averages but the config has no swa section');
 }
 
+/** How a run is driven, beside its config: the hooks, data-parallel workers, resume, checkpoints and stop. */
+export interface TrainOptions extends TrainHooks, TrainControl {
+  /** Split each minibatch's ghost batches over `workers` threads plus this one (absent or 0 workers: this thread alone). */
+  readonly parallel?: DataParallelOptions;
+}
+
 /**
- * Train `model` on `data` with Algorithm 1. With `parallel.workers` > 0 each minibatch's gradients
- * are split over that many worker threads plus this one (the ghost-batch count fixes the math, so
- * the weights do not depend on the worker count). `control` resumes from a checkpoint, sets the
- * checkpoint cadence and lets a signal stop the run at a resumable point.
+ * Train `model` on `data` with Algorithm 1. With `options.parallel.workers` > 0 each minibatch's
+ * gradients are split over that many worker threads plus this one (the ghost-batch count fixes the
+ * math, so the weights do not depend on the worker count). `options` also carries the hooks, a
+ * checkpoint to resume from, the checkpoint cadence and a stop request polled after every minibatch.
  */
-export async function trainLatePhase(
-  model: Model,
-  data: Dataset,
-  cfg: TrainConfig,
-  hooks: TrainHooks = {},
-  parallel?: DataParallelOptions,
-  control: TrainControl = {},
-): Promise<TrainResult> {
+export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const hooks: TrainHooks = options;
+  const control: TrainControl = options;
+  const parallel = options.parallel;
   checkTrainConfig(cfg);
   checkDataset(data, 'training data');
   const late = cfg.t0 < cfg.epochs && latePhaseUnits(model).length > 0;

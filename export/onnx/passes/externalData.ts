@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../../../src/io/atomicWrite';
 
 const ALIGN = 64;
 
-export interface ExternalData {
+interface ExternalData {
   /** The side file's name, relative to the model's folder. */
   readonly location: string;
   readonly bytes: Uint8Array;
@@ -26,7 +26,7 @@ export function checkWriteLocation(location: string): void {
 }
 
 /** Move initializers of `threshold` bytes or more into one side file; returns it (null when none qualifies). */
-export function externalDataPass(initializers: onnx.ITensorProto[], threshold: number, location: string): ExternalData | null {
+function externalDataPass(initializers: onnx.ITensorProto[], threshold: number, location: string): ExternalData | null {
   checkWriteLocation(location);
   if (!(threshold >= 0)) throw new ExportError(`external data threshold must be >= 0 bytes, got ${threshold}`);
   const chunks: Uint8Array[] = [];

@@ -8,7 +8,7 @@
 import { onnx } from 'onnx-proto';
 import { GraphParts } from './foldBatchNorm';
 
-export const FP16_MAX = 65504;
+const FP16_MAX = 65504;
 
 export interface Fp16Result {
   readonly tensors: number;

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-export interface KernelCheck {
+interface KernelCheck {
   /** Shapes of the seeded normal inputs. */
   readonly inputs: readonly (readonly number[])[];
   /** A computation whose forward or gradient runs through the kernel. */
@@ -26,7 +26,7 @@ export interface KernelOverride {
   readonly check: KernelCheck;
 }
 
-export function isWasmBackend(backend: unknown): backend is BackendWasm {
+function isWasmBackend(backend: unknown): backend is BackendWasm {
   return backend instanceof tf.KernelBackend && typeof (backend as Partial<BackendWasm>).typedArrayFromHeap === 'function';
 }
 
