@@ -53,6 +53,19 @@ const [ROWS, CHANNELS] = [3000, 48];
 const size = (g: NativeConvGeometry, of: 'x' | 'w' | 'y'): number =>
   of === 'x' ? g.n * g.h * g.w * g.c : of === 'w' ? g.kh * g.kw * g.c * g.o : g.n * g.oh * g.ow * g.o;
 
+/** A convolution entry point over every geometry: two seeded inputs and an output, each an x, w or y of the geometry. */
+function convolutionCheck(
+  random: SeededArray,
+  [a, b, out]: readonly ['x' | 'w' | 'y', 'x' | 'w' | 'y', 'x' | 'w' | 'y'],
+  run: (a: Float32Array, b: Float32Array, out: Float32Array, g: NativeConvGeometry) => void,
+): Float32Array[] {
+  return CONV_GEOMETRIES.map((g) => {
+    const result = new Float32Array(size(g, out));
+    run(random(size(g, a)), random(size(g, b)), result, g);
+    return result;
+  });
+}
+
 /** Train-mode BatchNorm forward on seeded data, with or without the ReLU: [y, mean, variance, invStd] and the inputs. */
 function batchNormForwardOnce(n: NativeKernels, random: SeededArray, relu: boolean): { x: Float32Array; gamma: Float32Array; outs: Float32Array[] } {
   const x = random(ROWS * CHANNELS, 2);
@@ -66,30 +79,15 @@ export const NATIVE_ENTRY_POINTS: Readonly<Record<NativeEntry, NativeEntryPoint>
   conv2d: {
     reason:
       "forward convolutions (the Conv2D kernel through convolutionEngine.ts): faster than XNNPACK's 128-bit wasm SIMD and onnxruntime's CPU kernels",
-    check: (n, random) =>
-      CONV_GEOMETRIES.map((g) => {
-        const y = new Float32Array(size(g, 'y'));
-        n.conv2d(random(size(g, 'x')), random(size(g, 'w')), y, g);
-        return y;
-      }),
+    check: (n, random) => convolutionCheck(random, ['x', 'w', 'y'], (a, b, out, g) => n.conv2d(a, b, out, g)),
   },
   inputGradient: {
     reason: 'convolution input gradients (Conv2DBackpropInput), for the same reason',
-    check: (n, random) =>
-      CONV_GEOMETRIES.map((g) => {
-        const dx = new Float32Array(size(g, 'x'));
-        n.inputGradient(random(size(g, 'y')), random(size(g, 'w')), dx, g);
-        return dx;
-      }),
+    check: (n, random) => convolutionCheck(random, ['y', 'w', 'x'], (a, b, out, g) => n.inputGradient(a, b, out, g)),
   },
   filterGradient: {
     reason: 'convolution filter gradients (Conv2DBackpropFilter), for the same reason',
-    check: (n, random) =>
-      CONV_GEOMETRIES.map((g) => {
-        const dw = new Float32Array(size(g, 'w'));
-        n.filterGradient(random(size(g, 'x')), random(size(g, 'y')), dw, g);
-        return dw;
-      }),
+    check: (n, random) => convolutionCheck(random, ['x', 'y', 'w'], (a, b, out, g) => n.filterGradient(a, b, out, g)),
   },
   batchNormForward: {
     reason: 'train-mode BatchNorm (and a following ReLU) in three passes instead of about fifteen elementwise and reduction kernels',
