@@ -31,7 +31,7 @@ export const RUN_FLAGS = {
   t0: { kind: 'int', min: 0, help: `epochs of plain training before release (default ${PRESET.latePhase.t0})` },
   k: { kind: 'int', min: 1, max: 1000, help: `late-phase members K (default ${PRESET.latePhase.k})` },
   seed: { kind: 'int', min: 0, help: `seed for initialisation, shuffling and noise (default ${PRESET.seed})` },
-  out: { kind: 'string', help: 'output folder (default out/mnist-cnn)' },
+  out: { kind: 'string', help: `output folder (default out/${PRESET.name})` },
   backend: { kind: 'string', choices: BACKEND_CHOICES, help: 'tfjs backend (default auto; env LATEPHASE_BACKEND)' },
   'batch-size': { kind: 'int', min: 2, max: TRAIN_COUNT, help: `minibatch size (default ${PRESET.batchSize})` },
   lr: {

@@ -15,6 +15,9 @@ import { AvgPool, GlobalAvgPool, MaxPool } from '../src/nn/pooling';
 import { Flatten, ImageReshape } from '../src/nn/reshape';
 import { Standardize } from '../src/nn/standardize';
 import { Residual } from '../src/nn/residual';
+import { Graph, GRAPH_INPUT } from '../src/nn/graph';
+import { Add, Concatenate, Multiply } from '../src/nn/merge';
+import { LatePhaseBatchNorm } from '../src/latephase/kinds/batchNorm';
 import { Embedding } from '../src/nn/embedding';
 import { LSTM } from '../src/nn/lstm';
 import { Rng } from '../src/nn/rng';
@@ -80,6 +83,56 @@ export const PLAIN_CASES: LayerCase[] = [
   },
   { name: 'embedding (Gather)', make: () => new Embedding('emb', 7, 3, { rng: rng() }), shape: [6], opts: { vocab: 7 } },
   { name: 'lstm (ONNX LSTM op)', make: () => new LSTM('lstm', 3, 4, { rng: rng() }), shape: [5, 3], opts: { gradientTolerance: 5e-3 } },
+  {
+    name: 'graph: a squeeze-excitation gate (Multiply, broadcast) and a projection shortcut (Add)',
+    make: () => {
+      const r = rng();
+      return new Graph('g', [
+        { name: 'c1', op: new Conv2d('c1', 3, 4, { kernelSize: 3, rng: r }), inputs: [GRAPH_INPUT] },
+        { name: 'bn', op: new BatchNorm('bn', 4), inputs: ['c1'] },
+        { name: 'relu', op: new ReLU('relu'), inputs: ['bn'] },
+        { name: 'gap', op: new GlobalAvgPool('gap'), inputs: ['relu'] },
+        { name: 'fc', op: new Dense('fc', 4, 4, { rng: r }), inputs: ['gap'] },
+        { name: 'gate', op: new ImageReshape('gate', 1, 1, 4), inputs: ['fc'] },
+        { name: 'se', op: new Multiply('se'), inputs: ['relu', 'gate'] },
+        { name: 'proj', op: new Conv2d('proj', 3, 4, { kernelSize: 1, rng: r }), inputs: [GRAPH_INPUT] },
+        { name: 'sum', op: new Add('sum'), inputs: ['se', 'proj'] },
+      ]);
+    },
+    shape: [6, 5, 3],
+    opts: PIECEWISE,
+  },
+  {
+    name: 'graph: a DenseNet concatenation of the input and a late-phase BatchNorm branch (nodes given out of order)',
+    make: () => {
+      const r = rng();
+      return new Graph(
+        'g',
+        [
+          { name: 'mix', op: new Conv2d('mix', 5, 2, { kernelSize: 1, rng: r }), inputs: ['cat'] },
+          { name: 'cat', op: new Concatenate('cat'), inputs: [GRAPH_INPUT, 'conv'] },
+          { name: 'bn', op: new LatePhaseBatchNorm('bn', 2), inputs: [GRAPH_INPUT] },
+          { name: 'conv', op: new Conv2d('conv', 2, 3, { kernelSize: 3, rng: r }), inputs: ['bn'] },
+        ],
+        'mix',
+      );
+    },
+    shape: [5, 5, 2],
+  },
+  {
+    name: 'graph: vectors, a three-way Add and a Concatenate on the last axis',
+    make: () => {
+      const r = rng();
+      return new Graph('g', [
+        { name: 'a', op: new Dense('a', 6, 4, { rng: r }), inputs: [GRAPH_INPUT] },
+        { name: 'b', op: new Dense('b', 6, 4, { rng: r }), inputs: [GRAPH_INPUT] },
+        { name: 'c', op: new Dense('c', 6, 4, { rng: r }), inputs: [GRAPH_INPUT] },
+        { name: 'sum', op: new Add('sum'), inputs: ['a', 'b', 'c'] },
+        { name: 'cat', op: new Concatenate('cat', 0), inputs: ['sum', 'a'] },
+      ]);
+    },
+    shape: [6],
+  },
 ];
 
 /** Late-phase cases: each built-in kind keeps its cases in its own test module, `test/kinds/<kind>.ts`, listed in test/kinds/index.ts. */

@@ -6,7 +6,9 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { Layer, walkLayers } from '../src/nn/layer';
-import { LOWERINGS } from '../export/onnx/registry';
+import { LOWERINGS, MERGE_LOWERINGS } from '../export/onnx/registry';
+import { Graph } from '../src/nn/graph';
+import { Merge } from '../src/nn/merge';
 import { latePhaseKinds } from '../src/latephase/kindRegistry';
 import * as api from '../api/index';
 import { checkLayer } from './checkLayer';
@@ -44,12 +46,33 @@ test('coverage: every lowering in the registry has a checkLayer case (gradient a
   );
 });
 
+test('coverage: every merge a Graph node can hold has a checkLayer case', () => {
+  const merges = new Set<unknown>();
+  for (const c of LAYER_CASES) {
+    const layer = c.make();
+    for (const l of walkLayers(layer)) if (l instanceof Graph) l.nodes.forEach((n) => n.op instanceof Merge && merges.add(n.op.constructor));
+    layer.dispose();
+  }
+  assert.deepEqual(
+    MERGE_LOWERINGS.filter((e) => !merges.has(e.type)).map((e) => e.type.name),
+    [],
+  );
+  const publicMerges = Object.values(api).filter((v) => typeof v === 'function' && v.prototype instanceof Merge);
+  assert.deepEqual(
+    publicMerges.filter((m) => !merges.has(m)).map((m) => (m as { name: string }).name),
+    [],
+    'a merge of the public API without a case',
+  );
+});
+
 test('coverage: every layer class of the public API has a checkLayer case', () => {
   const covered = coveredClasses();
   const abstractBases = new Set<unknown>([api.StatelessLayer, api.WeightedLayer, api.MemberLayer, api.MemberUnit]);
   const layerClasses = Object.values(api).filter(
     (v): v is abstract new (...args: never[]) => Layer =>
       typeof v === 'function' &&
+      v !== Merge &&
+      !(v.prototype instanceof Merge) && // merges are covered above
       typeof (v.prototype as Partial<Layer> | undefined)?.forward === 'function' &&
       typeof (v.prototype as Partial<Layer>).outputShape === 'function',
   );

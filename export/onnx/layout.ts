@@ -53,3 +53,8 @@ export function toOnnxInput(values: Float32Array, n: number, perExample: readonl
 export function windowPads(inH: number, inW: number, kernel: number, stride: number, padding: 'same' | 'valid'): number[] {
   return padding === 'valid' ? [0, 0, 0, 0] : samePads(inH, inW, kernel, stride);
 }
+
+/** The ONNX axis (batch included) of per-example tfjs axis `axis` (non-negative): an image's H, W, C are NCHW's 2, 3, 1. */
+export function onnxAxis(perExample: readonly number[], axis: number): number {
+  return isImageShape(perExample) ? [2, 3, 1][axis]! : axis + 1;
+}

@@ -10,8 +10,11 @@ import { Sequential } from '../../src/nn/sequential';
 import { Residual } from '../../src/nn/residual';
 import { Embedding } from '../../src/nn/embedding';
 import { LSTM } from '../../src/nn/lstm';
+import { Graph } from '../../src/nn/graph';
+import { Add, Concatenate, Merge, Multiply } from '../../src/nn/merge';
 import { Layer } from '../../src/nn/layer';
-import { lowering, LoweringEntry } from './lowering';
+import { ExportError } from '../../src/errors';
+import { lowering, LoweringContext, LoweringEntry, OnnxValue } from './lowering';
 import { lowerDense } from './lowerings/dense';
 import { lowerConv2d } from './lowerings/conv2d';
 import { lowerBatchNorm } from './lowerings/batchNorm';
@@ -22,6 +25,35 @@ import { lowerStandardize } from './lowerings/standardize';
 import { lowerResidual, lowerSequential } from './lowerings/containers';
 import { lowerEmbedding } from './lowerings/embedding';
 import { lowerLSTM } from './lowerings/lstm';
+import { graphLowering, lowerAdd, lowerConcatenate, lowerMultiply, MergeLowering } from './lowerings/graph';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type MergeClass<M extends Merge> = abstract new (...args: any[]) => M;
+
+export interface MergeLoweringEntry {
+  readonly type: MergeClass<Merge>;
+  readonly lower: MergeLowering<Merge>;
+}
+
+function mergeLowering<M extends Merge>(type: MergeClass<M>, lower: MergeLowering<M>): MergeLoweringEntry {
+  return { type, lower: lower as MergeLowering<Merge> };
+}
+
+/** The merges a Graph node can hold (several inputs), beside the layers. */
+export const MERGE_LOWERINGS: readonly MergeLoweringEntry[] = [
+  mergeLowering(Add, lowerAdd),
+  mergeLowering(Multiply, lowerMultiply),
+  mergeLowering(Concatenate, lowerConcatenate),
+];
+
+function lowerMerge(merge: Merge, inputs: readonly OnnxValue[], ctx: LoweringContext): OnnxValue {
+  const entry = MERGE_LOWERINGS.find((e) => merge.constructor === e.type);
+  if (!entry)
+    throw new ExportError(
+      `merge '${merge.name}' (${merge.kind}) has no ONNX lowering; supported: ${MERGE_LOWERINGS.map((e) => e.type.name).join(', ')}`,
+    );
+  return entry.lower(merge, inputs, ctx);
+}
 
 export const LOWERINGS: readonly LoweringEntry[] = [
   lowering(Dense, lowerDense),
@@ -36,6 +68,7 @@ export const LOWERINGS: readonly LoweringEntry[] = [
   lowering(Standardize, lowerStandardize),
   lowering(Sequential, lowerSequential),
   lowering(Residual, lowerResidual),
+  lowering(Graph, graphLowering(lowerMerge)),
   lowering(Embedding, lowerEmbedding),
   lowering(LSTM, lowerLSTM),
 ];
