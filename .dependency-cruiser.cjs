@@ -12,7 +12,7 @@ module.exports = {
       severity: 'error',
       comment: 'src/ is the toolkit core: it never imports the model zoo, the exporter, the CLI or the facade',
       from: { path: '^src/' },
-      to: { path: '^(models|export|job|cli|api|test|bench)/' },
+      to: { path: '^(models|import|export|job|cli|api|test|bench)/' },
     },
     {
       name: 'layers-know-no-trainer',
@@ -54,7 +54,7 @@ module.exports = {
       severity: 'error',
       comment: 'export/ never imports the trainer, the model zoo or the CLI',
       from: { path: '^export/' },
-      to: { path: '^(src/train|models|job|cli|api)/' },
+      to: { path: '^(src/train|models|import|job|cli|api)/' },
     },
     {
       name: 'models-are-assembly',
@@ -64,10 +64,17 @@ module.exports = {
       to: { path: '^(export|src/train|job|cli|api)/' },
     },
     {
+      name: 'importers-build-models',
+      severity: 'error',
+      comment: 'import/ builds models from files, as models/ builds them from code; it never trains or exports',
+      from: { path: '^import/' },
+      to: { path: '^(export|src/train|job|cli|api|models)/' },
+    },
+    {
       name: 'facade-is-for-users',
       severity: 'error',
       comment: 'api/ re-exports; the code it re-exports never imports it back',
-      from: { path: '^(src|models|export|job|cli)/' },
+      from: { path: '^(src|models|import|export|job|cli)/' },
       to: { path: '^api/' },
     },
     {

@@ -36,7 +36,8 @@ export { BatchNorm } from '../src/nn/batchNorm';
 export type { BatchNormConfig } from '../src/nn/batchNorm';
 export { ReLU } from '../src/nn/activation';
 export { MaxPool, AvgPool, GlobalAvgPool } from '../src/nn/pooling';
-export { Flatten, ImageReshape } from '../src/nn/reshape';
+export { Flatten, ChannelsFirstFlatten, ImageReshape } from '../src/nn/reshape';
+export { Pad2d } from '../src/nn/pad';
 export { Standardize } from '../src/nn/standardize';
 export { Sequential } from '../src/nn/sequential';
 export { Residual } from '../src/nn/residual';
@@ -47,6 +48,8 @@ export { Embedding } from '../src/nn/embedding';
 export { LSTM } from '../src/nn/lstm';
 export { buildModel, zooRecipe, mnistCnn, mlp, wideResNet, resNet, charLstm } from '../models/index';
 export type { ZooOptions } from '../models/index';
+export { importOnnx } from '../import/onnx/importOnnx';
+export type { ImportOptions, ImportedModel, ImportReport, ImportedNode } from '../import/onnx/importOnnx';
 
 // Late-phase weights: the kinds, the registry a new kind joins, members and folding
 export type { LatePhaseLayer, LatePhaseWeight, FoldOptions } from '../src/latephase/latePhaseLayer';

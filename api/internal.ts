@@ -57,7 +57,7 @@ export { reliabilityBins } from '../src/eval/metrics';
 export { checkBundleFiles } from '../export/bundle/bundle';
 export { VERIFY_REPORT_SCHEMA } from '../export/verify/verifyFile';
 export { formatFileReport, formatInspection, formatBundleCheck, formatNqpTable } from '../cli/reports';
-export { readOnnxModel, checkExternalLocation } from '../export/verify/readOnnx';
+export { readOnnxModel, checkExternalLocation } from '../src/onnx/readOnnx';
 export { readGoldenSets, writeGoldenSets } from '../export/verify/golden';
 export { tritonConfig, checkTritonConfig } from '../export/bundle/triton';
 export { summaryTable } from '../cli/summaryTable';

@@ -9,6 +9,7 @@ import { FlagTable, FlagValues, flagHelp, parseFlags } from './args';
 import { RUN_FLAGS, runMnistJob, RunSummary } from './runCommand';
 import { summaryTable } from './summaryTable';
 import { INSPECT_FLAGS, inspectModel } from './inspectCommand';
+import { IMPORT_FLAGS, importCommand } from './importCommand';
 import { presetList, resolveJob, TRAIN_FLAGS, trainCommand } from './trainCommand';
 import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';
 import { selectBackend } from '../src/backend/selectBackend';
@@ -236,6 +237,18 @@ export const COMMANDS: readonly Command[] = [
       const check = await verifyBundle(folder!);
       console.log(formatBundleCheck(check));
       if (!check.pass) throw new VerificationError(`bundle '${folder}' does not check out (see above)`);
+      return 0;
+    },
+  }),
+  command({
+    name: 'import',
+    synopsis: '<model.onnx> [flags]',
+    summary: 'what an ONNX model becomes at import: operators -> layers, parameters, where late-phase weights can go',
+    flags: IMPORT_FLAGS,
+    operand: { missing: 'an ONNX file' },
+    run: async (file, flags) => {
+      await selectBackend();
+      console.log(importCommand(file!, flags));
       return 0;
     },
   }),

@@ -22,7 +22,7 @@ function kindWords(): string {
 }
 
 /** `batchnorm,head`, `rank1`, `templates=7,head`, `full=conv1+conv2`, `none`: each word names a registered kind. */
-function latePhaseChoiceFromFlags(flags: FlagValues<typeof INSPECT_FLAGS>): LatePhaseChoice {
+export function latePhaseChoiceFromFlags(flags: FlagValues<typeof INSPECT_FLAGS>): LatePhaseChoice {
   const words = String(flags['late-phase'] ?? 'batchnorm,head')
     .split(',')
     .map((w) => w.trim())

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { ConfigError, DataError } from '../src/errors';
 import { applyOverride, configDifferences, resolveConfig } from '../src/config/resolve';
 import { JobConfigInput } from '../src/config/schema';
-import { loadJobData } from '../src/config/dataSource';
+import { dataForModel, loadJobData } from '../src/config/dataSource';
 import { buildFromRecipe } from '../src/nn/modelRecipe';
 import { loadCheckpoint, readCheckpointHeader } from '../src/train/checkpoint';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
@@ -53,9 +53,10 @@ export async function runBundleJob(source: string, opts: BundleJobOptions = {}):
       );
     const backend = await selectBackend(plan.backend);
     log(`backend: ${describeBackend(backend, true)}`);
-    const data = loadJobData(plan.data);
-    log(`data: ${data.description}`);
-    const model = buildFromRecipe(plan.model.recipe(data.train.classes));
+    const loaded = loadJobData(plan.data);
+    log(`data: ${loaded.description}`);
+    const model = buildFromRecipe(plan.model.recipe(loaded.train.classes));
+    const data = dataForModel(loaded, model);
     try {
       loadCheckpoint(model, file);
       log(`model: restored from ${file}`);

@@ -145,6 +145,7 @@ async function exportAndVerify(input: FinishInput, folded: Model, metrics: JobMe
     foldBatchNorm: plan.export.foldBatchNorm,
     provenance: {
       job: plan.name,
+      model_source: plan.model.description,
       latephase_K: train.k,
       latephase_T0_epochs: train.t0,
       epochs: train.epochs,

@@ -101,9 +101,20 @@ function trainConfigOf(cfg: JobConfig): TrainConfig {
   };
 }
 
-/** How the config's model is built, here and in every gradient worker: a zoo entry, or the user's module. */
+/** The importer's module, which gradient workers load to rebuild an imported model. */
+const IMPORTER = require.resolve('../import/onnx/importOnnx');
+
+/** How the config's model is built, here and in every gradient worker: a zoo entry, the user's module, or an imported file. */
 function modelPlan(cfg: JobConfig): ModelPlan {
   const m = cfg.model;
+  if ('onnx' in m) {
+    const file = path.resolve(m.onnx);
+    const opts = { latePhase: cfg.latePhase.kinds, seed: cfg.seed };
+    return {
+      description: `the model imported from ${file}`,
+      recipe: () => ({ module: IMPORTER, exportName: 'buildImportedModel', args: [file, opts] }),
+    };
+  }
   const seqLen = cfg.data.source === 'text' ? { seqLen: cfg.data.seqLen } : {};
   const options = (dataClasses: number): Record<string, unknown> => ({
     seed: cfg.seed,

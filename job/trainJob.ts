@@ -33,7 +33,7 @@ import { chooseProvider } from '../export/verify/executionProvider';
 import { loadCheckpoint, readCheckpointHeader, saveCheckpoint } from '../src/train/checkpoint';
 import { configDifferences } from '../src/config/resolve';
 import { JobConfig } from '../src/config/schema';
-import { loadJobData } from '../src/config/dataSource';
+import { dataForModel, loadJobData } from '../src/config/dataSource';
 import { finishRun, RunSummary } from './finishRun';
 
 export type { JobMetrics, RunSummary } from './finishRun';
@@ -154,7 +154,10 @@ async function trainAndBundle(
   const progressFile = path.join(folder.workDir, PROGRESS_FILE);
   const backend = await selectBackend(plan.backend);
   log(`backend: ${describeBackend(backend, true)}`);
-  const data = loadJobData(plan.data);
+  const loaded = loadJobData(plan.data);
+  const recipe = plan.model.recipe(loaded.train.classes);
+  const model = buildFromRecipe(recipe);
+  const data = dataForModel(loaded, model);
   const train = trainConfigFor(plan, data.train.featureShape);
   if (train.batchSize > exampleCount(data.train))
     throw new ConfigError(`batchSize ${train.batchSize} is larger than the ${exampleCount(data.train)} training examples`);
@@ -178,8 +181,6 @@ async function trainAndBundle(
     `ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}` +
       (nativeKernelsInUse() ? `; native kernels on ${kernelThreadCount} thread${kernelThreadCount > 1 ? 's' : ''} per gradient thread` : ''),
   );
-  const recipe = plan.model.recipe(data.train.classes);
-  const model = buildFromRecipe(recipe);
   const test = data.test;
   let before: number | null = null;
   try {

@@ -16,7 +16,7 @@ import { Rng } from '../src/nn/rng';
 import { Manifest } from '../export/bundle/bundle';
 import { CHECKPOINT_FILE, CONFIG_FILE, MANIFEST_FILE } from '../export/bundle/layout';
 import { OnnxExport } from '../export/onnx/exportOnnx';
-import { readOnnxModel } from '../export/verify/readOnnx';
+import { readOnnxModel } from '../src/onnx/readOnnx';
 import { verifyExport, VerificationReport } from '../export/verify/verify';
 import { onnx } from 'onnx-proto';
 import { planRun } from './runPlan';

@@ -12,7 +12,7 @@ import { runCli, TINY, TINY_SETS } from './helpers';
 import { verifyBundle } from '../export/bundle/verifyBundle';
 import { checkTritonConfig, tritonConfig } from '../export/bundle/triton';
 import { inspectOnnx } from '../export/verify/inspect';
-import { readOnnxModel } from '../export/verify/readOnnx';
+import { readOnnxModel } from '../src/onnx/readOnnx';
 import { decodeTensor, encodeTensor } from '../export/verify/golden';
 
 test('a run writes goldens, a model card and a Triton repository; verify-bundle re-checks them and catches tampering', async () => {

@@ -19,7 +19,7 @@ import { int64Bytes } from '../src/onnx/proto';
 import { onnx } from 'onnx-proto';
 import { ensembleInvariants, verifyEnsembleExport } from '../export/verify/verifyEnsemble';
 import { Rng } from '../src/nn/rng';
-import { readOnnxModel } from '../export/verify/readOnnx';
+import { readOnnxModel } from '../src/onnx/readOnnx';
 import { inspectOnnx } from '../export/verify/inspect';
 import * as fs from 'fs';
 import * as os from 'os';

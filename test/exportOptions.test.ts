@@ -20,7 +20,7 @@ import { exportOnnx } from '../export/onnx/exportOnnx';
 import { float16Bits, float16Value } from '../export/onnx/passes/fp16Weights';
 import { checkWriteLocation, splitExternalData, writeModelFiles } from '../export/onnx/passes/externalData';
 import { verifyPrecision } from '../export/verify/verifyPrecision';
-import { readOnnxModel } from '../export/verify/readOnnx';
+import { readOnnxModel } from '../src/onnx/readOnnx';
 import { verifyOnnxFile } from '../export/verify/verifyFile';
 import { loadMnist } from '../src/data/mnist';
 import { Rng } from '../src/nn/rng';

@@ -2,6 +2,7 @@
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs-core';
+import * as ort from 'onnxruntime-node';
 import { selectBackend } from '../src/backend/selectBackend';
 import { Rng } from '../src/nn/rng';
 
@@ -123,3 +124,19 @@ export async function runMain(args: readonly string[]): Promise<{ code: number; 
     [console.log, console.error] = [log, error];
   }
 }
+
+/** The first output of `bytes` under onnxruntime for a seeded input of `dims` (batch first). */
+export async function ortOutput(bytes: Uint8Array, dims: readonly number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    const size = dims.reduce((a, b) => a * b, 1);
+    const x = Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37) + 0.1 * Math.cos(i));
+    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [...dims]) });
+    return out[session.outputNames[0]!]!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+/** The largest absolute difference between two arrays of one length. */
+export const largestDifference = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);

@@ -12,10 +12,11 @@ import { Conv2d } from '../src/nn/conv2d';
 import { BatchNorm } from '../src/nn/batchNorm';
 import { ReLU } from '../src/nn/activation';
 import { AvgPool, GlobalAvgPool, MaxPool } from '../src/nn/pooling';
-import { Flatten, ImageReshape } from '../src/nn/reshape';
+import { ChannelsFirstFlatten, Flatten, ImageReshape } from '../src/nn/reshape';
 import { Standardize } from '../src/nn/standardize';
 import { Residual } from '../src/nn/residual';
 import { Graph, GRAPH_INPUT } from '../src/nn/graph';
+import { Pad2d } from '../src/nn/pad';
 import { Add, Concatenate, Multiply } from '../src/nn/merge';
 import { LatePhaseBatchNorm } from '../src/latephase/kinds/batchNorm';
 import { Embedding } from '../src/nn/embedding';
@@ -50,8 +51,24 @@ export const PLAIN_CASES: LayerCase[] = [
   { name: 'avgpool valid', make: () => new AvgPool('p', 2), shape: [6, 6, 2] },
   { name: 'globalavgpool', make: () => new GlobalAvgPool('g'), shape: [4, 5, 3] },
   {
+    name: 'pad2d: zeros before a valid convolution (PyTorch padding 1 on a stride-2 conv)',
+    make: () => seq('p', [new Pad2d('pad', [1, 1, 1, 1]), new Conv2d('c', 2, 3, { kernelSize: 3, stride: 2, padding: 'valid', rng: rng() })]),
+    shape: [7, 6, 2],
+  },
+  {
+    name: 'pad2d: -Infinity before a max pool, asymmetric',
+    make: () => seq('p', [new Pad2d('pad', [1, 0, 0, 2], -Infinity), new MaxPool('mp', 3, 2)]),
+    shape: [7, 6, 2],
+    opts: PIECEWISE,
+  },
+  {
     name: 'flatten of an image (NHWC order)',
     make: () => seq('flatten', [new Flatten('f'), new Dense('fc', 3 * 4 * 2, 3, { rng: rng() })]),
+    shape: [3, 4, 2],
+  },
+  {
+    name: 'channels-first flatten (C, H, W order, as PyTorch flattens)',
+    make: () => seq('flatten_chw', [new ChannelsFirstFlatten('f'), new Dense('fc', 3 * 4 * 2, 3, { rng: rng() })]),
     shape: [3, 4, 2],
   },
   {

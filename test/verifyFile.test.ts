@@ -15,7 +15,7 @@ import { exportOnnx } from '../export/onnx/exportOnnx';
 import { foldMembers } from '../src/latephase/fold';
 import { releaseMembers } from '../src/latephase/members';
 import { verifyOnnxFile, VERIFY_REPORT_SCHEMA } from '../export/verify/verifyFile';
-import { readOnnxModel } from '../export/verify/readOnnx';
+import { readOnnxModel } from '../src/onnx/readOnnx';
 import { inspectOnnx } from '../export/verify/inspect';
 import { float32Bytes, floatValueInfo, IR_VERSION, OPSET } from '../src/onnx/proto';
 import { ConfigError, DataError, LatePhaseError, UnsupportedModelError } from '../src/errors';

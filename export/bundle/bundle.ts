@@ -18,7 +18,7 @@ import { VerificationReport } from '../verify/verify';
 import { ClassMetrics } from '../../src/eval/metrics';
 import { GoldenSet, writeGoldenSets } from '../verify/golden';
 import { inspectOnnx } from '../verify/inspect';
-import { decodeModel } from '../verify/readOnnx';
+import { decodeModel } from '../../src/onnx/readOnnx';
 import { TRITON_ENSEMBLE_SUFFIX, tritonConfig } from './triton';
 import {
   CARD_FILE,

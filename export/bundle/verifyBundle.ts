@@ -9,7 +9,7 @@ import * as path from 'path';
 import { DataError } from '../../src/errors';
 import { FileVerificationReport, verifyOnnxFile } from '../verify/verifyFile';
 import { inspectOnnx } from '../verify/inspect';
-import { readOnnxModel } from '../verify/readOnnx';
+import { readOnnxModel } from '../../src/onnx/readOnnx';
 import { checkBundleFiles, Manifest } from './bundle';
 import { ENSEMBLE_FILE, GOLDEN_DIR, MANIFEST_FILE, MODEL_FILE, TRITON_CONFIG_FILE, TRITON_DIR, TRITON_VERSION_DIR } from './layout';
 import { checkTritonConfig, TRITON_ENSEMBLE_SUFFIX } from './triton';

@@ -4,13 +4,14 @@ import { Conv2d } from '../../src/nn/conv2d';
 import { BatchNorm } from '../../src/nn/batchNorm';
 import { ReLU } from '../../src/nn/activation';
 import { AvgPool, GlobalAvgPool, MaxPool } from '../../src/nn/pooling';
-import { Flatten, ImageReshape } from '../../src/nn/reshape';
+import { ChannelsFirstFlatten, Flatten, ImageReshape } from '../../src/nn/reshape';
 import { Standardize } from '../../src/nn/standardize';
 import { Sequential } from '../../src/nn/sequential';
 import { Residual } from '../../src/nn/residual';
 import { Embedding } from '../../src/nn/embedding';
 import { LSTM } from '../../src/nn/lstm';
 import { Graph } from '../../src/nn/graph';
+import { Pad2d } from '../../src/nn/pad';
 import { Add, Concatenate, Merge, Multiply } from '../../src/nn/merge';
 import { Layer } from '../../src/nn/layer';
 import { ExportError } from '../../src/errors';
@@ -20,11 +21,12 @@ import { lowerConv2d } from './lowerings/conv2d';
 import { lowerBatchNorm } from './lowerings/batchNorm';
 import { lowerReLU } from './lowerings/activation';
 import { lowerAvgPool, lowerGlobalAvgPool, lowerMaxPool } from './lowerings/pooling';
-import { lowerFlatten, lowerImageReshape } from './lowerings/reshape';
+import { lowerChannelsFirstFlatten, lowerFlatten, lowerImageReshape } from './lowerings/reshape';
 import { lowerStandardize } from './lowerings/standardize';
 import { lowerResidual, lowerSequential } from './lowerings/containers';
 import { lowerEmbedding } from './lowerings/embedding';
 import { lowerLSTM } from './lowerings/lstm';
+import { lowerPad2d } from './lowerings/pad';
 import { graphLowering, lowerAdd, lowerConcatenate, lowerMultiply, MergeLowering } from './lowerings/graph';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -64,8 +66,10 @@ export const LOWERINGS: readonly LoweringEntry[] = [
   lowering(AvgPool, lowerAvgPool),
   lowering(GlobalAvgPool, lowerGlobalAvgPool),
   lowering(Flatten, lowerFlatten),
+  lowering(ChannelsFirstFlatten, lowerChannelsFirstFlatten),
   lowering(ImageReshape, lowerImageReshape),
   lowering(Standardize, lowerStandardize),
+  lowering(Pad2d, lowerPad2d),
   lowering(Sequential, lowerSequential),
   lowering(Residual, lowerResidual),
   lowering(Graph, graphLowering(lowerMerge)),

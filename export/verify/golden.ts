@@ -8,7 +8,7 @@ import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { DataError } from '../../src/errors';
 import { writeFileAtomic } from '../../src/io/atomicWrite';
-import { tensorByteSize, toInt } from './readOnnx';
+import { tensorByteSize, toInt } from '../../src/onnx/readOnnx';
 import { ELEMENT_TYPES, ElementType, elementTypeOfCode, elementTypeOfOrt, OrtElementType, TensorValues } from './elementTypes';
 
 /** A tensor by name: its onnxruntime-node element type, shape and values (float16 as bits, bool as 0/1). */

@@ -6,7 +6,7 @@
  * skipped with the reason (verifyFile.ts). The tables name (operator, input position).
  */
 import { onnx } from 'onnx-proto';
-import { toInt } from './readOnnx';
+import { toInt } from '../../src/onnx/readOnnx';
 
 export type InputRole =
   | { readonly kind: 'data' }

@@ -5,7 +5,7 @@
  * one of them).
  */
 import { onnx } from 'onnx-proto';
-import { storedTensors, tensorByteSize, toInt } from './readOnnx';
+import { storedTensors, tensorByteSize, toInt } from '../../src/onnx/readOnnx';
 
 export interface ValueSignature {
   readonly name: string;

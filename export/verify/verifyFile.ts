@@ -19,7 +19,7 @@ import { DEFAULT_ATOL, DEFAULT_RTOL, Tolerance } from './compare';
 import { chooseProvider, ExecutionProviderName, ProviderChoice } from './executionProvider';
 import { Inspection, inspectOnnx, ValueSignature } from './inspect';
 import { outputStats, OutputStats } from './outputStats';
-import { readOnnxModel } from './readOnnx';
+import { readOnnxModel } from '../../src/onnx/readOnnx';
 import { GoldenSet, NamedArray, readGoldenSets, writeGoldenSets } from './golden';
 import { asNumbers, ELEMENT_TYPES, ElementType, numberToHalf, OrtElementType, TensorValues } from './elementTypes';
 import { describeRole, InputRole, inputRoles } from './inputRoles';

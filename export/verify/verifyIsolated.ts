@@ -8,7 +8,7 @@ import * as path from 'path';
 import { fork } from 'child_process';
 import { NAMED_ERRORS, VerificationError } from '../../src/errors';
 import type { FileVerificationReport, VerifyFileOptions } from './verifyFile';
-import { readOnnxModel } from './readOnnx';
+import { readOnnxModel } from '../../src/onnx/readOnnx';
 
 /** What the child sends back: the report, or the error that stopped it. */
 export type VerifyChildReply = { kind: 'report'; report: FileVerificationReport } | { kind: 'error'; name: string; message: string; stack?: string };

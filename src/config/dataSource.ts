@@ -6,7 +6,7 @@ import { readTextCorpora, sequenceDataset, splitCorpus } from '../data/text';
 import { loadMnist } from '../data/mnist';
 import { readIdxDataset } from '../data/idx';
 import { readCifarBinary } from '../data/cifar';
-import { DataError } from '../errors';
+import { ConfigError, DataError } from '../errors';
 import { JobConfig } from './schema';
 
 export interface JobData {
@@ -93,4 +93,28 @@ export function loadJobData(cfg: JobConfig['data']): JobData {
       return { train, test, description: `${train.y.length} training / ${test.y.length} test ${cfg.variant} images (${cfg.dir})` };
     }
   }
+}
+
+/**
+ * The data as the model takes it: flat pixels viewed as the model's [H, W, 1] image when the
+ * sizes agree (IDX and the mnist package ship row-major single-channel pixels; several channels
+ * in a flat row have no order to trust), and the model's classes must be the data's. Anything else
+ * is a ConfigError naming both shapes.
+ */
+export function dataForModel(
+  data: JobData,
+  model: { readonly name: string; readonly inputShape: readonly number[]; readonly outputShape: readonly number[] },
+): JobData {
+  const want = model.inputShape;
+  const have = data.train.featureShape;
+  const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+  const classes = model.outputShape[model.outputShape.length - 1];
+  if (model.outputShape.length === 1 && classes !== data.train.classes)
+    throw new ConfigError(`model '${model.name}' predicts ${classes} classes, the data has ${data.train.classes}`);
+  if (have.join() === want.join()) return data;
+  if (have.length === 1 && want.length === 3 && want[2] === 1 && size(have) === size(want)) {
+    const view = (d: Dataset): Dataset => ({ ...d, featureShape: [...want] });
+    return { ...data, train: view(data.train), test: view(data.test) };
+  }
+  throw new ConfigError(`model '${model.name}' takes examples of shape [${want.join(', ')}], the data's are [${have.join(', ')}]`);
 }

@@ -48,6 +48,16 @@ const model = z.union([
       classes: positiveInt.optional(),
     })
     .strict(),
+  z
+    .object({
+      /**
+       * A model imported from an ONNX file (a path relative to the config file's folder): its
+       * weights are the starting point, `latePhase.kinds` chooses which become late-phase
+       * (`latephase import <file>` shows the candidates).
+       */
+      onnx: z.string().min(1),
+    })
+    .strict(),
 ]);
 
 const latePhase = z

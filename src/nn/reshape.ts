@@ -14,6 +14,21 @@ export class Flatten extends StatelessLayer {
   }
 }
 
+/**
+ * [H, W, C] -> [C*H*W] in C, H, W order: how an NCHW framework (PyTorch, ONNX) flattens an image,
+ * so the Dense weights imported after it keep their order. (In ONNX it is a plain Flatten.)
+ */
+export class ChannelsFirstFlatten extends StatelessLayer {
+  readonly kind = 'channelsfirstflatten';
+  outputShape(input: readonly number[]): number[] {
+    expectRank(this.name, input, [3]);
+    return [input.reduce((a, b) => a * b, 1)];
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [x.shape[0]!, -1]);
+  }
+}
+
 /** Flat pixels (row-major H, W, C, as image data sets ship them) -> an [H, W, C] image. */
 export class ImageReshape extends StatelessLayer {
   readonly kind = 'imagereshape';

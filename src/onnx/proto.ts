@@ -25,7 +25,6 @@ export function attributes(attrs: Readonly<Record<string, AttributeValue>>): onn
   return Object.entries(attrs).map(([k, v]) => attribute(k, v));
 }
 
-/** ONNX raw_data is little-endian whatever the host's byte order. */
 /** Whether this machine stores floats little-endian, as ONNX's raw_data does. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

@@ -1,4 +1,4 @@
-import { Flatten, ImageReshape } from '../../../src/nn/reshape';
+import { ChannelsFirstFlatten, Flatten, ImageReshape } from '../../../src/nn/reshape';
 import { Lowering, output } from '../lowering';
 import { isImageShape, NCHW_TO_NHWC, NHWC_TO_NCHW } from '../layout';
 
@@ -16,3 +16,7 @@ export const lowerImageReshape: Lowering<ImageReshape> = (layer, input, { graph 
   const nhwc = graph.node('Reshape', [input.name, graph.int64Initializer(`${layer.name}.shape`, [-1, h, w, c])], layer.name);
   return output(layer, input, graph.node('Transpose', [nhwc], layer.name, { perm: { ints: [...NHWC_TO_NCHW] } }));
 };
+
+/** The graph is NCHW already: a plain Flatten reads C, H, W order. */
+export const lowerChannelsFirstFlatten: Lowering<ChannelsFirstFlatten> = (layer, input, { graph }) =>
+  output(layer, input, graph.node('Flatten', [input.name], layer.name, { axis: { i: 1 } }));

@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
-import { DataError } from '../../src/errors';
+import { DataError } from '../errors';
 
 /** 2 GiB: protobuf's own message limit; larger models must keep their weights in external data. */
 const DEFAULT_MAX_MODEL_BYTES = 2 ** 31;

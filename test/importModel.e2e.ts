@@ -1,0 +1,131 @@
+/**
+ * Bring your own model. Models we did not write: torchvision's ResNet-18 and DenseNet-121 (random weights, randomised
+ * BatchNorm statistics), exported by Debian's python3-torch in eval mode (BatchNorm folded into the
+ * convolutions) and with BatchNormalization kept, are imported, re-exported by latephase, and
+ * compared with the original under onnxruntime (max abs within 1e-5 at batch 1 and 3); the
+ * imported tfjs model agrees with onnxruntime. The fixtures are generated here
+ * (test/fixtures/exportTorchvision.py), never committed. Skipped without python3-torch and
+ * python3-torchvision unless LATEPHASE_REQUIRE_TORCH=1 (.ci/run installs them). And a job config
+ * naming `model: { onnx }` fine-tunes an imported model with late-phase BatchNorm and head from the
+ * first step (T0 = 0, the paper's fine-tuning regime) into a verified bundle.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { exportOnnx } from '../export/onnx/exportOnnx';
+import { verifyExport } from '../export/verify/verify';
+import { importOnnx } from '../import/onnx/importOnnx';
+import { Rng } from '../src/nn/rng';
+import { Sequential } from '../src/nn/sequential';
+import { Conv2d } from '../src/nn/conv2d';
+import { BatchNorm } from '../src/nn/batchNorm';
+import { ReLU } from '../src/nn/activation';
+import { GlobalAvgPool } from '../src/nn/pooling';
+import { Dense } from '../src/nn/dense';
+import { Model } from '../src/nn/model';
+import { largestDifference, ortOutput, runCli, runMain, useBackend } from './helpers';
+
+const PYTHON = '/usr/bin/python3';
+const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' }).status === 0;
+const required = process.env['LATEPHASE_REQUIRE_TORCH'] === '1';
+const skip =
+  !hasTorch && !required ? 'python3-torch and python3-torchvision not installed (apt-get install python3-torch python3-torchvision)' : false;
+
+test('torchvision ResNet-18 and DenseNet-121 exported by PyTorch: import, re-export, the same outputs under onnxruntime', { skip }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-torchvision-'));
+  const script = path.join(__dirname, '..', '..', 'test', 'fixtures', 'exportTorchvision.py');
+  const made = spawnSync(PYTHON, [script, dir], { encoding: 'utf8', timeout: 300_000 });
+  assert.equal(made.status, 0, made.stderr);
+  await useBackend('wasm');
+  const names = fs.readFileSync(path.join(dir, 'names.txt'), 'utf8').trim().split('\n');
+  assert.deepEqual(names, ['resnet18-eval.onnx', 'resnet18-bn.onnx', 'densenet121-eval.onnx', 'densenet121-bn.onnx']);
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const original = fs.readFileSync(file);
+    const { model, report } = importOnnx(file);
+    assert.deepEqual(model.inputShape, [32, 32, 3], name);
+    assert.equal(report.input.name, 'image');
+    if (name.endsWith('-bn.onnx'))
+      assert.ok(
+        report.nodes.some((n) => n.op === 'BatchNormalization' && n.became.includes('batchnorm')),
+        `${name}: BatchNorm kept`,
+      );
+    const again = exportOnnx(model);
+    for (const n of [1, 3]) {
+      const [a, b] = [await ortOutput(original, [n, 3, 32, 32]), await ortOutput(again.bytes, [n, 3, 32, 32])];
+      assert.ok(largestDifference(a, b) <= 1e-5, `${name}, batch ${n}: max abs ${largestDifference(a, b)}`);
+    }
+    const values = Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.01));
+    const checked = await verifyExport(model, again, [{ label: 'seeded', values, rows: 2 }], { batchSizes: [2] });
+    assert.ok(checked.pass, `${name}: the imported tfjs model against onnxruntime, max abs ${checked.maxAbs}`);
+    model.dispose();
+  }
+  const printed = await runMain(['import', path.join(dir, 'resnet18-bn.onnx')]);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.match(printed.stdout, /opset 17.*pytorch/i);
+  assert.match(printed.stdout, /BatchNormalization x20 -> batchnorm/);
+  assert.match(printed.stdout, /late-phase candidates: 20 BatchNorm layers, head '\/fc\/Gemm' \(Gemm\), 20 convolutions/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('latephase train with model: { onnx }: late-phase BatchNorm and head from the first step (T0 = 0), a verified bundle that records the source', async () => {
+  await useBackend('wasm');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-finetune-'));
+  // the "pretrained" model: a small CNN on 28 x 28 x 1 images, exported by latephase (an NCHW input)
+  const rng = new Rng(5);
+  const net = new Sequential('net', [
+    new Conv2d('conv', 1, 6, { kernelSize: 3, stride: 2, rng }),
+    new BatchNorm('bn', 6),
+    new ReLU('relu'),
+    new GlobalAvgPool('gap'),
+    new Dense('fc', 6, 10, { rng }),
+  ]);
+  const source = new Model('pretrained', net, [28, 28, 1]);
+  const file = path.join(dir, 'pretrained.onnx');
+  fs.writeFileSync(file, exportOnnx(source, { foldBatchNorm: false }).bytes);
+  source.dispose();
+  const config = path.join(dir, 'finetune.json');
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      name: 'finetune',
+      model: { onnx: 'pretrained.onnx' },
+      latePhase: { kinds: { batchNorm: true, head: true }, k: 2, t0: 0 },
+      epochs: 1,
+      batchSize: 32,
+      data: { source: 'mnist', trainSize: 128, testSize: 200 },
+      output: 'out',
+      workers: 0,
+      backend: 'wasm',
+    }),
+  );
+  const r = runCli(['train', config, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /late phase: K=2, T0=0 of 1 epochs/);
+  const bundle = path.join(dir, 'out');
+  const manifest = JSON.parse(fs.readFileSync(path.join(bundle, 'manifest.json'), 'utf8')) as {
+    verification: { pass: boolean };
+    inputs: Array<{ dims: Array<number | string> }>;
+    provenance: Record<string, string>;
+  };
+  assert.equal(manifest.verification.pass, true);
+  assert.deepEqual(manifest.inputs[0]!.dims.slice(1), [1, 28, 28], 'NCHW in, as the original');
+  assert.equal(manifest.provenance['model_source'], `the model imported from ${file}`);
+  assert.equal(manifest.provenance['latephase_T0_epochs'], '0');
+  assert.match(manifest.provenance['late_phase_weights']!, /batchnorm/i);
+  const check = runCli(['verify-bundle', bundle]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  // a late-phase kind the imported model has nothing for is named before training
+  fs.writeFileSync(
+    config,
+    JSON.stringify({ ...JSON.parse(fs.readFileSync(config, 'utf8')), latePhase: { kinds: { full: 'nosuchlayer' }, t0: 0, k: 2 }, output: 'out2' }),
+  );
+  const bad = runCli(['train', config, '--quiet']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /nosuchlayer/);
+  assert.doesNotMatch(bad.stdout, /epoch 1/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
