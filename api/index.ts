@@ -34,7 +34,7 @@ export { Conv2d } from '../src/nn/conv2d';
 export type { Conv2dOptions, ConvGeometry, Padding } from '../src/nn/convGeometry';
 export { BatchNorm } from '../src/nn/batchNorm';
 export type { BatchNormConfig } from '../src/nn/batchNorm';
-export { ReLU } from '../src/nn/activation';
+export { ReLU, Clip, LeakyReLU, Sigmoid, Tanh, HardSigmoid, HardSwish } from '../src/nn/activation';
 export { MaxPool, AvgPool, GlobalAvgPool } from '../src/nn/pooling';
 export { Flatten, ChannelsFirstFlatten, ImageReshape } from '../src/nn/reshape';
 export { Pad2d } from '../src/nn/pad';

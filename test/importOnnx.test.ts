@@ -11,6 +11,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { buildModel } from '../models/index';
+import { Rng } from '../src/nn/rng';
+import { Sequential } from '../src/nn/sequential';
+import { Model } from '../src/nn/model';
+import { Conv2d } from '../src/nn/conv2d';
+import { Dense } from '../src/nn/dense';
+import { AvgPool, GlobalAvgPool } from '../src/nn/pooling';
+import { Clip, HardSigmoid, HardSwish, LeakyReLU, Sigmoid, Tanh } from '../src/nn/activation';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { verifyExport } from '../export/verify/verify';
 import { foldMembers } from '../src/latephase/fold';
@@ -71,6 +78,41 @@ test('late-phase kinds apply to an imported model: BatchNorm and head become lat
   for (const m of [source, plain, late, folded]) m.dispose();
 });
 
+test('activations round-trip: Clip (ReLU6), LeakyRelu, HardSwish, HardSigmoid, Sigmoid, Tanh, and an average pool', async () => {
+  const rng = new Rng(6);
+  const c = (name: string, i: number, o: number): Conv2d => new Conv2d(name, i, o, { kernelSize: 3, rng });
+  const net = new Sequential('net', [
+    c('c1', 3, 4),
+    new Clip('relu6', 0, 6),
+    c('c2', 4, 4),
+    new LeakyReLU('leaky', 0.2),
+    new AvgPool('avg', 2),
+    c('c3', 4, 4),
+    new HardSwish('hswish'),
+    c('c4', 4, 4),
+    new HardSigmoid('hsig', 1 / 6, 0.5),
+    new Sigmoid('sig'),
+    new GlobalAvgPool('gap'),
+    new Dense('fc', 4, 5, { rng }),
+    new Tanh('tanh'),
+  ]);
+  const source = new Model('activations', net, [8, 8, 3]);
+  const original = exportOnnx(source);
+  const file = path.join(tmp, 'activations.onnx');
+  fs.writeFileSync(file, original.bytes);
+  const { model, report } = importOnnx(file);
+  assert.deepEqual(
+    ['Clip', 'LeakyRelu', 'HardSwish', 'HardSigmoid', 'Sigmoid', 'Tanh', 'AveragePool'].filter((op) => !report.nodes.some((n) => n.op === op)),
+    [],
+    'every activation is in the file',
+  );
+  const again = exportOnnx(model);
+  const [a, b] = [await ortOutput(original.bytes, [3, 3, 8, 8]), await ortOutput(again.bytes, [3, 3, 8, 8])];
+  assert.ok(largestDifference(a, b) <= 1e-5, `max abs ${largestDifference(a, b)}`);
+  source.dispose();
+  model.dispose();
+});
+
 /** A one-input ONNX model of `nodes` over `initializers` (float32 image input [N, 2, 4, 4] unless given). */
 function modelFile(
   name: string,
@@ -113,12 +155,12 @@ test('bad input is a named error before any layer is made: unsupported operators
           nodes: [
             { name: 'e1', opType: 'Erf', input: ['x'], output: ['a'] },
             { name: 'c', opType: 'Conv', input: ['a', 'w'], output: ['b'] },
-            { name: 'e2', opType: 'Tanh', input: ['b'], output: ['y'] },
+            { name: 'e2', opType: 'LpNormalization', input: ['b'], output: ['y'] },
           ],
           initializers: [conv()],
         }),
       ConfigError,
-      /2 node\(s\) use operators the importer does not support: 'e1' \(Erf, opset 17\), 'e2' \(Tanh, opset 17\); supported: Add, .*Conv/,
+      /2 node\(s\) use operators the importer does not support: 'e1' \(Erf, opset 17\), 'e2' \(LpNormalization, opset 17\); supported: Add, .*Conv/,
     ],
     [
       () => modelFile('old', { nodes: [{ opType: 'Relu', input: ['x'], output: ['y'] }], opset: 9 }),

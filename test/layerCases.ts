@@ -10,7 +10,7 @@ import { Sequential } from '../src/nn/sequential';
 import { Dense } from '../src/nn/dense';
 import { Conv2d } from '../src/nn/conv2d';
 import { BatchNorm } from '../src/nn/batchNorm';
-import { ReLU } from '../src/nn/activation';
+import { Clip, HardSigmoid, HardSwish, LeakyReLU, ReLU, Sigmoid, Tanh } from '../src/nn/activation';
 import { AvgPool, GlobalAvgPool, MaxPool } from '../src/nn/pooling';
 import { ChannelsFirstFlatten, Flatten, ImageReshape } from '../src/nn/reshape';
 import { Standardize } from '../src/nn/standardize';
@@ -45,6 +45,17 @@ export const PLAIN_CASES: LayerCase[] = [
   { name: 'batchnorm on images (train mode)', make: () => new BatchNorm('bn', 3), shape: [4, 4, 3] },
   { name: 'batchnorm on vectors (train mode)', make: () => new BatchNorm('bn', 5), shape: [5] },
   { name: 'relu', make: () => new ReLU('r'), shape: [4, 4, 2], opts: PIECEWISE },
+  {
+    name: 'clip (ReLU6 on scaled inputs)',
+    make: () => seq('c', [new Standardize('s', 0, 0.25), new Clip('relu6', 0, 6)]),
+    shape: [4, 4, 2],
+    opts: PIECEWISE,
+  },
+  { name: 'leaky relu', make: () => new LeakyReLU('l', 0.1), shape: [3, 5], opts: PIECEWISE },
+  { name: 'sigmoid', make: () => new Sigmoid('s'), shape: [6] },
+  { name: 'tanh', make: () => new Tanh('t'), shape: [3, 3, 2] },
+  { name: 'hard sigmoid (PyTorch constants)', make: () => new HardSigmoid('h', 1 / 6, 0.5), shape: [4, 3, 2], opts: PIECEWISE },
+  { name: 'hard swish', make: () => seq('hs', [new Standardize('s', 0, 0.5), new HardSwish('h')]), shape: [4, 3, 2], opts: PIECEWISE },
   { name: 'maxpool valid', make: () => new MaxPool('p', 2), shape: [6, 7, 2], opts: PIECEWISE },
   { name: 'maxpool same stride 1', make: () => new MaxPool('p', 3, 1, 'same'), shape: [5, 5, 2], opts: PIECEWISE },
   { name: 'avgpool same (padding excluded)', make: () => new AvgPool('p', 3, 2, 'same'), shape: [5, 6, 2] },

@@ -2,7 +2,7 @@
 import { Dense } from '../../src/nn/dense';
 import { Conv2d } from '../../src/nn/conv2d';
 import { BatchNorm } from '../../src/nn/batchNorm';
-import { ReLU } from '../../src/nn/activation';
+import { Clip, HardSigmoid, HardSwish, LeakyReLU, ReLU, Sigmoid, Tanh } from '../../src/nn/activation';
 import { AvgPool, GlobalAvgPool, MaxPool } from '../../src/nn/pooling';
 import { ChannelsFirstFlatten, Flatten, ImageReshape } from '../../src/nn/reshape';
 import { Standardize } from '../../src/nn/standardize';
@@ -19,7 +19,7 @@ import { lowering, LoweringContext, LoweringEntry, OnnxValue } from './lowering'
 import { lowerDense } from './lowerings/dense';
 import { lowerConv2d } from './lowerings/conv2d';
 import { lowerBatchNorm } from './lowerings/batchNorm';
-import { lowerReLU } from './lowerings/activation';
+import { lowerClip, lowerHardSigmoid, lowerHardSwish, lowerLeakyReLU, lowerReLU, lowerSigmoid, lowerTanh } from './lowerings/activation';
 import { lowerAvgPool, lowerGlobalAvgPool, lowerMaxPool } from './lowerings/pooling';
 import { lowerChannelsFirstFlatten, lowerFlatten, lowerImageReshape } from './lowerings/reshape';
 import { lowerStandardize } from './lowerings/standardize';
@@ -62,6 +62,12 @@ export const LOWERINGS: readonly LoweringEntry[] = [
   lowering(Conv2d, lowerConv2d),
   lowering(BatchNorm, lowerBatchNorm),
   lowering(ReLU, lowerReLU),
+  lowering(Clip, lowerClip),
+  lowering(LeakyReLU, lowerLeakyReLU),
+  lowering(Sigmoid, lowerSigmoid),
+  lowering(Tanh, lowerTanh),
+  lowering(HardSigmoid, lowerHardSigmoid),
+  lowering(HardSwish, lowerHardSwish),
   lowering(MaxPool, lowerMaxPool),
   lowering(AvgPool, lowerAvgPool),
   lowering(GlobalAvgPool, lowerGlobalAvgPool),

@@ -7,7 +7,16 @@
 import { Converter } from './converter';
 import { convertConv } from './converters/conv';
 import { convertBatchNormalization } from './converters/batchNorm';
-import { convertIdentity, convertRelu } from './converters/activation';
+import {
+  convertClip,
+  convertHardSigmoid,
+  convertHardSwish,
+  convertIdentity,
+  convertLeakyRelu,
+  convertRelu,
+  convertSigmoid,
+  convertTanh,
+} from './converters/activation';
 import { convertAveragePool, convertGlobalAveragePool, convertMaxPool } from './converters/pooling';
 import { convertFlatten, convertReshape } from './converters/reshape';
 import { convertGemm, convertMatMul } from './converters/gemm';
@@ -19,6 +28,12 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   Conv: convertConv,
   BatchNormalization: convertBatchNormalization,
   Relu: convertRelu,
+  Clip: convertClip,
+  LeakyRelu: convertLeakyRelu,
+  Sigmoid: convertSigmoid,
+  Tanh: convertTanh,
+  HardSigmoid: convertHardSigmoid,
+  HardSwish: convertHardSwish,
   MaxPool: convertMaxPool,
   AveragePool: convertAveragePool,
   GlobalAveragePool: convertGlobalAveragePool,
