@@ -18,6 +18,7 @@ import { assertVerified } from '../export/verify/verify';
 import { verifyBundle } from '../export/bundle/verifyBundle';
 import { formatBundleCheck, formatNqpTable } from './reports';
 import { runBundleJob } from '../job/bundleJob';
+import { runExportJob } from '../job/exportJob';
 import { collectCompare, markdownTable, parseVariants, plannedRuns, runCompare, VARIANTS } from '../job/compareJob';
 import { DEFAULT_TIMING, enqueueRuns, runWorker } from '../job/compareQueue';
 import { nqpTable } from '../src/analysis/noisyQuadratic';
@@ -249,6 +250,26 @@ export const COMMANDS: readonly Command[] = [
     run: async (file, flags) => {
       await selectBackend();
       console.log(importCommand(file!, flags));
+      return 0;
+    },
+  }),
+  command({
+    name: 'export',
+    synopsis: '<model.onnx> --out <dir>',
+    summary:
+      'convert without training: import, export, verify, and check the result is a drop-in for the original (same signature, outputs within 1e-5)',
+    flags: { out: { kind: 'string', help: 'the output folder (written as one transaction)' } },
+    operand: { missing: 'an ONNX file' },
+    run: async (file, flags) => {
+      if (!flags['out']) throw new ConfigError("'latephase export' needs --out <dir>");
+      await selectBackend();
+      const s = await runExportJob(file!, flags['out']);
+      assertVerified(s.verification);
+      if (!s.dropIn.pass)
+        throw new VerificationError(
+          `the export is not a drop-in for '${file}': ${s.dropIn.signature ? '' : `signature ${s.dropIn.signatureProblems.join('; ')}; `}max abs ${s.dropIn.maxAbs.toExponential(2)}`,
+        );
+      console.log(`latephase export: ${s.outDir} (verified; a drop-in for ${file})`);
       return 0;
     },
   }),

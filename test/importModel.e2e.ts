@@ -18,6 +18,8 @@ import * as path from 'path';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { verifyExport } from '../export/verify/verify';
 import { importOnnx } from '../import/onnx/importOnnx';
+import { inspectOnnx } from '../export/verify/inspect';
+import { readOnnxModel } from '../src/onnx/readOnnx';
 import { Rng } from '../src/nn/rng';
 import { Sequential } from '../src/nn/sequential';
 import { Conv2d } from '../src/nn/conv2d';
@@ -48,6 +50,7 @@ test('torchvision ResNet-18 and DenseNet-121 exported by PyTorch: import, re-exp
     const { model, report } = importOnnx(file);
     assert.deepEqual(model.inputShape, [32, 32, 3], name);
     assert.equal(report.input.name, 'image');
+    assert.deepEqual(model.meta.onnxNames, { input: 'image', logits: 'logits' });
     if (name.endsWith('-bn.onnx'))
       assert.ok(
         report.nodes.some((n) => n.op === 'BatchNormalization' && n.became.includes('batchnorm')),
@@ -68,6 +71,19 @@ test('torchvision ResNet-18 and DenseNet-121 exported by PyTorch: import, re-exp
   assert.match(printed.stdout, /opset 17.*pytorch/i);
   assert.match(printed.stdout, /BatchNormalization x20 -> batchnorm/);
   assert.match(printed.stdout, /late-phase candidates: 20 BatchNorm layers, head '\/fc\/Gemm' \(Gemm\), 20 convolutions/);
+  // latephase export: converted without training into a verified bundle that is a drop-in for the original
+  const out = path.join(dir, 'converted');
+  const converted = await runMain(['export', path.join(dir, 'densenet121-bn.onnx'), '--out', out]);
+  assert.equal(converted.code, 0, converted.stderr);
+  assert.match(converted.stdout, /drop-in check: signature the same; outputs against the original max abs \S+ \(batches 1, 7; atol 0.00001\)/);
+  const inspected = inspectOnnx(readOnnxModel(path.join(out, 'model.onnx')).model);
+  assert.deepEqual(
+    [inspected.inputs.map((v) => v.name), inspected.outputs.map((v) => v.name)],
+    [['image'], ['logits']],
+    'the original names, and no probabilities output it did not have',
+  );
+  assert.equal(inspected.operators['Transpose'] ?? 0, 0, 'no layout transposes: NCHW stays NCHW');
+  assert.equal((await runMain(['verify-bundle', out])).code, 0);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

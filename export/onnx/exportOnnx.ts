@@ -127,19 +127,20 @@ export function metadataOf(own: Record<string, string>, provenance: ExportOption
 
 export function exportOnnx(model: Model, opts: ExportOptions = {}): OnnxExport {
   const graph = new GraphBuilder();
-  const input: TensorSignature = { name: graph.reserve(INPUT_NAME), dims: ['N', ...onnxDims(model.inputShape)] };
+  const names = model.meta.onnxNames;
+  const input: TensorSignature = { name: graph.reserve(names?.input ?? INPUT_NAME), dims: ['N', ...onnxDims(model.inputShape)] };
   const result = lowerModel(graph, model, input.name);
   // Class scores: a vector per example, or one per time step ([T, classes]); images are not.
   const classScores = result.shape.length <= 2;
-  const logitsName = graph.reserve(classScores ? LOGITS_NAME : 'output');
+  const logitsName = graph.reserve(names?.logits ?? (classScores ? LOGITS_NAME : 'output'));
   graph.node('Identity', [result.name], 'output', {}, logitsName);
   const outputs: OutputSignature[] = [{ name: logitsName, dims: ['N', ...onnxDims(result.shape)], role: classScores ? 'logits' : 'output' }];
-  if (opts.probabilities ?? classScores) {
+  if (opts.probabilities ?? (names ? names.probabilities !== undefined : classScores)) {
     if (!classScores)
       throw new ExportError(
         `a probabilities output needs class scores on the last axis ([classes] or [steps, classes]), model gives [${result.shape.join(', ')}]`,
       );
-    const probs = graph.reserve(PROBABILITIES_NAME);
+    const probs = graph.reserve(names?.probabilities ?? PROBABILITIES_NAME);
     graph.node('Softmax', [logitsName], 'softmax', { axis: { i: -1 } }, probs);
     outputs.push({ name: probs, dims: ['N', ...result.shape], role: 'probabilities' });
   }

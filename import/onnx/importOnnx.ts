@@ -106,12 +106,14 @@ class Importer {
     const { dims, shape } = this.inputShape(input);
     this.values.set(input.name ?? '', { kind: 'graph', node: GRAPH_INPUT, shape });
     const outputName = this.logitsOutput(graph);
+    const probabilities = (graph.output ?? []).map((o) => o.name ?? '').find((n) => n !== outputName);
     const report: ImportedNode[] = [];
     for (const [i, node] of (graph.node ?? []).entries()) report.push(this.convert(node, i, outputName));
     const out = this.values.get(outputName);
     if (!out || out.kind !== 'graph') throw new ConfigError(`${this.where}: the output '${outputName}' is ${out ? 'a constant' : 'never computed'}`);
     const net = new Graph(this.proto.graph?.name || path.basename(this.file, '.onnx'), this.nodes, out.node);
-    const model = new Model(path.basename(this.file, '.onnx'), net, [...shape]);
+    const onnxNames = { input: input.name ?? '', logits: outputName, ...(probabilities !== undefined && { probabilities }) };
+    const model = new Model(path.basename(this.file, '.onnx'), net, [...shape], { onnxNames });
     this.factory.checkAllUsed([...net.children()]);
     const parameters = model.params().reduce((n, p) => n + p.variable.size, 0);
     return {

@@ -9,6 +9,12 @@ export interface ModelMeta {
   /** What the caller must do to raw data first (ideally nothing: normalisation lives in the graph). */
   readonly preprocessing?: string;
   readonly labels?: readonly string[];
+  /**
+   * The ONNX names to export under (a model imported from ONNX keeps its original's, so the export
+   * is a drop-in): the input, the logits output and, where the original had one, the probabilities
+   * output (absent: no probabilities output).
+   */
+  readonly onnxNames?: { readonly input: string; readonly logits: string; readonly probabilities?: string };
 }
 
 /** A network with a fixed per-example input shape (batch excluded). */
