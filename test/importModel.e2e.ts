@@ -145,3 +145,61 @@ test('latephase train with model: { onnx }: late-phase BatchNorm and head from t
   assert.doesNotMatch(bad.stdout, /epoch 1/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('the fashion-finetune preset after its documented first step: a pretrained MNIST CNN (BatchNorm kept) fine-tuned with late-phase BatchNorm and head', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-preset-finetune-'));
+  const tiny = [
+    '--set',
+    'data.trainSize=128',
+    '--set',
+    'data.testSize=200',
+    '--set',
+    'epochs=1',
+    '--set',
+    'workers=0',
+    '--set',
+    'backend="wasm"',
+    '--quiet',
+  ];
+  const first = runCli([
+    'train',
+    'mnist-cnn',
+    '--set',
+    'export.foldBatchNorm=false',
+    '--set',
+    'latePhase.t0=0',
+    '--set',
+    'latePhase.k=2',
+    '--out',
+    path.join(dir, 'pretrained'),
+    ...tiny,
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const pretrained = path.join(dir, 'pretrained', 'model.onnx');
+  const second = runCli([
+    'train',
+    'fashion-finetune',
+    '--set',
+    `model.onnx=${JSON.stringify(pretrained)}`,
+    '--set',
+    'data={"source":"mnist","trainSize":128,"testSize":200}',
+    '--set',
+    'evaluation={"bins":15}',
+    '--set',
+    'latePhase.k=2',
+    '--out',
+    path.join(dir, 'finetuned'),
+    ...tiny,
+  ]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /late phase: K=2, T0=0 of 1 epochs/);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'finetuned', 'manifest.json'), 'utf8')) as {
+    verification: { pass: boolean };
+    provenance: Record<string, string>;
+    inputs: Array<{ name: string }>;
+  };
+  assert.equal(manifest.verification.pass, true);
+  assert.equal(manifest.provenance['model_source'], `the model imported from ${pretrained}`);
+  assert.equal(manifest.inputs[0]!.name, 'input', "the pretrained model's input name");
+  fs.rmSync(dir, { recursive: true, force: true });
+});

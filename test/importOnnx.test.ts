@@ -78,6 +78,34 @@ test('late-phase kinds apply to an imported model: BatchNorm and head become lat
   for (const m of [source, plain, late, folded]) m.dispose();
 });
 
+test("flat-input models (latephase's MNIST CNN: a Reshape to NHWC and Transposes around the layout) import; a BatchNorm folded away is named when late-phase BatchNorm is chosen", async () => {
+  const source = foldMembers(buildModel('mnist-cnn', { seed: 2, classes: 10, latePhase: {} }));
+  for (const foldBatchNorm of [true, false]) {
+    const original = exportOnnx(source, { foldBatchNorm });
+    const file = path.join(tmp, `mnist-cnn-${foldBatchNorm}.onnx`);
+    fs.writeFileSync(file, original.bytes);
+    const { model, report } = importOnnx(file);
+    assert.deepEqual(model.inputShape, [784]);
+    assert.ok(
+      report.nodes.some((n) => n.op === 'Transpose'),
+      'the file has the layout transposes',
+    );
+    const again = exportOnnx(model);
+    const [a, b] = [await ortOutput(original.bytes, [3, 784]), await ortOutput(again.bytes, [3, 784])];
+    assert.ok(largestDifference(a, b) <= 1e-5, `BatchNorm folded ${foldBatchNorm}: max abs ${largestDifference(a, b)}`);
+    model.dispose();
+    if (foldBatchNorm)
+      assert.throws(
+        () => importOnnx(file, { latePhase: { batchNorm: true, head: true } }),
+        (err: Error) =>
+          err instanceof ConfigError &&
+          /late-phase batchNorm is chosen, but the model has no BatchNormalization nodes .*kinds that still apply: .*head.*rank1/.test(err.message),
+      );
+    else importOnnx(file, { latePhase: { batchNorm: true, head: true } }).model.dispose();
+  }
+  source.dispose();
+});
+
 test('activations round-trip: Clip (ReLU6), LeakyRelu, HardSwish, HardSigmoid, Sigmoid, Tanh, and an average pool', async () => {
   const rng = new Rng(6);
   const c = (name: string, i: number, o: number): Conv2d => new Conv2d(name, i, o, { kernelSize: 3, rng });

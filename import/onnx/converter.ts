@@ -21,8 +21,8 @@ export interface ConvertContext {
   /** Whether input `i` is given (optional inputs may be empty). */
   has(i: number): boolean;
   input(i: number): ImportValue;
-  /** Input `i` as a value of the graph (a ConfigError when it is a constant). */
-  graphInput(i: number): GraphValue;
+  /** Input `i` as a value of the graph (a ConfigError when it is a constant, or an NHWC-ordered image unless `nhwc`). */
+  graphInput(i: number, nhwc?: boolean): GraphValue;
   /** Input `i` as a constant (a ConfigError when it is computed from the model's input). */
   constInput(i: number): ConstValue;
   attrInt(name: string, fallback?: number): number;

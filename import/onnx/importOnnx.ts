@@ -19,7 +19,7 @@ import { Merge } from '../../src/nn/merge';
 import { Rng } from '../../src/nn/rng';
 import { WeightRequest } from '../../src/nn/weight';
 import { LayerFactory, NO_LATE_PHASE } from '../../src/latephase/layerFactory';
-import { LatePhaseChoice } from '../../src/latephase/kindRegistry';
+import { LatePhaseChoice, latePhaseKinds, parseLatePhaseChoice } from '../../src/latephase/kindRegistry';
 import { ConvertContext } from './converter';
 import { CONVERTERS, MAX_OPSET, MIN_OPSET, supportedOperators } from './registry';
 import { CONSTANT_FOLDS, shapeOf } from './converters/constants';
@@ -77,6 +77,7 @@ class Importer {
   private readonly nodes: GraphNode[] = [];
   private readonly names = new Set<string>([GRAPH_INPUT]);
   private readonly factory: LayerFactory;
+  private readonly choice: LatePhaseChoice;
   private readonly opset: number;
   private readonly where: string;
 
@@ -86,7 +87,8 @@ class Importer {
     opts: ImportOptions,
   ) {
     this.where = `ONNX model '${file}'`;
-    this.factory = new LayerFactory(opts.latePhase ?? NO_LATE_PHASE, new Rng(opts.seed ?? 0));
+    this.choice = opts.latePhase ?? NO_LATE_PHASE;
+    this.factory = new LayerFactory(this.choice, new Rng(opts.seed ?? 0));
     const opset = (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
     this.opset = opset ? toInt(opset.version, `${this.where}: opset`) : 0;
     if (this.opset < MIN_OPSET || this.opset > MAX_OPSET)
@@ -109,6 +111,7 @@ class Importer {
     const probabilities = (graph.output ?? []).map((o) => o.name ?? '').find((n) => n !== outputName);
     const report: ImportedNode[] = [];
     for (const [i, node] of (graph.node ?? []).entries()) report.push(this.convert(node, i, outputName));
+    this.checkBatchNormChoice(report);
     const out = this.values.get(outputName);
     if (!out || out.kind !== 'graph') throw new ConfigError(`${this.where}: the output '${outputName}' is ${out ? 'a constant' : 'never computed'}`);
     const net = new Graph(this.proto.graph?.name || path.basename(this.file, '.onnx'), this.nodes, out.node);
@@ -147,6 +150,18 @@ class Importer {
         `${this.where}: ${names.length} graph outputs (${names.join(', ')}); the importer takes one output (or logits and their softmax)`,
       );
     return softmaxInput(kept[0]!) ?? kept[0]!;
+  }
+
+  /** Late-phase BatchNorm needs BatchNorm layers; an eval-mode export folded them away (named, with the kinds that still apply). */
+  private checkBatchNormChoice(nodes: readonly ImportedNode[]): void {
+    const chosen = parseLatePhaseChoice(this.choice).map(({ kind }) => kind.key);
+    if (!chosen.includes('batchNorm') || nodes.some((n) => n.op === 'BatchNormalization')) return;
+    const others = latePhaseKinds()
+      .map((k) => k.key)
+      .filter((k) => k !== 'batchNorm');
+    throw new ConfigError(
+      `${this.where}: late-phase batchNorm is chosen, but the model has no BatchNormalization nodes (an eval-mode export folds them into the convolutions; re-export keeping them, e.g. PyTorch's training=TrainingMode.PRESERVE without constant folding, or latephase's export.foldBatchNorm: false); kinds that still apply: ${others.join(', ')}`,
+    );
   }
 
   /** Every node's operator is known before anything is built: all the unsupported ones named at once. */
@@ -236,9 +251,12 @@ class Importer {
       factory: this.factory,
       has: (i) => Boolean(node.input?.[i]),
       input,
-      graphInput: (i) => {
+      graphInput: (i, nhwc = false) => {
         const v = input(i);
-        return v.kind === 'graph' ? v : fail(`input ${i} ('${node.input?.[i]}') is a constant where a computed value is expected`);
+        if (v.kind !== 'graph') return fail(`input ${i} ('${node.input?.[i]}') is a constant where a computed value is expected`);
+        if (v.layout === 'nhwc' && !nhwc)
+          return fail(`input ${i} ('${node.input?.[i]}') is an image in NHWC order; only a Transpose to NCHW or a Flatten may read it`);
+        return v;
       },
       constInput: (i): ConstValue => {
         const v = input(i);

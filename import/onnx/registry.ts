@@ -18,7 +18,7 @@ import {
   convertTanh,
 } from './converters/activation';
 import { convertAveragePool, convertGlobalAveragePool, convertMaxPool } from './converters/pooling';
-import { convertFlatten, convertReshape } from './converters/reshape';
+import { convertFlatten, convertReshape, convertTranspose } from './converters/reshape';
 import { convertGemm, convertMatMul } from './converters/gemm';
 import { convertAdd, convertConcat, convertDiv, convertMul, convertSub } from './converters/elementwise';
 import { convertPad } from './converters/pad';
@@ -39,6 +39,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   GlobalAveragePool: convertGlobalAveragePool,
   Flatten: convertFlatten,
   Reshape: convertReshape,
+  Transpose: convertTranspose,
   Gemm: convertGemm,
   MatMul: convertMatMul,
   Add: convertAdd,

@@ -10,6 +10,13 @@ export interface GraphValue {
   readonly node: string;
   /** Per-example shape, tfjs layout ([H, W, C] for an NCHW image). */
   readonly shape: readonly number[];
+  /**
+   * 'nhwc': the ONNX tensor is the image in NHWC order ([N, H, W, C]), i.e. the transpose of what
+   * an image value normally stands for. Exporters that compute in NHWC write such tensors around a
+   * Transpose (latephase's own flat-input models: Reshape to NHWC, then Transpose to NCHW; and
+   * Transpose back before a Flatten); the importer follows them without adding layers.
+   */
+  readonly layout?: 'nhwc';
 }
 
 export interface ConstValue {

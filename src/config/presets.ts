@@ -74,6 +74,19 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       evaluation: { ood: { source: 'mnist' } },
     },
   },
+  'fashion-finetune': {
+    description:
+      "bring your own model: fine-tunes an imported ONNX classifier of 28 x 28 x 1 images on Fashion-MNIST with late-phase BatchNorm + head from the first step (T0 = 0, the paper's fine-tuning regime), K = 5 for 2 epochs. The model is out/pretrained/model.onnx, made first by: latephase train mnist-cnn --set export.foldBatchNorm=false --out out/pretrained (or --set model.onnx=<your file>)",
+    config: {
+      name: 'fashion-finetune',
+      model: { onnx: 'out/pretrained/model.onnx' },
+      latePhase: { kinds: { batchNorm: true, head: true }, k: 5, t0: 0 },
+      optimizer: { shared: { lr: 0.01 }, members: { lr: 0.01 } },
+      epochs: 2,
+      data: { source: 'fashion-mnist' },
+      evaluation: { ood: { source: 'mnist' } },
+    },
+  },
   cifar10_bn: {
     description:
       "the authors' cifar10_bn: WRN-28-10, BN + head, K = 10, release after 120 of 200 epochs, annealing 100 -> 180 to 0.001 with the authors' crop-4 + flip augmentation (GPU; CIFAR binaries in data.dir)",
