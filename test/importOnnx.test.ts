@@ -25,7 +25,7 @@ import { latePhaseUnits, releaseMembers } from '../src/latephase/members';
 import { importOnnx } from '../import/onnx/importOnnx';
 import { ConfigError, DataError } from '../src/errors';
 import { float32Tensor, int64Tensor } from '../src/onnx/proto';
-import { largestDifference, ortOutput, useBackend } from './helpers';
+import { largestDifference, ortOutput, runMain, useBackend } from './helpers';
 
 before(async () => {
   await useBackend('wasm');
@@ -175,7 +175,7 @@ function modelFile(
 
 const conv = (w = float32Tensor('w', new Float32Array(3 * 2 * 3 * 3).fill(0.1), [3, 2, 3, 3])): onnx.ITensorProto => w;
 
-test('bad input is a named error before any layer is made: unsupported operators (every one named), opsets, NaN weights, shapes, dynamic sizes, inputs and outputs', () => {
+test('bad input is a named error before any layer is made: unsupported operators (every one named), opsets, NaN weights, shapes, dynamic sizes, inputs and outputs; exit 2 from the CLI', async () => {
   const cases: Array<[() => string, new (m: string) => Error, RegExp]> = [
     [
       () =>
@@ -272,6 +272,15 @@ test('bad input is a named error before any layer is made: unsupported operators
       `${path.basename(file)}: ${message}`,
     );
   }
+  // through the command line: exit 2, the message, no stack trace, nothing written
+  const cli = await runMain(['import', path.join(tmp, 'erf.onnx')]);
+  assert.equal(cli.code, 2);
+  assert.match(cli.stderr, /ConfigError: .*'e1' \(Erf, opset 17\)/);
+  assert.doesNotMatch(cli.stderr, /\n\s+at /);
+  const exported = await runMain(['export', path.join(tmp, 'group.onnx'), '--out', path.join(tmp, 'never')]);
+  assert.equal(exported.code, 2);
+  assert.match(exported.stderr, /group 2 \(grouped or depthwise convolution\)/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'never')) || fs.readdirSync(path.join(tmp, 'never')).length === 0, 'nothing written');
   const truncated = path.join(tmp, 'truncated.onnx');
   fs.writeFileSync(truncated, fs.readFileSync(modelFile('ok', { nodes: [{ opType: 'Relu', input: ['x'], output: ['y'] }] })).subarray(0, 30));
   assert.throws(() => importOnnx(truncated), DataError);
