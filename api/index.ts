@@ -49,6 +49,7 @@ export { LSTM } from '../src/nn/lstm';
 export { buildModel, zooRecipe, mnistCnn, mlp, wideResNet, resNet, charLstm } from '../models/index';
 export type { ZooOptions } from '../models/index';
 export { importOnnx } from '../import/onnx/importOnnx';
+export { importTfjs } from '../import/tfjs/importTfjs';
 export type { ImportOptions, ImportedModel, ImportReport, ImportedNode } from '../import/onnx/importOnnx';
 
 // Late-phase weights: the kinds, the registry a new kind joins, members and folding

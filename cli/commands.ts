@@ -243,10 +243,10 @@ export const COMMANDS: readonly Command[] = [
   }),
   command({
     name: 'import',
-    synopsis: '<model.onnx> [flags]',
-    summary: 'what an ONNX model becomes at import: operators -> layers, parameters, where late-phase weights can go',
+    synopsis: '<model.onnx | model.json> [flags]',
+    summary: 'what an ONNX or TensorFlow.js model becomes at import: operators -> layers, parameters, where late-phase weights can go',
     flags: IMPORT_FLAGS,
-    operand: { missing: 'an ONNX file' },
+    operand: { missing: 'an ONNX file or a tfjs model.json' },
     run: async (file, flags) => {
       await selectBackend();
       console.log(importCommand(file!, flags));
@@ -255,11 +255,11 @@ export const COMMANDS: readonly Command[] = [
   }),
   command({
     name: 'export',
-    synopsis: '<model.onnx> --out <dir>',
+    synopsis: '<model.onnx | model.json> --out <dir>',
     summary:
-      'convert without training: import, export, verify, and check the result is a drop-in for the original (same signature, outputs within 1e-5)',
+      'convert without training: import, export, verify; an ONNX original must be matched as a drop-in (same signature, outputs within 1e-5), a tfjs one by its own predict',
     flags: { out: { kind: 'string', help: 'the output folder (written as one transaction)' } },
-    operand: { missing: 'an ONNX file' },
+    operand: { missing: 'an ONNX file or a tfjs model.json' },
     run: async (file, flags) => {
       if (!flags['out']) throw new ConfigError("'latephase export' needs --out <dir>");
       await selectBackend();

@@ -4,7 +4,8 @@
  * `--late-phase`, the parameter counts those kinds give at K (as `inspect` does for the zoo).
  * Anything unsupported is the importer's ConfigError, naming every such node.
  */
-import { importOnnx, ImportReport } from '../import/onnx/importOnnx';
+import { ImportReport } from '../import/onnx/importOnnx';
+import { importModelFile } from '../import/importModel';
 import { describeChoice } from '../src/latephase/kindRegistry';
 import { parameterCounts } from '../src/eval/parameterCounts';
 import { Model } from '../src/nn/model';
@@ -32,8 +33,8 @@ export function formatImportReport(r: ImportReport, model: Model): string {
   const head = r.nodes.find((x) => x.output && x.became.includes('dense'));
   const convs = r.nodes.filter((x) => x.became.includes('conv2d')).length;
   return [
-    `${r.file}: opset ${r.opset}, producer ${r.producer}`,
-    `  input  ${r.input.name} [${r.input.dims.join(', ')}] (${model.inputShape.length === 3 ? `NCHW; [${model.inputShape.join(', ')}] inside, NHWC` : 'features'})`,
+    `${r.file}: ${r.opset ? `opset ${r.opset}, ` : ''}producer ${r.producer}`,
+    `  input  ${r.input.name} [${r.input.dims.join(', ')}] (${model.inputShape.length !== 3 ? 'features' : r.opset ? `NCHW; [${model.inputShape.join(', ')}] inside, NHWC` : 'NHWC as in tfjs; an ONNX export takes NCHW'})`,
     `  output ${r.output.name}`,
     `  ${r.nodes.length} nodes:`,
     ...ops,
@@ -44,7 +45,7 @@ export function formatImportReport(r: ImportReport, model: Model): string {
 
 export function importCommand(file: string, flags: FlagValues<typeof IMPORT_FLAGS>): string {
   const choice = flags['late-phase'] ? latePhaseChoiceFromFlags({ 'late-phase': flags['late-phase'] }) : {};
-  const { model, report } = importOnnx(file, { latePhase: choice });
+  const { model, report } = importModelFile(file, { latePhase: choice });
   try {
     const lines = [formatImportReport(report, model)];
     if (Object.keys(choice).length) {

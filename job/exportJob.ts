@@ -1,15 +1,19 @@
 /**
- * `latephase export <net.onnx> --out <dir>`: a model converted without training: imported, exported
- * by latephase (BatchNorm folded where exact), verified against the imported tfjs model, and checked
- * as a drop-in for the original: the same input and output names and dims, and the same outputs
- * under onnxruntime within 1e-5 (max abs) at batch 1 and an odd batch. The bundle is published only
- * when both hold (a failed one is kept beside it, as a training run's is).
+ * `latephase export <net.onnx | model.json> --out <dir>`: a model converted without training:
+ * imported, exported by latephase (BatchNorm folded where exact), verified against the imported
+ * model, and checked against the original: an ONNX original must be matched as a drop-in (the same
+ * input and output names and dims, the same outputs under onnxruntime), a TensorFlow.js original by
+ * its own `predict` (the tfjs -> ONNX conversion); outputs within 1e-5 (max abs) at batch 1 and an
+ * odd batch. The bundle is published only when both hold (a failed one is kept beside it, as a
+ * training run's is).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { importOnnx } from '../import/onnx/importOnnx';
-import { exportOnnx } from '../export/onnx/exportOnnx';
+import { importModelFile, isTfjsModelFile } from '../import/importModel';
+import { checkExternalLocation } from '../src/onnx/readOnnx';
+import { exportOnnx, OnnxExport } from '../export/onnx/exportOnnx';
+import * as tfl from '@tensorflow/tfjs';
 import { goldenFromReference, InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
 import { inspectOnnx } from '../export/verify/inspect';
 import { decodeModel } from '../src/onnx/readOnnx';
@@ -87,23 +91,74 @@ async function dropInCheck(model: Model, original: Uint8Array, exported: Uint8Ar
   };
 }
 
+/** The original tfjs model, loaded by TensorFlow.js itself (the reference a conversion is checked against). */
+async function loadTfjsLayersModel(file: string): Promise<tfl.LayersModel> {
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    modelTopology: object;
+    weightsManifest?: Array<{ paths: string[]; weights: tfl.io.WeightsManifestEntry[] }>;
+  };
+  const dir = path.dirname(path.resolve(file));
+  const groups = json.weightsManifest ?? [];
+  const shards = groups.flatMap((g) => g.paths.map((p) => fs.readFileSync(checkExternalLocation(dir, p, `tfjs model '${file}': weight shard`))));
+  const data = Buffer.concat(shards);
+  return tfl.loadLayersModel(
+    tfl.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: groups.flatMap((g) => g.weights),
+      weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
+    }),
+  );
+}
+
+/** The exported model's outputs against the tfjs model's own predict (probabilities where it ended in a softmax). */
+async function tfjsCheck(model: Model, exported: OnnxExport, file: string, finalSoftmax: boolean): Promise<DropInCheck> {
+  const original = await loadTfjsLayersModel(file);
+  let maxAbs = 0;
+  const batches = [1, 7];
+  try {
+    const session = await ort.InferenceSession.create(exported.bytes);
+    try {
+      const role = finalSoftmax ? 'probabilities' : 'logits';
+      const output = exported.outputs.find((o) => o.role === role) ?? exported.outputs[0]!;
+      for (const n of batches) {
+        const set = seeded(model, n, 200 + n);
+        const want = tfl.tidy(() => (original.predict(tfl.tensor(set.values, [n, ...model.inputShape])) as tfl.Tensor).dataSync() as Float32Array);
+        const dims = [n, ...(model.inputShape.length === 3 ? [model.inputShape[2]!, model.inputShape[0]!, model.inputShape[1]!] : model.inputShape)];
+        const got = (await session.run({ [exported.input.name]: new ort.Tensor('float32', toOnnxInput(set.values, n, model.inputShape), dims) }))[
+          output.name
+        ]!.data as Float32Array;
+        for (let i = 0; i < want.length; i++) maxAbs = Math.max(maxAbs, Math.abs(want[i]! - got[i]!));
+      }
+    } finally {
+      await session.release();
+    }
+  } finally {
+    original.dispose();
+  }
+  return { signature: true, signatureProblems: [], maxAbs, batches, pass: maxAbs <= DROP_IN_ATOL };
+}
+
 export async function runExportJob(file: string, out: string, log: (line: string) => void = console.log): Promise<ExportSummary> {
   const folder = OutputFolder.open(path.resolve(out), log);
   try {
-    const { model, report } = importOnnx(file);
+    const tfjs = isTfjsModelFile(file);
+    const { model, report } = importModelFile(file);
     try {
       log(
         `imported: ${report.nodes.length} nodes, ${report.parameters.toLocaleString('en-US')} parameters (opset ${report.opset}, ${report.producer})`,
       );
-      const original = fs.readFileSync(file);
       const exported = exportOnnx(model, {
         foldBatchNorm: true,
         provenance: { model_source: `imported from ${path.resolve(file)}`, trained: 'no (converted only)' },
       });
       const verification = await verifyExport(model, exported, [seeded(model, 16, 1)]);
-      const dropIn = await dropInCheck(model, original, exported.bytes, file);
+      const dropIn = tfjs
+        ? await tfjsCheck(model, exported, file, report.finalSoftmax)
+        : await dropInCheck(model, fs.readFileSync(file), exported.bytes, file);
       log(
-        `drop-in check: signature ${dropIn.signature ? 'the same' : `differs (${dropIn.signatureProblems.join('; ')})`}; outputs against the original max abs ${dropIn.maxAbs.toExponential(2)} (batches ${dropIn.batches.join(', ')}; atol ${DROP_IN_ATOL})`,
+        tfjs
+          ? `against the tfjs model's own predict: max abs ${dropIn.maxAbs.toExponential(2)} (batches ${dropIn.batches.join(', ')}; atol ${DROP_IN_ATOL})`
+          : `drop-in check: signature ${dropIn.signature ? 'the same' : `differs (${dropIn.signatureProblems.join('; ')})`}; outputs against the original max abs ${dropIn.maxAbs.toExponential(2)} (batches ${dropIn.batches.join(', ')}; atol ${DROP_IN_ATOL})`,
       );
       const staged = folder.stage();
       try {

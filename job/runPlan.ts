@@ -101,19 +101,20 @@ function trainConfigOf(cfg: JobConfig): TrainConfig {
   };
 }
 
-/** The importer's module, which gradient workers load to rebuild an imported model. */
-const IMPORTER = require.resolve('../import/onnx/importOnnx');
+/** The importers' modules, which gradient workers load to rebuild an imported model. */
+const IMPORTERS = {
+  onnx: { module: require.resolve('../import/onnx/importOnnx'), exportName: 'buildImportedModel' },
+  tfjs: { module: require.resolve('../import/tfjs/importTfjs'), exportName: 'buildImportedTfjsModel' },
+} as const;
 
 /** How the config's model is built, here and in every gradient worker: a zoo entry, the user's module, or an imported file. */
 function modelPlan(cfg: JobConfig): ModelPlan {
   const m = cfg.model;
-  if ('onnx' in m) {
-    const file = path.resolve(m.onnx);
+  if ('onnx' in m || 'tfjs' in m) {
+    const [format, given] = 'onnx' in m ? (['onnx', m.onnx] as const) : (['tfjs', m.tfjs] as const);
+    const file = path.resolve(given);
     const opts = { latePhase: cfg.latePhase.kinds, seed: cfg.seed };
-    return {
-      description: `the model imported from ${file}`,
-      recipe: () => ({ module: IMPORTER, exportName: 'buildImportedModel', args: [file, opts] }),
-    };
+    return { description: `the model imported from ${file}`, recipe: () => ({ ...IMPORTERS[format], args: [file, opts] }) };
   }
   const seqLen = cfg.data.source === 'text' ? { seqLen: cfg.data.seqLen } : {};
   const options = (dataClasses: number): Record<string, unknown> => ({

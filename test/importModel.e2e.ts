@@ -17,6 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { verifyExport } from '../export/verify/verify';
+import * as tfl from '@tensorflow/tfjs';
 import { importOnnx } from '../import/onnx/importOnnx';
 import { inspectOnnx } from '../export/verify/inspect';
 import { readOnnxModel } from '../src/onnx/readOnnx';
@@ -201,5 +202,60 @@ test('the fashion-finetune preset after its documented first step: a pretrained 
   assert.equal(manifest.verification.pass, true);
   assert.equal(manifest.provenance['model_source'], `the model imported from ${pretrained}`);
   assert.equal(manifest.inputs[0]!.name, 'input', "the pretrained model's input name");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('latephase train with model: { tfjs }: a TensorFlow.js model fine-tuned with late-phase BatchNorm and head into a verified bundle', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-tfjs-train-'));
+  const source = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({
+        inputShape: [28, 28, 1],
+        filters: 4,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
+      tfl.layers.batchNormalization(),
+      tfl.layers.activation({ activation: 'relu' }),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+    ],
+  });
+  await source.save(
+    tfl.io.withSaveHandler(async (a) => {
+      fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData as ArrayBuffer));
+      fs.writeFileSync(
+        path.join(dir, 'model.json'),
+        JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
+      );
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  const config = path.join(dir, 'job.json');
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      name: 'tfjs-finetune',
+      model: { tfjs: 'model.json' },
+      latePhase: { kinds: { batchNorm: true, head: true }, k: 2, t0: 0 },
+      epochs: 1,
+      batchSize: 64, // two ghost batches: one for the worker
+      data: { source: 'mnist', trainSize: 128, testSize: 200 },
+      output: 'out',
+      workers: 1,
+      backend: 'wasm',
+    }),
+  );
+  const r = runCli(['train', config, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /gradient workers: 1 \+ this thread/, 'a gradient worker rebuilt the imported model from its recipe');
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'manifest.json'), 'utf8')) as {
+    verification: { pass: boolean };
+    provenance: Record<string, string>;
+  };
+  assert.equal(manifest.verification.pass, true);
+  assert.equal(manifest.provenance['model_source'], `the model imported from ${path.join(dir, 'model.json')}`);
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import { readOnnxModel, toInt } from '../../src/onnx/readOnnx';
-import { ConfigError, ShapeError } from '../../src/errors';
+import { ConfigError } from '../../src/errors';
 import { Model } from '../../src/nn/model';
 import { Graph, GRAPH_INPUT, GraphNode } from '../../src/nn/graph';
 import { Layer } from '../../src/nn/layer';
@@ -24,7 +24,7 @@ import { ConvertContext } from './converter';
 import { CONVERTERS, MAX_OPSET, MIN_OPSET, supportedOperators } from './registry';
 import { CONSTANT_FOLDS, shapeOf } from './converters/constants';
 import { constantOf } from './tensors';
-import { ConstValue, GraphValue, ImportValue } from './values';
+import { appendNode, ConstValue, GraphValue, ImportValue } from './values';
 
 export interface ImportOptions {
   /** Which weights become late-phase (as `latePhase.kinds` in a job config); default none. */
@@ -52,6 +52,8 @@ export interface ImportReport {
   readonly output: { readonly name: string };
   readonly nodes: readonly ImportedNode[];
   readonly parameters: number;
+  /** Whether the original ended in a softmax the import took off (its outputs are probabilities). */
+  readonly finalSoftmax: boolean;
 }
 
 export interface ImportedModel {
@@ -129,6 +131,7 @@ class Importer {
         output: { name: outputName },
         nodes: report,
         parameters,
+        finalSoftmax: report.some((n) => n.op === 'Softmax'),
       },
     };
   }
@@ -290,22 +293,10 @@ class Importer {
         if (!init) return fail(`no imported values for the ${request.tensor} of layer '${request.layer}'`);
         return this.factory.source({ ...request, init: () => checkedInit(init, request, fail) });
       },
-      addLayer: (layer: Layer, from: GraphValue) => this.add(layer, [from], fail),
-      addMerge: (merge: Merge, from: readonly GraphValue[]) => this.add(merge, from, fail),
+      addLayer: (layer: Layer, from: GraphValue) => appendNode(this.nodes, layer, [from], fail),
+      addMerge: (merge: Merge, from: readonly GraphValue[]) => appendNode(this.nodes, merge, from, fail),
       fail,
     };
-  }
-
-  private add(op: Layer | Merge, from: readonly GraphValue[], fail: (why: string) => never): GraphValue {
-    let shape: number[];
-    try {
-      shape = op instanceof Merge ? op.outputShape(from.map((v) => v.shape)) : op.outputShape(from[0]!.shape);
-    } catch (err) {
-      if (err instanceof ShapeError) return fail(err.message);
-      throw err;
-    }
-    this.nodes.push({ name: op.name, op, inputs: from.map((v) => v.node) });
-    return { kind: 'graph', node: op.name, shape };
   }
 }
 

@@ -2,8 +2,14 @@
  * What an ONNX tensor becomes at import: a value of the graph being built (a node of the latephase
  * Graph, with its per-example shape in tfjs layout: NCHW images become [H, W, C]), or a constant
  * known at import time (initializers, Constant nodes and everything computed from constants only,
- * such as the Shape -> Gather -> Unsqueeze -> Concat chains PyTorch emits for a Reshape).
+ * such as the Shape -> Gather -> Unsqueeze -> Concat chains PyTorch emits for a Reshape). Both
+ * importers (ONNX, tfjs) assemble their Graph with `appendNode`.
  */
+import { GraphNode } from '../../src/nn/graph';
+import { Layer } from '../../src/nn/layer';
+import { Merge } from '../../src/nn/merge';
+import { ShapeError } from '../../src/errors';
+
 export interface GraphValue {
   readonly kind: 'graph';
   /** The Graph node (or GRAPH_INPUT) that computes it. */
@@ -42,4 +48,20 @@ export function onnxDimsOf(v: GraphValue): number[] {
   if (v.shape.length !== 3) return [-1, ...v.shape];
   const [h, w, c] = v.shape as [number, number, number];
   return [-1, c, h, w];
+}
+
+/**
+ * Append `op` reading `from` to `nodes` (the Graph being assembled) and return its value; a shape
+ * it cannot take is `fail(why)`, so the error names the node or layer being converted.
+ */
+export function appendNode(nodes: GraphNode[], op: Layer | Merge, from: readonly GraphValue[], fail: (why: string) => never): GraphValue {
+  let shape: number[];
+  try {
+    shape = op instanceof Merge ? op.outputShape(from.map((v) => v.shape)) : op.outputShape(from[0]!.shape);
+  } catch (err) {
+    if (err instanceof ShapeError) return fail(err.message);
+    throw err;
+  }
+  nodes.push({ name: op.name, op, inputs: from.map((v) => v.node) });
+  return { kind: 'graph', node: op.name, shape };
 }

@@ -58,6 +58,12 @@ const model = z.union([
       onnx: z.string().min(1),
     })
     .strict(),
+  z
+    .object({
+      /** A TensorFlow.js layers model (its model.json, the weight shards beside it), imported as `onnx` is. */
+      tfjs: z.string().min(1),
+    })
+    .strict(),
 ]);
 
 const latePhase = z

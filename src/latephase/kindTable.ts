@@ -8,6 +8,7 @@ import { Rng } from '../nn/rng';
 import { Weight, WeightRequest } from '../nn/weight';
 import { ConfigError } from '../errors';
 import { FoldOptions } from './latePhaseLayer';
+import type { BatchNormConfig } from '../nn/batchNorm';
 
 /** Which weights are late-phase: kind key -> setting, e.g. `{ batchNorm: true, head: true }`, `{ templates: 7 }`. */
 export type LatePhaseChoice = { readonly [kindKey: string]: unknown };
@@ -16,8 +17,8 @@ export type LatePhaseChoice = { readonly [kindKey: string]: unknown };
 export interface KindBuilder {
   /** Supply a late-phase weight for this request (conv/dense/head/LSTM weights, biases, tables). */
   weight?(request: WeightRequest): Weight | undefined;
-  /** Supply a late-phase BatchNorm layer. */
-  batchNorm?(name: string, channels: number): Layer | undefined;
+  /** Supply a late-phase BatchNorm layer (`config`: epsilon and momentum other than the defaults, e.g. an imported model's). */
+  batchNorm?(name: string, channels: number, config?: Partial<BatchNormConfig>): Layer | undefined;
   /** After the model is built, with every layer name: reject settings that matched nothing. */
   finish?(layerNames: ReadonlySet<string>): void;
 }

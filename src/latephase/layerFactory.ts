@@ -5,7 +5,7 @@
  * late-phase, highest priority first, and whatever no kind claims stays plain.
  */
 import { Layer } from '../nn/layer';
-import { BatchNorm } from '../nn/batchNorm';
+import { BatchNorm, BatchNormConfig } from '../nn/batchNorm';
 import { Dense } from '../nn/dense';
 import { Conv2d, Conv2dOptions } from '../nn/conv2d';
 import { LSTM } from '../nn/lstm';
@@ -52,12 +52,12 @@ export class LayerFactory {
     return new LSTM(name, inputSize, hidden, { rng: this.rng, source: this.source });
   }
 
-  batchNorm(name: string, channels: number): Layer {
+  batchNorm(name: string, channels: number, config: Partial<BatchNormConfig> = {}): Layer {
     for (const b of this.builders) {
-      const layer = b.batchNorm?.(name, channels);
+      const layer = b.batchNorm?.(name, channels, config);
       if (layer) return layer;
     }
-    return new BatchNorm(name, channels);
+    return new BatchNorm(name, channels, config);
   }
 
   /** Settings that matched no layer (a `full` name with a typo) are ConfigErrors. */

@@ -107,5 +107,5 @@ registerLatePhaseKind<true>({
   parse: (v) => parseSwitch('batchNorm', v),
   describe: () => 'batchnorm',
   fold: BATCHNORM_FOLD,
-  builder: () => ({ batchNorm: (name, channels) => new LatePhaseBatchNorm(name, channels) }),
+  builder: () => ({ batchNorm: (name, channels, config) => new LatePhaseBatchNorm(name, channels, config) }),
 });
