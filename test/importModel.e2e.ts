@@ -1,5 +1,5 @@
 /**
- * Bring your own model. Models we did not write: torchvision's ResNet-18 and DenseNet-121 (random weights, randomised
+ * Bring your own model. Models we did not write: torchvision's ResNet-18, DenseNet-121 and MobileNetV2 (random weights, randomised
  * BatchNorm statistics), exported by Debian's python3-torch in eval mode (BatchNorm folded into the
  * convolutions) and with BatchNormalization kept, are imported, re-exported by latephase, and
  * compared with the original under onnxruntime (max abs within 1e-5 at batch 1 and 3); the
@@ -37,56 +37,67 @@ const required = process.env['LATEPHASE_REQUIRE_TORCH'] === '1';
 const skip =
   !hasTorch && !required ? 'python3-torch and python3-torchvision not installed (apt-get install python3-torch python3-torchvision)' : false;
 
-test('torchvision ResNet-18 and DenseNet-121 exported by PyTorch: import, re-export, the same outputs under onnxruntime', { skip }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-torchvision-'));
-  const script = path.join(__dirname, '..', '..', 'test', 'fixtures', 'exportTorchvision.py');
-  const made = spawnSync(PYTHON, [script, dir], { encoding: 'utf8', timeout: 300_000 });
-  assert.equal(made.status, 0, made.stderr);
-  await useBackend('wasm');
-  const names = fs.readFileSync(path.join(dir, 'names.txt'), 'utf8').trim().split('\n');
-  assert.deepEqual(names, ['resnet18-eval.onnx', 'resnet18-bn.onnx', 'densenet121-eval.onnx', 'densenet121-bn.onnx']);
-  for (const name of names) {
-    const file = path.join(dir, name);
-    const original = fs.readFileSync(file);
-    const { model, report } = importOnnx(file);
-    assert.deepEqual(model.inputShape, [32, 32, 3], name);
-    assert.equal(report.input.name, 'image');
-    assert.deepEqual(model.meta.onnxNames, { input: 'image', logits: 'logits' });
-    if (name.endsWith('-bn.onnx'))
-      assert.ok(
-        report.nodes.some((n) => n.op === 'BatchNormalization' && n.became.includes('batchnorm')),
-        `${name}: BatchNorm kept`,
-      );
-    const again = exportOnnx(model);
-    for (const n of [1, 3]) {
-      const [a, b] = [await ortOutput(original, [n, 3, 32, 32]), await ortOutput(again.bytes, [n, 3, 32, 32])];
-      assert.ok(largestDifference(a, b) <= 1e-5, `${name}, batch ${n}: max abs ${largestDifference(a, b)}`);
+test(
+  'torchvision ResNet-18, DenseNet-121 and MobileNetV2 (depthwise convolutions, ReLU6) exported by PyTorch: import, re-export, the same outputs under onnxruntime',
+  { skip },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-torchvision-'));
+    const script = path.join(__dirname, '..', '..', 'test', 'fixtures', 'exportTorchvision.py');
+    const made = spawnSync(PYTHON, [script, dir], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(made.status, 0, made.stderr);
+    await useBackend('wasm');
+    const names = fs.readFileSync(path.join(dir, 'names.txt'), 'utf8').trim().split('\n');
+    assert.deepEqual(names, [
+      'resnet18-eval.onnx',
+      'resnet18-bn.onnx',
+      'densenet121-eval.onnx',
+      'densenet121-bn.onnx',
+      'mobilenet_v2-eval.onnx',
+      'mobilenet_v2-bn.onnx',
+    ]);
+    for (const name of names) {
+      const file = path.join(dir, name);
+      const original = fs.readFileSync(file);
+      const { model, report } = importOnnx(file);
+      assert.deepEqual(model.inputShape, [32, 32, 3], name);
+      assert.equal(report.input.name, 'image');
+      assert.deepEqual(model.meta.onnxNames, { input: 'image', logits: 'logits' });
+      if (name.endsWith('-bn.onnx'))
+        assert.ok(
+          report.nodes.some((n) => n.op === 'BatchNormalization' && n.became.includes('batchnorm')),
+          `${name}: BatchNorm kept`,
+        );
+      const again = exportOnnx(model);
+      for (const n of [1, 3]) {
+        const [a, b] = [await ortOutput(original, [n, 3, 32, 32]), await ortOutput(again.bytes, [n, 3, 32, 32])];
+        assert.ok(largestDifference(a, b) <= 1e-5, `${name}, batch ${n}: max abs ${largestDifference(a, b)}`);
+      }
+      const values = Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.01));
+      const checked = await verifyExport(model, again, [{ label: 'seeded', values, rows: 2 }], { batchSizes: [2] });
+      assert.ok(checked.pass, `${name}: the imported tfjs model against onnxruntime, max abs ${checked.maxAbs}`);
+      model.dispose();
     }
-    const values = Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.01));
-    const checked = await verifyExport(model, again, [{ label: 'seeded', values, rows: 2 }], { batchSizes: [2] });
-    assert.ok(checked.pass, `${name}: the imported tfjs model against onnxruntime, max abs ${checked.maxAbs}`);
-    model.dispose();
-  }
-  const printed = await runMain(['import', path.join(dir, 'resnet18-bn.onnx')]);
-  assert.equal(printed.code, 0, printed.stderr);
-  assert.match(printed.stdout, /opset 17.*pytorch/i);
-  assert.match(printed.stdout, /BatchNormalization x20 -> batchnorm/);
-  assert.match(printed.stdout, /late-phase candidates: 20 BatchNorm layers, head '\/fc\/Gemm' \(Gemm\), 20 convolutions/);
-  // latephase export: converted without training into a verified bundle that is a drop-in for the original
-  const out = path.join(dir, 'converted');
-  const converted = await runMain(['export', path.join(dir, 'densenet121-bn.onnx'), '--out', out]);
-  assert.equal(converted.code, 0, converted.stderr);
-  assert.match(converted.stdout, /drop-in check: signature the same; outputs against the original max abs \S+ \(batches 1, 7; atol 0.00001\)/);
-  const inspected = inspectOnnx(readOnnxModel(path.join(out, 'model.onnx')).model);
-  assert.deepEqual(
-    [inspected.inputs.map((v) => v.name), inspected.outputs.map((v) => v.name)],
-    [['image'], ['logits']],
-    'the original names, and no probabilities output it did not have',
-  );
-  assert.equal(inspected.operators['Transpose'] ?? 0, 0, 'no layout transposes: NCHW stays NCHW');
-  assert.equal((await runMain(['verify-bundle', out])).code, 0);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+    const printed = await runMain(['import', path.join(dir, 'resnet18-bn.onnx')]);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(printed.stdout, /opset 17.*pytorch/i);
+    assert.match(printed.stdout, /BatchNormalization x20 -> batchnorm/);
+    assert.match(printed.stdout, /late-phase candidates: 20 BatchNorm layers, head '\/fc\/Gemm' \(Gemm\), 20 convolutions/);
+    // latephase export: converted without training into a verified bundle that is a drop-in for the original
+    const out = path.join(dir, 'converted');
+    const converted = await runMain(['export', path.join(dir, 'densenet121-bn.onnx'), '--out', out]);
+    assert.equal(converted.code, 0, converted.stderr);
+    assert.match(converted.stdout, /drop-in check: signature the same; outputs against the original max abs \S+ \(batches 1, 7; atol 0.00001\)/);
+    const inspected = inspectOnnx(readOnnxModel(path.join(out, 'model.onnx')).model);
+    assert.deepEqual(
+      [inspected.inputs.map((v) => v.name), inspected.outputs.map((v) => v.name)],
+      [['image'], ['logits']],
+      'the original names, and no probabilities output it did not have',
+    );
+    assert.equal(inspected.operators['Transpose'] ?? 0, 0, 'no layout transposes: NCHW stays NCHW');
+    assert.equal((await runMain(['verify-bundle', out])).code, 0);
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+);
 
 test('latephase train with model: { onnx }: late-phase BatchNorm and head from the first step (T0 = 0), a verified bundle that records the source', async () => {
   await useBackend('wasm');

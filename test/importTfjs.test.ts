@@ -59,7 +59,8 @@ before(async () => {
   const sum = tfl.layers.add().apply([input, conv]) as tfl.SymbolicTensor;
   const gate = tfl.layers.activation({ activation: 'sigmoid' }).apply(conv) as tfl.SymbolicTensor;
   const gated = tfl.layers.multiply().apply([sum, gate]) as tfl.SymbolicTensor;
-  const joined = tfl.layers.concatenate().apply([gated, input]) as tfl.SymbolicTensor;
+  const depthwise = tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', activation: 'relu' }).apply(gated) as tfl.SymbolicTensor;
+  const joined = tfl.layers.concatenate().apply([depthwise, input]) as tfl.SymbolicTensor;
   const pooled = tfl.layers.globalAveragePooling2d({}).apply(joined) as tfl.SymbolicTensor;
   functional = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3 }).apply(pooled) as tfl.SymbolicTensor });
   seedWeights(functional, 100);

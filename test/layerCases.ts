@@ -41,6 +41,15 @@ export const PLAIN_CASES: LayerCase[] = [
     make: () => new Conv2d('c', 2, 3, { kernelSize: 3, stride: 2, padding: 'valid', bias: false, rng: rng() }),
     shape: [9, 8, 2],
   },
+  {
+    name: 'conv2d grouped (2 groups) and depthwise (groups = channels), stride 2 and 1',
+    make: () =>
+      seq('g', [
+        new Conv2d('grouped', 4, 6, { kernelSize: 3, stride: 2, groups: 2, rng: rng() }),
+        new Conv2d('depthwise', 6, 6, { kernelSize: 3, groups: 6, bias: false, rng: rng() }),
+      ]),
+    shape: [7, 6, 4],
+  },
   { name: 'conv2d same stride 2 even input', make: () => new Conv2d('c', 2, 3, { kernelSize: 3, stride: 2, rng: rng() }), shape: [8, 8, 2] },
   { name: 'batchnorm on images (train mode)', make: () => new BatchNorm('bn', 3), shape: [4, 4, 3] },
   { name: 'batchnorm on vectors (train mode)', make: () => new BatchNorm('bn', 5), shape: [5] },

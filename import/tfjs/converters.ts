@@ -85,14 +85,36 @@ export function activation(ctx: TfjsContext, x: GraphValue, name = ctx.config['a
   }
 }
 
+/** DepthwiseConv2D (depth multiplier 1) -> a Conv2d with one group per channel; its kernel [kh, kw, C, 1] holds the same values as [kh, kw, 1, C]. */
+const depthwiseConv2d: TfjsConverter = (ctx) => {
+  channelsLast(ctx);
+  const x = image(ctx);
+  if (num(ctx, 'depth_multiplier', 1) !== 1) ctx.fail('depth_multiplier other than 1 is not supported');
+  if (square(ctx, 'dilation_rate', 1) !== 1) ctx.fail('dilation is not supported');
+  const channels = x.shape[2]!;
+  const bias = ctx.config['use_bias'] !== false;
+  const kernel = square(ctx, 'kernel_size');
+  const layer = new Conv2d(ctx.name, channels, channels, {
+    groups: channels,
+    kernelSize: kernel,
+    stride: square(ctx, 'strides', 1),
+    padding: padding(ctx),
+    bias,
+    rng: ctx.factory.rng,
+    source: source(ctx, { weight: 'depthwise_kernel', ...(bias && { bias: 'bias' }) }, { depthwise_kernel: [kernel, kernel, 1, channels] }),
+  });
+  return activation(ctx, ctx.addLayer(layer, x));
+};
+
 /** Weight requests answered with the file's values (the late-phase kinds chosen claim what they want, starting from them). */
-function source(ctx: TfjsContext, values: Readonly<Record<string, string>>): WeightSource {
+function source(ctx: TfjsContext, values: Readonly<Record<string, string>>, viewAs: Readonly<Record<string, readonly number[]>> = {}): WeightSource {
   return (request: WeightRequest) => {
     const suffix = values[request.tensor] ?? ctx.fail(`no weight for the ${request.tensor} of layer '${request.layer}'`);
     const w = ctx.weight(suffix);
-    if (w.shape.join() !== request.shape.join())
+    const shape = viewAs[suffix] && w.values.length === viewAs[suffix].reduce((a, b) => a * b, 1) ? viewAs[suffix] : w.shape;
+    if (shape.join() !== request.shape.join())
       ctx.fail(`weight '${ctx.name}/${suffix}' has shape [${w.shape.join(', ')}], the layer needs [${request.shape.join(', ')}]`);
-    return ctx.factory.source({ ...request, init: () => tf.tensor(w.values, [...w.shape]) });
+    return ctx.factory.source({ ...request, init: () => tf.tensor(w.values, [...shape]) });
   };
 }
 
@@ -207,6 +229,7 @@ const concatenate: TfjsConverter = (ctx) => {
 export const TFJS_CONVERTERS: Readonly<Record<string, TfjsConverter>> = {
   InputLayer: one,
   Conv2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
   Dense: dense,
   BatchNormalization: batchNormalization,
   Activation: (ctx) => activation(ctx, one(ctx)),

@@ -54,7 +54,9 @@ export class Conv2d extends WeightedLayer {
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {
-    return conv2dForward(x, this.filter.value(), this.bias?.value() ?? null, this.geometry.stride, this.geometry.padding);
+    const g = this.geometry;
+    const filter = g.groups === 1 ? this.filter.value() : groupedFilter(this.filter.value(), g.groups);
+    return conv2dForward(x, filter, this.bias?.value() ?? null, g.stride, g.padding);
   }
 
   weights(): readonly Weight[] {
@@ -65,6 +67,27 @@ export class Conv2d extends WeightedLayer {
     const g = this.geometry;
     return new Conv2d(this.name, g.inChannels, g.outChannels, { ...g, weights: { filter: map(this.filter), bias: this.bias && map(this.bias) } });
   }
+}
+
+/**
+ * A grouped filter [kh, kw, in / groups, out] as the block-diagonal full filter [kh, kw, in, out]
+ * (input group j feeds output group j only): tiled along the input axis, then masked. tfjs has no
+ * grouped convolution, and tfjs-backend-wasm no depthwise gradients, so grouped and depthwise
+ * layers train as an ordinary convolution (groups times the arithmetic; they export as ONNX's
+ * grouped Conv). The mask's product carries the gradient back to the grouped filter.
+ */
+function groupedFilter(filter: tf.Tensor, groups: number): tf.Tensor {
+  return tf.tidy(() => {
+    const [, , inGroup, out] = filter.shape as [number, number, number, number];
+    const outGroup = out / groups;
+    const mask = tf.tensor2d(
+      Float32Array.from({ length: inGroup * groups * out }, (_, i) =>
+        Math.floor(Math.floor(i / out) / inGroup) === Math.floor((i % out) / outGroup) ? 1 : 0,
+      ),
+      [inGroup * groups, out],
+    );
+    return tf.mul(tf.tile(filter, [1, 1, groups, 1]), tf.reshape(mask, [1, 1, inGroup * groups, out]));
+  });
 }
 
 /**

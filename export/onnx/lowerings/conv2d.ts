@@ -8,7 +8,7 @@ export const lowerConv2d: Lowering<Conv2d> = (layer, input, { graph }) => {
   const k = g.kernelSize;
   const w = graph.floatInitializer(`${layer.name}.weight`, filterToOIHW(weightData(layer, layer.filter), filterShape(g)), [
     g.outChannels,
-    g.inChannels,
+    g.inChannels / g.groups,
     k,
     k,
   ]);
@@ -20,7 +20,7 @@ export const lowerConv2d: Lowering<Conv2d> = (layer, input, { graph }) => {
     strides: { ints: [g.stride, g.stride] },
     pads: { ints: windowPads(h, wd, k, g.stride, g.padding) },
     dilations: { ints: [1, 1] },
-    group: { i: 1 },
+    group: { i: g.groups },
   });
   return output(layer, input, out);
 };

@@ -1,5 +1,5 @@
 /**
- * Conv (group 1, square kernels, equal strides, dilation 1) -> Conv2d; explicit pads that tfjs's
+ * Conv (grouped and depthwise too, square kernels, equal strides, dilation 1) -> Conv2d; explicit pads that tfjs's
  * 'same' or 'valid' cannot express (PyTorch's symmetric padding) -> Pad2d with zeros, then a
  * 'valid' convolution. ONNX filters are [out, in, kh, kw], tfjs's [kh, kw, in, out].
  */
@@ -50,13 +50,14 @@ export const convertConv: Converter = (ctx) => {
   if (x.shape.length !== 3) ctx.fail(`input of shape [${x.shape.join(', ')}] per example: only 2-D images (NCHW) are supported`);
   const w = ctx.constInput(1);
   const [o, i, kh, kw] = w.dims as [number, number, number, number];
-  const group = ctx.attrInt('group', 1);
-  if (group !== 1) ctx.fail(`group ${group} (grouped or depthwise convolution) is not supported yet`);
-  if (i !== x.shape[2]) ctx.fail(`the filter takes ${i} channels, the input has ${x.shape[2]}`);
+  const groups = ctx.attrInt('group', 1);
+  if (i * groups !== x.shape[2]) ctx.fail(`the filter takes ${i} channels per group (${groups} group(s)), the input has ${x.shape[2]}`);
+  if (o % groups !== 0) ctx.fail(`${o} output channels do not split into ${groups} groups`);
   const g = windowGeometry(ctx, x, [kh, kw]);
   const padded = g.pads ? ctx.addLayer(new Pad2d(`${ctx.name}.pad`, g.pads), x) : x;
   const bias = ctx.has(2) ? ctx.constInput(2) : null;
-  const layer = new Conv2d(ctx.name, i, o, {
+  const layer = new Conv2d(ctx.name, i * groups, o, {
+    groups,
     kernelSize: g.kernel,
     stride: g.stride,
     padding: g.padding,
