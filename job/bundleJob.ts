@@ -56,8 +56,8 @@ export async function runBundleJob(source: string, opts: BundleJobOptions = {}):
     const loaded = loadJobData(plan.data);
     log(`data: ${loaded.description}`);
     const model = buildFromRecipe(plan.model.recipe(loaded.train.classes));
-    const data = dataForModel(loaded, model);
     try {
+      const data = dataForModel(loaded, model);
       loadCheckpoint(model, file);
       log(`model: restored from ${file}`);
       return await finishRun({ plan, model, data, folder, backend, workers: 0, before, metricsLog, log, started });

@@ -33,7 +33,8 @@ import { chooseProvider } from '../export/verify/executionProvider';
 import { loadCheckpoint, readCheckpointHeader, saveCheckpoint } from '../src/train/checkpoint';
 import { configDifferences } from '../src/config/resolve';
 import { JobConfig } from '../src/config/schema';
-import { dataForModel, loadJobData } from '../src/config/dataSource';
+import { dataForModel, JobData, loadJobData } from '../src/config/dataSource';
+import { Model } from '../src/nn/model';
 import { finishRun, RunSummary } from './finishRun';
 
 export type { JobMetrics, RunSummary } from './finishRun';
@@ -143,20 +144,14 @@ function resumeDifferences(stored: string | number | undefined, record: JobConfi
 /** Config fields a resumed run may change: where it writes and how many threads execute the ghost batches. */
 const RESUME_MAY_DIFFER: readonly string[] = ['output', 'workers'];
 
-async function trainAndBundle(
+/** The data as the model takes it, Algorithm 1's settings and the threads, each said in the log; a ConfigError where they cannot work. */
+function runSetUp(
   plan: RunPlan,
-  folder: OutputFolder,
-  opts: JobOptions,
+  loaded: JobData,
+  model: Model,
+  tfjsBackend: string,
   log: (line: string) => void,
-  started: number,
-): Promise<RunSummary> {
-  const resuming = openRun(folder, plan, opts, log);
-  const progressFile = path.join(folder.workDir, PROGRESS_FILE);
-  const backend = await selectBackend(plan.backend);
-  log(`backend: ${describeBackend(backend, true)}`);
-  const loaded = loadJobData(plan.data);
-  const recipe = plan.model.recipe(loaded.train.classes);
-  const model = buildFromRecipe(recipe);
+): { data: JobData; train: TrainConfig; workers: number; kernelThreadCount: number } {
   const data = dataForModel(loaded, model);
   const train = trainConfigFor(plan, data.train.featureShape);
   if (train.batchSize > exampleCount(data.train))
@@ -174,13 +169,38 @@ async function trainAndBundle(
       : `no late phase: plain training for ${train.epochs} epochs, batch ${train.batchSize}, seed ${train.seed}`,
   );
   if (train.swa) log(`SWA: epoch ends from epoch ${train.swa.start + 1} on averaged, then BatchNorm statistics recomputed per member`);
-  const workers = capWorkers(workerCount(plan.workers, backend.tfjsBackend), train, log);
+  const workers = capWorkers(workerCount(plan.workers, tfjsBackend), train, log);
   // data-parallel workers take the other cores; else the native kernels split each call over them
   const kernelThreadCount = workers > 0 ? useKernelThreads(1) : kernelThreads();
   log(
     `ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}` +
       (nativeKernelsInUse() ? `; native kernels on ${kernelThreadCount} thread${kernelThreadCount > 1 ? 's' : ''} per gradient thread` : ''),
   );
+  return { data, train, workers, kernelThreadCount };
+}
+
+async function trainAndBundle(
+  plan: RunPlan,
+  folder: OutputFolder,
+  opts: JobOptions,
+  log: (line: string) => void,
+  started: number,
+): Promise<RunSummary> {
+  const resuming = openRun(folder, plan, opts, log);
+  const progressFile = path.join(folder.workDir, PROGRESS_FILE);
+  const backend = await selectBackend(plan.backend);
+  log(`backend: ${describeBackend(backend, true)}`);
+  const loaded = loadJobData(plan.data);
+  const recipe = plan.model.recipe(loaded.train.classes);
+  const model = buildFromRecipe(recipe);
+  let setUp: ReturnType<typeof runSetUp>;
+  try {
+    setUp = runSetUp(plan, loaded, model, backend.tfjsBackend, log);
+  } catch (err) {
+    model.dispose(); // a config the data or the model cannot take: nothing else was started
+    throw err;
+  }
+  const { data, train, workers, kernelThreadCount } = setUp;
   const test = data.test;
   let before: number | null = null;
   try {

@@ -192,3 +192,41 @@ test("the README's YAML config example is a valid job config", () => {
   assert.equal(cfg.name, 'fashion-rank1');
   assert.deepEqual(cfg.latePhase.kinds, { rank1: true, head: true });
 });
+
+test('a model that does not fit the data is a ConfigError naming both, before training, and nothing is left behind', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-fit-'));
+  const { dataForModel } = await import('../src/config/dataSource');
+  const data = {
+    train: { x: new Float32Array(784 * 2), y: Int32Array.of(0, 1), featureShape: [784], classes: 10 },
+    test: { x: new Float32Array(784), y: Int32Array.of(0), featureShape: [784], classes: 10 },
+    description: 'd',
+  };
+  assert.deepEqual(
+    dataForModel(data, { name: 'm', inputShape: [28, 28, 1], outputShape: [10] }).train.featureShape,
+    [28, 28, 1],
+    'flat pixels viewed as the image',
+  );
+  assert.throws(
+    () => dataForModel(data, { name: 'm', inputShape: [28, 28, 3], outputShape: [10] }),
+    /model 'm' takes examples of shape \[28, 28, 3\], the data's are \[784\]/,
+  );
+  assert.throws(() => dataForModel(data, { name: 'm', inputShape: [784], outputShape: [3] }), /model 'm' predicts 3 classes, the data has 10/);
+  const r = await runMain([
+    'train',
+    'mnist-cnn',
+    '--set',
+    'model.classes=3',
+    '--set',
+    'data.trainSize=64',
+    '--set',
+    'backend="wasm"',
+    '--out',
+    path.join(dir, 'out'),
+    '--quiet',
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /ConfigError: model 'mnist-cnn' predicts 3 classes, the data has 10/);
+  assert.doesNotMatch(r.stdout, /epoch 1/);
+  assert.ok(!fs.existsSync(path.join(dir, 'out')));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
