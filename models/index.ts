@@ -29,7 +29,7 @@ export const MODEL_NAMES = [
 export function buildModel(name: string, opts: ZooOptions = {}): Model {
   const latePhase = opts.latePhase ?? BN_AND_HEAD;
   const common = { latePhase, seed: opts.seed ?? 0 };
-  if (name === 'mnist-cnn') return mnistCnn(common);
+  if (name === 'mnist-cnn') return mnistCnn({ ...common, ...(opts.classes !== undefined && { classes: opts.classes }) });
   if (name === 'mlp') return mlp({ ...common, inputs: 784, hidden: [256, 256], classes: opts.classes ?? 10 });
   const wrn = /^wrn-(\d+)-(\d+)$/.exec(name);
   if (wrn) return wideResNet({ ...common, depth: Number(wrn[1]), widen: Number(wrn[2]), classes: opts.classes ?? 10 });

@@ -20,6 +20,8 @@ interface MnistCnnOptions {
   readonly seed?: number;
   readonly widths?: readonly [number, number];
   readonly latePhase?: LatePhaseChoice;
+  /** Output classes (default 10: the digits). */
+  readonly classes?: number;
 }
 
 export function mnistCnn(opts: MnistCnnOptions = {}): Model {
@@ -37,7 +39,7 @@ export function mnistCnn(opts: MnistCnnOptions = {}): Model {
     new ReLU('relu2'),
     new MaxPool('pool2', 2),
     new Flatten('flatten'),
-    make.head('head', 7 * 7 * w2, 10),
+    make.head('head', 7 * 7 * w2, opts.classes ?? 10),
   ]);
   make.checkAllUsed(walkLayers(net));
   return new Model('mnist_cnn', net, [784], {

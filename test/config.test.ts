@@ -225,7 +225,7 @@ test('a model that does not fit the data is a ConfigError naming both, before tr
     '--quiet',
   ]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /ConfigError: model 'mnist-cnn' predicts 3 classes, the data has 10/);
+  assert.match(r.stderr, /ConfigError: model 'mnist_cnn' predicts 3 classes, the data has 10/);
   assert.doesNotMatch(r.stdout, /epoch 1/);
   assert.ok(!fs.existsSync(path.join(dir, 'out')));
   fs.rmSync(dir, { recursive: true, force: true });
