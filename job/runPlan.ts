@@ -1,8 +1,8 @@
 /**
  * A validated job config becomes one immutable run plan: every setting train, bundle, compare and
  * the post-training steps read, with what is derived resolved once (K and T0 under
- * `latePhase.enabled`, ghost batches, the cosine horizon, the fold options with the kind
- * registry's defaults, the output folder, the model recipe). After `planRun` nothing reads the
+ * `latePhase.enabled`, ghost batches, the fold options with the kind registry's defaults, the
+ * output folder, the model recipe). After `planRun` nothing reads the
  * config's fields again: it travels only as the run's record (config.json, checkpoints) and is
  * compared on resume. The defaults themselves are the schema's (src/config/schema.ts).
  *
@@ -24,7 +24,7 @@ import { JOB_SCHEMA, JobConfig, JobConfigInput } from '../src/config/schema';
 type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
 export interface ModelPlan {
-  /** For reports: 'the mnist-cnn model', 'the model built by /abs/net.js (buildModel)'. */
+  /** For reports: 'the mnist-cnn model', 'the model built by /abs/net.js (buildModel)', 'the model imported from /abs/net.onnx'. */
   readonly description: string;
   /** The recipe for a data set of `dataClasses` classes (the config's `classes` wins when given). */
   readonly recipe: (dataClasses: number) => ModelRecipe;
