@@ -14,14 +14,13 @@ import { importModelFile, isTfjsModelFile } from '../import/importModel';
 import { checkExternalLocation } from '../src/onnx/readOnnx';
 import { exportOnnx, OnnxExport } from '../export/onnx/exportOnnx';
 import * as tfl from '@tensorflow/tfjs';
-import { goldenFromReference, InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
+import { goldenFromReference, InputSet, seededInputs, verifyExport, VerificationReport } from '../export/verify/verify';
 import { inspectOnnx } from '../export/verify/inspect';
 import { decodeModel } from '../src/onnx/readOnnx';
 import { writeBundle } from '../export/bundle/bundle';
 import { tritonModelName } from '../export/bundle/triton';
 import { toOnnxInput } from '../export/onnx/layout';
 import { OutputFolder } from '../src/io/outputFolder';
-import { Rng } from '../src/nn/rng';
 import { Model } from '../src/nn/model';
 
 /** The drop-in check's tolerance (max abs, onnxruntime against onnxruntime). */
@@ -44,10 +43,13 @@ export interface ExportSummary {
   readonly parameters: number;
 }
 
+/** Seeded inputs shaped for `model`. */
 function seeded(model: Model, rows: number, seed: number): InputSet {
-  const rng = new Rng(seed);
-  const perRow = model.inputShape.reduce((a, b) => a * b, 1);
-  return { label: 'seeded uniform [0,1)', values: Float32Array.from({ length: rows * perRow }, () => rng.next()), rows };
+  return seededInputs(
+    rows,
+    model.inputShape.reduce((a, b) => a * b, 1),
+    seed,
+  );
 }
 
 /** The signature as onnxruntime sees it: names and dims (dynamic dims as '?'). */

@@ -17,7 +17,7 @@ import { foldMember, foldMembers } from '../src/latephase/fold';
 import { memberCount } from '../src/latephase/members';
 import { exportOnnx, OnnxExport, OUTPUT_ROLE_MEANINGS, withMetadata } from '../export/onnx/exportOnnx';
 import { exportEnsemble } from '../export/onnx/exportEnsemble';
-import { goldenFromReference, InputSet, verifyExport, VerificationReport } from '../export/verify/verify';
+import { goldenFromReference, InputSet, seededInputs, verifyExport, VerificationReport } from '../export/verify/verify';
 import { ensembleInvariants, verifyEnsembleExport } from '../export/verify/verifyEnsemble';
 import { verifyPrecision } from '../export/verify/verifyPrecision';
 import { BundleEvaluation, BundleExtras, RunRecord, writeBundle } from '../export/bundle/bundle';
@@ -26,7 +26,6 @@ import { modelCard, ModelCardInfo } from '../export/bundle/modelCard';
 import { tritonModelName } from '../export/bundle/triton';
 import { ONNX_IMAGE_LAYOUT, isImageShape } from '../export/onnx/layout';
 import { OutputFolder } from '../src/io/outputFolder';
-import { Rng } from '../src/nn/rng';
 import { saveCheckpoint } from '../src/train/checkpoint';
 import { RunPlan } from './runPlan';
 import { JobData, loadJobData } from '../src/config/dataSource';
@@ -62,13 +61,6 @@ export interface RunSummary {
   readonly fp16Pass?: boolean;
   readonly outDir: string;
   readonly seconds: number;
-}
-
-function seededInputs(rows: number, perRow: number, seed: number): InputSet {
-  const rng = new Rng(seed);
-  const values = new Float32Array(rows * perRow);
-  for (let i = 0; i < values.length; i++) values[i] = rng.next();
-  return { label: 'seeded uniform [0,1)', values, rows };
 }
 
 function realInputs(data: Dataset, rows: number, label: string): InputSet {

@@ -12,12 +12,11 @@ import { JobConfigInput } from '../src/config/schema';
 import { buildFromRecipe } from '../src/nn/modelRecipe';
 import { loadCheckpoint } from '../src/train/checkpoint';
 import { foldMembers } from '../src/latephase/fold';
-import { Rng } from '../src/nn/rng';
 import { Manifest } from '../export/bundle/bundle';
 import { CHECKPOINT_FILE, CONFIG_FILE, MANIFEST_FILE } from '../export/bundle/layout';
 import { OnnxExport } from '../export/onnx/exportOnnx';
 import { readOnnxModel } from '../src/onnx/readOnnx';
-import { verifyExport, VerificationReport } from '../export/verify/verify';
+import { seededInputs, verifyExport, VerificationReport } from '../export/verify/verify';
 import { onnx } from 'onnx-proto';
 import { planRun } from './runPlan';
 
@@ -52,9 +51,7 @@ export async function verifyAgainstModel(file: string, opts: { rows?: number; se
       };
       const rows = opts.rows ?? 16;
       const perRow = folded.inputShape.reduce((a, b) => a * b, 1);
-      const rng = new Rng(opts.seed ?? 0);
-      const values = Float32Array.from({ length: rows * perRow }, () => rng.next());
-      return await verifyExport(folded, exported, [{ label: 'seeded uniform [0,1)', values, rows }], { batchSizes: [1, 7] });
+      return await verifyExport(folded, exported, [seededInputs(rows, perRow, opts.seed ?? 0)], { batchSizes: [1, 7] });
     } finally {
       folded.dispose();
     }

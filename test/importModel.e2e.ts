@@ -18,6 +18,7 @@ import * as path from 'path';
 import { exportOnnx } from '../export/onnx/exportOnnx';
 import { verifyExport } from '../export/verify/verify';
 import * as tfl from '@tensorflow/tfjs';
+import { saveTfjsModel } from './tfjsFixture';
 import { importOnnx } from '../import/onnx/importOnnx';
 import { inspectOnnx } from '../export/verify/inspect';
 import { readOnnxModel } from '../src/onnx/readOnnx';
@@ -234,16 +235,7 @@ test('latephase train with model: { tfjs }: a TensorFlow.js model fine-tuned wit
       tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
     ],
   });
-  await source.save(
-    tfl.io.withSaveHandler(async (a) => {
-      fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData as ArrayBuffer));
-      fs.writeFileSync(
-        path.join(dir, 'model.json'),
-        JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
-      );
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  await saveTfjsModel(source, dir);
   const config = path.join(dir, 'job.json');
   fs.writeFileSync(
     config,

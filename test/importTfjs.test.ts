@@ -17,23 +17,12 @@ import { foldMembers } from '../src/latephase/fold';
 import { latePhaseUnits, releaseMembers } from '../src/latephase/members';
 import { ConfigError, DataError } from '../src/errors';
 import { runMain, useBackend } from './helpers';
+import { saveTfjsModel } from './tfjsFixture';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-tfjs-'));
 
-/** Save as `tf.LayersModel.save` with a file handler does: model.json and one shard. */
-async function save(model: tfl.LayersModel, name: string): Promise<string> {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir, { recursive: true });
-  await model.save(
-    tfl.io.withSaveHandler(async (a) => {
-      fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(a.weightData as ArrayBuffer));
-      const json = { modelTopology: a.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] };
-      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return path.join(dir, 'model.json');
-}
+/** Save under the test's folder, as `tf.LayersModel.save` writes files. */
+const save = (model: tfl.LayersModel, name: string): Promise<string> => saveTfjsModel(model, path.join(tmp, name));
 
 let sequential: tfl.LayersModel;
 let functional: tfl.LayersModel;

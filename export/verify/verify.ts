@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { Model } from '../../src/nn/model';
+import { Rng } from '../../src/nn/rng';
 import { VerificationError } from '../../src/errors';
 import { OnnxExport, OutputSignature } from '../onnx/exportOnnx';
 import { toOnnxInput } from '../onnx/layout';
@@ -44,6 +45,14 @@ export interface VerificationReport {
   readonly cases: readonly CaseResult[];
   readonly maxAbs: number;
   readonly maxRel: number;
+}
+
+/** `rows` examples of `perRow` seeded uniform [0, 1) values: inputs any model can be checked on. */
+export function seededInputs(rows: number, perRow: number, seed: number): InputSet {
+  const rng = new Rng(seed);
+  const values = new Float32Array(rows * perRow);
+  for (let i = 0; i < values.length; i++) values[i] = rng.next();
+  return { label: 'seeded uniform [0,1)', values, rows };
 }
 
 const DEFAULT_BATCH_SIZES = [1, 32] as const;
