@@ -54,7 +54,15 @@ export type { ImportOptions, ImportedModel, ImportReport, ImportedNode } from '.
 
 // Late-phase weights: the kinds, the registry a new kind joins, members and folding
 export type { LatePhaseLayer, LatePhaseWeight, FoldOptions } from '../src/latephase/latePhaseLayer';
-export { registerLatePhaseKind, describeChoice, foldOptionSpecs, parseSwitch } from '../src/latephase/kindRegistry';
+export {
+  registerLatePhaseKind,
+  describeChoice,
+  foldOptionSpecs,
+  parseSwitch,
+  parseLayerSelection,
+  selectionMatcher,
+} from '../src/latephase/kindRegistry';
+export type { LayerSelection } from '../src/latephase/kindRegistry';
 export type { LatePhaseKind, KindBuilder, FoldOptionSpec, LatePhaseChoice } from '../src/latephase/kindRegistry';
 export { MemberWeight } from '../src/latephase/memberWeight';
 export { MemberUnit } from '../src/latephase/memberUnit';
@@ -74,6 +82,7 @@ export { trainLatePhase } from '../src/train/trainer';
 export { DEFAULT_TRAIN_CONFIG, planRun } from '../job/runPlan';
 export type { RunPlan, ModelPlan } from '../job/runPlan';
 export type { TrainConfig, TrainOptions, TrainHooks, TrainControl, TrainResult, StepInfo, EpochInfo, CheckpointReason } from '../src/train/trainer';
+export type { ParamGroupRule, LearningRate } from '../src/train/paramGroups';
 export type { TrainSnapshot, TrainPosition, NamedTensor } from '../src/train/trainingState';
 export type { SwaConfig } from '../src/train/swa';
 export { autoWorkers } from '../src/train/dataParallel';

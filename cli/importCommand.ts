@@ -29,9 +29,13 @@ export function formatImportReport(r: ImportReport, model: Model): string {
     byOp.set(node.op, entry);
   }
   const ops = [...byOp].sort((a, b) => b[1].count - a[1].count).map(([op, e]) => `    ${op} x${e.count} -> ${[...e.became].join(', ')}`);
-  const batchNorms = r.nodes.filter((x) => x.became.some((b) => b.includes('batchnorm'))).length;
   const head = r.nodes.find((x) => x.output && x.became.includes('dense'));
-  const convs = r.nodes.filter((x) => x.became.includes('conv2d')).length;
+  const layers = model.layers();
+  const named = (kinds: readonly string[]): string[] => layers.filter((l) => kinds.includes(l.kind)).map((l) => l.name);
+  const list = (names: readonly string[]): string =>
+    names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')}, ..., ${names[names.length - 1]}`;
+  const batchNorms = named(['batchnorm', 'latephase-batchnorm']);
+  const weighted = named(['conv2d', 'dense']);
   return [
     `${r.file}: ${r.opset ? `opset ${r.opset}, ` : ''}producer ${r.producer}`,
     `  input  ${r.input.name} [${r.input.dims.join(', ')}] (${model.inputShape.length !== 3 ? 'features' : r.opset ? `NCHW; [${model.inputShape.join(', ')}] inside, NHWC` : 'NHWC as in tfjs; an ONNX export takes NCHW'})`,
@@ -39,8 +43,16 @@ export function formatImportReport(r: ImportReport, model: Model): string {
     `  ${r.nodes.length} nodes:`,
     ...ops,
     `  parameters: ${n(r.parameters)}`,
-    `  late-phase candidates: ${batchNorms} BatchNorm layers, head ${head ? `'${head.name}' (${head.op})` : 'none (the output is not a Gemm/MatMul)'}, ${convs} convolutions (rank1, full)`,
+    `  late-phase candidates (a kind takes all, or the layers its name patterns match, e.g. batchNorm: ["${examplePattern(batchNorms.at(-1))}"]):`,
+    `    batchNorm: ${batchNorms.length} BatchNorm layers${batchNorms.length ? `: ${list(batchNorms)}` : ''}`,
+    `    head: ${head ? `'${head.name}' (${head.op})` : 'none (the output is not a Gemm/MatMul/Dense)'}`,
+    `    rank1, full: ${weighted.length} conv and dense layers${weighted.length ? `: ${list(weighted)}` : ''}`,
   ].join('\n');
+}
+
+/** `/layer4/layer4.1/bn2/BatchNormalization` -> `/layer4*`: the last layer's first name part, as a pattern. */
+function examplePattern(name: string | undefined): string {
+  return `${/^\/?[^/.]+/.exec(name ?? '')?.[0] ?? 'bn'}*`;
 }
 
 export function importCommand(file: string, flags: FlagValues<typeof IMPORT_FLAGS>): string {

@@ -195,6 +195,7 @@ async function publish(input: FinishInput, folded: Model, metrics: JobMetrics, e
         epochs: train.epochs,
         t0: train.t0,
         k: train.k,
+        classes: input.data.train.classes,
         config: JSON.stringify(plan.record),
         ...(before !== null && { accuracyBeforeLatePhase: before }), // for `latephase bundle` to report it again
       }),

@@ -24,10 +24,18 @@ import { JOB_SCHEMA, JobConfig, JobConfigInput } from '../src/config/schema';
 type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
 export interface ModelPlan {
-  /** For reports: 'the mnist-cnn model', 'the model built by /abs/net.js (buildModel)', 'the model imported from /abs/net.onnx'. */
+  /**
+   * For reports: 'the mnist-cnn model', 'the model built by /abs/net.js (buildModel)', 'the model
+   * imported from /abs/net.onnx', each followed by ', initialised from /abs/pretrained.onnx' with an init.
+   */
   readonly description: string;
-  /** The recipe for a data set of `dataClasses` classes (the config's `classes` wins when given). */
-  readonly recipe: (dataClasses: number) => ModelRecipe;
+  /**
+   * The recipe for a data set of `dataClasses` classes (the config's `classes` wins when given),
+   * with the run's late-phase kinds or `latePhase` (`{}`: the plain model, whose tensors an init fills).
+   */
+  readonly recipe: (dataClasses: number, latePhase?: LatePhaseChoice) => ModelRecipe;
+  /** Pretrained weights to start from (job/pretrainedWeights.ts), absolute. */
+  readonly init?: { readonly from: string; readonly exclude: readonly string[] };
 }
 
 export interface RunPlan {
@@ -98,6 +106,9 @@ function trainConfigOf(cfg: JobConfig): TrainConfig {
     lossCheckEvery: cfg.lossCheckEvery,
     ghostBatches: cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize),
     ...(cfg.swa && { swa: cfg.swa }),
+    ...(cfg.optimizer.groups && {
+      paramGroups: cfg.optimizer.groups.map((g) => ({ ...g, match: typeof g.match === 'string' ? [g.match] : g.match })),
+    }),
   };
 }
 
@@ -109,25 +120,37 @@ const IMPORTERS = {
 
 /** How the config's model is built, here and in every gradient worker: a zoo entry, the user's module, or an imported file. */
 function modelPlan(cfg: JobConfig): ModelPlan {
+  const built = builtModel(cfg);
+  const given = cfg.model.init;
+  if (!given) return built;
+  const init =
+    typeof given === 'string' ? { from: path.resolve(given), exclude: [] } : { from: path.resolve(given.from), exclude: given.exclude ?? [] };
+  return { ...built, description: `${built.description}, initialised from ${init.from}`, init };
+}
+
+function builtModel(cfg: JobConfig): ModelPlan {
   const m = cfg.model;
+  const kinds = cfg.latePhase.kinds;
   if ('onnx' in m || 'tfjs' in m) {
     const [format, given] = 'onnx' in m ? (['onnx', m.onnx] as const) : (['tfjs', m.tfjs] as const);
     const file = path.resolve(given);
-    const opts = { latePhase: cfg.latePhase.kinds, seed: cfg.seed };
-    return { description: `the model imported from ${file}`, recipe: () => ({ ...IMPORTERS[format], args: [file, opts] }) };
+    return {
+      description: `the model imported from ${file}`,
+      recipe: (_, latePhase = kinds) => ({ ...IMPORTERS[format], args: [file, { latePhase, seed: cfg.seed }] }),
+    };
   }
   const seqLen = cfg.data.source === 'text' ? { seqLen: cfg.data.seqLen } : {};
-  const options = (dataClasses: number): Record<string, unknown> => ({
+  const options = (dataClasses: number, latePhase: LatePhaseChoice): Record<string, unknown> => ({
     seed: cfg.seed,
-    latePhase: cfg.latePhase.kinds,
+    latePhase,
     classes: m.classes ?? dataClasses,
     ...seqLen,
   });
-  if ('zoo' in m) return { description: `the ${m.zoo} model`, recipe: (classes) => zooRecipe(m.zoo, options(classes)) };
+  if ('zoo' in m) return { description: `the ${m.zoo} model`, recipe: (classes, latePhase = kinds) => zooRecipe(m.zoo, options(classes, latePhase)) };
   const module = path.resolve(m.module);
   return {
     description: `the model built by ${module} (${m.export})`,
-    recipe: (classes) => ({ module, exportName: m.export, args: [...m.args, options(classes)] }),
+    recipe: (classes, latePhase = kinds) => ({ module, exportName: m.export, args: [...m.args, options(classes, latePhase)] }),
   };
 }
 

@@ -26,6 +26,7 @@ import { describePosition, TrainSnapshot } from '../src/train/trainingState';
 import { TrainConfig, trainLatePhase, resolveGammaTheta, StepInfo } from '../src/train/trainer';
 import { planRun, RunPlan, trainConfigFor } from './runPlan';
 import { learningRate } from '../src/train/schedule';
+import { describeParamGroups } from '../src/train/paramGroups';
 import { MetricsLog } from './metricsLog';
 import { METRICS_LOG_FILE, PROGRESS_FILE } from '../export/bundle/layout';
 import { accuracy } from '../src/eval/accuracy';
@@ -36,6 +37,7 @@ import { JobConfig } from '../src/config/schema';
 import { dataForModel, JobData, loadJobData } from '../src/config/dataSource';
 import { Model } from '../src/nn/model';
 import { finishRun, RunSummary } from './finishRun';
+import { initFromPretrained } from './pretrainedWeights';
 
 export type { JobMetrics, RunSummary } from './finishRun';
 
@@ -168,6 +170,7 @@ function runSetUp(
       ? `late phase: K=${train.k}, T0=${train.t0} of ${train.epochs} epochs, sigma0=${train.sigma0}, gammaTheta=${resolveGammaTheta(train.gammaTheta, train.k)}, batch ${train.batchSize}, seed ${train.seed}`
       : `no late phase: plain training for ${train.epochs} epochs, batch ${train.batchSize}, seed ${train.seed}`,
   );
+  if (train.paramGroups) log(`parameter groups: ${describeParamGroups(train.paramGroups, model.params())}`);
   if (train.swa) log(`SWA: epoch ends from epoch ${train.swa.start + 1} on averaged, then BatchNorm statistics recomputed per member`);
   const workers = capWorkers(workerCount(plan.workers, tfjsBackend), train, log);
   // data-parallel workers take the other cores; else the native kernels split each call over them
@@ -214,7 +217,7 @@ async function trainAndBundle(
       if (typeof info.meta['accuracyBeforeLatePhase'] === 'number') before = info.meta['accuracyBeforeLatePhase'];
       const p = resume.position;
       log(`resuming from ${progressFile}: ${describePosition(p)} (${p.minibatches} minibatches done)`);
-    }
+    } else if (plan.model.init) log(initFromPretrained(model, plan.model, data.train.classes));
     // The metrics log grows in the work folder (it survives a kill, so a resumed run continues it)
     // and moves into the bundle when the run completes.
     const metricsLog = new MetricsLog(path.join(folder.workDir, METRICS_LOG_FILE), test, plan.evaluation.bins, keepLines);
@@ -238,6 +241,7 @@ async function trainAndBundle(
             {
               job: plan.name,
               config: JSON.stringify(plan.record),
+              classes: data.train.classes,
               metricsLines: metricsLog.lines,
               ...(before !== null && { accuracyBeforeLatePhase: before }),
             },

@@ -30,6 +30,11 @@ import { ReLU } from '../src/nn/activation';
 import { GlobalAvgPool } from '../src/nn/pooling';
 import { Dense } from '../src/nn/dense';
 import { Model } from '../src/nn/model';
+import { buildFromRecipe } from '../src/nn/modelRecipe';
+import { loadCheckpoint, readCheckpointHeader } from '../src/train/checkpoint';
+import { resolveConfig } from '../src/config/resolve';
+import { JobConfigInput } from '../src/config/schema';
+import { planRun } from '../job/runPlan';
 import { largestDifference, ortOutput, runCli, runMain, useBackend } from './helpers';
 
 const PYTHON = '/usr/bin/python3';
@@ -82,7 +87,9 @@ test(
     assert.equal(printed.code, 0, printed.stderr);
     assert.match(printed.stdout, /opset 17.*pytorch/i);
     assert.match(printed.stdout, /BatchNormalization x20 -> batchnorm/);
-    assert.match(printed.stdout, /late-phase candidates: 20 BatchNorm layers, head '\/fc\/Gemm' \(Gemm\), 20 convolutions/);
+    assert.match(printed.stdout, /batchNorm: 20 BatchNorm layers: \/bn1\/BatchNormalization, /);
+    assert.match(printed.stdout, /head: '\/fc\/Gemm' \(Gemm\)/);
+    assert.match(printed.stdout, /rank1, full: 21 conv and dense layers/);
     // latephase export: converted without training into a verified bundle that is a drop-in for the original
     const out = path.join(dir, 'converted');
     const converted = await runMain(['export', path.join(dir, 'densenet121-bn.onnx'), '--out', out]);
@@ -260,5 +267,55 @@ test('latephase train with model: { tfjs }: a TensorFlow.js model fine-tuned wit
   };
   assert.equal(manifest.verification.pass, true);
   assert.equal(manifest.provenance['model_source'], `the model imported from ${path.join(dir, 'model.json')}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('model.init from a finished run: late-phase BatchNorm by name pattern, a frozen and an own-rate group, default workers; the frozen weights are the pretrained ones', async () => {
+  await useBackend('wasm');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-init-'));
+  const tiny = ['--set', 'data.trainSize=128', '--set', 'data.testSize=200', '--set', 'epochs=1', '--set', 'backend="wasm"', '--quiet'];
+  const first = runCli(['train', 'mnist-cnn', '--set', 'latePhase.t0=0', '--set', 'latePhase.k=2', '--out', path.join(dir, 'pretrained'), ...tiny]);
+  assert.equal(first.code, 0, first.stderr);
+  const second = runCli([
+    'train',
+    'mnist-cnn',
+    '--set',
+    `model.init=${JSON.stringify(path.join(dir, 'pretrained'))}`,
+    '--set',
+    'latePhase.kinds={"batchNorm":["bn2"],"head":true}',
+    '--set',
+    'latePhase.t0=0',
+    '--set',
+    'latePhase.k=2',
+    '--set',
+    'optimizer.groups=[{"match":"conv1","freeze":true},{"match":"head","lr":0.05}]',
+    '--out',
+    path.join(dir, 'finetuned'),
+    ...tiny,
+  ]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /init: \d+ tensors from .*pretrained\/latephase\.ckpt \(matched by name\)/);
+  assert.match(second.stdout, /parameter groups: conv1 \(1 tensor\): frozen; head \(2 tensors\): lr 0\.05/);
+  assert.match(second.stdout, /gradient workers: 1 \+ this thread/, 'the default workers on this 2-core machine');
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'finetuned', 'manifest.json'), 'utf8')) as {
+    verification: { pass: boolean };
+    provenance: Record<string, string>;
+  };
+  assert.equal(manifest.verification.pass, true);
+  assert.match(manifest.provenance['model_source']!, /^the mnist-cnn model, initialised from .*pretrained$/);
+  const conv1 = (run: string): Float32Array => {
+    const file = path.join(dir, run, 'latephase.ckpt');
+    const plan = planRun(resolveConfig(JSON.parse(readCheckpointHeader(file).meta['config'] as string) as JobConfigInput, file));
+    const model = buildFromRecipe(plan.model.recipe(10));
+    loadCheckpoint(model, file);
+    const values = model
+      .params()
+      .find((p) => p.name === 'conv1.weight')!
+      .variable.dataSync()
+      .slice() as Float32Array;
+    model.dispose();
+    return values;
+  };
+  assert.deepEqual(conv1('finetuned'), conv1('pretrained'));
   fs.rmSync(dir, { recursive: true, force: true });
 });

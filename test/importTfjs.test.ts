@@ -49,7 +49,10 @@ before(async () => {
   const gate = tfl.layers.activation({ activation: 'sigmoid' }).apply(conv) as tfl.SymbolicTensor;
   const gated = tfl.layers.multiply().apply([sum, gate]) as tfl.SymbolicTensor;
   const depthwise = tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', activation: 'relu' }).apply(gated) as tfl.SymbolicTensor;
-  const joined = tfl.layers.concatenate().apply([depthwise, input]) as tfl.SymbolicTensor;
+  const separable = tfl.layers
+    .separableConv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' })
+    .apply(depthwise) as tfl.SymbolicTensor;
+  const joined = tfl.layers.concatenate().apply([separable, input]) as tfl.SymbolicTensor;
   const pooled = tfl.layers.globalAveragePooling2d({}).apply(joined) as tfl.SymbolicTensor;
   functional = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3 }).apply(pooled) as tfl.SymbolicTensor });
   seedWeights(functional, 100);
@@ -102,6 +105,8 @@ test('latephase export model.json: a verified ONNX bundle that matches the tfjs 
   const printed = await runMain(['import', seq]);
   assert.match(printed.stdout, /producer TensorFlow.js layers \(Sequential\)/);
   assert.match(printed.stdout, /Conv2D x2 -> conv2d, relu/);
+  const printedFunctional = await runMain(['import', file]);
+  assert.match(printedFunctional.stdout, /SeparableConv2D x1 -> conv2d, relu/);
 });
 
 test('late-phase BatchNorm and head on an imported tfjs model start from its weights (tfjs epsilon and momentum kept)', async () => {
@@ -123,7 +128,7 @@ test('bad tfjs files are named errors: unsupported classes (all of them), channe
   const withLayers = async (name: string, layers: tfl.layers.Layer[]): Promise<string> => save(tfl.sequential({ layers }), name);
   const unsupported = await withLayers('unsupported', [
     tfl.layers.conv2d({ inputShape: [6, 6, 2], filters: 2, kernelSize: 3 }),
-    tfl.layers.separableConv2d({ filters: 2, kernelSize: 3 }),
+    tfl.layers.upSampling2d({ size: [2, 2] }),
     tfl.layers.flatten(),
     tfl.layers.dense({ units: 2 }),
     tfl.layers.layerNormalization(),
@@ -132,7 +137,7 @@ test('bad tfjs files are named errors: unsupported classes (all of them), channe
     () => importTfjs(unsupported),
     (e: Error) =>
       e instanceof ConfigError &&
-      /2 layer\(s\) of classes the importer does not support: '.*' \(SeparableConv2D\), '.*' \(LayerNormalization\); supported: InputLayer, Conv2D/.test(
+      /2 layer\(s\) of classes the importer does not support: '.*' \(UpSampling2D\), '.*' \(LayerNormalization\); supported: InputLayer, Conv2D/.test(
         e.message,
       ),
   );

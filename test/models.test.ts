@@ -90,7 +90,7 @@ test('full-layer late-phase ablation by layer name, and unknown names are reject
     batchSizes: [3],
   });
   assert.ok(report.pass);
-  assert.throws(() => mnistCnn({ latePhase: { batchNorm: true, head: true, full: ['conv9'] } }), /no layer named 'conv9'/);
+  assert.throws(() => mnistCnn({ latePhase: { batchNorm: true, head: true, full: ['conv9'] } }), /latePhase.kinds.full: 'conv9' matches no layer/);
   folded.dispose();
   model.dispose();
 });

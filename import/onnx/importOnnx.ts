@@ -112,7 +112,8 @@ class Importer {
     const outputName = this.logitsOutput(graph);
     const probabilities = (graph.output ?? []).map((o) => o.name ?? '').find((n) => n !== outputName);
     const report: ImportedNode[] = [];
-    for (const [i, node] of (graph.node ?? []).entries()) report.push(this.convert(node, i, outputName));
+    const computing = this.computingOutput(graph, outputName);
+    for (const [i, node] of (graph.node ?? []).entries()) report.push(this.convert(node, i, computing));
     this.checkBatchNormChoice(report);
     const out = this.values.get(outputName);
     if (!out || out.kind !== 'graph') throw new ConfigError(`${this.where}: the output '${outputName}' is ${out ? 'a constant' : 'never computed'}`);
@@ -153,6 +154,16 @@ class Importer {
         `${this.where}: ${names.length} graph outputs (${names.join(', ')}); the importer takes one output (or logits and their softmax)`,
       );
     return softmaxInput(kept[0]!) ?? kept[0]!;
+  }
+
+  /** The value that computes `output`, behind the Identity and Dropout nodes that pass it on (latephase's exports end in an Identity). */
+  private computingOutput(graph: onnx.IGraphProto, output: string): string {
+    let name = output;
+    for (;;) {
+      const p = (graph.node ?? []).find((n) => n.output?.[0] === name);
+      if (!p || (p.opType !== 'Identity' && p.opType !== 'Dropout') || !p.input?.[0]) return name;
+      name = p.input[0];
+    }
   }
 
   /** Late-phase BatchNorm needs BatchNorm layers; an eval-mode export folded them away (named, with the kinds that still apply). */
@@ -196,6 +207,7 @@ class Importer {
     throw new ConfigError(`${what}: dims [${dims.join(', ')}]: the importer takes [N, C, H, W] images or [N, features] vectors`);
   }
 
+  /** `outputName`: the value computing the model's output (its node is the head, where it is a Gemm). */
   private convert(node: onnx.INodeProto, index: number, outputName: string): ImportedNode {
     const op = node.opType ?? '';
     const name = this.uniqueName(node.name || node.output?.[0] || `${op}_${index}`);

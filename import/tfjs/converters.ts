@@ -85,16 +85,34 @@ export function activation(ctx: TfjsContext, x: GraphValue, name = ctx.config['a
   }
 }
 
-/** DepthwiseConv2D (depth multiplier 1) -> a Conv2d with one group per channel; its kernel [kh, kw, C, 1] holds the same values as [kh, kw, 1, C]. */
+/** DepthwiseConv2D (depth multiplier 1) -> a Conv2d with one group per channel. */
 const depthwiseConv2d: TfjsConverter = (ctx) => {
+  const bias = ctx.config['use_bias'] !== false;
+  return activation(ctx, depthwise(ctx, ctx.name, bias));
+};
+
+/** SeparableConv2D -> its depthwise convolution, then a 1x1 convolution over channels (with the bias), then the activation. */
+const separableConv2d: TfjsConverter = (ctx) => {
+  const x = depthwise(ctx, `${ctx.name}.depthwise`, false);
+  const bias = ctx.config['use_bias'] !== false;
+  const layer = new Conv2d(`${ctx.name}.pointwise`, x.shape[2]!, num(ctx, 'filters'), {
+    kernelSize: 1,
+    bias,
+    rng: ctx.factory.rng,
+    source: source(ctx, { weight: 'pointwise_kernel', ...(bias && { bias: 'bias' }) }),
+  });
+  return activation(ctx, ctx.addLayer(layer, x));
+};
+
+/** The depthwise convolution `name` (weights `depthwise_kernel`, and `bias` when `bias`): [kh, kw, C, 1] holds the values of [kh, kw, 1, C]. */
+function depthwise(ctx: TfjsContext, name: string, bias: boolean): GraphValue {
   channelsLast(ctx);
   const x = image(ctx);
   if (num(ctx, 'depth_multiplier', 1) !== 1) ctx.fail('depth_multiplier other than 1 is not supported');
   if (square(ctx, 'dilation_rate', 1) !== 1) ctx.fail('dilation is not supported');
   const channels = x.shape[2]!;
-  const bias = ctx.config['use_bias'] !== false;
   const kernel = square(ctx, 'kernel_size');
-  const layer = new Conv2d(ctx.name, channels, channels, {
+  const layer = new Conv2d(name, channels, channels, {
     groups: channels,
     kernelSize: kernel,
     stride: square(ctx, 'strides', 1),
@@ -103,8 +121,8 @@ const depthwiseConv2d: TfjsConverter = (ctx) => {
     rng: ctx.factory.rng,
     source: source(ctx, { weight: 'depthwise_kernel', ...(bias && { bias: 'bias' }) }, { depthwise_kernel: [kernel, kernel, 1, channels] }),
   });
-  return activation(ctx, ctx.addLayer(layer, x));
-};
+  return ctx.addLayer(layer, x);
+}
 
 /** Weight requests answered with the file's values (the late-phase kinds chosen claim what they want, starting from them). */
 function source(ctx: TfjsContext, values: Readonly<Record<string, string>>, viewAs: Readonly<Record<string, readonly number[]>> = {}): WeightSource {
@@ -230,6 +248,7 @@ export const TFJS_CONVERTERS: Readonly<Record<string, TfjsConverter>> = {
   InputLayer: one,
   Conv2D: conv2d,
   DepthwiseConv2D: depthwiseConv2d,
+  SeparableConv2D: separableConv2d,
   Dense: dense,
   BatchNormalization: batchNormalization,
   Activation: (ctx) => activation(ctx, one(ctx)),

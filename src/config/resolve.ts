@@ -56,7 +56,7 @@ export function loadConfigFile(file: string): JobConfigInput {
 const DATA_PATH_FIELDS = ['dir', 'trainImages', 'trainLabels', 'testImages', 'testLabels', 'file', 'testFile'] as const;
 
 /**
- * The config's paths (model.module, model.onnx, model.tfjs, output, the data's and the OOD data's files and folders) made
+ * The config's paths (model.module, model.onnx, model.tfjs, model.init, output, the data's and the OOD data's files and folders) made
  * absolute against `baseDir`: a config file's own folder for what it says (as tsconfig, eslint and
  * docker compose read theirs), the working folder for --set values and presets. A resolved config
  * therefore holds only absolute paths, and the copy a bundle or checkpoint records runs the same
@@ -73,6 +73,8 @@ function absolutePaths(input: JobConfigInput, baseDir: string): JobConfigInput {
   fix(section(copy['model']), 'module');
   fix(section(copy['model']), 'onnx');
   fix(section(copy['model']), 'tfjs');
+  fix(section(copy['model']), 'init');
+  fix(section(section(copy['model'])?.['init']), 'from');
   fix(copy, 'output');
   for (const data of [section(copy['data']), section(section(copy['evaluation'])?.['ood'])]) for (const f of DATA_PATH_FIELDS) fix(data, f);
   return copy as unknown as JobConfigInput;

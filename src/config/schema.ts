@@ -26,6 +26,14 @@ const schedule = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cosine'), total: positiveInt.optional(), minLr: rate.optional() }).strict(),
 ]);
 
+/**
+ * Pretrained weights to start from (any model kind): an ONNX file, a tfjs model.json, or a latephase
+ * bundle folder or checkpoint (its members folded first). Tensors are matched by name, or by position
+ * when every shape agrees; `exclude` (name patterns) keeps those tensors' fresh initial values, e.g.
+ * a classifier head of another class count.
+ */
+const init = z.union([z.string().min(1), z.object({ from: z.string().min(1), exclude: z.array(z.string().min(1)).optional() }).strict()]).optional();
+
 const model = z.union([
   z
     .object({
@@ -33,6 +41,7 @@ const model = z.union([
       zoo: z.string().min(1),
       /** Classes of the output layer (default: the data set's). */
       classes: positiveInt.optional(),
+      init,
     })
     .strict(),
   z
@@ -46,6 +55,7 @@ const model = z.union([
       export: z.string().min(1).default('buildModel'),
       args: z.array(z.unknown()).default([]),
       classes: positiveInt.optional(),
+      init,
     })
     .strict(),
   z
@@ -56,12 +66,14 @@ const model = z.union([
        * (`latephase import <file>` shows the candidates).
        */
       onnx: z.string().min(1),
+      init,
     })
     .strict(),
   z
     .object({
       /** A TensorFlow.js layers model (its model.json, the weight shards beside it), imported as `onnx` is. */
       tfjs: z.string().min(1),
+      init,
     })
     .strict(),
 ]);
@@ -154,7 +166,26 @@ const JOB_FIELDS = z
     model,
     latePhase: latePhase.default(latePhase.parse({})),
     optimizer: z
-      .object({ shared: sgd.default(sgd.parse({})), members: sgd.default(sgd.parse({})) })
+      .object({
+        shared: sgd.default(sgd.parse({})),
+        members: sgd.default(sgd.parse({})),
+        /**
+         * Parameter groups by name pattern (`*`, `?`; a pattern also matches a name's leading dot-separated
+         * parts): their own base learning rate (scheduled like the optimizer's, for shared and member
+         * parameters alike) or frozen. A parameter joins the first group that matches it.
+         */
+        groups: z
+          .array(
+            z
+              .object({
+                match: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+                lr: z.number().positive().optional(),
+                freeze: z.boolean().optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+      })
       .strict()
       .default({ shared: sgd.parse({}), members: sgd.parse({}) }),
     schedule: schedule.default({ kind: 'cosine' }),

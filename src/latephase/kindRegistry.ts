@@ -12,7 +12,17 @@ import { FoldOptionSpec, foldOption, LatePhaseChoice, LatePhaseKind, registeredK
 import './kinds/index'; // the built-in kinds register themselves
 
 export type { FoldOptionSpec, KindBuilder, LatePhaseChoice, LatePhaseKind } from './kindTable';
-export { foldOption, parseNameList, parsePositiveInt, parseSwitch, registerLatePhaseKind } from './kindTable';
+export type { LayerSelection } from './kindTable';
+export {
+  describeSelection,
+  foldOption,
+  parseLayerSelection,
+  parseNameList,
+  parsePositiveInt,
+  parseSwitch,
+  registerLatePhaseKind,
+  selectionMatcher,
+} from './kindTable';
 
 /** Every registered kind (the built-in ones and any a module registered), highest priority first. */
 export function latePhaseKinds(): LatePhaseKind[] {

@@ -7,6 +7,7 @@ import { Layer } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { Weight, WeightRequest } from '../nn/weight';
 import { ConfigError } from '../errors';
+import { NamePatterns } from '../nn/namePattern';
 import { FoldOptions } from './latePhaseLayer';
 import type { BatchNormConfig } from '../nn/batchNorm';
 
@@ -81,10 +82,44 @@ export function parsePositiveInt(key: string, value: unknown): number | undefine
   throw new ConfigError(`late-phase.${key} must be a positive integer, got ${JSON.stringify(value)}`);
 }
 
+/** Layer names or patterns (`*`, `?`; see src/nn/namePattern.ts): a list, or `a+b*` from the command line. */
 export function parseNameList(key: string, value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
   const names = typeof value === 'string' ? value.split('+') : value;
   if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || !n.trim()))
-    throw new ConfigError(`late-phase.${key} must be a list of layer names, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`late-phase.${key} must be a list of layer names or patterns, got ${JSON.stringify(value)}`);
   return names.length ? names.map((n: string) => n.trim()) : undefined;
+}
+
+/** `true` (every layer the kind applies to), or the layers whose names match these patterns. */
+export type LayerSelection = true | readonly string[];
+
+/** A kind that applies to every candidate layer, or only to those named by pattern: true, false, or a name list. */
+export function parseLayerSelection(key: string, value: unknown): LayerSelection | undefined {
+  if (value === undefined || value === false || value === 'false') return undefined;
+  if (value === true || value === 'true') return true;
+  if (typeof value === 'string' || Array.isArray(value)) return parseNameList(key, value);
+  throw new ConfigError(`late-phase.${key} must be true, false or a list of layer names or patterns, got ${JSON.stringify(value)}`);
+}
+
+/** How a selection reads in a run's description: `rank1`, `rank1(layer4*,fc)`. */
+export function describeSelection(word: string, selection: LayerSelection): string {
+  return selection === true ? word : `${word}(${selection.join(',')})`;
+}
+
+/**
+ * The matcher a builder asks while one model is built: every candidate when the selection is
+ * `true`; else the patterns, each of which must match some candidate (checked by `finish`).
+ */
+export function selectionMatcher(key: string, selection: LayerSelection, what: string): { matches(name: string): boolean; finish(): void } {
+  if (selection === true) return { matches: () => true, finish: () => undefined };
+  const patterns = new NamePatterns(selection, `latePhase.kinds.${key}`);
+  const seen = new Set<string>();
+  return {
+    matches: (name) => {
+      seen.add(name);
+      return patterns.matches(name);
+    },
+    finish: () => patterns.checkAllMatched(what, [...seen]),
+  };
 }

@@ -80,11 +80,12 @@ export class MemberGroups {
   private readonly own: ReadonlyArray<readonly Param[]>;
   private readonly state: ReadonlyArray<readonly NamedVariable[]>;
 
-  constructor(model: Model) {
+  /** `trains`: which parameters train (a fine-tuning run's frozen ones are left out of both groups). */
+  constructor(model: Model, trains: (p: Param) => boolean = () => true) {
     this.units = latePhaseUnits(model);
     this.count = memberCount(model);
-    this.shared = sharedParams(model);
-    this.own = Array.from({ length: this.count }, (_, k) => memberParams(model, k));
+    this.shared = sharedParams(model).filter(trains);
+    this.own = Array.from({ length: this.count }, (_, k) => memberParams(model, k).filter(trains));
     this.state = Array.from({ length: this.count }, (_, k) => stepState(model, k));
   }
 

@@ -19,6 +19,7 @@ import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { availableCores } from '../backend/kernelThreads';
 import { Model } from '../nn/model';
+import { uniqueByVariable } from '../nn/layer';
 import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from '../nn/modelRecipe';
 import { ConfigError, NAMED_ERRORS, TrainingError } from '../errors';
 import { Dataset, subset } from '../data/dataset';
@@ -158,6 +159,7 @@ export class DataParallelGradients implements GradientSource {
     const pool = new DataParallelGradients(new LocalGradients(x, y, ghostBatches, augment), data, workers, ghostBatches, setup.members);
     try {
       await pool.checkWorkers(model, `the model rebuilt from recipe ${describeRecipe(opts.recipe)}`);
+      await pool.sync(model);
     } catch (err) {
       await pool.close();
       throw err;
@@ -172,12 +174,29 @@ export class DataParallelGradients implements GradientSource {
     for (const r of replies) if (r.status === 'fulfilled' && r.value.kind === 'ready') checkSameSignature(mine, r.value.signature, what);
   }
 
-  /** Bring the workers' models to the released structure, unless they started with it (a resumed run). */
+  /** Bring the workers' models to the released structure (unless they started with it: a resumed run) and values. */
   async released(model: Model, k: number): Promise<void> {
     if (this.workerMembers === k) return;
     this.workerMembers = k;
     for (const w of this.workers) w.send({ kind: 'release', k }, []);
     await this.checkWorkers(model, `the workers' model after release`);
+    await this.sync(model);
+  }
+
+  /** Every worker's tensors take this model's values (what no step sends: frozen parameters). */
+  private async sync(model: Model): Promise<void> {
+    const tensors = uniqueByVariable([...model.params(), ...model.net.state()]);
+    const names = tensors.map((t) => t.name);
+    const current = tensors.map((t) => transferableCopy(t.variable));
+    for (const w of this.workers) {
+      const values = current.map((a) => a.slice());
+      w.send(
+        { kind: 'sync', names, values },
+        values.map((a) => a.buffer as ArrayBuffer),
+      );
+    }
+    const replies = await Promise.allSettled(this.workers.map((w) => w.reply('ready')));
+    for (const r of replies) if (r.status === 'rejected') throw r.reason;
   }
 
   /**

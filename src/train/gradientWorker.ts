@@ -49,6 +49,15 @@ class WorkerModel {
     return new MemberGroups(this.model);
   }
 
+  /** Every tensor `names` names (parameter or state) takes the trainer's value. */
+  sync(msg: Extract<ToWorker, { kind: 'sync' }>): void {
+    msg.names.forEach((name, i) => {
+      const v = this.params.get(name)?.variable ?? this.state.get(name)?.variable;
+      if (!v) throw new ConfigError(`no tensor '${name}' in the worker's model: the recipe builds a different model`);
+      load(v, msg.values[i]!);
+    });
+  }
+
   /** Selects `member` and returns the named tensors, loaded with the trainer's values. */
   load(msg: Extract<ToWorker, { kind: 'step' }>): { params: Param[]; state: NamedVariable[] } {
     const find = <T>(map: Map<string, T>, name: string, what: string): T => {
@@ -99,7 +108,8 @@ async function main(): Promise<void> {
     try {
       if (msg.kind === 'step') step(worker, msg);
       else {
-        worker.release(msg.k);
+        if (msg.kind === 'release') worker.release(msg.k);
+        else worker.sync(msg);
         reply({ kind: 'ready', signature: modelSignature(model) });
       }
     } catch (err) {

@@ -8,6 +8,7 @@ import { NamedVariable, Param } from '../nn/layer';
 import { MemberGroups } from '../latephase/members';
 import { DataError } from '../errors';
 import { Sgd, SgdConfig } from './sgd';
+import { LearningRate } from './paramGroups';
 import { NamedTensor, tensorsUnder, withPrefix } from './trainingState';
 
 const GRAD_PREFIX = 'cycle.grad/';
@@ -45,7 +46,7 @@ export class MemberCycle {
   }
 
   /** Member `this.member` steps at once on its own gradient; the shared gradient joins the cycle's sum. Takes ownership of `grads`. */
-  apply(own: readonly Param[], grads: tf.Tensor[], lr: number): void {
+  apply(own: readonly Param[], grads: tf.Tensor[], lr: LearningRate): void {
     const nShared = grads.length - own.length;
     const ownGrads = grads.slice(nShared);
     this.memberOpts[this.member]!.step(own, ownGrads, lr);
@@ -61,7 +62,7 @@ export class MemberCycle {
   }
 
   /** Moves to the next member; after member K-1 the shared weights take their one step. */
-  advance(sharedLr: number): void {
+  advance(sharedLr: LearningRate): void {
     if (++this.member < this.groups.count) return;
     this.member = 0;
     this.stepShared(sharedLr);
@@ -71,7 +72,7 @@ export class MemberCycle {
    * Shared step with gammaTheta times the summed gradients (a no-op when nothing is accumulated).
    * With '1/K', a cycle the run's end leaves partial is averaged over the members it had, not K.
    */
-  stepShared(lr: number): void {
+  stepShared(lr: LearningRate): void {
     if (!this.accum) return;
     const contributed = this.member === 0 ? this.groups.count : this.member;
     const gamma = this.gammaTheta === '1/K' ? 1 / contributed : this.gammaTheta;

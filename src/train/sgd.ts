@@ -10,6 +10,7 @@ import { Param } from '../nn/layer';
 import { ConfigError, DataError } from '../errors';
 import { NamedTensor } from './trainingState';
 import { sgdStep } from '../backend/operations';
+import { LearningRate } from './paramGroups';
 
 export interface SgdConfig {
   readonly lr: number;
@@ -30,8 +31,27 @@ export class Sgd {
 
   constructor(readonly config: SgdConfig) {}
 
-  /** One step on `params` with gradients `grads[i]` (same order), scaled by `gradScale`, at learning rate `lr`. */
-  step(params: readonly Param[], grads: readonly tf.Tensor[], lr: number, gradScale = 1): void {
+  /**
+   * One step on `params` with gradients `grads[i]` (same order), scaled by `gradScale`, at learning
+   * rate `lr` (one for all, or per parameter: parameters of one rate step together).
+   */
+  step(params: readonly Param[], grads: readonly tf.Tensor[], lr: LearningRate, gradScale = 1): void {
+    if (typeof lr === 'number') return this.stepAt(params, grads, lr, gradScale);
+    const byRate = new Map<number, number[]>();
+    params.forEach((p, i) => {
+      const rate = lr(p);
+      byRate.set(rate, [...(byRate.get(rate) ?? []), i]);
+    });
+    for (const [rate, idx] of byRate)
+      this.stepAt(
+        idx.map((i) => params[i]!),
+        idx.map((i) => grads[i]!),
+        rate,
+        gradScale,
+      );
+  }
+
+  private stepAt(params: readonly Param[], grads: readonly tf.Tensor[], lr: number, gradScale: number): void {
     const { momentum, nesterov, weightDecay } = this.config;
     sgdStep({
       params: params.map((p) => p.variable),

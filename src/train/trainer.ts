@@ -32,6 +32,7 @@ import { recomputeRunningStatistics } from './batchNormRecompute';
 import { NamedTensor, tensorsUnder, TrainPosition, TrainSnapshot, withPrefix } from './trainingState';
 import { Augmentation } from '../data/augment';
 import { DataParallelGradients, DataParallelOptions } from './dataParallel';
+import { checkParamGroupRules, ParamGroupRule, ParamGroups } from './paramGroups';
 
 export interface TrainConfig {
   readonly epochs: number;
@@ -60,6 +61,8 @@ export interface TrainConfig {
   readonly augment?: Augmentation;
   /** Stochastic weight averaging from epoch `start` (0-based), then a BatchNorm recompute per member (swa.ts). */
   readonly swa?: SwaConfig;
+  /** Parameters by name pattern with their own base learning rate, or frozen (paramGroups.ts). */
+  readonly paramGroups?: readonly ParamGroupRule[];
 }
 
 export interface StepInfo {
@@ -150,6 +153,7 @@ export function checkTrainConfig(cfg: TrainConfig): void {
   checkSgdConfig(cfg.shared, 'shared');
   checkSgdConfig(cfg.member, 'member');
   checkSchedule(cfg.schedule);
+  checkParamGroupRules(cfg.paramGroups ?? []);
   if (cfg.swa) {
     if (!Number.isInteger(cfg.swa.start) || cfg.swa.start < 0 || cfg.swa.start >= cfg.epochs)
       throw new ConfigError(
@@ -240,6 +244,8 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
   const ghost = cfg.ghostBatches ?? defaultGhostBatches(cfg.batchSize);
   const augment: SeededAugmentation | undefined = cfg.augment && { augmentation: cfg.augment, seed: cfg.seed };
 
+  const paramGroups = new ParamGroups(cfg.paramGroups ?? [], model.params()); // a pattern matching nothing fails here
+  const trains = (param: Param): boolean => !paramGroups.frozen(param);
   const x = featureTensor(data);
   const y = oneHotLabels(data);
   let gradients: GradientSource;
@@ -265,11 +271,11 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
     epochSum: resume?.position.epochSum ?? 0,
     epochCount: resume?.position.epochCount ?? 0,
   };
-  const plain = plainStep(new MemberGroups(model)); // the plain phase's groups; the cycle has the late phase's
+  const plain = plainStep(new MemberGroups(model, trains)); // the plain phase's groups; the cycle has the late phase's
   const trainedParams = (): readonly Param[] => (cycle ? cycle.sharedParams() : plain.shared);
   const release = async (): Promise<void> => {
     await gradients.released(model, cfg.k);
-    cycle = new MemberCycle(new MemberGroups(model), cfg.member, sharedOpt, cfg.gammaTheta);
+    cycle = new MemberCycle(new MemberGroups(model, trains), cfg.member, sharedOpt, cfg.gammaTheta);
     sharedOpt.retainOnly(cycle.sharedParams()); // the tied copy's momentum buffers go with it
   };
   /** Read the pending losses (a sync; throws on NaN/Inf naming the step). */
@@ -322,6 +328,8 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
       }
       const lrShared = learningRate(cfg.shared.lr, cfg.schedule, epoch, cfg.epochs);
       const lrMember = learningRate(cfg.member.lr, cfg.schedule, epoch, cfg.epochs);
+      const scheduled = (base: number): number => learningRate(base, cfg.schedule, epoch, cfg.epochs);
+      const [ratesShared, ratesMember] = [paramGroups.rates(lrShared, scheduled), paramGroups.rates(lrMember, scheduled)];
       const perm = shuffleRng.permutation(n);
       const firstStep = epoch === start.epoch ? start.step : 0;
       if (firstStep === 0) [p.epochSum, p.epochCount] = [0, 0];
@@ -337,15 +345,15 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
           state: groups.state,
           epoch,
         });
-        if (c) c.apply(groups.own, grads, lrMember);
+        if (c) c.apply(groups.own, grads, ratesMember);
         else {
-          sharedOpt.step(groups.shared, grads, lrShared);
+          sharedOpt.step(groups.shared, grads, ratesShared);
           tf.dispose(grads);
         }
         losses.add(loss, { epoch, step, member }, rows.length);
         p.minibatches++;
         p.memberSteps[member]!++;
-        c?.advance(lrShared);
+        c?.advance(ratesShared);
         const last = step === stepsPerEpoch - 1;
         const stop = control.stopRequested?.() ?? false;
         const every = control.checkpointEvery ?? 0;
@@ -366,7 +374,7 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
           lossChecked,
         });
         if (last) {
-          if (epoch === cfg.epochs - 1) c?.stepShared(lrShared); // a cycle the run's end leaves partial
+          if (epoch === cfg.epochs - 1) c?.stepShared(ratesShared); // a cycle the run's end leaves partial
           p.epochLoss.push(p.epochSum / Math.max(p.epochCount, 1));
           hooks.onEpochEnd?.({ epoch, epochs: cfg.epochs, phase: c ? 'late' : 'plain', loss: p.epochLoss[epoch]!, lrShared, lrMember });
           if (swa?.due(epoch)) swa.add(model.params());

@@ -39,7 +39,13 @@ export type ToWorker =
       readonly rows: Int32Array;
       readonly epoch: number;
     }
-  | { readonly kind: 'release'; readonly k: number };
+  | { readonly kind: 'release'; readonly k: number }
+  /**
+   * Every parameter and state tensor's value, after start and after release: a step sends only
+   * what it differentiates, so a tensor that no step sends (a frozen parameter, loaded from a
+   * pretrained model or a checkpoint) must still match. Answered with 'ready'.
+   */
+  | { readonly kind: 'sync'; readonly names: readonly string[]; readonly values: readonly Float32Array[] };
 
 export type FromWorker =
   | { readonly kind: 'ready'; readonly signature: readonly string[] }

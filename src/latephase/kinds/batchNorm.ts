@@ -9,7 +9,15 @@ import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, 
 import { constant } from '../../nn/init';
 import { FoldOptions } from '../latePhaseLayer';
 import { MemberLayer } from '../memberLayer';
-import { foldOption, FoldOptionSpec, parseSwitch, registerLatePhaseKind } from '../kindTable';
+import {
+  describeSelection,
+  foldOption,
+  FoldOptionSpec,
+  LayerSelection,
+  parseLayerSelection,
+  registerLatePhaseKind,
+  selectionMatcher,
+} from '../kindTable';
 
 const BATCHNORM_FOLD: FoldOptionSpec = {
   key: 'batchNorm',
@@ -100,12 +108,18 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFol
   }
 }
 
-registerLatePhaseKind<true>({
+registerLatePhaseKind<LayerSelection>({
   key: 'batchNorm',
-  help: "every BatchNorm layer's gamma, beta and running statistics per member",
+  help: "the BatchNorm layers' gamma, beta and running statistics per member: every layer, or those named by pattern (batchnorm=layer4*)",
   priority: 10,
-  parse: (v) => parseSwitch('batchNorm', v),
-  describe: () => 'batchnorm',
+  parse: (v) => parseLayerSelection('batchNorm', v),
+  describe: (selection) => describeSelection('batchnorm', selection),
   fold: BATCHNORM_FOLD,
-  builder: () => ({ batchNorm: (name, channels, config) => new LatePhaseBatchNorm(name, channels, config) }),
+  builder: (selection) => {
+    const chosen = selectionMatcher('batchNorm', selection, 'BatchNorm layer');
+    return {
+      batchNorm: (name, channels, config) => (chosen.matches(name) ? new LatePhaseBatchNorm(name, channels, config) : undefined),
+      finish: () => chosen.finish(),
+    };
+  },
 });

@@ -7,9 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { plainWeight, PlainWeight, WeightRequest } from '../../nn/weight';
-import { ConfigError } from '../../errors';
 import { MemberWeight } from '../memberWeight';
-import { parseNameList, registerLatePhaseKind } from '../kindTable';
+import { parseNameList, registerLatePhaseKind, selectionMatcher } from '../kindTable';
 import { LatePhaseBatchNorm } from './batchNorm';
 
 export class FullWeight extends MemberWeight<string> {
@@ -37,19 +36,16 @@ export class FullWeight extends MemberWeight<string> {
 
 registerLatePhaseKind<string[]>({
   key: 'full',
-  help: 'named layers whose every tensor is late-phase (conv, dense, LSTM, BatchNorm), e.g. full=conv2+fc1',
+  help: 'layers named by name or pattern whose every tensor is late-phase (conv, dense, LSTM, BatchNorm), e.g. full=conv2+fc1',
   priority: 30,
   parse: (v) => parseNameList('full', v),
   describe: (names) => `full(${names.join(',')})`,
   builder: (names) => {
-    const wanted = new Set(names);
+    const chosen = selectionMatcher('full', names, 'layer');
     return {
-      weight: (r) => (wanted.has(r.layer) ? new FullWeight(r) : undefined),
-      batchNorm: (name, channels) => (wanted.has(name) ? new LatePhaseBatchNorm(name, channels) : undefined),
-      finish: (built) => {
-        const unknown = names.filter((n) => !built.has(n));
-        if (unknown.length) throw new ConfigError(`late-phase choice: no layer named ${unknown.map((n) => `'${n}'`).join(', ')} (full)`);
-      },
+      weight: (r) => (chosen.matches(r.layer) ? new FullWeight(r) : undefined),
+      batchNorm: (name, channels, config) => (chosen.matches(name) ? new LatePhaseBatchNorm(name, channels, config) : undefined),
+      finish: () => chosen.finish(),
     };
   },
 });

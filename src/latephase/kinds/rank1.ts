@@ -13,7 +13,15 @@ import { constant } from '../../nn/init';
 import { PlainWeight, plainWeight, WeightRequest } from '../../nn/weight';
 import { FoldOptions } from '../latePhaseLayer';
 import { MemberWeight } from '../memberWeight';
-import { foldOption, FoldOptionSpec, parseSwitch, registerLatePhaseKind } from '../kindTable';
+import {
+  describeSelection,
+  foldOption,
+  FoldOptionSpec,
+  LayerSelection,
+  parseLayerSelection,
+  registerLatePhaseKind,
+  selectionMatcher,
+} from '../kindTable';
 
 const RANK1_FOLD: FoldOptionSpec = {
   key: 'rank1',
@@ -66,13 +74,19 @@ export class Rank1Weight extends MemberWeight<'s' | 'r'> {
 /** Matrices a rank-1 factorisation applies to: never biases or embedding tables. */
 const MATRICES = new Set(['weight', 'input', 'recurrent']);
 
-registerLatePhaseKind<true>({
+registerLatePhaseKind<LayerSelection>({
   key: 'rank1',
-  help: 'rank-1 factors (s, r) per member on every conv, dense and LSTM weight matrix',
+  help: 'rank-1 factors (s, r) per member on the conv, dense and LSTM weight matrices: every layer, or those named by pattern (rank1=conv*)',
   group: 'weight reparametrisation',
   priority: 10,
-  parse: (v) => parseSwitch('rank1', v),
-  describe: () => 'rank1',
+  parse: (v) => parseLayerSelection('rank1', v),
+  describe: (selection) => describeSelection('rank1', selection),
   fold: RANK1_FOLD,
-  builder: () => ({ weight: (r) => (r.role !== 'embedding' && MATRICES.has(r.tensor) ? new Rank1Weight(r) : undefined) }),
+  builder: (selection) => {
+    const chosen = selectionMatcher('rank1', selection, 'conv, dense or LSTM layer');
+    return {
+      weight: (r) => (r.role !== 'embedding' && MATRICES.has(r.tensor) && chosen.matches(r.layer) ? new Rank1Weight(r) : undefined),
+      finish: () => chosen.finish(),
+    };
+  },
 });
