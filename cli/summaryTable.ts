@@ -48,6 +48,14 @@ export function summaryTable(s: RunSummary): string {
           ] as [string, string],
         ]
       : []),
+    ...(s.skipped
+      ? [
+          [
+            'skipped inputs',
+            `${s.skipped.count} ${s.skipped.what}${s.skipped.examples.length ? ` (${s.skipped.examples.slice(0, 3).join(', ')}${s.skipped.count > 3 ? ', ...' : ''})` : ''}`,
+          ] as [string, string],
+        ]
+      : []),
     ['output folder', s.outDir],
     ['wall time', `${s.seconds.toFixed(1)} s`],
   ];

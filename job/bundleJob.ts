@@ -53,7 +53,7 @@ export async function runBundleJob(source: string, opts: BundleJobOptions = {}):
       );
     const backend = await selectBackend(plan.backend);
     log(`backend: ${describeBackend(backend, true)}`);
-    const loaded = loadJobData(plan.data);
+    const loaded = await loadJobData(plan.data);
     log(`data: ${loaded.description}`);
     const model = buildFromRecipe(plan.model.recipe(loaded.train.classes));
     try {

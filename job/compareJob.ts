@@ -19,7 +19,7 @@ import { ConfigError } from '../src/errors';
 import { resolveConfig } from '../src/config/resolve';
 import { JobConfig, JobConfigInput } from '../src/config/schema';
 import { loadJobData } from '../src/config/dataSource';
-import { Dataset, exampleCount } from '../src/data/dataset';
+import { Examples, exampleCount, featureRows, rowRange } from '../src/data/dataset';
 import { auroc, ClassMetrics, classMetrics, entropy } from '../src/eval/metrics';
 import { writeFileAtomic } from '../src/io/atomicWrite';
 import { onnxDims, toOnnxInput } from '../export/onnx/layout';
@@ -169,14 +169,14 @@ function measured(dir: string): Measured {
 }
 
 /** Softmax outputs of a bundle's model.onnx on `data`, its input and output found by the manifest's roles. */
-async function bundleProbabilities(dir: string, data: Dataset): Promise<Float32Array> {
+async function bundleProbabilities(dir: string, data: Examples): Promise<Float32Array> {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
   const output = manifest.outputs.find((o) => o.role === 'probabilities');
   if (!output) throw new ConfigError(`bundle ${dir} has no probabilities output`);
   const session = await ort.InferenceSession.create(path.join(dir, MODEL_FILE));
   try {
     const n = exampleCount(data);
-    const x = new ort.Tensor('float32', toOnnxInput(data.x, n, data.featureShape), [n, ...onnxDims(data.featureShape)]);
+    const x = new ort.Tensor('float32', toOnnxInput(featureRows(data, rowRange(0, n)), n, data.featureShape), [n, ...onnxDims(data.featureShape)]);
     const out = await session.run({ [manifest.inputs[0]!.name]: x });
     return out[output.name]!.data as Float32Array;
   } finally {
@@ -186,9 +186,9 @@ async function bundleProbabilities(dir: string, data: Dataset): Promise<Float32A
 
 /** The deep ensemble of one seed: the mean softmax of its K member bundles. */
 async function deepEnsemble(dirs: readonly string[], plan: RunPlan): Promise<Measured> {
-  const data = loadJobData(plan.data);
-  const ood = plan.evaluation.ood ? loadJobData(plan.evaluation.ood).test : undefined;
-  const mean = async (set: Dataset): Promise<Float32Array> => {
+  const data = await loadJobData(plan.data);
+  const ood = plan.evaluation.ood ? (await loadJobData(plan.evaluation.ood)).test : undefined;
+  const mean = async (set: Examples): Promise<Float32Array> => {
     const all = await Promise.all(dirs.map((d) => bundleProbabilities(d, set)));
     return all[0]!.map((_, i) => all.reduce((s, p) => s + p[i]!, 0) / all.length);
   };

@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import { describeBackend, selectBackend } from '../src/backend/selectBackend';
-import { Dataset, exampleCount, subset } from '../src/data/dataset';
+import { Examples, exampleCount, featureRows, rowRange } from '../src/data/dataset';
 import { describeChoice } from '../src/latephase/kindRegistry';
 import { ConfigError } from '../src/errors';
 import { resolveGammaTheta, TrainConfig } from '../src/train/trainer';
@@ -45,6 +45,8 @@ export interface JobMetrics {
 
 export interface RunSummary {
   readonly backend: string;
+  /** Inputs the data source left out (unreadable images, CSV rows with missing values), counted. */
+  readonly skipped?: JobData['skipped'];
   /** Data-parallel gradient worker threads besides the main one. */
   readonly workers: number;
   /** Threads each native kernel call was split over (0: the native kernels did not run). */
@@ -63,16 +65,9 @@ export interface RunSummary {
   readonly seconds: number;
 }
 
-function realInputs(data: Dataset, rows: number, label: string): InputSet {
+function realInputs(data: Examples, rows: number, label: string): InputSet {
   const n = Math.min(rows, exampleCount(data));
-  return {
-    label,
-    values: subset(
-      data,
-      Array.from({ length: n }, (_, i) => i),
-    ).x,
-    rows: n,
-  };
+  return { label, values: featureRows(data, rowRange(0, n)), rows: n };
 }
 
 interface FinishInput {
@@ -95,13 +90,14 @@ interface FinishInput {
 /** Evaluate, export and verify, then publish; the folder keeps its previous content unless everything verified. */
 export async function finishRun(input: FinishInput): Promise<RunSummary> {
   const { plan, model, folder, backend, workers, before, started } = input;
-  const folded = foldMembers(model, plan.fold);
+  const folded = withDataMeta(foldMembers(model, plan.fold), input.data);
   try {
-    const metrics = evaluate(plan, model, folded, input.data.test, input.log);
+    const metrics = await evaluate(plan, model, folded, input.data.test, input.log);
     const exports = await exportAndVerify(input, folded, metrics);
     await publish(input, folded, metrics, exports);
     return {
       backend: describeBackend(backend),
+      ...(input.data.skipped && { skipped: input.data.skipped }),
       workers,
       kernelThreads: input.kernelThreads ?? 0,
       accuracyBeforeLatePhase: before,
@@ -118,6 +114,13 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
   } finally {
     folded.dispose();
   }
+}
+
+/** The folded model with the data's preprocessing and class names in its meta (the manifest and the model card state them for deployers). */
+function withDataMeta(folded: Model, data: JobData): Model {
+  if (!data.preprocessing && !data.labels) return folded;
+  const meta = { ...folded.meta, ...(data.preprocessing && { preprocessing: data.preprocessing }), ...(data.labels && { labels: data.labels }) };
+  return new Model(folded.name, folded.net, folded.inputShape, meta);
 }
 
 /** The exports a run publishes, each verified. */
@@ -149,6 +152,9 @@ async function exportAndVerify(input: FinishInput, folded: Model, metrics: JobMe
       sigma0: train.sigma0,
       gamma_theta: resolveGammaTheta(train.gammaTheta, train.k),
       heldout_accuracy: metrics.folded.accuracy.toFixed(4),
+      ...(input.data.skipped && {
+        data_skipped: `${input.data.skipped.count} ${input.data.skipped.what}: ${input.data.skipped.examples.join(', ')}`,
+      }),
     },
   });
   if (unverified.batchNormFold)
@@ -210,7 +216,13 @@ async function publish(input: FinishInput, folded: Model, metrics: JobMetrics, e
       run,
       evaluation,
       golden: [1, 7].map((rows, n) =>
-        goldenFromReference(folded, exported, test.x, Math.min(rows, exampleCount(test)), `held-out examples, batch ${rows} (set ${n})`),
+        goldenFromReference(
+          folded,
+          exported,
+          featureRows(test, rowRange(0, Math.min(rows, exampleCount(test)))),
+          Math.min(rows, exampleCount(test)),
+          `held-out examples, batch ${rows} (set ${n})`,
+        ),
       ),
       card: modelCard(cardInfo(plan, data, folded, exported, evaluation, verification, tritonName)),
       triton: { name: tritonName, ...(data.labels && { labels: data.labels }) },
@@ -232,7 +244,7 @@ async function exportAndCheckFp16(
   plan: RunPlan,
   folded: Model,
   exported: OnnxExport,
-  test: Dataset,
+  test: Examples,
   log: (line: string) => void,
 ): Promise<NonNullable<BundleExtras['fp16']>> {
   const fp16 = exportOnnx(folded, {
@@ -253,7 +265,7 @@ async function exportAndCheckFp16(
 async function exportAndVerifyEnsemble(
   plan: RunPlan,
   model: Model,
-  test: Dataset,
+  test: Examples,
   log: (line: string) => void,
 ): Promise<NonNullable<BundleExtras['ensemble']>> {
   const seed = plan.train.seed;
@@ -328,7 +340,7 @@ function bundleEvaluation(m: JobMetrics): BundleEvaluation {
 }
 
 /** Folded model, every member and the implicit ensemble on the held-out data; OOD AUROC when configured. */
-function evaluate(plan: RunPlan, model: Model, folded: Model, test: Dataset, log: (line: string) => void): JobMetrics {
+async function evaluate(plan: RunPlan, model: Model, folded: Model, test: Examples, log: (line: string) => void): Promise<JobMetrics> {
   const bins = plan.evaluation.bins;
   const foldedProbs = probabilities(folded, test);
   const { members, ensemble } = memberProbabilities(model, test);
@@ -339,7 +351,7 @@ function evaluate(plan: RunPlan, model: Model, folded: Model, test: Dataset, log
     reliability: { folded: reliabilityBins(foldedProbs, test.y, bins), ensemble: reliabilityBins(ensemble, test.y, bins) },
   };
   if (!plan.evaluation.ood) return result;
-  const ood = loadJobData(plan.evaluation.ood);
+  const ood = await loadJobData(plan.evaluation.ood);
   if (ood.test.featureShape.join() !== test.featureShape.join())
     throw new ConfigError(
       `evaluation.ood: its examples have shape [${ood.test.featureShape.join(', ')}], the model takes [${test.featureShape.join(', ')}]`,

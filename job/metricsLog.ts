@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import { Model } from '../src/nn/model';
-import { Dataset } from '../src/data/dataset';
+import { Examples } from '../src/data/dataset';
 import { EpochInfo, StepInfo } from '../src/train/trainer';
 import { ClassMetrics, classMetrics, memberProbabilities, probabilities } from '../src/eval/metrics';
 import { memberCount, selectMember } from '../src/latephase/members';
@@ -29,7 +29,7 @@ export class MetricsLog {
    */
   constructor(
     readonly file: string,
-    private readonly test: Dataset,
+    private readonly test: Examples,
     private readonly bins: number,
     keepLines?: number,
   ) {

@@ -37,10 +37,10 @@ interface Pretrained {
  * plain twin comes from `plan.model.recipe(classes, {})`. A ConfigError names what does not fit,
  * before anything in `model` changes.
  */
-export function initFromPretrained(model: Model, plan: ModelPlan, classes: number): string {
+export async function initFromPretrained(model: Model, plan: ModelPlan, classes: number): Promise<string> {
   const init = plan.init;
   if (!init) throw new ConfigError('no model.init to load');
-  const source = readPretrained(init.from);
+  const source = await readPretrained(init.from);
   const twin = buildFromRecipe(plan.recipe(classes, {}));
   let targets: NamedVariable[];
   try {
@@ -112,7 +112,7 @@ function matchTensors(wanted: readonly NamedVariable[], offered: Pretrained['ten
 }
 
 /** The plain tensors of the model `from` names; a ConfigError/DataError naming it when it cannot be read. */
-function readPretrained(from: string): Pretrained {
+async function readPretrained(from: string): Promise<Pretrained> {
   if (!fs.existsSync(from)) throw new ConfigError(`model.init: '${from}' does not exist`);
   const isDir = fs.statSync(from).isDirectory();
   if (isDir || from.endsWith('.ckpt')) return fromCheckpoint(isDir ? path.join(from, CHECKPOINT_FILE) : from);
@@ -125,7 +125,7 @@ function readPretrained(from: string): Pretrained {
 }
 
 /** A latephase run's checkpoint: its model rebuilt from the stored config, loaded, folded as that run folds. */
-function fromCheckpoint(file: string): Pretrained {
+async function fromCheckpoint(file: string): Promise<Pretrained> {
   if (!fs.existsSync(file))
     throw new ConfigError(`model.init: '${path.dirname(file)}' is a folder without ${CHECKPOINT_FILE} (not a latephase bundle)`);
   const { meta } = readCheckpointHeader(file);
@@ -133,7 +133,7 @@ function fromCheckpoint(file: string): Pretrained {
   if (typeof stored !== 'string') throw new DataError(`model.init: checkpoint '${file}' holds no config (write it with a training run)`);
   const plan = planRun(resolveConfig(JSON.parse(stored) as JobConfigInput, `stored in '${file}'`));
   // Checkpoints record their class count; older ones need the source run's data to know it.
-  const classes = typeof meta['classes'] === 'number' ? meta['classes'] : loadJobData(plan.data).train.classes;
+  const classes = typeof meta['classes'] === 'number' ? meta['classes'] : (await loadJobData(plan.data)).train.classes;
   const model = buildFromRecipe(plan.model.recipe(classes));
   try {
     loadCheckpoint(model, file);

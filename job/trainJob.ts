@@ -159,6 +159,8 @@ function runSetUp(
   if (train.batchSize > exampleCount(data.train))
     throw new ConfigError(`batchSize ${train.batchSize} is larger than the ${exampleCount(data.train)} training examples`);
   log(`data: ${data.description}`);
+  if (data.skipped)
+    log(`data: skipped ${data.skipped.count} ${data.skipped.what}${data.skipped.examples.length ? `: ${data.skipped.examples.join(', ')}` : ''}`);
   const augment = train.augment;
   if (augment) {
     log(
@@ -193,7 +195,7 @@ async function trainAndBundle(
   const progressFile = path.join(folder.workDir, PROGRESS_FILE);
   const backend = await selectBackend(plan.backend);
   log(`backend: ${describeBackend(backend, true)}`);
-  const loaded = loadJobData(plan.data);
+  const loaded = await loadJobData(plan.data);
   const recipe = plan.model.recipe(loaded.train.classes);
   const model = buildFromRecipe(recipe);
   let setUp: ReturnType<typeof runSetUp>;
@@ -217,7 +219,7 @@ async function trainAndBundle(
       if (typeof info.meta['accuracyBeforeLatePhase'] === 'number') before = info.meta['accuracyBeforeLatePhase'];
       const p = resume.position;
       log(`resuming from ${progressFile}: ${describePosition(p)} (${p.minibatches} minibatches done)`);
-    } else if (plan.model.init) log(initFromPretrained(model, plan.model, data.train.classes));
+    } else if (plan.model.init) log(await initFromPretrained(model, plan.model, data.train.classes));
     // The metrics log grows in the work folder (it survives a kill, so a resumed run continues it)
     // and moves into the bundle when the run completes.
     const metricsLog = new MetricsLog(path.join(folder.workDir, METRICS_LOG_FILE), test, plan.evaluation.bins, keepLines);

@@ -12,6 +12,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { applyOverride, presetConfig, resolveConfig } from '../src/config/resolve';
 import { loadJobData } from '../src/config/dataSource';
+import { featureRows } from '../src/data/dataset';
 import { JOB_SCHEMA } from '../src/config/schema';
 import { resolveJob } from '../cli/trainCommand';
 import { ConfigError, DataError } from '../src/errors';
@@ -187,7 +188,7 @@ exports.tiny = (hidden, { seed, latePhase, classes }) => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('a text corpus by config: windows with next-symbol targets, one vocabulary over both parts, a char-lstm job end to end', () => {
+test('a text corpus by config: windows with next-symbol targets, one vocabulary over both parts, a char-lstm job end to end', async () => {
   const dir = tmp();
   const sentence = 'the quick brown fox jumps over the lazy dog. ';
   fs.writeFileSync(path.join(dir, 'corpus.txt'), sentence.repeat(80));
@@ -196,22 +197,22 @@ test('a text corpus by config: windows with next-symbol targets, one vocabulary 
     loadJobData(
       JOB_SCHEMA.parse({ model: { zoo: 'char-lstm' }, data: { source: 'text', file: path.join(dir, 'corpus.txt'), seqLen: 16, ...extra } }).data,
     );
-  const split = data({});
+  const split = await data({});
   const symbols = sentence.length * 80;
   assert.equal(split.train.y.length / 16, Math.floor((Math.round(symbols * 0.9) - 1 - 16) / 16) + 1, 'training windows of the first 90%');
   assert.deepEqual(split.train.labelShape, [16]);
   assert.deepEqual(split.labels, [...new Set(sentence)].sort());
   // Targets are the inputs shifted by one symbol.
-  assert.deepEqual(Array.from(split.train.y.subarray(0, 15)), Array.from(split.train.x.subarray(1, 16)));
-  const separate = data({ testFile: path.join(dir, 'test.txt') });
+  assert.deepEqual(Array.from(split.train.y.subarray(0, 15)), Array.from(featureRows(split.train, [0]).subarray(1, 16)));
+  const separate = await data({ testFile: path.join(dir, 'test.txt') });
   assert.ok(separate.labels!.includes(';') && separate.labels!.includes('a'), 'the vocabulary covers the test text too');
-  assert.throws(
-    () => data({ seqLen: 5000 }),
+  await assert.rejects(
+    data({ seqLen: 5000 }),
     (e: Error) => e instanceof DataError && /text '.*corpus\.txt' \(training part\): .*too few for one sequence of 5000/.test(e.message),
   );
   fs.writeFileSync(path.join(dir, 'binary.txt'), Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 7) % 32)));
-  assert.throws(
-    () => loadJobData(JOB_SCHEMA.parse({ model: { zoo: 'char-lstm' }, data: { source: 'text', file: path.join(dir, 'binary.txt') } }).data),
+  await assert.rejects(
+    loadJobData(JOB_SCHEMA.parse({ model: { zoo: 'char-lstm' }, data: { source: 'text', file: path.join(dir, 'binary.txt') } }).data),
     /not UTF-8 text/,
   );
 

@@ -127,7 +127,7 @@ test('the small things a config says back: NaN named as NaN, too many ghost batc
     /ghostBatches 64 is more than a minibatch of 64 rows can hold: each ghost batch needs at least 8 rows .*so at most 8/,
   );
   const small = resolveConfig(applyOverride(presetConfig('mnist-cnn'), 'data.testSize=300'), 'x');
-  assert.equal(loadJobData(small.data).test.y.length, 300);
+  assert.equal((await loadJobData(small.data)).test.y.length, 300);
   const plain = mlp({ inputs: 4, hidden: [3], classes: 2, latePhase: NO_LATE_PHASE });
   await assert.rejects(
     trainLatePhase(
@@ -177,9 +177,9 @@ test("the authors' configs (paper-notes section 3): SGD and SWA presets", () => 
   assert.throws(() => resolveConfig({ ...presetConfig('mnist-cnn'), swa: { start: 6 } }, 'x'), /swa\.start 6 is not an epoch of the run \(0\.\.5/);
 });
 
-test('a missing Fashion-MNIST names the install command', () => {
-  assert.throws(
-    () => loadJobData({ source: 'fashion-mnist', dir: '/nonexistent/fashion' }),
+test('a missing Fashion-MNIST names the install command', async () => {
+  await assert.rejects(
+    loadJobData({ source: 'fashion-mnist', dir: '/nonexistent/fashion' }),
     (e: unknown) => e instanceof DataError && /apt-get install dataset-fashion-mnist/.test(e.message),
   );
 });

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mlp, MlpOptions } from '../models/mlp';
 import { Model } from '../src/nn/model';
 import { NamedVariable } from '../src/nn/layer';
-import { Dataset, featureTensor, oneHotLabels } from '../src/data/dataset';
+import { Dataset } from '../src/data/dataset';
 import { Rng } from '../src/nn/rng';
 import { buildFromRecipe, ModelRecipe, modelSignature } from '../src/nn/modelRecipe';
 import { buildModel, zooRecipe } from '../models/index';
@@ -93,12 +93,10 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
   const rows = Int32Array.from({ length: 19 }, (_, i) => (i * 5) % N); // 19 rows: shards of 10 and 9
   const model = mlp(WITH_BN);
   const params = model.params();
-  const x = featureTensor(d);
-  const y = oneHotLabels(d);
   const initialState = values(allState(model));
 
   // Reference: each shard in this thread from the same starting state.
-  const local = new LocalGradients(x, y);
+  const local = new LocalGradients(d);
   const shards = [rows.subarray(0, 10), rows.subarray(10)];
   const expectedGrads: Float32Array[] = params.map((p) => new Float32Array(p.variable.size));
   const expectedState: Float32Array[] = initialState.map((s) => new Float32Array(s.length));
@@ -114,7 +112,7 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
   }
   allState(model).forEach((s, i) => s.variable.assign(tf.tensor(initialState[i]!, s.variable.shape)));
 
-  const pool = await DataParallelGradients.start(model, d, x, y, { workers: 1, recipe: recipe(WITH_BN) }, 2);
+  const pool = await DataParallelGradients.start(model, d, { workers: 1, recipe: recipe(WITH_BN) }, 2);
   try {
     const { loss, grads } = await pool.compute(model, { rows, params, member: 0, state: stepState(model, 0), epoch: 0 });
     assert.ok(Math.abs(loss.dataSync()[0]! - expectedLoss) < 1e-5);
@@ -136,7 +134,6 @@ test('with BatchNorm, gradients and running statistics are the row-weighted mean
     tf.dispose([loss, ...grads, fullLoss, ...fullGrads]);
   } finally {
     await pool.close();
-    tf.dispose([x, y]);
     model.dispose();
   }
 });

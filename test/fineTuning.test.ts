@@ -178,7 +178,7 @@ function pretrained(): Model {
   return model;
 }
 
-test('model.init from an ONNX export (names differ: matched by position) and from a checkpoint (by name): the run starts predicting what the source predicts', () => {
+test('model.init from an ONNX export (names differ: matched by position) and from a checkpoint (by name): the run starts predicting what the source predicts', async () => {
   const source = pretrained();
   const onnxFile = path.join(tmp, 'pretrained.onnx');
   fs.writeFileSync(onnxFile, exportOnnx(source, { foldBatchNorm: false }).bytes);
@@ -193,7 +193,7 @@ test('model.init from an ONNX export (names differ: matched by position) and fro
     assert.match(plan.model.description, /initialised from .*pretrained/);
     const model = buildFromRecipe(plan.model.recipe(10));
     assert.ok(predictionsAgree(model, source) > 1e-3, 'the fresh model should differ from the source');
-    assert.match(initFromPretrained(model, plan.model, 10), how);
+    assert.match(await initFromPretrained(model, plan.model, 10), how);
     assert.equal(latePhaseUnits(model).length, 4); // late-phase BatchNorm x2 and the head's weight and bias, from the pretrained values
     const diff = predictionsAgree(model, source);
     assert.ok(diff <= 1e-5, `${from}: max abs ${diff}`);
@@ -202,18 +202,24 @@ test('model.init from an ONNX export (names differ: matched by position) and fro
   source.dispose();
 });
 
-test('model.init errors: a BatchNorm-folded export, a head of another class count (and its exclude), an exclude pattern matching nothing', () => {
+test('model.init errors: a BatchNorm-folded export, a head of another class count (and its exclude), an exclude pattern matching nothing', async () => {
   const source = pretrained();
   const folded = path.join(tmp, 'folded.onnx');
   fs.writeFileSync(folded, exportOnnx(source, { foldBatchNorm: true }).bytes);
   const model = buildFromRecipe(mlpPlan(folded).model.recipe(10));
-  assert.throws(() => initFromPretrained(model, mlpPlan(folded).model, 10), /no BatchNorm statistics: an eval-mode export folds BatchNorm/);
+  await assert.rejects(initFromPretrained(model, mlpPlan(folded).model, 10), /no BatchNorm statistics: an eval-mode export folds BatchNorm/);
   const ckpt = path.join(tmp, 'ten.ckpt');
   saveCheckpoint(source, ckpt, { config: JSON.stringify(mlpPlan(undefined, {}).record), classes: 10 });
   const five = buildFromRecipe(mlpPlan(ckpt).model.recipe(5));
-  assert.throws(() => initFromPretrained(five, mlpPlan(ckpt).model, 5), /'head\.weight' is \[256, 10\] in .*, \[256, 5\] in this model .*exclude it/);
+  await assert.rejects(
+    initFromPretrained(five, mlpPlan(ckpt).model, 5),
+    /'head\.weight' is \[256, 10\] in .*, \[256, 5\] in this model .*exclude it/,
+  );
   const excluded = mlpPlan({ from: ckpt, exclude: ['head'] });
-  assert.match(initFromPretrained(five, excluded.model, 5), /init: 10 tensors from .*; 2 keep their initial values \(head\.weight, head\.bias\)/);
-  assert.throws(() => initFromPretrained(five, mlpPlan({ from: ckpt, exclude: ['fc9'] }).model, 5), /model\.init\.exclude: 'fc9' matches no tensor/);
+  assert.match(
+    await initFromPretrained(five, excluded.model, 5),
+    /init: 10 tensors from .*; 2 keep their initial values \(head\.weight, head\.bias\)/,
+  );
+  await assert.rejects(initFromPretrained(five, mlpPlan({ from: ckpt, exclude: ['fc9'] }).model, 5), /model\.init\.exclude: 'fc9' matches no tensor/);
   for (const m of [source, model, five]) m.dispose();
 });

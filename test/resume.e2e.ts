@@ -5,8 +5,10 @@
  * write, mid-cycle in the late phase, near the end, during the bundle write — and resumed each time
  * ends with the same weights, model file and metrics log (timings aside), byte for byte, as a run
  * that never stopped. The run has SWA and a BatchNorm recompute, so averages and momentum buffers
- * must survive too. Bad resumes (a corrupt checkpoint, a changed config) are named errors that keep
- * the progress.
+ * must survive too. The data is streamed: MNIST digits written as PNG files in class folders (an
+ * image folder, decoded once into a cache and read by row), so exact resume holds for data that
+ * never sits in memory. Bad resumes (a corrupt checkpoint, a changed config) are named errors that
+ * keep the progress.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { readCheckpointHeader } from '../src/train/checkpoint';
 import { runCli } from './helpers';
+import { writeDigitFolder } from './imageFixture';
 
 const CONFIG = {
   name: 'resume-test',
@@ -22,7 +25,7 @@ const CONFIG = {
   latePhase: { kinds: { batchNorm: true, head: true }, k: 3, t0: 1 },
   epochs: 3,
   batchSize: 64,
-  data: { source: 'mnist', trainSize: 448, testSize: 500 }, // 7 minibatches per epoch
+  data: { source: 'imageFolder', train: 'digits/train', test: 'digits/test', size: [28, 28], channels: 1, cache: 'digits/cache' }, // 448 images: 7 minibatches per epoch
   backend: 'wasm',
   lossCheckEvery: 3,
   checkpoint: { everySteps: 2 },
@@ -49,8 +52,10 @@ function tensors(file: string): { names: string; payload: Buffer } {
   return { names: header.tensors.map((t) => t.name).join(','), payload: bytes.subarray(44 + headerLength) };
 }
 
-test('killed at three points and stopped once, a resumed run ends bit-identical to an uninterrupted one', () => {
+test('killed at three points and stopped once, a resumed run ends bit-identical to an uninterrupted one', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-resume-'));
+  await writeDigitFolder(path.join(dir, 'digits', 'train'), 0, 448);
+  await writeDigitFolder(path.join(dir, 'digits', 'test'), 448, 500);
   const config = path.join(dir, 'config.json');
   fs.writeFileSync(config, JSON.stringify(CONFIG));
   const train = (out: string, extra: string[] = [], env: Record<string, string> = {}): ReturnType<typeof runCli> =>
@@ -146,7 +151,8 @@ test('a run that diverges stops naming the step and keeps its last good checkpoi
   const config = path.join(dir, 'config.json');
   // Epoch 1 trains at 0.02; from epoch 2 the rate is 1e8 and the loss overflows at once.
   const schedule = { kind: 'annealing', start: 0, end: 1, endLr: 1e8 };
-  fs.writeFileSync(config, JSON.stringify({ ...CONFIG, swa: undefined, schedule, lossCheckEvery: 1, output: path.join(dir, 'out') }));
+  const data = { source: 'mnist', trainSize: 448, testSize: 500 }; // in memory here
+  fs.writeFileSync(config, JSON.stringify({ ...CONFIG, data, swa: undefined, schedule, lossCheckEvery: 1, output: path.join(dir, 'out') }));
   const r = runCli(['train', config, '--quiet']);
   assert.equal(r.code, 2, r.stderr);
   const m =

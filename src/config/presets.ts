@@ -74,6 +74,20 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       evaluation: { ood: { source: 'mnist' } },
     },
   },
+  'image-folder': {
+    description:
+      'bring your own data: ResNet-20 on a folder of photos sorted by class (data/images/<class>/<image>, any PNG/JPEG/WebP), decoded to 32 x 32 RGB (shorter side + centre crop) into a cache, a seeded 20% held out, crop + flip augmentation, late-phase BatchNorm + head, K = 5 after 8 of 10 epochs (point it at yours: --set data.train=path/to/photos)',
+    config: {
+      name: 'image-folder',
+      model: { zoo: 'resnet-20' },
+      data: { source: 'imageFolder', train: 'data/images', size: [32, 32], channels: 3, testFraction: 0.2 },
+      augment: { crop: 4, flip: true },
+      latePhase: { t0: 8, k: 5 },
+      epochs: 10,
+      schedule: { kind: 'cosine' },
+      optimizer: { shared: { lr: 0.05 }, members: { lr: 0.05 } },
+    },
+  },
   'fashion-finetune': {
     description:
       "bring your own model: fine-tunes an imported ONNX classifier of 28 x 28 x 1 images on Fashion-MNIST with late-phase BatchNorm + head from the first step (T0 = 0, the paper's fine-tuning regime), K = 5 for 2 epochs. The model is out/pretrained/model.onnx, made first by: latephase train mnist-cnn --set export.foldBatchNorm=false --out out/pretrained (or --set model.onnx=<your file>)",

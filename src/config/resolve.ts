@@ -53,7 +53,7 @@ export function loadConfigFile(file: string): JobConfigInput {
 }
 
 /** Fields of a data source that name files or folders. */
-const DATA_PATH_FIELDS = ['dir', 'trainImages', 'trainLabels', 'testImages', 'testLabels', 'file', 'testFile'] as const;
+const DATA_PATH_FIELDS = ['dir', 'trainImages', 'trainLabels', 'testImages', 'testLabels', 'file', 'testFile', 'train', 'test'] as const;
 
 /**
  * The config's paths (model.module, model.onnx, model.tfjs, model.init, output, the data's and the OOD data's files and folders) made
@@ -76,7 +76,11 @@ function absolutePaths(input: JobConfigInput, baseDir: string): JobConfigInput {
   fix(section(copy['model']), 'init');
   fix(section(section(copy['model'])?.['init']), 'from');
   fix(copy, 'output');
-  for (const data of [section(copy['data']), section(section(copy['evaluation'])?.['ood'])]) for (const f of DATA_PATH_FIELDS) fix(data, f);
+  for (const data of [section(copy['data']), section(section(copy['evaluation'])?.['ood'])]) {
+    for (const f of DATA_PATH_FIELDS) fix(data, f);
+    for (const pair of [section(data?.['train']), section(data?.['test'])]) for (const f of ['x', 'y']) fix(pair, f); // npy pairs
+    if (data?.['source'] === 'imageFolder') fix(data, 'cache');
+  }
   return copy as unknown as JobConfigInput;
 }
 

@@ -147,6 +147,67 @@ const dataSource = z.discriminatedUnion('source', [
       testSize: positiveInt.optional(),
     })
     .strict(),
+  /**
+   * A folder of images sorted by class (`train/<class>/<image>`, torchvision's ImageFolder layout):
+   * sorted class folder names are the labels; images decoded once (sharp) at `size` with `channels`
+   * into a cache (valid while files keep their size and mtime), then streamed. Held out: `test` (a
+   * folder of the same classes) or a seeded `testFraction` of `train`.
+   */
+  z
+    .object({
+      source: z.literal('imageFolder'),
+      train: z.string().min(1),
+      test: z.string().min(1).optional(),
+      testFraction: z.number().gt(0).lt(1).default(0.2),
+      splitSeed: z.number().int().min(0).default(2021),
+      /** [height, width] of the training images. */
+      size: z.tuple([positiveInt.max(4096), positiveInt.max(4096)]),
+      channels: z.union([z.literal(1), z.literal(3)]).default(3),
+      /** crop: the shorter side to the size, then the centre; exact: stretched to the size. */
+      resize: z.enum(['crop', 'exact']).default('crop'),
+      /** A cache folder (default ~/.cache/latephase/images), or false: decode into a temporary folder every run. */
+      cache: z.union([z.string().min(1), z.boolean()]).default(true),
+      /** Skip images that cannot be decoded (counted in the log and the manifest) instead of stopping. */
+      skipUnreadable: z.boolean().default(false),
+      trainSize: positiveInt.optional(),
+      testSize: positiveInt.optional(),
+    })
+    .strict(),
+  /** A CSV file with a header: the `label` column and numeric features (the named columns, or all others). */
+  z
+    .object({
+      source: z.literal('csv'),
+      train: z.string().min(1),
+      test: z.string().min(1).optional(),
+      testFraction: z.number().gt(0).lt(1).default(0.2),
+      splitSeed: z.number().int().min(0).default(2021),
+      label: z.string().min(1),
+      features: z.array(z.string().min(1)).min(1).optional(),
+      /** A row with an empty feature cell: an error naming it, or skipped (counted). */
+      missing: z.enum(['error', 'skip']).default('error'),
+      trainSize: positiveInt.optional(),
+      testSize: positiveInt.optional(),
+    })
+    .strict(),
+  /**
+   * NumPy arrays: an .npz with arrays `x` and `y`, or `{ x: "x.npy", y: "y.npy" }`; features
+   * streamed from disk (float32, float64, uint8 scaled by `scale`, default 1/255 for uint8).
+   */
+  z
+    .object({
+      source: z.literal('npy'),
+      train: z.union([z.string().min(1), z.object({ x: z.string().min(1), y: z.string().min(1) }).strict()]),
+      test: z.union([z.string().min(1), z.object({ x: z.string().min(1), y: z.string().min(1) }).strict()]).optional(),
+      testFraction: z.number().gt(0).lt(1).default(0.2),
+      splitSeed: z.number().int().min(0).default(2021),
+      /** Per-example shape the arrays must have, e.g. [28, 28, 1]. */
+      shape: z.array(positiveInt).min(1).optional(),
+      classes: positiveInt.optional(),
+      scale: z.number().positive().optional(),
+      trainSize: positiveInt.optional(),
+      testSize: positiveInt.optional(),
+    })
+    .strict(),
   /** CIFAR-10/100 binary batches as distributed (data_batch_1..5.bin + test_batch.bin, or train.bin + test.bin). */
   z
     .object({

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError, TrainingError } from '../errors';
 import { Model } from '../nn/model';
-import { Dataset, featureTensor } from '../data/dataset';
+import { chunksOf, Examples, labelRows } from '../data/dataset';
 
 /** Fraction of score vectors (last axis of `scores`, in row-major order) whose argmax equals the label. */
 export function accuracyOf(scores: tf.Tensor, labels: Int32Array, what = 'the model'): number {
@@ -22,11 +22,16 @@ export function checkFinite(scores: tf.Tensor, what: string): void {
 }
 
 /** Eval-mode accuracy of the model as currently configured (member selection included). */
-export function accuracy(model: Model, data: Dataset): number {
-  const x = featureTensor(data);
-  const logits = model.predict(x);
-  const acc = accuracyOf(logits, data.y);
-  x.dispose();
-  logits.dispose();
-  return acc;
+export function accuracy(model: Model, data: Examples): number {
+  let hits = 0;
+  for (const { x, indices } of chunksOf(data)) {
+    const logits = model.predict(x);
+    try {
+      const labels = labelRows(data, indices);
+      hits += accuracyOf(logits, labels) * labels.length;
+    } finally {
+      logits.dispose();
+    }
+  }
+  return hits / data.y.length;
 }

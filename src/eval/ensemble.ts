@@ -1,10 +1,9 @@
 /** The implicit ensemble: every late-phase member evaluated on its own, and their averaged predictions. */
-import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { Dataset, featureTensor } from '../data/dataset';
-import { memberCount, selectMember } from '../latephase/members';
+import { Examples } from '../data/dataset';
+import { selectMember } from '../latephase/members';
 import { MemberSelection } from '../latephase/latePhaseLayer';
-import { accuracyOf } from './accuracy';
+import { argmaxAccuracy, memberProbabilities, probabilities } from './metrics';
 
 export interface EnsembleReport {
   /** Accuracy of each member alone. */
@@ -19,34 +18,16 @@ export interface EnsembleReport {
   readonly layerwiseAverage: number;
 }
 
-export function evaluateMembers(model: Model, data: Dataset, restore: MemberSelection = 'average'): EnsembleReport {
-  const k = memberCount(model);
-  const x = featureTensor(data);
-  const members: number[] = [];
-  let probSum: tf.Tensor | null = null;
+export function evaluateMembers(model: Model, data: Examples, restore: MemberSelection = 'average'): EnsembleReport {
   try {
-    for (let m = 0; m < k; m++) {
-      selectMember(model, m);
-      const logits = model.predict(x);
-      members.push(accuracyOf(logits, data.y, `member ${m}`));
-      const probs = tf.softmax(logits);
-      logits.dispose();
-      const next: tf.Tensor = probSum ? tf.add(probSum, probs) : probs;
-      if (probSum) {
-        probSum.dispose();
-        probs.dispose();
-      }
-      probSum = next;
-    }
-    const ensemble = accuracyOf(probSum!, data.y);
-    selectMember(model, 'average');
-    const logits = model.predict(x);
-    const layerwiseAverage = accuracyOf(logits, data.y, 'the layerwise average');
-    logits.dispose();
-    return { members, ensemble, layerwiseAverage };
+    const { members, ensemble } = memberProbabilities(model, data, 'average');
+    const layerwise = probabilities(model, data, 'the layerwise average');
+    return {
+      members: members.map((p) => argmaxAccuracy(p, data.y)),
+      ensemble: argmaxAccuracy(ensemble, data.y),
+      layerwiseAverage: argmaxAccuracy(layerwise, data.y),
+    };
   } finally {
-    probSum?.dispose();
-    x.dispose();
     selectMember(model, restore);
   }
 }

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
-import { Dataset, featureTensor } from '../data/dataset';
+import { chunksOf, Examples } from '../data/dataset';
 import { memberCount, selectMember } from '../latephase/members';
 import { MemberSelection } from '../latephase/latePhaseLayer';
 import { ShapeError } from '../errors';
@@ -90,20 +90,37 @@ export function auroc(negative: ArrayLike<number>, positive: ArrayLike<number>):
   return (rankSum - (p * (p + 1)) / 2) / (p * negative.length);
 }
 
-/** Softmax probabilities of the model as configured (member selection included), batched. */
-export function probabilities(model: Model, data: Dataset): Float32Array {
-  const x = featureTensor(data);
-  try {
+/** Softmax probabilities of the model as configured (member selection included), chunk by chunk (`what` names it if they are not finite). */
+export function probabilities(model: Model, data: Examples, what = 'the model'): Float32Array {
+  const parts: Float32Array[] = [];
+  for (const { x } of chunksOf(data)) {
     const logits = model.predict(x);
     try {
-      checkFinite(logits, 'the model');
-      return tf.tidy(() => tf.softmax(logits).dataSync() as Float32Array);
+      checkFinite(logits, what);
+      parts.push(tf.tidy(() => tf.softmax(logits).dataSync() as Float32Array));
     } finally {
       logits.dispose();
     }
-  } finally {
-    x.dispose();
   }
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The fraction of rows (last-axis score vectors) whose largest probability is at the label. */
+export function argmaxAccuracy(probs: Float32Array, labels: Int32Array): number {
+  const c = rows(probs, labels);
+  let hits = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let arg = 0;
+    for (let k = 1; k < c; k++) if (probs[i * c + k]! > probs[i * c + arg]!) arg = k;
+    if (arg === labels[i]) hits++;
+  }
+  return hits / labels.length;
 }
 
 /**
@@ -112,7 +129,7 @@ export function probabilities(model: Model, data: Dataset): Float32Array {
  */
 export function memberProbabilities(
   model: Model,
-  data: Dataset,
+  data: Examples,
   restore: MemberSelection = 'average',
 ): { members: Float32Array[]; ensemble: Float32Array } {
   const k = memberCount(model);
@@ -120,7 +137,7 @@ export function memberProbabilities(
   try {
     for (let m = 0; m < k; m++) {
       selectMember(model, m);
-      members.push(probabilities(model, data));
+      members.push(probabilities(model, data, `member ${m}`));
     }
   } finally {
     selectMember(model, restore);

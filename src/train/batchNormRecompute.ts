@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../nn/model';
 import { latePhaseUnits, memberCount, selectMember, stepState } from '../latephase/members';
 import { SeededAugmentation, shardSizes, trainingBatch } from './gradients';
+import { Examples, exampleCount } from '../data/dataset';
 
 interface RecomputeOptions {
   readonly batchSize: number;
@@ -20,8 +21,8 @@ interface RecomputeOptions {
   readonly epoch: number;
 }
 
-export function recomputeRunningStatistics(model: Model, x: tf.Tensor, opts: RecomputeOptions): void {
-  const n = x.shape[0]!;
+export function recomputeRunningStatistics(model: Model, data: Examples, opts: RecomputeOptions): void {
+  const n = exampleCount(data);
   const late = latePhaseUnits(model).length > 0;
   const seen = new Map<tf.Variable, number>();
   for (let member = 0; member < memberCount(model); member++) {
@@ -29,7 +30,7 @@ export function recomputeRunningStatistics(model: Model, x: tf.Tensor, opts: Rec
     const state = stepState(model, member).map((s) => s.variable);
     for (let start = 0; start < n; start += opts.batchSize) {
       const rows = Int32Array.from({ length: Math.min(opts.batchSize, n - start) }, (_, i) => start + i);
-      const batch = batchStatistics(model, x, rows, state, opts);
+      const batch = batchStatistics(model, data, rows, state, opts);
       tf.tidy(() =>
         state.forEach((v, i) => {
           const before = seen.get(v) ?? 0;
@@ -44,7 +45,7 @@ export function recomputeRunningStatistics(model: Model, x: tf.Tensor, opts: Rec
 }
 
 /** The minibatch's statistics: each ghost batch's own (a train-mode pass with momentum 1), weighted by its rows. */
-function batchStatistics(model: Model, x: tf.Tensor, rows: Int32Array, state: readonly tf.Variable[], opts: RecomputeOptions): tf.Tensor[] {
+function batchStatistics(model: Model, data: Examples, rows: Int32Array, state: readonly tf.Variable[], opts: RecomputeOptions): tf.Tensor[] {
   const sizes = shardSizes(rows.length, opts.ghostBatches);
   const before = state.map((v) => tf.clone(v));
   let sums: tf.Tensor[] | null = null;
@@ -54,7 +55,7 @@ function batchStatistics(model: Model, x: tf.Tensor, rows: Int32Array, state: re
     start += size;
     state.forEach((v, i) => v.assign(before[i]!));
     tf.tidy(() => {
-      model.forward(trainingBatch(x, shard, tf.tensor1d(shard, 'int32'), opts.augment, opts.epoch), { training: true, runningMomentum: 1 });
+      model.forward(trainingBatch(data, shard, opts.augment, opts.epoch), { training: true, runningMomentum: 1 });
     });
     const previous: tf.Tensor[] | null = sums;
     sums = tf.tidy(() => state.map((v, i) => (previous ? tf.add(previous[i]!, tf.mul(v, size / rows.length)) : tf.mul(v, size / rows.length))));

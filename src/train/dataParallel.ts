@@ -22,7 +22,7 @@ import { Model } from '../nn/model';
 import { uniqueByVariable } from '../nn/layer';
 import { describeRecipe, ModelRecipe, checkSameSignature, modelSignature } from '../nn/modelRecipe';
 import { ConfigError, NAMED_ERRORS, TrainingError } from '../errors';
-import { Dataset, subset } from '../data/dataset';
+import { Examples, subset } from '../data/dataset';
 import { memberCount } from '../latephase/members';
 import {
   combineShards,
@@ -127,7 +127,7 @@ class GradientWorker {
 export class DataParallelGradients implements GradientSource {
   private constructor(
     private readonly local: LocalGradients,
-    private readonly data: Dataset,
+    private readonly data: Examples,
     private readonly workers: GradientWorker[],
     private readonly ghostBatches: number,
     /** Members the workers' models hold: they start with the model's (a resumed run's model is already released). */
@@ -137,9 +137,7 @@ export class DataParallelGradients implements GradientSource {
   /** Start `opts.workers` workers and check that each rebuilt the model's exact tensors. */
   static async start(
     model: Model,
-    data: Dataset,
-    x: tf.Tensor,
-    y: tf.Tensor,
+    data: Examples,
     opts: DataParallelOptions,
     ghostBatches: number,
     augment?: SeededAugmentation,
@@ -156,7 +154,7 @@ export class DataParallelGradients implements GradientSource {
       ...(augment ? { augment } : {}),
     };
     const workers = Array.from({ length: opts.workers }, (_, i) => new GradientWorker(i + 1, setup));
-    const pool = new DataParallelGradients(new LocalGradients(x, y, ghostBatches, augment), data, workers, ghostBatches, setup.members);
+    const pool = new DataParallelGradients(new LocalGradients(data, ghostBatches, augment), data, workers, ghostBatches, setup.members);
     try {
       await pool.checkWorkers(model, `the model rebuilt from recipe ${describeRecipe(opts.recipe)}`);
       await pool.sync(model);

@@ -84,7 +84,7 @@ function step(worker: WorkerModel, msg: Extract<ToWorker, { kind: 'step' }>): vo
     const raw = tf.tensor(msg.x, [rows, ...setup.featureShape], 'float32');
     const a = setup.augment;
     const xb = a ? augmentBatch(raw, augmentDraws(msg.rows, a.seed, msg.epoch, a.augmentation), a.augmentation) : raw;
-    const yb = oneHotLabels({ x: msg.x, y: msg.y, featureShape: setup.featureShape, labelShape: setup.labelShape, classes: setup.classes });
+    const yb = oneHotLabels({ y: msg.y, labelShape: setup.labelShape, classes: setup.classes });
     const result = lossAndGrads(model, xb, yb, params);
     return { loss: result.loss, grads: result.grads };
   });

@@ -8,6 +8,7 @@ import { Model } from '../nn/model';
 import { NamedVariable, Param, TRAIN } from '../nn/layer';
 import { softmaxCrossEntropy } from '../nn/loss';
 import { Augmentation, augmentBatch, augmentDraws } from '../data/augment';
+import { Examples, featureRows, labelRows, oneHotLabels } from '../data/dataset';
 import { valueAndGradients } from './backward';
 
 export interface LossAndGrads {
@@ -108,18 +109,16 @@ export interface SeededAugmentation {
   readonly seed: number;
 }
 
-/** The training rows `rows` (indices `idx` on the device) gathered from `x`, augmented for `epoch` when configured. */
-export function trainingBatch(x: tf.Tensor, rows: Int32Array, idx: tf.Tensor1D, augment: SeededAugmentation | undefined, epoch: number): tf.Tensor {
-  const xb = tf.gather(x, idx);
+/** The training rows `rows` read from `data`, augmented for `epoch` when configured. */
+export function trainingBatch(data: Examples, rows: Int32Array, augment: SeededAugmentation | undefined, epoch: number): tf.Tensor {
+  const xb = tf.tensor(featureRows(data, rows), [rows.length, ...data.featureShape], 'float32');
   return augment ? augmentBatch(xb, augmentDraws(rows, augment.seed, epoch, augment.augmentation), augment.augmentation) : xb;
 }
 
-/** The minibatch in this thread, gathered from the training tensors on the device, shard by shard. */
-
+/** The minibatch in this thread, its rows read from the data (in memory or streamed), shard by shard. */
 export class LocalGradients implements GradientSource {
   constructor(
-    private readonly x: tf.Tensor,
-    private readonly y: tf.Tensor,
+    private readonly data: Examples,
     /** Ghost batches per minibatch (BatchNorm normalises each on its own). */
     private readonly ghostBatches = 1,
     private readonly augment?: SeededAugmentation,
@@ -137,8 +136,8 @@ export class LocalGradients implements GradientSource {
   /** One shard, synchronously (augmented for `epoch` when configured). */
   computeNow(model: Model, rows: Int32Array, params: readonly Param[], epoch: number): LossAndGrads {
     return tf.tidy(() => {
-      const idx = tf.tensor1d(rows, 'int32');
-      const { loss, grads } = lossAndGrads(model, trainingBatch(this.x, rows, idx, this.augment, epoch), tf.gather(this.y, idx), params);
+      const yb = oneHotLabels({ ...this.data, y: labelRows(this.data, rows) });
+      const { loss, grads } = lossAndGrads(model, trainingBatch(this.data, rows, this.augment, epoch), yb, params);
       return { loss, grads };
     });
   }

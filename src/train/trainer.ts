@@ -20,7 +20,7 @@ import { Model } from '../nn/model';
 import { NamedVariable, Param } from '../nn/layer';
 import { Rng } from '../nn/rng';
 import { ConfigError, DataError, TrainingInterrupted } from '../errors';
-import { Dataset, checkDataset, exampleCount, featureTensor, oneHotLabels } from '../data/dataset';
+import { Examples, checkDataset, exampleCount } from '../data/dataset';
 import { MemberGroups, memberCount, releaseMembers, selectMember, latePhaseUnits } from '../latephase/members';
 import { checkSgdConfig, Sgd, SgdConfig } from './sgd';
 import { checkSchedule, learningRate, Schedule } from './schedule';
@@ -217,7 +217,7 @@ export interface TrainOptions extends TrainHooks, TrainControl {
  * math, so the weights do not depend on the worker count). `options` also carries the hooks, a
  * checkpoint to resume from, the checkpoint cadence and a stop request polled after every minibatch.
  */
-export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+export async function trainLatePhase(model: Model, data: Examples, cfg: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const hooks: TrainHooks = options;
   const control: TrainControl = options;
   const parallel = options.parallel;
@@ -246,18 +246,10 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
 
   const paramGroups = new ParamGroups(cfg.paramGroups ?? [], model.params()); // a pattern matching nothing fails here
   const trains = (param: Param): boolean => !paramGroups.frozen(param);
-  const x = featureTensor(data);
-  const y = oneHotLabels(data);
-  let gradients: GradientSource;
-  try {
-    gradients =
-      parallel && parallel.workers > 0
-        ? await DataParallelGradients.start(model, data, x, y, parallel, ghost, augment)
-        : new LocalGradients(x, y, ghost, augment);
-  } catch (err) {
-    tf.dispose([x, y]);
-    throw err;
-  }
+  const gradients: GradientSource =
+    parallel && parallel.workers > 0
+      ? await DataParallelGradients.start(model, data, parallel, ghost, augment)
+      : new LocalGradients(data, ghost, augment);
   const sharedOpt = new Sgd(cfg.shared);
   const swa = cfg.swa ? new SwaAverage(cfg.swa) : null;
   const losses = new DivergenceMonitor(cfg.lossCheckEvery ?? 25, model);
@@ -386,14 +378,13 @@ export async function trainLatePhase(model: Model, data: Dataset, cfg: TrainConf
     if (swa) {
       swaSnapshots = swa.count;
       swa.apply(model.params());
-      recomputeRunningStatistics(model, x, { batchSize: cfg.batchSize, ghostBatches: ghost, augment, epoch: cfg.epochs });
+      recomputeRunningStatistics(model, data, { batchSize: cfg.batchSize, ghostBatches: ghost, augment, epoch: cfg.epochs });
     }
   } finally {
     await gradients.close();
     cycle?.dispose();
     losses.dispose();
     swa?.dispose();
-    tf.dispose([x, y]);
     sharedOpt.dispose();
   }
   if (late) selectMember(model, 'average');
