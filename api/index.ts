@@ -96,8 +96,14 @@ export type { CheckpointInfo } from '../src/train/checkpoint';
 
 // Data and evaluation
 export { loadMnist } from '../src/data/mnist';
-export { splitDataset, subset } from '../src/data/dataset';
-export type { Dataset } from '../src/data/dataset';
+export { splitDataset, subset, featureRows, rowView } from '../src/data/dataset';
+export type { Dataset, StreamedDataset, Examples } from '../src/data/dataset';
+export { scanImageFolder, decodeImageFolder } from '../src/data/imageFolder';
+export type { ImageFolderOptions, ImageFolderScan, DecodedImages } from '../src/data/imageFolder';
+export { readCsv } from '../src/data/csv';
+export type { CsvOptions, CsvData } from '../src/data/csv';
+export { openNpy, openNpz, npyDataset } from '../src/data/npy';
+export type { NpyArray, NpyDataOptions } from '../src/data/npy';
 export { readTextCorpus, sequenceDataset } from '../src/data/text';
 export type { TextCorpus } from '../src/data/text';
 export { readCifarBinary } from '../src/data/cifar';

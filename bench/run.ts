@@ -20,6 +20,10 @@ import { autoWorkers, availableCores } from '../src/train/dataParallel';
 import { defaultGhostBatches } from '../src/train/gradients';
 import { useKernelThreads } from '../src/backend/kernelThreads';
 import { nativeKernelsInUse } from '../src/backend/convolutionEngine';
+import sharp from 'sharp';
+import { Rng } from '../src/nn/rng';
+import { Examples, exampleCount, rowRange, subset } from '../src/data/dataset';
+import { decodeImageFolder, scanImageFolder } from '../src/data/imageFolder';
 
 interface Row {
   readonly comparison: string;
@@ -156,6 +160,70 @@ async function stepRows(): Promise<void> {
         peerValue: torch2[key] ?? null,
         unit: 'ms',
       });
+  }
+}
+
+/**
+ * The bench CNN at 64 x 64 x 3 trained from a folder of PNG files: the cold decode rate (sharp,
+ * every core) against the rate training consumes images, then the step time reading the warm cache
+ * against the same images in memory, one thread and every core as a job uses them.
+ */
+async function imageFolderRows(): Promise<void> {
+  const batch = 32;
+  const [steps, warmup] = [30, 10];
+  const count = batch * (steps + warmup);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-bench-images-'));
+  try {
+    const rng = new Rng(3);
+    for (let i = 0; i < count; i++) {
+      const cls = `class_${i % 10}`;
+      fs.mkdirSync(path.join(dir, 'images', cls), { recursive: true });
+      const px = Buffer.from(Array.from({ length: 64 * 64 * 3 }, () => Math.floor(rng.next() * 256)));
+      await sharp(px, { raw: { width: 64, height: 64, channels: 3 } })
+        .png()
+        .toFile(path.join(dir, 'images', cls, `${i}.png`));
+    }
+    const scan = scanImageFolder(path.join(dir, 'images'));
+    const options = { size: [64, 64] as const, channels: 3 as const, resize: 'crop' as const, cache: path.join(dir, 'cache'), skipUnreadable: false };
+    const cold = await decodeImageFolder(scan, options);
+    const decodeRate = cold.decoded / cold.seconds;
+    const warm = (await decodeImageFolder(scanImageFolder(path.join(dir, 'images')), options)).data;
+    const inMemory = subset(warm, rowRange(0, exampleCount(warm)));
+    const cores = availableCores();
+    let consumption = 0;
+    for (const threads of cores > 1 ? [1, cores] : [1]) {
+      const time = async (data: Examples): Promise<number> => {
+        const workers = useThreads(threads);
+        const model = benchModels.benchCnn(NO_LATE_PHASE, [64, 64, 3]);
+        const recipe = { module: require.resolve('./benchModels'), exportName: 'benchCnn64', args: [] };
+        const ms = await trainingStepMs(model, batch, steps, 0, warmup, workers ? { workers, recipe } : undefined, data);
+        model.dispose();
+        return ms;
+      };
+      const [streamed, memory] = [await time(warm), await time(inMemory)];
+      if (threads === 1) consumption = (1000 * batch) / streamed;
+      console.log(
+        `ours bench CNN 64x64x3 b${batch}, ${threads} thread(s): image folder (warm cache) ${streamed.toFixed(1)} ms, in memory ${memory.toFixed(1)} ms`,
+      );
+      rows.push({
+        comparison: `bench CNN 64x64x3 step, batch ${batch}, ${threads} thread(s)`,
+        ours: 'from the image folder (warm cache)',
+        oursValue: streamed,
+        peer: 'the same images in memory',
+        peerValue: memory,
+        unit: 'ms',
+      });
+    }
+    rows.push({
+      comparison: `cold epoch: PNG decode (sharp, ${cores} cores) vs what training consumes (1 thread)`,
+      ours: 'images decoded per second',
+      oursValue: decodeRate,
+      peer: 'images trained per second',
+      peerValue: consumption,
+      unit: 'images/s',
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -315,7 +383,12 @@ async function main(): Promise<void> {
   if (process.argv.includes('--late-phase-case')) return latePhaseChild();
   console.log(`backend: ${describeBackend(backend, true)}; ${new Date().toISOString()}`);
   console.log(`CPU: ${cpuDescription()}; Node ${process.version}`);
+  if (process.argv.includes('--image-folder')) {
+    await imageFolderRows();
+    return printTable();
+  }
   await stepRows();
+  await imageFolderRows();
   peakRssRow();
   latePhaseOverheadRow();
   await exportRows();

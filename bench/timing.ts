@@ -1,7 +1,7 @@
 /** Timing helpers for the benchmarks: medians after warm-up, and per-step times of the real training path. */
 import { Model } from '../src/nn/model';
 import { Rng } from '../src/nn/rng';
-import { Dataset } from '../src/data/dataset';
+import { Dataset, Examples } from '../src/data/dataset';
 import { trainLatePhase } from '../src/train/trainer';
 import { DEFAULT_TRAIN_CONFIG } from '../job/runPlan';
 import { DataParallelOptions } from '../src/train/dataParallel';
@@ -52,8 +52,10 @@ export async function trainingStepTimes(
   latePhaseK = 0,
   warmup = 3,
   parallel?: DataParallelOptions,
+  /** The training data (default: synthetic rows); at least batch * (steps + warmup) examples. */
+  given?: Examples,
 ): Promise<number[]> {
-  const data = syntheticData(model, batch * (steps + warmup), model.outputShape[0]!);
+  const data = given ?? syntheticData(model, batch * (steps + warmup), model.outputShape[0]!);
   const stamps: number[] = [];
   await trainLatePhase(
     model,

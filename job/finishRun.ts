@@ -316,7 +316,9 @@ function cardInfo(
       `SGD, shared weights: ${opt(train.shared)}; late-phase members: ${opt(train.member)}; gamma_theta ${train.gammaTheta}`,
       `schedule: ${JSON.stringify(train.schedule)}`,
       train.swa ? `SWA over the ends of epochs ${train.swa.start + 1}-${train.epochs}, BatchNorm statistics recomputed per member` : 'no SWA',
-      plan.augment ? `augmentation: crop ${plan.augment.crop}, flip ${plan.augment.flip}` : 'no augmentation',
+      plan.augment
+        ? `augmentation: ${plan.augment.resizedCrop ? `random resized crop (scale ${plan.augment.resizedCrop.scale.join('-')}, ratio ${plan.augment.resizedCrop.ratio.map((v) => v.toFixed(2)).join('-')}), ` : ''}crop ${plan.augment.crop}, flip ${plan.augment.flip}`
+        : 'no augmentation',
       `fold: ${JSON.stringify(plan.fold)}`,
     ],
     evaluation,

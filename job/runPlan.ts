@@ -78,7 +78,7 @@ export function planRun(config: JobConfig): RunPlan {
     kinds: cfg.latePhase.kinds,
     fold: resolvedFoldOptions(kinds, cfg.latePhase.fold),
     train: trainConfigOf(cfg),
-    augment: cfg.augment && (cfg.augment.crop > 0 || cfg.augment.flip) ? cfg.augment : undefined,
+    augment: cfg.augment && (cfg.augment.crop > 0 || cfg.augment.flip || cfg.augment.resizedCrop) ? cfg.augment : undefined,
     workers: cfg.workers,
     checkpointEvery: cfg.checkpoint.everySteps,
     evaluation: cfg.evaluation,
@@ -168,7 +168,21 @@ export function augmentationFor(plan: RunPlan, featureShape: readonly number[]):
   if (!shape) throw new ConfigError(`augment: the examples are flat [${featureShape.join(', ')}]; give augment.imageShape, e.g. [28, 28, 1]`);
   if (shape[0] * shape[1] * shape[2] !== featureShape.reduce((x, y) => x * y, 1))
     throw new ConfigError(`augment.imageShape [${shape.join(', ')}] does not hold the examples' [${featureShape.join(', ')}]`);
-  return { crop: a.crop, flip: a.flip, imageShape: [shape[0], shape[1], shape[2]] };
+  if (a.crop >= Math.min(shape[0], shape[1]))
+    throw new ConfigError(
+      `augment.crop ${a.crop} is too large for ${shape[0]}x${shape[1]} images: the padding must be smaller than the image's sides`,
+    );
+  const r = a.resizedCrop;
+  if (r && (r.scale[0] > r.scale[1] || r.ratio[0] > r.ratio[1]))
+    throw new ConfigError(`augment.resizedCrop: scale [${r.scale.join(', ')}] and ratio [${r.ratio.join(', ')}] must each be [low, high]`);
+  if (r && Math.min(shape[0], shape[1]) < 8)
+    throw new ConfigError(`augment.resizedCrop: ${shape[0]}x${shape[1]} images are too small to crop and resize (8 pixels a side at least)`);
+  return {
+    crop: a.crop,
+    flip: a.flip,
+    imageShape: [shape[0], shape[1], shape[2]],
+    ...(r && { resizedCrop: { scale: [r.scale[0], r.scale[1]], ratio: [r.ratio[0], r.ratio[1]] } }),
+  };
 }
 
 /**

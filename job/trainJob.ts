@@ -164,7 +164,7 @@ function runSetUp(
   const augment = train.augment;
   if (augment) {
     log(
-      `augmentation: ${augment.crop ? `random crop (padding ${augment.crop})` : 'no crop'}, ${augment.flip ? 'horizontal flip' : 'no flip'}, drawn per (seed, epoch, row)`,
+      `augmentation: ${augment.resizedCrop ? `random resized crop (scale ${augment.resizedCrop.scale.join('-')}), ` : ''}${augment.crop ? `random crop (padding ${augment.crop})` : 'no crop'}, ${augment.flip ? 'horizontal flip' : 'no flip'}, drawn per (seed, epoch, row)`,
     );
   }
   log(

@@ -49,7 +49,7 @@ test('draws depend on (seed, epoch, row) only: not on the batch a row sits in', 
   assert.ok(all.dy.every((d) => d >= 0 && d <= 8) && new Set(all.dy).size === 9, 'offsets cover 0..2p');
 });
 
-test('augmented training with ghost batches: 0 or 1 worker train the same weights', async () => {
+test('augmented training (resized crop, crop, flip) with ghost batches: 0 or 1 worker train the same weights', async () => {
   const opts: MlpOptions = { inputs: 6, hidden: [8], classes: 3, seed: 4 };
   const rng = new Rng(5);
   const data = { x: rng.normalArray(48 * 6), y: Int32Array.from({ length: 48 }, (_, i) => (i * 7) % 3), featureShape: [6], classes: 3 };
@@ -60,7 +60,12 @@ test('augmented training with ghost batches: 0 or 1 worker train the same weight
     k: 2,
     batchSize: 24,
     ghostBatches: 2,
-    augment: { crop: 1, flip: true, imageShape: [1, 3, 2] as [number, number, number] },
+    augment: {
+      crop: 1,
+      flip: true,
+      imageShape: [1, 3, 2] as [number, number, number],
+      resizedCrop: { scale: [0.3, 1] as [number, number], ratio: [0.5, 2] as [number, number] },
+    },
   };
   const runs: Float32Array[][] = [];
   for (const workers of [0, 1]) {
@@ -74,4 +79,27 @@ test('augmented training with ghost batches: 0 or 1 worker train the same weight
   let diff = 0;
   runs[0]!.forEach((a, i) => a.forEach((v, j) => (diff = Math.max(diff, Math.abs(v - runs[1]![i]![j]!)))));
   assert.ok(diff < 1e-6, `one worker differs by ${diff}`);
+});
+
+test("random resized crop: each row's box resampled bilinearly to the image size, as tf.image.resizeBilinear (half-pixel centres) resizes that box", () => {
+  const [h, w, c] = [12, 10, 3];
+  const aug: Augmentation = { crop: 0, flip: false, imageShape: [h, w, c], resizedCrop: { scale: [0.2, 0.9], ratio: [0.5, 2] } };
+  const rows = Int32Array.from({ length: 6 }, (_, i) => i * 5);
+  const draws = augmentDraws(rows, 3, 1, aug);
+  const x = tf.randomUniform([rows.length, h, w, c], 0, 1, 'float32', 4);
+  const got = augmentBatch(x, draws, aug);
+  for (let i = 0; i < rows.length; i++) {
+    const [top, left, bh, bw] = Array.from(draws.boxes.subarray(4 * i, 4 * i + 4));
+    assert.ok(bh! >= 1 && bw! >= 1 && top! + bh! <= h && left! + bw! <= w, `box ${i} inside the image`);
+    assert.ok(Math.abs((bh! * bw!) / (h * w) - 0.55) <= 0.36, `box ${i} area within the scale range`);
+    const want = tf.tidy(() => tf.image.resizeBilinear(tf.slice(x, [i, top!, left!, 0], [1, bh!, bw!, c]) as tf.Tensor4D, [h, w], false, true));
+    const mine = tf.slice(got, [i, 0, 0, 0], [1, h, w, c]);
+    const diff = tf.max(tf.abs(tf.sub(want, mine))).dataSync()[0]!;
+    assert.ok(diff < 1e-5, `row ${i}: max abs ${diff}`);
+    tf.dispose([want, mine]);
+  }
+  const full: Augmentation = { ...aug, resizedCrop: { scale: [1, 1], ratio: [w / h, w / h] } };
+  const same = augmentBatch(x, augmentDraws(rows, 3, 1, full), full);
+  assert.equal(tf.max(tf.abs(tf.sub(same, x))).dataSync()[0], 0, 'the whole image resized to itself is itself');
+  tf.dispose([x, got, same]);
 });

@@ -76,12 +76,12 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   },
   'image-folder': {
     description:
-      'bring your own data: ResNet-20 on a folder of photos sorted by class (data/images/<class>/<image>, any PNG/JPEG/WebP), decoded to 32 x 32 RGB (shorter side + centre crop) into a cache, a seeded 20% held out, crop + flip augmentation, late-phase BatchNorm + head, K = 5 after 8 of 10 epochs (point it at yours: --set data.train=path/to/photos)',
+      'bring your own data: ResNet-20 on a folder of photos sorted by class (data/images/<class>/<image>, any PNG/JPEG/WebP), decoded to 32 x 32 RGB (shorter side + centre crop) into a cache, a seeded 20% held out, random resized crop + flip augmentation, late-phase BatchNorm + head, K = 5 after 8 of 10 epochs (point it at yours: --set data.train=path/to/photos)',
     config: {
       name: 'image-folder',
       model: { zoo: 'resnet-20' },
       data: { source: 'imageFolder', train: 'data/images', size: [32, 32], channels: 3, testFraction: 0.2 },
-      augment: { crop: 4, flip: true },
+      augment: { resizedCrop: { scale: [0.35, 1] }, flip: true },
       latePhase: { t0: 8, k: 5 },
       epochs: 10,
       schedule: { kind: 'cosine' },

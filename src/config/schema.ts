@@ -264,6 +264,14 @@ const JOB_FIELDS = z
         /** Pad by this many pixels (zeros) and crop back at a random offset; 0: no crop. */
         crop: z.number().int().min(0).max(64).default(0),
         flip: z.boolean().default(false),
+        /** torchvision's RandomResizedCrop: a box of `scale` x the area and `ratio` (width / height), resized back to the image size. */
+        resizedCrop: z
+          .object({
+            scale: z.tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)]).default([0.08, 1]),
+            ratio: z.tuple([z.number().positive(), z.number().positive()]).default([3 / 4, 4 / 3]),
+          })
+          .strict()
+          .optional(),
         /** [H, W, C] of the examples when they are flat (e.g. [28, 28, 1] for MNIST); image data sets have it. */
         imageShape: z.tuple([positiveInt, positiveInt, positiveInt]).optional(),
       })
