@@ -27,12 +27,16 @@ else
   echo "packed install: installed with npm --offline (unshare unavailable)"
 fi
 test "$(cat package.json)" != "$package_json"  # the dependency was recorded
+# The native kernels come prebuilt in the package: no compiler, Node headers or install script
+# (CC points nowhere), chosen for this CPU's instruction-set level.
+CC=/nonexistent node -e "const l = require('latephase'); const i = require('latephase/internal'); l.selectBackend('wasm').then((b) => { const d = i.describeBackend(b); if (!/on native kernels \(.*prebuilt x86-64-v/.test(d)) throw new Error('prebuilt native kernels not in use: ' + d); console.log('packed install: ' + d); });"
 node "$root/dist/test/readmeExample.js" "$work/consumer"
 LATEPHASE_BACKEND=wasm node readme-example.js
 test -f out/tiny/model.onnx && test -f out/tiny/manifest.json
 node -e "const m = require('./out/tiny/manifest.json'); if (!m.verification.pass) throw new Error('verification did not pass');"
 node -e "require('latephase/internal'); require('latephase/package.json');"
-# The optional native kernels: built by the consumer's own command, then loaded by the backend.
-node node_modules/latephase/native/build.js --require
-node -e "const l = require('latephase'); const i = require('latephase/internal'); l.selectBackend('wasm').then((b) => { const d = i.describeBackend(b); if (!/on native kernels/.test(d)) throw new Error('native kernels not in use: ' + d); console.log('packed install: ' + d); });"
+# On a platform without a prebuilt binary the consumer builds them: the same command works here.
+built=$(npx latephase build-native)
+grep -q 'on native kernels (.*built here, -march=native' <<<"$built"
+echo "packed install: $built"
 echo "packed install: the README example ran in a fresh offline project ($tarball)"

@@ -12,7 +12,8 @@ import { INSPECT_FLAGS, inspectModel } from './inspectCommand';
 import { IMPORT_FLAGS, importCommand } from './importCommand';
 import { presetList, resolveJob, TRAIN_FLAGS, trainCommand } from './trainCommand';
 import { VERIFY_FLAGS, verifyCommand } from './verifyCommand';
-import { selectBackend } from '../src/backend/selectBackend';
+import { describeBackend, selectBackend } from '../src/backend/selectBackend';
+import { buildNativeKernels } from '../src/backend/nativeKernels';
 import { MODEL_NAMES } from '../models/index';
 import { assertVerified } from '../export/verify/verify';
 import { verifyBundle } from '../export/bundle/verifyBundle';
@@ -270,6 +271,25 @@ export const COMMANDS: readonly Command[] = [
           `the export is not a drop-in for '${file}': ${s.dropIn.signature ? '' : `signature ${s.dropIn.signatureProblems.join('; ')}; `}max abs ${s.dropIn.maxAbs.toExponential(2)}`,
         );
       console.log(`latephase export: ${s.outDir} (verified; a drop-in for ${file})`);
+      return 0;
+    },
+  }),
+  command({
+    name: 'build-native',
+    synopsis: '[--nodedir <dir>]',
+    summary:
+      "compile the native kernels for this machine (-march=native) where no prebuilt binary fits (not linux-x64) or for a CPU-tuned build: needs a C compiler and Node's headers",
+    flags: {
+      nodedir: {
+        kind: 'string',
+        help: "a Node source or headers folder with include/node/node_api.h (default: beside node, Node's prefix, node-gyp's cache)",
+      },
+    },
+    run: async (_, flags) => {
+      const reason = buildNativeKernels(flags['nodedir']);
+      if (reason !== null) throw new ConfigError(`the native kernels could not be built: ${reason}`);
+      const backend = await selectBackend('wasm');
+      console.log(`latephase build-native: built; the backend now reports: ${describeBackend(backend)}`);
       return 0;
     },
   }),

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeKernels } from '../src/backend/nativeKernels';
+import { nativeKernels, nativeModuleSource } from '../src/backend/nativeKernels';
 import { OrtConvolution } from '../src/backend/ortConvolution';
 import { nativeKernelsInUse, useConvolutionEngine } from '../src/backend/convolutionEngine';
 import { NATIVE_ENTRY_POINTS, NATIVE_WASM_KERNELS, NativeEntry } from '../src/backend/nativeKernelTable';
@@ -38,6 +38,8 @@ import { MaxPool } from '../src/nn/pooling';
 
 const native = nativeKernels();
 const skip = native instanceof Error && process.env['LATEPHASE_REQUIRE_NATIVE'] !== '1' ? `native kernels unavailable: ${native.message}` : false;
+/** The package's prebuilt binaries (made by `node native/build.js --prebuild`, which `npm pack` runs), when present. */
+const prebuiltDir = path.join(__dirname, '..', '..', 'prebuilds', `${process.platform}-${process.arch}`);
 
 /** `step` on the cpu backend, then on wasm under tf.profile: both results and the kernels wasm ran. */
 async function cpuThenWasm<T>(step: () => T): Promise<{ want: T; got: T; kernels: Set<string> }> {
@@ -481,7 +483,7 @@ test('the native kernels run exactly when the report says so: XNNPACK forced, on
       assert.ok(none() && !nativeKernelsInUse());
     } else {
       // the native convolutions need no onnxruntime: a failing one changes nothing
-      assert.match(useConvolutionEngine('auto', 1, failing), /on native kernels \(1 thread\)/);
+      assert.match(useConvolutionEngine('auto', 1, failing), /on native kernels \(1 thread; built here, -march=native\)/);
       assert.ok(registered() && nativeKernelsInUse(), 'native: every native kernel registered');
       process.env['LATEPHASE_NATIVE'] = 'off';
       try {
@@ -519,9 +521,9 @@ test('training with the native kernels on 2 threads: the same weights, bit for b
   await useBackend('wasm');
   const before = kernelThreads();
   try {
-    assert.match(useConvolutionEngine('onnxruntime', 1), /on native kernels \(1 thread\)/);
+    assert.match(useConvolutionEngine('onnxruntime', 1), /on native kernels \(1 thread; built here, -march=native\)/);
     const one = trainedWeights(5);
-    assert.match(useConvolutionEngine('onnxruntime', 2), /on native kernels \(2 threads\)/);
+    assert.match(useConvolutionEngine('onnxruntime', 2), /on native kernels \(2 threads; built here, -march=native\)/);
     trainedWeights(5).forEach((w, i) => assert.deepEqual(bits(w), bits(one[i]!), `parameter ${i}`));
   } finally {
     useKernelThreads(before);
@@ -578,10 +580,19 @@ test('the native module is refused, with the reason, when built for another CPU 
   const original = fs.readFileSync(info, 'utf8');
   try {
     fs.writeFileSync(info, JSON.stringify({ ...JSON.parse(original), cpuKey: 'another-cpu' }));
-    const refused = nativeKernels(true);
-    assert.ok(refused instanceof Error && /built for another CPU; rebuild here with/.test(refused.message), String(refused));
-    await useBackend('wasm');
-    assert.match(useConvolutionEngine('onnxruntime'), /onnxruntime CPU \(1 thread; native kernels: built for another CPU/);
+    const other = nativeKernels(true);
+    if (fs.existsSync(prebuiltDir)) {
+      // a local build for another CPU gives way to the prebuilt binary of this CPU's best level
+      assert.ok(!(other instanceof Error), String(other));
+      assert.match(String(nativeModuleSource()), /^prebuilt x86-64-v[234]$/);
+    } else {
+      assert.ok(
+        other instanceof Error && /the local build is for another CPU; no prebuilt binary for .*npx latephase build-native/.test(other.message),
+        String(other),
+      );
+      await useBackend('wasm');
+      assert.match(useConvolutionEngine('onnxruntime'), /onnxruntime CPU \(1 thread; native kernels: not built: the local build is for another CPU/);
+    }
   } finally {
     fs.writeFileSync(info, original);
   }
@@ -591,6 +602,13 @@ test('the native module is refused, with the reason, when built for another CPU 
   } finally {
     delete process.env['LATEPHASE_NATIVE'];
   }
+  process.env['LATEPHASE_NATIVE_ISA'] = 'v9';
+  try {
+    assert.match(String(nativeKernels(true)), /LATEPHASE_NATIVE_ISA=v9 is not a level \(v2, v3, v4\)/);
+  } finally {
+    delete process.env['LATEPHASE_NATIVE_ISA'];
+  }
   assert.ok(!(nativeKernels(true) instanceof Error));
+  assert.equal(nativeModuleSource(), 'built here, -march=native');
   assert.match(useConvolutionEngine('onnxruntime'), /on native kernels/);
 });

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from '../errors';
 import { ConvGeometry2D, HostTensor, OrtConvolution } from './ortConvolution';
-import { NativeConvGeometry, NativeKernels, nativeKernels } from './nativeKernels';
+import { NativeConvGeometry, NativeKernels, nativeKernels, nativeModuleSource } from './nativeKernels';
 import { kernelThreads, useKernelThreads } from './kernelThreads';
 import { useNativeKernels } from './nativeKernelTable';
 import { ConvGradAttrs, FilterGradAttrs, InputGradAttrs } from './wasmConvGradients';
@@ -22,12 +22,32 @@ import { conv2DBackpropInputOverride } from './kernels/conv2DBackpropInput';
 
 type ConvKernel = 'Conv2D' | 'Conv2DBackpropFilter' | 'Conv2DBackpropInput';
 
+/**
+ * tfjs-backend-wasm hands 'same' padding to XNNPACK as a flag, and XNNPACK then pads wrongly where
+ * the total padding would be negative (a 3x3 filter, stride 4, a size the stride divides: tfjs pads
+ * 0, XNNPACK's output is garbage). The pads tfjs computes, passed explicitly, are right everywhere.
+ */
+function explicitSamePadding(args: Parameters<tf.KernelFunc>[0]): Parameters<tf.KernelFunc>[0] {
+  const attrs = args.attrs as unknown as tf.Conv2DAttrs;
+  if (attrs.pad !== 'same') return args;
+  const { x, filter } = args.inputs as unknown as { x: tf.Tensor4D; filter: tf.Tensor4D };
+  const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, attrs.strides, attrs.dilations, 'same', attrs.dimRoundingMode);
+  const p = info.padInfo;
+  const pad = [
+    [0, 0],
+    [p.top, p.bottom],
+    [p.left, p.right],
+    [0, 0],
+  ] as tf.backend_util.ExplicitPadding;
+  return { ...args, attrs: { ...args.attrs, pad } as unknown as tf.NamedAttrMap };
+}
+
 /** The convolution kernels on XNNPACK: tfjs-backend-wasm's forward kernel and our gradient overrides. */
 function xnnpackConvolutionKernels(): Record<ConvKernel, tf.KernelFunc> {
   const forward = stockKernel(tf.Conv2D);
   if (!forward) throw new Error('tfjs-backend-wasm has no Conv2D kernel');
   return {
-    Conv2D: forward.kernelFunc,
+    Conv2D: (args) => forward.kernelFunc(explicitSamePadding(args)),
     Conv2DBackpropFilter: conv2DBackpropFilterOverride.make(undefined),
     Conv2DBackpropInput: conv2DBackpropInputOverride.make(undefined),
   };
@@ -197,7 +217,7 @@ export function useConvolutionEngine(
     registerHostConvolutions(native, null);
     nativeRunning = true;
     const running = threads === undefined ? kernelThreads() : useKernelThreads(threads);
-    return `convolutions, BatchNorm, pooling, ReLU, additions and SGD on native kernels (${running} thread${running > 1 ? 's' : ''})`;
+    return `convolutions, BatchNorm, pooling, ReLU, additions and SGD on native kernels (${running} thread${running > 1 ? 's' : ''}; ${nativeModuleSource()})`;
   }
   const ort = startOnnxruntime();
   if (ort instanceof Error) {

@@ -125,33 +125,94 @@ const geometryArray = (g: NativeConvGeometry): Int32Array =>
   Int32Array.of(g.n, g.h, g.w, g.c, g.oh, g.ow, g.o, g.kh, g.kw, ...g.strides, ...g.dilations, ...g.padTopLeft);
 
 interface BuildScript {
+  build(opts: { nodedir?: string; strict?: boolean }): string | null;
   cpuKey(): string;
+  supportedLevels(): string[];
+  prebuiltFile(level: string): string;
   MODULE_FILE: string;
   INFO_FILE: string;
+  LEVEL_ORDER: string[];
+}
+
+/** Which binary runs: a build for this machine (a clone's `npm run build`, `build-native`), or a prebuilt level. */
+interface ModuleChoice {
+  readonly file: string;
+  /** For the backend report: 'built here (-march=native)', 'prebuilt x86-64-v4'. */
+  readonly what: string;
 }
 
 /** native/build.js, from dist/src/backend (a checkout) or the package root (an install). */
 const BUILD_SCRIPT = path.join(__dirname, '..', '..', '..', 'native', 'build.js');
 
+const BUILD_HINT = 'build them with `npx latephase build-native`';
+
+/**
+ * The binary to load: LATEPHASE_NATIVE_ISA=v2|v3|v4 forces a prebuilt level (refused above what
+ * this CPU runs); else a build for this machine where its CPU key matches; else the best prebuilt
+ * level this CPU runs (the packed package ships them: no compiler, headers or install scripts).
+ */
+function chooseModule(build: BuildScript): ModuleChoice | Error {
+  const levels = build.supportedLevels();
+  const forced = (process.env['LATEPHASE_NATIVE_ISA'] ?? '').trim().toLowerCase();
+  if (forced) {
+    if (!build.LEVEL_ORDER.includes(forced)) return new Error(`LATEPHASE_NATIVE_ISA=${forced} is not a level (${build.LEVEL_ORDER.join(', ')})`);
+    if (!levels.includes(forced))
+      return new Error(`LATEPHASE_NATIVE_ISA=${forced} is refused: this CPU runs ${levels.length ? levels.join(', ') : 'none of the x86-64 levels'}`);
+    const file = build.prebuiltFile(forced);
+    return fs.existsSync(file) ? { file, what: `prebuilt x86-64-${forced}, forced` } : new Error(`no prebuilt ${forced} binary at ${file}`);
+  }
+  if (fs.existsSync(build.MODULE_FILE)) {
+    let key: unknown;
+    try {
+      key = (JSON.parse(fs.readFileSync(build.INFO_FILE, 'utf8')) as { cpuKey?: unknown }).cpuKey;
+    } catch {
+      key = undefined;
+    }
+    if (key === build.cpuKey()) return { file: build.MODULE_FILE, what: 'built here, -march=native' };
+  }
+  for (const level of [...levels].reverse()) {
+    const file = build.prebuiltFile(level);
+    if (fs.existsSync(file)) return { file, what: `prebuilt x86-64-${level}` };
+  }
+  const local = fs.existsSync(build.MODULE_FILE) ? 'the local build is for another CPU; ' : '';
+  return new Error(
+    `not built: ${local}no prebuilt binary for ${process.platform}-${process.arch}${levels.length ? ` (${levels.join(', ')})` : ''}; ${BUILD_HINT}`,
+  );
+}
+
+let chosen: ModuleChoice | null = null;
+
+/**
+ * Compile the kernels for this machine (`latephase build-native`: platforms without a prebuilt
+ * binary, or a CPU-tuned build); returns null on success, else why not (no compiler, no headers).
+ */
+export function buildNativeKernels(nodedir?: string): string | null {
+  if (!fs.existsSync(BUILD_SCRIPT)) return `native/build.js not found at ${BUILD_SCRIPT}`;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const build = require(BUILD_SCRIPT) as BuildScript;
+  return build.build(nodedir === undefined ? {} : { nodedir });
+}
+
+/** Which native binary is loaded ('built here, -march=native', 'prebuilt x86-64-v4'), or null when none is. */
+export function nativeModuleSource(): string | null {
+  return chosen?.what ?? null;
+}
+
 function load(): NativeKernels | Error {
+  chosen = null;
   const setting = (process.env['LATEPHASE_NATIVE'] ?? 'auto').trim().toLowerCase();
   if (['off', '0', 'false', 'no'].includes(setting)) return new Error('turned off by LATEPHASE_NATIVE');
   if (!fs.existsSync(BUILD_SCRIPT)) return new Error(`native/build.js not found at ${BUILD_SCRIPT}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const build = require(BUILD_SCRIPT) as BuildScript;
-  if (!fs.existsSync(build.MODULE_FILE)) return new Error(`not built; run \`node ${path.relative(process.cwd(), BUILD_SCRIPT)}\``);
-  let info: { cpuKey?: unknown };
-  try {
-    info = JSON.parse(fs.readFileSync(build.INFO_FILE, 'utf8')) as { cpuKey?: unknown };
-  } catch {
-    return new Error(`${build.INFO_FILE} is missing or unreadable; rebuild with \`node ${BUILD_SCRIPT}\``);
-  }
-  if (info.cpuKey !== build.cpuKey()) return new Error(`built for another CPU; rebuild here with \`node ${BUILD_SCRIPT}\``);
+  const choice = chooseModule(build);
+  if (choice instanceof Error) return choice;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(build.MODULE_FILE) as Partial<NativeModule>;
+    const mod = require(choice.file) as Partial<NativeModule>;
     const missing = KERNEL_NAMES.filter((name) => typeof mod[name] !== 'function');
-    if (missing.length) return new Error(`${build.MODULE_FILE} lacks ${missing.join(', ')}; rebuild with \`node ${BUILD_SCRIPT}\``);
+    if (missing.length) return new Error(`${choice.file} lacks ${missing.join(', ')}; ${BUILD_HINT}`);
+    chosen = choice;
     const native = mod as NativeModule;
     return {
       conv2d: (x, w, out, g) => native.conv2d(x, w, out, geometryArray(g)),
@@ -168,7 +229,7 @@ function load(): NativeKernels | Error {
       setThreads: native.setThreads,
     };
   } catch (err) {
-    return new Error(`could not load ${build.MODULE_FILE}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    return new Error(`could not load ${choice.file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; ${BUILD_HINT}`);
   }
 }
 
