@@ -10,7 +10,13 @@ root=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# The prebuilt native binaries the package ships (prepack makes them too, but this repository's
+# .npmrc turns scripts off, so a release packs after this same command).
+node native/build.js --prebuild --strict
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+tar -tzf "$work/$tarball" > "$work/contents"
+grep -q 'package/prebuilds/linux-x64/latephase_native.v3.node' "$work/contents"
+grep -q 'package/native/kernels/napi.c' "$work/contents"
 mkdir "$work/consumer"
 cd "$work/consumer"
 printf '{ "name": "latephase-consumer", "version": "1.0.0", "private": true }\n' > package.json

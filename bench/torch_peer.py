@@ -6,6 +6,9 @@ Prints one JSON object: {"torch": version, "threads": n, "results": {name: media
 "peak_rss_mb": the process's peak resident set (run one case alone to read it for that case)}.
 Each step gathers a fresh minibatch from a synthetic training set by index, as latephase's
 trainer does (bench/timing.ts), so both sides pay for the gather.
+The peer runs the way a PyTorch user who cares about CPU speed runs it: gradients set to None
+rather than zeroed (PyTorch 2's default), and image models timed in both memory formats, NCHW and
+channels_last, the faster one reported ("layouts" in the JSON gives both).
 """
 import resource
 import argparse
@@ -67,13 +70,17 @@ CASES = {
 }
 
 
-def time_steps(make, shape, repeats, warmup=3):
+def time_steps(make, shape, repeats, warmup=3, channels_last=False):
     torch.manual_seed(0)
     model = make()
     model.train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     batch, steps = shape[0], warmup + repeats
     data_x = torch.rand(batch * steps, *shape[1:])
+    if channels_last:
+        data_x = data_x.contiguous(memory_format=torch.channels_last)
     data_y = torch.randint(0, 10, (batch * steps,))
     order = torch.randperm(batch * steps)
     times = []
@@ -81,7 +88,7 @@ def time_steps(make, shape, repeats, warmup=3):
         start = time.perf_counter()
         idx = order[i * batch:(i + 1) * batch]
         x, y = data_x.index_select(0, idx), data_y.index_select(0, idx)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
@@ -98,14 +105,18 @@ def main():
     parser.add_argument("--cases", default=",".join(CASES))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = {}
+    results, layouts = {}, {}
     for name in args.cases.split(","):
         make, shape = CASES[name]
         # WRN steps take seconds: fewer of them (as in bench/run.ts).
         slow = name.startswith("wrn")
-        results[name] = time_steps(make, shape, 5 if slow else args.repeats, 3 if slow else args.warmup)
+        counts = (5, 3) if slow else (args.repeats, args.warmup)
+        layouts[name] = {"nchw": time_steps(make, shape, *counts)}
+        if len(shape) == 4:
+            layouts[name]["channels_last"] = time_steps(make, shape, *counts, channels_last=True)
+        results[name] = min(layouts[name].values())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results, "peak_rss_mb": peak_mb}))
+    print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results, "layouts": layouts, "peak_rss_mb": peak_mb}))
 
 
 if __name__ == "__main__":

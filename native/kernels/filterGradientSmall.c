@@ -1,0 +1,120 @@
+/* latephase native kernels: filter gradients of few-channel convolutions (a first layer). Part of the one translation unit native/kernels.c includes. */
+/*
+ * Filter gradient of a convolution with few input channels (a first layer: kh * kw * c rows at
+ * most SMALL_ROWS): im2col packing cost more than the products there, so each pixel's window is
+ * read straight from x (fixed offsets inside the image, checked cells at its edges) into 8 rows x
+ * 32 output channels of register accumulators. Threads take fixed chunks of pixels (sized by the
+ * geometry alone), each into its own partial sums, added in chunk order afterwards.
+ */
+#define SMALL_ROWS 32
+
+typedef struct {
+  const float *x, *dy;
+  float *partials;
+  const conv_geometry *g;
+  int rows;
+  long chunk, pixels;
+  /* each row's offset in x from its window's first cell, and its tap and channel; padding rows zero */
+  long off[SMALL_ROWS + 16];
+  int tap_y[SMALL_ROWS + 16], tap_x[SMALL_ROWS + 16], channel[SMALL_ROWS + 16];
+} small_grad_job;
+
+/* The value row r of pixel (b, iy0, ix0)'s window holds at an edge: x's cell, or 0 past the image (and for padding rows). */
+static inline float edge_value(const small_grad_job *j, int r, int b, int iy0, int ix0) {
+  const conv_geometry *g = j->g;
+  const int iy = iy0 + j->tap_y[r], ix = ix0 + j->tap_x[r];
+  return r < j->rows && iy >= 0 && iy < g->h && ix >= 0 && ix < g->w ? j->x[(((long)b * g->h + iy) * g->w + ix) * g->c + j->channel[r]] : 0;
+}
+
+/*
+ * part[r0 .. r0 + R) x [o0, o0 + 16 * V) = sums over pixels [p0, p1): R x V accumulators. Inside
+ * the image a window's rows are fixed offsets from its first cell (padding rows read that cell;
+ * their sums are never stored).
+ */
+#define SMALL_GRADIENT_TILE(NAME, R, V)                                                                                                    \
+  static void NAME(const small_grad_job *j, long p0, long p1, int r0, int o0, float *part) {                                               \
+    const conv_geometry *g = j->g;                                                                                                         \
+    const int o = g->o;                                                                                                                    \
+    v16 acc[R][V];                                                                                                                         \
+    for (int k = 0; k < R; k++)                                                                                                            \
+      for (int v = 0; v < V; v++) acc[k][v] = (v16){0};                                                                                    \
+    int ox = (int)(p0 % g->ow), oy = (int)(p0 / g->ow % g->oh), b = (int)(p0 / ((long)g->ow * g->oh));                                     \
+    for (long p = p0; p < p1; p++) {                                                                                                       \
+      const int iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;                                                                        \
+      v16 d[V];                                                                                                                            \
+      for (int v = 0; v < V; v++) d[v] = load16(j->dy + p * o + o0 + 16 * v);                                                              \
+      if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {                                  \
+        const float *base = j->x + (((long)b * g->h + iy0) * g->w + ix0) * g->c;                                                           \
+        for (int k = 0; k < R; k++) {                                                                                                      \
+          const float a = base[j->off[r0 + k]];                                                                                            \
+          for (int v = 0; v < V; v++) acc[k][v] += a * d[v];                                                                               \
+        }                                                                                                                                  \
+      } else                                                                                                                               \
+        for (int k = 0; k < R; k++) {                                                                                                      \
+          const float a = edge_value(j, r0 + k, b, iy0, ix0);                                                                              \
+          for (int v = 0; v < V; v++) acc[k][v] += a * d[v];                                                                               \
+        }                                                                                                                                  \
+      if (++ox == g->ow) {                                                                                                                 \
+        ox = 0;                                                                                                                            \
+        if (++oy == g->oh) oy = 0, b++;                                                                                                    \
+      }                                                                                                                                    \
+    }                                                                                                                                      \
+    for (int k = 0; k < R && r0 + k < j->rows; k++)                                                                                        \
+      for (int v = 0; v < V; v++) store16(part + (long)(r0 + k) * o + o0 + 16 * v, acc[k][v]);                                             \
+  }
+/* 12 rows x 32 channels is 24 of AVX-512's 32 registers; 8 x 16 elsewhere fits AVX2's 16 as 2 halves each */
+#ifdef __AVX512F__
+#define SMALL_TILE_ROWS 12
+#else
+#define SMALL_TILE_ROWS 8
+#endif
+SMALL_GRADIENT_TILE(small_gradient_2, SMALL_TILE_ROWS, 2)
+SMALL_GRADIENT_TILE(small_gradient_1, SMALL_TILE_ROWS, 1)
+
+static void small_gradient_chunk(void *arg, long task) {
+  const small_grad_job *j = arg;
+  const int o = j->g->o;
+  const long p0 = task * j->chunk, p1 = p0 + j->chunk < j->pixels ? p0 + j->chunk : j->pixels;
+  float *part = j->partials + task * (long)j->rows * o;
+  for (int r0 = 0; r0 < j->rows; r0 += SMALL_TILE_ROWS) {
+    int o0 = 0;
+    for (; o0 + 32 <= o; o0 += 32) small_gradient_2(j, p0, p1, r0, o0, part);
+    if (o0 + 16 <= o) small_gradient_1(j, p0, p1, r0, o0, part), o0 += 16;
+    for (; o0 < o; o0++) /* a few output channels past the vectors */
+      for (int r = r0; r < r0 + SMALL_TILE_ROWS && r < j->rows; r++) {
+        float s = 0;
+        int ox = (int)(p0 % j->g->ow), oy = (int)(p0 / j->g->ow % j->g->oh), b = (int)(p0 / ((long)j->g->ow * j->g->oh));
+        for (long p = p0; p < p1; p++) {
+          s += edge_value(j, r, b, oy * j->g->sh - j->g->pt, ox * j->g->sw - j->g->pl) * j->dy[p * o + o0];
+          if (++ox == j->g->ow) {
+            ox = 0;
+            if (++oy == j->g->oh) oy = 0, b++;
+          }
+        }
+        part[(long)r * o + o0] = s;
+      }
+  }
+}
+
+static int filter_gradient_small(const float *x, const float *dy, float *dw, const conv_geometry *g) {
+  small_grad_job *j = malloc(sizeof *j);
+  if (!j) return 0;
+  *j = (small_grad_job){.x = x, .dy = dy, .g = g, .rows = g->kh * g->kw * g->c, .pixels = (long)g->n * g->oh * g->ow};
+  for (int r = 0; r < j->rows; r++) {
+    const int tap = r / g->c, i = tap / g->kw, k = tap % g->kw;
+    j->tap_y[r] = i * g->dh, j->tap_x[r] = k * g->dw, j->channel[r] = r % g->c;
+    j->off[r] = ((long)i * g->dh * g->w + (long)k * g->dw) * g->c + r % g->c;
+  }
+  /* at most 64 chunks of at least 2,048 pixels: a rule of the geometry, not of the thread count */
+  j->chunk = (j->pixels + 63) / 64 > 2048 ? (j->pixels + 63) / 64 : 2048;
+  const long chunks = (j->pixels + j->chunk - 1) / j->chunk;
+  j->partials = scratch(1, (size_t)chunks * j->rows * g->o);
+  if (!j->partials) return free(j), 0;
+  parallel_for(chunks, small_gradient_chunk, j);
+  const long size = (long)j->rows * g->o;
+  memcpy(dw, j->partials, sizeof(float) * size);
+  for (long t = 1; t < chunks; t++)
+    for (long i = 0; i < size; i++) dw[i] += j->partials[t * size + i];
+  free(j);
+  return 1;
+}
