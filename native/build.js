@@ -98,7 +98,19 @@ function compile(file, march, opts) {
   const cc = process.env.CC || 'cc';
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  const args = ['-O3', `-march=${march}`, ...(march === 'native' ? [] : ['-mtune=generic']), '-shared', '-fPIC', '-pthread', '-std=gnu11'];
+  const sanitize = opts.sanitize
+    ? [`-fsanitize=${opts.sanitize === 'thread' ? 'thread' : 'address,undefined'}`, '-fno-omit-frame-pointer', '-g']
+    : [];
+  const args = [
+    '-O3',
+    `-march=${march}`,
+    ...(march === 'native' ? [] : ['-mtune=generic']),
+    ...sanitize,
+    '-shared',
+    '-fPIC',
+    '-pthread',
+    '-std=gnu11',
+  ];
   // -Wno-psabi: the 16-float vectors pass between static inline functions only, never across an ABI boundary
   args.push('-Wall', '-Wextra', '-Wno-psabi', ...(opts.strict ? ['-Werror'] : []));
   args.push('-I', include, '-DNODE_GYP_MODULE_NAME=latephase_native', path.join(__dirname, 'kernels.c'), '-o', tmp, '-lm');
@@ -142,7 +154,8 @@ function argValue(name) {
 }
 
 if (require.main === module) {
-  const opts = { strict: process.argv.includes('--strict'), nodedir: argValue('--nodedir') };
+  // --sanitize address|thread: an ASan+UBSan or TSan build for this machine (.ci/sanitizers.sh runs the native tests on it)
+  const opts = { strict: process.argv.includes('--strict'), nodedir: argValue('--nodedir'), sanitize: argValue('--sanitize') };
   const pre = process.argv.includes('--prebuild');
   const reason = pre ? prebuild(opts) : build(opts);
   const what = pre
@@ -155,4 +168,4 @@ if (require.main === module) {
   } else console.log(`latephase: native kernels not built (${reason}); the onnxruntime formulations run instead`);
 }
 
-module.exports = { cpuKey, cpuFlags, supportedLevels, prebuiltFile, build, MODULE_FILE, INFO_FILE, LEVEL_ORDER };
+module.exports = { cpuKey, cpuFlags, supportedLevels, prebuiltFile, nodeIncludeDir, build, MODULE_FILE, INFO_FILE, LEVEL_ORDER };

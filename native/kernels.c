@@ -22,4 +22,5 @@
 #include "kernels/batchNorm.c"
 #include "kernels/pooling.c"
 #include "kernels/elementwise.c"
+#include "kernels/cpuLevel.c"
 #include "kernels/napi.c"

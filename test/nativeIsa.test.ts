@@ -74,6 +74,13 @@ const { Rng } = require(${JSON.stringify(path.join(dist, 'src/nn/rng'))});
   return { source: out.source, values: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) };
 }
 
+test('the loader reads the level from CPUID through the baseline binary: it agrees with /proc/cpuinfo here', { skip }, () => {
+  const dist = path.join(__dirname, '..');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { nativeCpuLevels } = require(path.join(dist, 'src/backend/nativeKernels')) as { nativeCpuLevels(): string[] };
+  assert.deepEqual(nativeCpuLevels(), levels);
+});
+
 test('every level this CPU runs trains: v3 and v4 the same bits, v2 (no FMA) within float tolerance', { skip }, () => {
   const runs = new Map(levels.map((level) => [level, trainAt(level)]));
   for (const [level, run] of runs) assert.equal(run.source, `prebuilt x86-64-${level}, forced`);

@@ -277,6 +277,14 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* cpuLevel(): this CPU's x86-64 level from CPUID (cpuLevel.c). */
+static napi_value js_cpu_level(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value level;
+  napi_create_int32(env, cpu_level(), &level);
+  return level;
+}
+
 /* Every exported function, by its JavaScript name (src/backend/nativeKernelTable.ts lists the same names). */
 static const struct {
   const char *name;
@@ -294,6 +302,7 @@ static const struct {
     {"reluForward", js_relu_forward},
     {"add", js_add},
     {"setThreads", js_set_threads},
+    {"cpuLevel", js_cpu_level},
 };
 
 static napi_value init(napi_env env, napi_value exports) {

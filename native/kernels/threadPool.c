@@ -22,7 +22,9 @@ static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_
 static pthread_mutex_t pool_owner = PTHREAD_MUTEX_INITIALIZER; /* held while a job runs or the pool is resized */
 static pool_job *pool_current;
 static long pool_generation;
-static int pool_workers, pool_stop;
+/* read by every kernel to size its tasks, written by pool_resize (another Node thread may call it): atomic */
+static atomic_int pool_workers;
+static int pool_stop;
 static pthread_t pool_ids[MAX_THREADS];
 
 static long run_tasks(pool_job *j) {

@@ -152,7 +152,7 @@ const BUILD_HINT = 'build them with `npx latephase build-native`';
  * level this CPU runs (the packed package ships them: no compiler, headers or install scripts).
  */
 function chooseModule(build: BuildScript): ModuleChoice | Error {
-  const levels = build.supportedLevels();
+  const levels = cpuLevels(build);
   const forced = (process.env['LATEPHASE_NATIVE_ISA'] ?? '').trim().toLowerCase();
   if (forced) {
     if (!build.LEVEL_ORDER.includes(forced)) return new Error(`LATEPHASE_NATIVE_ISA=${forced} is not a level (${build.LEVEL_ORDER.join(', ')})`);
@@ -181,6 +181,31 @@ function chooseModule(build: BuildScript): ModuleChoice | Error {
 }
 
 let chosen: ModuleChoice | null = null;
+
+/**
+ * The x86-64 levels this CPU executes, lowest first: from CPUID, asked through the baseline (v2)
+ * prebuilt binary, which any x86-64-v2 CPU loads safely; /proc/cpuinfo's flags where that binary is
+ * absent. CPUID is what counts: an emulator (qemu-user) or a hypervisor may show other flags there.
+ */
+function cpuLevels(build: BuildScript): string[] {
+  const baseline = build.prebuiltFile('v2');
+  const flagLevels = build.supportedLevels();
+  if (!flagLevels.includes('v2') || !fs.existsSync(baseline)) return flagLevels;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const probe = require(baseline) as { cpuLevel?: () => number };
+    const level = probe.cpuLevel?.();
+    return typeof level === 'number' ? build.LEVEL_ORDER.slice(0, Math.max(0, level - 1)) : flagLevels;
+  } catch {
+    return flagLevels;
+  }
+}
+
+/** This CPU's x86-64 levels as the loader sees them (CPUID through the baseline binary, else /proc/cpuinfo). */
+export function nativeCpuLevels(): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return fs.existsSync(BUILD_SCRIPT) ? cpuLevels(require(BUILD_SCRIPT) as BuildScript) : [];
+}
 
 /**
  * Compile the kernels for this machine (`latephase build-native`: platforms without a prebuilt
