@@ -18,6 +18,10 @@ import { latePhaseUnits, releaseMembers } from '../src/latephase/members';
 import { ConfigError, DataError } from '../src/errors';
 import { runMain, useBackend } from './helpers';
 import { saveTfjsModel } from './tfjsFixture';
+import { planRun } from '../job/runPlan';
+import { resolveConfig } from '../src/config/resolve';
+import { buildFromRecipe } from '../src/nn/modelRecipe';
+import { initFromPretrained } from '../job/pretrainedWeights';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-tfjs-'));
 
@@ -28,20 +32,7 @@ let sequential: tfl.LayersModel;
 let functional: tfl.LayersModel;
 before(async () => {
   await useBackend('wasm');
-  sequential = tfl.sequential({
-    layers: [
-      tfl.layers.rescaling({ inputShape: [8, 8, 3], scale: 1 / 255, offset: -0.5 }),
-      tfl.layers.zeroPadding2d({ padding: 1 }),
-      tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }),
-      tfl.layers.batchNormalization(),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu6' }),
-      tfl.layers.averagePooling2d({ poolSize: 2 }),
-      tfl.layers.flatten(),
-      tfl.layers.dropout({ rate: 0.5 }),
-      tfl.layers.dense({ units: 5, activation: 'softmax' }),
-    ],
-  });
+  sequential = sequentialModel();
   seedWeights(sequential, 1);
   const input = tfl.input({ shape: [6, 6, 2] });
   const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same' }).apply(input) as tfl.SymbolicTensor;
@@ -57,6 +48,24 @@ before(async () => {
   functional = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3 }).apply(pooled) as tfl.SymbolicTensor });
   seedWeights(functional, 100);
 });
+
+/** The Sequential fixture's architecture (every layer class the Sequential path converts). */
+function sequentialModel(): tfl.Sequential {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.rescaling({ inputShape: [8, 8, 3], scale: 1 / 255, offset: -0.5 }),
+      tfl.layers.zeroPadding2d({ padding: 1 }),
+      tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }),
+      tfl.layers.batchNormalization(),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu6' }),
+      tfl.layers.averagePooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dropout({ rate: 0.5 }),
+      tfl.layers.dense({ units: 5, activation: 'softmax' }),
+    ],
+  });
+}
 
 /** Seeded weights for every layer (tfjs initialises from an unseeded stream); variances positive, so BatchNorm statistics matter. */
 function seedWeights(model: tfl.LayersModel, seed: number): void {
@@ -172,4 +181,26 @@ test('bad tfjs files are named errors: unsupported classes (all of them), channe
   const cli = await runMain(['import', unsupported]);
   assert.equal(cli.code, 2);
   assert.doesNotMatch(cli.stderr, /\n\s+at /);
+});
+
+test('model.init from a tfjs model.json: a run imported from one tfjs model starts from the weights of another of the same architecture', async () => {
+  const target = await save(sequential, 'init-target');
+  const other = sequentialModel();
+  seedWeights(other, 500);
+  const source = await save(other, 'init-source');
+  const plan = planRun(
+    resolveConfig({ model: { tfjs: target, init: source }, data: { source: 'mnist' }, latePhase: { kinds: { batchNorm: true } } }, 'test'),
+  );
+  const model = buildFromRecipe(plan.model.recipe(5));
+  assert.match(
+    await initFromPretrained(model, plan.model, 5),
+    /init: \d+ tensors from .*init-source\/model\.json \(matched by position: the names differ, every shape agrees\)/,
+  ); // tfjs names layers per session
+  const x = tfl.randomUniform([3, 8, 8, 3], 0, 255, 'float32', 8);
+  const want = tfl.softmax(model.predict(x, 64));
+  const got = other.predict(x) as tfl.Tensor;
+  const diff = tfl.max(tfl.abs(tfl.sub(want, got))).dataSync()[0]!;
+  assert.ok(diff <= 1e-5, `max abs ${diff}`);
+  tfl.dispose([x, want, got]);
+  model.dispose();
 });
