@@ -227,6 +227,59 @@ async function imageFolderRows(): Promise<void> {
   }
 }
 
+/**
+ * oneDNN (Debian's libdnnl-dev, what PyTorch's CPU convolutions run on) against the native kernels
+ * on WRN-16-4's convolution shapes (bench/onednn/convolutions.c, compiled here): forward, input and
+ * filter gradient, one and every core; oneDNN in its preferred blocked layouts (reorders from NHWC
+ * not timed), its NHWC time beside. Skipped without libdnnl-dev or a C compiler.
+ */
+function onednnRows(): void {
+  const exe = path.join(os.tmpdir(), `latephase-onednn-${process.pid}`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const build = require(path.join(__dirname, '..', '..', 'native', 'build.js')) as { nodeIncludeDir(): string | undefined };
+  const include = build.nodeIncludeDir();
+  const source = path.join(__dirname, '..', '..', 'bench', 'onednn', 'convolutions.c');
+  const cc = spawnSync(
+    process.env['CC'] || 'cc',
+    ['-O3', '-march=native', '-pthread', '-std=gnu11', '-Wno-psabi', '-I', include ?? '.', source, '-o', exe, '-ldnnl', '-lm'],
+    { encoding: 'utf8' },
+  );
+  if (!include || cc.status !== 0) {
+    console.log(`oneDNN rows skipped: ${include ? cc.stderr.split('\n')[0] : 'no Node headers'} (apt-get install libdnnl-dev)`);
+    return;
+  }
+  try {
+    const cores = availableCores();
+    for (const threads of cores > 1 ? [1, cores] : [1]) {
+      const r = spawnSync(exe, [String(threads)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) }, timeout: 600_000 });
+      if (r.status !== 0) throw new Error(`oneDNN bench failed: ${r.stderr}`);
+      for (const line of r.stdout.trim().split('\n')) {
+        const m = JSON.parse(line) as {
+          shape: string;
+          op: string;
+          ours_ms: number;
+          onednn_nhwc_ms: number;
+          onednn_blocked_ms: number;
+          onednn_blocked_impl: string;
+        };
+        console.log(
+          `oneDNN ${m.shape} ${m.op}, ${threads} thread(s): ours ${m.ours_ms} ms, oneDNN blocked ${m.onednn_blocked_ms} ms (${m.onednn_blocked_impl}), NHWC ${m.onednn_nhwc_ms} ms`,
+        );
+        rows.push({
+          comparison: `${m.shape} ${m.op}, ${threads} thread(s)`,
+          ours: 'latephase native kernels',
+          oursValue: m.ours_ms,
+          peer: `oneDNN ${m.onednn_blocked_impl}`,
+          peerValue: m.onednn_blocked_ms,
+          unit: 'ms',
+        });
+      }
+    }
+  } finally {
+    fs.rmSync(exe, { force: true });
+  }
+}
+
 /** The case whose peak RSS is compared, each side in a process of its own that runs only it. */
 const RSS_CASE = { key: 'wrn-16-4-b64', exportName: 'wrn16x4', batch: 64 } as const;
 
@@ -387,8 +440,13 @@ async function main(): Promise<void> {
     await imageFolderRows();
     return printTable();
   }
+  if (process.argv.includes('--onednn')) {
+    onednnRows();
+    return printTable();
+  }
   await stepRows();
   await imageFolderRows();
+  onednnRows();
   peakRssRow();
   latePhaseOverheadRow();
   await exportRows();
