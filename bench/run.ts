@@ -160,6 +160,18 @@ async function stepRows(): Promise<void> {
         peerValue: torch2[key] ?? null,
         unit: 'ms',
       });
+    // The job's default (`workers: auto`) measures both layouts and keeps the faster (job/parallelLayout.ts).
+    if (torch2 && kernels[key] !== undefined) {
+      const workersWin = many[key]! <= kernels[key];
+      rows.push({
+        comparison: label,
+        ours: `latephase ${threads}, auto (${workersWin ? 'workers' : 'kernel threads'})`,
+        oursValue: Math.min(many[key]!, kernels[key]),
+        peer: 'PyTorch 2 threads',
+        peerValue: torch2[key] ?? null,
+        unit: 'ms',
+      });
+    }
   }
 }
 

@@ -7,7 +7,8 @@ const calibration = (m: ClassMetrics): string => `NLL ${m.nll.toFixed(4)}, ECE $
 
 function gradientThreads(s: RunSummary): string {
   const kernels = s.kernelThreads > 0 ? `, native kernels on ${s.kernelThreads} thread${s.kernelThreads > 1 ? 's' : ''} each` : '';
-  return s.workers ? `${s.workers + 1} (data-parallel over the ghost batches${kernels})` : `1${kernels}`;
+  const layout = s.layout ? `; ${s.layout}` : '';
+  return s.workers ? `${s.workers + 1} (data-parallel over the ghost batches${kernels}${layout})` : `1${kernels}${layout}`;
 }
 
 export function summaryTable(s: RunSummary): string {

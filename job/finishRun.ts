@@ -51,6 +51,8 @@ export interface RunSummary {
   readonly workers: number;
   /** Threads each native kernel call was split over (0: the native kernels did not run). */
   readonly kernelThreads: number;
+  /** How `workers: auto` chose between data-parallel workers and kernel threads, when it measured. */
+  readonly layout?: string;
   readonly accuracyBeforeLatePhase: number | null;
   readonly memberAccuracies: readonly number[];
   readonly foldedAccuracy: number;
@@ -80,6 +82,8 @@ interface FinishInput {
   readonly workers: number;
   /** Threads each native kernel call is split over (0: the native kernels do not run). */
   readonly kernelThreads?: number;
+  /** How `workers: auto` chose its layout, when it measured (parallelLayout.ts). */
+  readonly layout?: string;
   readonly before: number | null;
   /** The run's metrics log (JSON lines), copied into the bundle and plotted. */
   readonly metricsLog: Buffer | null;
@@ -100,6 +104,7 @@ export async function finishRun(input: FinishInput): Promise<RunSummary> {
       ...(input.data.skipped && { skipped: input.data.skipped }),
       workers,
       kernelThreads: input.kernelThreads ?? 0,
+      ...(input.layout && { layout: input.layout }),
       accuracyBeforeLatePhase: before,
       memberAccuracies: metrics.members.map((m) => m.accuracy),
       foldedAccuracy: metrics.folded.accuracy,
@@ -148,6 +153,7 @@ async function exportAndVerify(input: FinishInput, folded: Model, metrics: JobMe
       late_phase_weights: late ? describeChoice(plan.kinds) : 'none (plain training)',
       swa: train.swa ? `epoch ends from epoch ${train.swa.start + 1}, BatchNorm recomputed per member` : 'none',
       backend: backend.choice,
+      ...(input.layout && { parallel_layout: input.layout }),
       seed: train.seed,
       sigma0: train.sigma0,
       gamma_theta: resolveGammaTheta(train.gammaTheta, train.k),

@@ -17,7 +17,6 @@ import { kernelThreads, useKernelThreads } from '../src/backend/kernelThreads';
 import { nativeKernelsInUse } from '../src/backend/convolutionEngine';
 import { exampleCount } from '../src/data/dataset';
 import { buildFromRecipe } from '../src/nn/modelRecipe';
-import { autoWorkers } from '../src/train/dataParallel';
 import { shardSizes } from '../src/train/gradients';
 import { OutputFolder } from '../src/io/outputFolder';
 import { faultPoint } from '../src/io/faultPoints';
@@ -38,6 +37,9 @@ import { dataForModel, JobData, loadJobData } from '../src/config/dataSource';
 import { Model } from '../src/nn/model';
 import { finishRun, RunSummary } from './finishRun';
 import { initFromPretrained } from './pretrainedWeights';
+import { chooseParallelLayout } from './parallelLayout';
+import { ModelRecipe } from '../src/nn/modelRecipe';
+import { autoWorkers, availableCores } from '../src/train/dataParallel';
 
 export type { JobMetrics, RunSummary } from './finishRun';
 
@@ -147,13 +149,14 @@ function resumeDifferences(stored: string | number | undefined, record: JobConfi
 const RESUME_MAY_DIFFER: readonly string[] = ['output', 'workers'];
 
 /** The data as the model takes it, Algorithm 1's settings and the threads, each said in the log; a ConfigError where they cannot work. */
-function runSetUp(
+async function runSetUp(
   plan: RunPlan,
   loaded: JobData,
   model: Model,
+  recipe: ModelRecipe,
   tfjsBackend: string,
   log: (line: string) => void,
-): { data: JobData; train: TrainConfig; workers: number; kernelThreadCount: number } {
+): Promise<{ data: JobData; train: TrainConfig; workers: number; kernelThreadCount: number; layout: string | undefined }> {
   const data = dataForModel(loaded, model);
   const train = trainConfigFor(plan, data.train.featureShape);
   if (train.batchSize > exampleCount(data.train))
@@ -174,14 +177,23 @@ function runSetUp(
   );
   if (train.paramGroups) log(`parameter groups: ${describeParamGroups(train.paramGroups, model.params())}`);
   if (train.swa) log(`SWA: epoch ends from epoch ${train.swa.start + 1} on averaged, then BatchNorm statistics recomputed per member`);
-  const workers = capWorkers(workerCount(plan.workers, tfjsBackend), train, log);
+  let workers = capWorkers(workerCount(plan.workers, tfjsBackend), train, log);
   // data-parallel workers take the other cores; else the native kernels split each call over them
-  const kernelThreadCount = workers > 0 ? useKernelThreads(1) : kernelThreads();
+  let kernelThreadCount = workers > 0 ? useKernelThreads(1) : kernelThreads();
+  let layout: string | undefined;
+  if (plan.workers === 'auto' && workers > 0 && nativeKernelsInUse() && availableCores() > 1) {
+    // both layouts compute the same bits: the faster one, measured (parallelLayout.ts)
+    const chosen = await chooseParallelLayout(recipe, data.train, train, workers, availableCores());
+    workers = chosen.workers;
+    kernelThreadCount = kernelThreads();
+    layout = chosen.how;
+    log(`parallel layout: ${chosen.how}`);
+  }
   log(
     `ghost batches: ${train.ghostBatches} per minibatch; gradient workers: ${workers === 0 ? 'none (one thread)' : `${workers} + this thread`}` +
       (nativeKernelsInUse() ? `; native kernels on ${kernelThreadCount} thread${kernelThreadCount > 1 ? 's' : ''} per gradient thread` : ''),
   );
-  return { data, train, workers, kernelThreadCount };
+  return { data, train, workers, kernelThreadCount, layout };
 }
 
 async function trainAndBundle(
@@ -198,14 +210,14 @@ async function trainAndBundle(
   const loaded = await loadJobData(plan.data);
   const recipe = plan.model.recipe(loaded.train.classes);
   const model = buildFromRecipe(recipe);
-  let setUp: ReturnType<typeof runSetUp>;
+  let setUp: Awaited<ReturnType<typeof runSetUp>>;
   try {
-    setUp = runSetUp(plan, loaded, model, backend.tfjsBackend, log);
+    setUp = await runSetUp(plan, loaded, model, recipe, backend.tfjsBackend, log);
   } catch (err) {
     model.dispose(); // a config the data or the model cannot take: nothing else was started
     throw err;
   }
-  const { data, train, workers, kernelThreadCount } = setUp;
+  const { data, train, workers, kernelThreadCount, layout } = setUp;
   const test = data.test;
   let before: number | null = null;
   try {
@@ -267,6 +279,7 @@ async function trainAndBundle(
       backend,
       workers,
       kernelThreads: nativeKernelsInUse() ? kernelThreadCount : 0,
+      ...(layout && { layout }),
       before,
       metricsLog: fs.readFileSync(metricsLog.file),
       log,
