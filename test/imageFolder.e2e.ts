@@ -14,7 +14,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { CLI, runCli } from './helpers';
+import { CLI, runCli, useBackend } from './helpers';
+import { decodeImageFolder, scanImageFolder } from '../src/data/imageFolder';
+import { Examples, featureRows, rowRange, subset } from '../src/data/dataset';
+import { loadJobData } from '../src/config/dataSource';
+import { JOB_SCHEMA } from '../src/config/schema';
+import { mlp } from '../models/mlp';
+import { trainLatePhase } from '../src/train/trainer';
+import { DEFAULT_TRAIN_CONFIG } from '../job/runPlan';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-images-e2e-'));
 
@@ -51,6 +58,26 @@ async function writeClassFolder(root: string, classes: number, count: number, si
   }
 }
 
+/** Debian's ImageMagick (not the project's own code) writes the preset's photos; .ci/run installs it. */
+const CONVERT = '/usr/bin/convert';
+const needConvert =
+  !fs.existsSync(CONVERT) && process.env['LATEPHASE_REQUIRE_IMAGEMAGICK'] !== '1' ? 'ImageMagick not installed (apt-get install imagemagick)' : false;
+
+/** `count` images per class written by ImageMagick, PNG and JPEG alternating: a bright quadrant per class on grey, Gaussian noise seeded per image. */
+function writeWithImageMagick(root: string, classes: number, count: number, size: number): void {
+  const h = size / 2;
+  for (let c = 0; c < classes; c++) {
+    fs.mkdirSync(path.join(root, `class_${c}`), { recursive: true });
+    const [x0, y0] = [(c % 2) * h, Math.floor(c / 2) * h];
+    for (let i = 0; i < count; i++) {
+      const file = path.join(root, `class_${c}`, `${i}.${i % 2 ? 'jpg' : 'png'}`);
+      const args = ['-size', `${size}x${size}`, 'xc:gray25', '-fill', 'gray80', '-draw', `rectangle ${x0},${y0} ${x0 + h - 1},${y0 + h - 1}`];
+      const r = spawnSync(CONVERT, [...args, '-seed', String(c * 1000 + i), '-attenuate', '0.4', '+noise', 'Gaussian', file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+  }
+}
+
 interface Manifest {
   readonly verification: { readonly pass: boolean };
   readonly inputs: ReadonlyArray<{ readonly preprocessing: string; readonly dims: readonly (string | number)[] }>;
@@ -59,55 +86,132 @@ interface Manifest {
 }
 const manifestOf = (dir: string): Manifest => JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
 
-test('the image-folder preset on a folder of real PNGs: a verified bundle with the class names and the preprocessing; the second run reads the cache', async () => {
-  const photos = path.join(tmp, 'photos');
-  await writeClassFolder(photos, 3, 24, 40);
-  const cache = path.join(tmp, 'cache');
-  const run = (out: string): ReturnType<typeof runCli> =>
-    runCli(
-      [
-        'train',
-        'image-folder',
-        '--set',
-        `data.train=${JSON.stringify(photos)}`,
-        '--set',
-        `data.cache=${JSON.stringify(cache)}`,
-        '--set',
-        'epochs=2',
-        '--set',
-        'latePhase.t0=1',
-        '--set',
-        'latePhase.k=2',
-        '--set',
-        'batchSize=16',
-        '--set',
-        'backend="wasm"',
-        '--out',
-        out,
-        '--quiet',
-      ],
-      {},
-      300_000,
+test(
+  'the image-folder preset on PNG and JPEG files ImageMagick wrote: a verified bundle with the class names and the preprocessing; the second run reads the cache',
+  { skip: needConvert },
+  async () => {
+    const photos = path.join(tmp, 'photos');
+    writeWithImageMagick(photos, 3, 24, 40);
+    const cache = path.join(tmp, 'cache');
+    const run = (out: string): ReturnType<typeof runCli> =>
+      runCli(
+        [
+          'train',
+          'image-folder',
+          '--set',
+          `data.train=${JSON.stringify(photos)}`,
+          '--set',
+          `data.cache=${JSON.stringify(cache)}`,
+          '--set',
+          'epochs=2',
+          '--set',
+          'latePhase.t0=1',
+          '--set',
+          'latePhase.k=2',
+          '--set',
+          'batchSize=16',
+          '--set',
+          'backend="wasm"',
+          '--out',
+          out,
+          '--quiet',
+        ],
+        {},
+        300_000,
+      );
+    const first = run(path.join(tmp, 'first'));
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stdout,
+      /data: 58 training \/ 14 held-out images of 3 classes from .*photos' \(a seeded 0\.2 held out\), 32x32x3; decoded 72 in/,
     );
-  const first = run(path.join(tmp, 'first'));
-  assert.equal(first.code, 0, first.stderr);
-  assert.match(
-    first.stdout,
-    /data: 58 training \/ 14 held-out images of 3 classes from .*photos' \(a seeded 0\.2 held out\), 32x32x3; decoded 72 in/,
+    const manifest = manifestOf(path.join(tmp, 'first'));
+    assert.equal(manifest.verification.pass, true);
+    assert.deepEqual(manifest.labels, ['class_0', 'class_1', 'class_2']);
+    assert.deepEqual(manifest.inputs[0]!.dims, ['N', 3, 32, 32]);
+    assert.match(
+      manifest.inputs[0]!.preprocessing,
+      /EXIF orientation.*sRGB, RGB order, resize the shorter side to 32 .* centre 32x32, scale .* by 1\/255/,
+    );
+    assert.match(fs.readFileSync(path.join(tmp, 'first', 'README.md'), 'utf8'), /labels \(output index order\): class_0, class_1, class_2/);
+    const second = run(path.join(tmp, 'second'));
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /decoded images from the cache/);
+  },
+);
+
+/** An .npy file of float32 or int32 values (NumPy's format, version 1). */
+function npy(file: string, values: Float32Array | Int32Array, shape: readonly number[]): void {
+  let header = `{'descr': '<${values instanceof Float32Array ? 'f4' : 'i4'}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  while ((10 + header.length + 1) % 64) header += ' ';
+  const prefix = Buffer.alloc(10);
+  prefix.write('\x93NUMPY', 0, 'latin1');
+  prefix[6] = 1;
+  prefix.writeUInt16LE(header.length + 1, 8);
+  fs.writeFileSync(
+    file,
+    Buffer.concat([prefix, Buffer.from(`${header}\n`, 'latin1'), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]),
   );
-  const manifest = manifestOf(path.join(tmp, 'first'));
-  assert.equal(manifest.verification.pass, true);
-  assert.deepEqual(manifest.labels, ['class_0', 'class_1', 'class_2']);
-  assert.deepEqual(manifest.inputs[0]!.dims, ['N', 3, 32, 32]);
-  assert.match(
-    manifest.inputs[0]!.preprocessing,
-    /EXIF orientation.*sRGB, RGB order, resize the shorter side to 32 .* centre 32x32, scale .* by 1\/255/,
-  );
-  assert.match(fs.readFileSync(path.join(tmp, 'first', 'README.md'), 'utf8'), /labels \(output index order\): class_0, class_1, class_2/);
-  const second = run(path.join(tmp, 'second'));
-  assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stdout, /decoded images from the cache/);
-});
+}
+
+test(
+  'the same images as an image folder, as .npy files and as CSV train the same weights as in memory, bit for bit',
+  { skip: needConvert },
+  async () => {
+    const root = path.join(tmp, 'same-images');
+    writeWithImageMagick(root, 3, 12, 16);
+    const folder = await decodeImageFolder(scanImageFolder(root), {
+      size: [16, 16],
+      channels: 3,
+      resize: 'crop',
+      cache: false,
+      skipUnreadable: false,
+    });
+    const n = folder.data.y.length;
+    const x = featureRows(folder.data, rowRange(0, n));
+    npy(path.join(tmp, 'x.npy'), x, [n, 16, 16, 3]);
+    npy(path.join(tmp, 'y.npy'), folder.data.y, [n]);
+    const columns = Array.from({ length: 768 }, (_, i) => `p${i}`);
+    const csv = [
+      `${columns.join(',')},label`,
+      ...Array.from({ length: n }, (_, r) => `${Array.from(x.subarray(r * 768, (r + 1) * 768)).join(',')},${folder.data.y[r]}`),
+    ];
+    fs.writeFileSync(path.join(tmp, 'images.csv'), `${csv.join('\n')}\n`);
+    const split = { testFraction: 0.25, splitSeed: 7 };
+    const sources = {
+      folder: { source: 'imageFolder', train: root, size: [16, 16], channels: 3, cache: false, ...split },
+      npy: { source: 'npy', train: { x: path.join(tmp, 'x.npy'), y: path.join(tmp, 'y.npy') }, scale: 1, ...split },
+      csv: { source: 'csv', train: path.join(tmp, 'images.csv'), label: 'label', ...split },
+    };
+    await useBackend('wasm');
+    const weights: Record<string, Float32Array[]> = {};
+    const inMemory = async (): Promise<Examples> => {
+      const folderData = (await loadJobData(JOB_SCHEMA.parse({ model: { zoo: 'mlp' }, data: sources.folder }).data)).train;
+      return subset(folderData, rowRange(0, folderData.y.length)); // the same rows, in one Float32Array
+    };
+    const sets: Record<string, () => Promise<Examples>> = {
+      ...Object.fromEntries(
+        Object.entries(sources).map(([k, d]) => [
+          k,
+          async () => (await loadJobData(JOB_SCHEMA.parse({ model: { zoo: 'mlp' }, data: d }).data)).train,
+        ]),
+      ),
+      memory: inMemory,
+    };
+    for (const [name, load] of Object.entries(sets)) {
+      const data = await load();
+      const flat = { ...data, featureShape: [768] }; // HWC rows are the flat rows
+      const model = mlp({ inputs: 768, hidden: [16], classes: 3, seed: 2 });
+      await trainLatePhase(model, flat, { ...DEFAULT_TRAIN_CONFIG, epochs: 2, t0: 1, k: 2, batchSize: 9, ghostBatches: 1 });
+      weights[name] = model.params().map((p) => p.variable.dataSync().slice() as Float32Array);
+      model.dispose();
+    }
+    for (const name of ['folder', 'npy', 'csv'])
+      weights[name]!.forEach((w, i) =>
+        assert.ok(Buffer.from(w.buffer).equals(Buffer.from(weights['memory']![i]!.buffer)), `${name}: tensor ${i} differs from in memory`),
+      );
+  },
+);
 
 test('an unreadable image: exit 2 before training, one line naming the file; with skipUnreadable it is skipped and counted in the summary and the manifest', async () => {
   const root = path.join(tmp, 'broken');
@@ -141,7 +245,7 @@ test('an unreadable image: exit 2 before training, one line naming the file; wit
   assert.match(manifestOf(path.join(tmp, 'broken-out-1')).provenance['data_skipped']!, /^1 unreadable images: class_1\/cut\.png$/);
 });
 
-test('a run over an image folder over 4x larger (as float32) than a memory cap stays under the cap: peak RSS of the process', async () => {
+test('a run over an image folder over 4x larger (as float32) than a memory cap stays under the cap (peak RSS of the process), and so does its resume after a kill, ending bit-identical', async () => {
   const CAP_MB = 450;
   const size = 128;
   const perClass = 3300; // 3 classes x 3300 x 128 x 128 x 3 x 4 bytes = 1856 MB as float32
@@ -175,16 +279,39 @@ exports.buildModel = ({ seed, latePhase, classes }) => {
       output: path.join(tmp, 'large-out'),
     }),
   );
-  // The CLI in this process's child, reporting its peak RSS (worker threads included) as it exits.
-  const report = path.join(tmp, 'maxrss');
-  const wrapper = `require(${JSON.stringify(CLI)}).main(['train', ${JSON.stringify(config)}, '--quiet']).then((code) => {
+  /** The CLI with `args` in a child process that reports its peak RSS in MB (worker threads included) as it exits. */
+  const measured = (args: readonly string[], env: Record<string, string> = {}): { r: ReturnType<typeof spawnSync>; peakMB: number } => {
+    const report = path.join(tmp, 'maxrss');
+    fs.rmSync(report, { force: true });
+    const wrapper = `require(${JSON.stringify(CLI)}).main(${JSON.stringify(args)}).then((code) => {
   require('fs').writeFileSync(${JSON.stringify(report)}, String(process.resourceUsage().maxRSS));
   process.exitCode = code;
 });`;
-  const r = spawnSync(process.execPath, ['-e', wrapper], { encoding: 'utf8', timeout: 540_000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /data: 8910 training \/ 990 held-out images of 3 classes/);
-  const peakMB = Number(fs.readFileSync(report, 'utf8')) / 1024;
-  console.log(`peak RSS ${peakMB.toFixed(0)} MB for ${float32MB.toFixed(0)} MB of float32 images (cap ${CAP_MB} MB)`);
-  assert.ok(peakMB < CAP_MB, `peak RSS ${peakMB.toFixed(0)} MB is over the ${CAP_MB} MB cap`);
+    const r = spawnSync(process.execPath, ['-e', wrapper], { encoding: 'utf8', timeout: 540_000, env: { ...process.env, ...env } });
+    return { r, peakMB: fs.existsSync(report) ? Number(fs.readFileSync(report, 'utf8')) / 1024 : NaN };
+  };
+  const whole = measured(['train', config, '--quiet']);
+  assert.equal(whole.r.status, 0, String(whole.r.stderr));
+  assert.match(String(whole.r.stdout), /data: 8910 training \/ 990 held-out images of 3 classes/);
+  console.log(`peak RSS ${whole.peakMB.toFixed(0)} MB for ${float32MB.toFixed(0)} MB of float32 images (cap ${CAP_MB} MB)`);
+  assert.ok(whole.peakMB < CAP_MB, `peak RSS ${whole.peakMB.toFixed(0)} MB is over the ${CAP_MB} MB cap`);
+
+  // Killed mid-epoch (in minibatch 30 of 70; checkpoints every 10), then resumed: under the cap
+  // again, and the same final weights as the uninterrupted run, bit for bit.
+  const out = path.join(tmp, 'large-resumed');
+  const steps = ['--set', 'checkpoint.everySteps=10', '--quiet'];
+  const killed = runCli(['train', config, '--set', `output=${JSON.stringify(out)}`, ...steps], { LATEPHASE_FAULT: 'kill@step:30' }, 300_000);
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+  const resumed = measured(['train', '--resume', out, '--quiet']);
+  assert.equal(resumed.r.status, 0, String(resumed.r.stderr));
+  assert.match(String(resumed.r.stdout), /resuming from .* \(20 minibatches done\)/); // killed in minibatch 30, before its checkpoint
+  assert.ok(resumed.peakMB < CAP_MB, `resumed: peak RSS ${resumed.peakMB.toFixed(0)} MB is over the ${CAP_MB} MB cap`);
+  const payload = (file: string): Buffer => {
+    const bytes = fs.readFileSync(file);
+    return bytes.subarray(44 + bytes.readUInt32LE(8));
+  };
+  assert.ok(
+    payload(path.join(out, 'latephase.ckpt')).equals(payload(path.join(tmp, 'large-out', 'latephase.ckpt'))),
+    "the resumed run ends with the uninterrupted run's weights",
+  );
 });

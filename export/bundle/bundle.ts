@@ -66,6 +66,8 @@ export interface Manifest {
   readonly outputs: ReadonlyArray<TensorSignature & { readonly role: OutputRole; readonly dtype: 'float32'; readonly meaning: string }>;
   readonly labels?: readonly string[];
   readonly provenance: Readonly<Record<string, string>>;
+  /** How the training run executed, beside what the model is (not in model.onnx: it does not change the weights): the parallel layout `workers: auto` chose. */
+  readonly execution?: Readonly<Record<string, string>>;
   readonly evaluation?: BundleEvaluation;
   /** The implicit-ensemble model, when exported. */
   readonly ensemble?: {
@@ -170,6 +172,8 @@ export interface BundleExtras {
   readonly triton?: { readonly name: string; readonly labels?: readonly string[]; readonly maxBatch?: number };
   /** A training run's record: checkpoint, resolved config, evaluation, metrics log and plots. */
   readonly run?: RunRecord;
+  /** How the run executed (the manifest's `execution`): facts that do not change the model. */
+  readonly execution?: Readonly<Record<string, string>>;
 }
 
 /** What a training run adds to its bundle (written first, in the layout's order). */
@@ -238,7 +242,11 @@ export function writeBundle(
     counts: extras.fp16.exported.fp16,
     verification: { pass: extras.fp16.report.pass, report: FP16_REPORT_FILE },
   };
-  writeFileAtomic(paths.manifest, `${JSON.stringify({ ...manifest, ...(ensemble && { ensemble }), ...(fp16 && { fp16 }) }, null, 2)}\n`);
+  const execution = extras.execution && { execution: extras.execution };
+  writeFileAtomic(
+    paths.manifest,
+    `${JSON.stringify({ ...manifest, ...execution, ...(ensemble && { ensemble }), ...(fp16 && { fp16 }) }, null, 2)}\n`,
+  );
   return paths;
 }
 
