@@ -20,6 +20,7 @@ import { resolveConfig } from '../src/config/resolve';
 import { JobConfig, JobConfigInput } from '../src/config/schema';
 import { loadJobData } from '../src/config/dataSource';
 import { Examples, exampleCount, featureRows, rowRange } from '../src/data/dataset';
+import { clearOfZero, pairedDifference, summarize, Summary } from '../src/eval/intervals';
 import { auroc, ClassMetrics, classMetrics, entropy } from '../src/eval/metrics';
 import { writeFileAtomic } from '../src/io/atomicWrite';
 import { onnxDims, toOnnxInput } from '../export/onnx/layout';
@@ -199,57 +200,92 @@ async function deepEnsemble(dirs: readonly string[], plan: RunPlan): Promise<Mea
   return { ensemble, ...(oodEnsemble !== undefined && { oodEnsemble }), seconds: dirs.reduce((s, d) => s + trainingSeconds(d), 0) };
 }
 
-interface Stat {
-  readonly mean: number;
-  readonly std: number;
-  readonly n: number;
-}
+type Stat = Summary;
 
-const stat = (xs: readonly number[]): Stat | null => {
-  if (!xs.length) return null;
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std, n: xs.length };
-};
+/** The metrics a row summarises, by where they come from in a run. */
+const METRICS = {
+  accuracy: (c: ClassMetrics | undefined) => c?.accuracy,
+  nll: (c: ClassMetrics | undefined) => c?.nll,
+  ece: (c: ClassMetrics | undefined) => c?.ece,
+} as const;
+
+interface MetricSet {
+  readonly accuracy: Stat | null;
+  readonly nll: Stat | null;
+  readonly ece: Stat | null;
+  readonly oodAuroc: Stat | null;
+}
 
 interface CompareRow {
   readonly variant: Variant;
   readonly seeds: number;
-  readonly folded: { readonly accuracy: Stat | null; readonly nll: Stat | null; readonly ece: Stat | null; readonly oodAuroc: Stat | null };
-  readonly ensemble: { readonly accuracy: Stat | null; readonly nll: Stat | null; readonly ece: Stat | null; readonly oodAuroc: Stat | null };
+  readonly folded: MetricSet;
+  readonly ensemble: MetricSet;
   readonly trainingSeconds: Stat | null;
+  /** Paired differences to the base variant (same seeds): this variant's metric minus base's; absent for base itself or without one. */
+  readonly vsBase?: { readonly folded: MetricSet; readonly ensemble: MetricSet };
+}
+
+/** One run's measurement with its seed (the pairing key). */
+interface SeedMeasure {
+  readonly seed: number;
+  readonly m: Measured;
 }
 
 export interface CompareTable {
-  readonly schema: 'latephase-compare/1';
+  readonly schema: 'latephase-compare/2';
   readonly config: string;
   readonly seeds: readonly number[];
   readonly rows: readonly CompareRow[];
 }
 
-function row(variant: Variant, ms: readonly Measured[]): CompareRow {
-  const pick = (f: (m: Measured) => number | undefined): Stat | null => stat(ms.map(f).filter((x): x is number => x !== undefined));
+/** A metric by seed (the seeds that have it). */
+type BySeed = Map<number, number>;
+const bySeed = (ms: readonly SeedMeasure[], f: (m: Measured) => number | undefined): BySeed =>
+  new Map(ms.flatMap(({ seed, m }) => (f(m) === undefined ? [] : [[seed, f(m)!] as [number, number]])));
+
+/** Each metric of a row, by seed: folded and ensemble accuracy, NLL, ECE and OOD AUROC. */
+function metricsBySeed(ms: readonly SeedMeasure[]): Record<'folded' | 'ensemble', Record<keyof MetricSet, BySeed>> {
+  const of = (which: 'folded' | 'ensemble'): Record<keyof MetricSet, BySeed> => ({
+    accuracy: bySeed(ms, (m) => METRICS.accuracy(which === 'folded' ? m.folded : m.ensemble)),
+    nll: bySeed(ms, (m) => METRICS.nll(which === 'folded' ? m.folded : m.ensemble)),
+    ece: bySeed(ms, (m) => METRICS.ece(which === 'folded' ? m.folded : m.ensemble)),
+    oodAuroc: bySeed(ms, (m) => (which === 'folded' ? m.oodFolded : m.oodEnsemble)),
+  });
+  return { folded: of('folded'), ensemble: of('ensemble') };
+}
+
+const KEYS = ['accuracy', 'nll', 'ece', 'oodAuroc'] as const;
+const summarizeSet = (m: Record<keyof MetricSet, BySeed>): MetricSet =>
+  Object.fromEntries(KEYS.map((k) => [k, summarize([...m[k].values()])])) as unknown as MetricSet;
+const differenceSet = (a: Record<keyof MetricSet, BySeed>, b: Record<keyof MetricSet, BySeed>): MetricSet =>
+  Object.fromEntries(KEYS.map((k) => [k, pairedDifference(a[k], b[k])])) as unknown as MetricSet;
+
+function row(variant: Variant, ms: readonly SeedMeasure[], base: readonly SeedMeasure[] | undefined): CompareRow {
+  const mine = metricsBySeed(ms);
+  // The base variant's own ensemble is the model itself: pair every variant's ensemble with base's folded model.
+  const theirs = base && metricsBySeed(base);
   return {
     variant,
     seeds: ms.length,
-    folded: {
-      accuracy: pick((m) => m.folded?.accuracy),
-      nll: pick((m) => m.folded?.nll),
-      ece: pick((m) => m.folded?.ece),
-      oodAuroc: pick((m) => m.oodFolded),
-    },
-    ensemble: {
-      accuracy: pick((m) => m.ensemble.accuracy),
-      nll: pick((m) => m.ensemble.nll),
-      ece: pick((m) => m.ensemble.ece),
-      oodAuroc: pick((m) => m.oodEnsemble),
-    },
-    trainingSeconds: pick((m) => m.seconds),
+    folded: summarizeSet(mine.folded),
+    ensemble: summarizeSet(mine.ensemble),
+    trainingSeconds: summarize(ms.map(({ m }) => m.seconds)),
+    ...(theirs &&
+      variant !== 'base' && { vsBase: { folded: differenceSet(mine.folded, theirs.folded), ensemble: differenceSet(mine.ensemble, theirs.folded) } }),
   };
 }
 
 const fmt = (s: Stat | null, scale = 1, digits = 4): string =>
-  s ? `${(s.mean * scale).toFixed(digits)} +- ${(s.std * scale).toFixed(digits)}` : '-';
+  s
+    ? `${(s.mean * scale).toFixed(digits)} +- ${(s.std * scale).toFixed(digits)}${s.ci95 ? ` [${(s.ci95[0] * scale).toFixed(digits)}, ${(s.ci95[1] * scale).toFixed(digits)}]` : ''}`
+    : '-';
+
+/** A paired difference: mean [95% interval], starred where the interval clears zero. */
+const fmtDiff = (s: Stat | null, scale = 1, digits = 4): string =>
+  s
+    ? `${s.mean * scale >= 0 ? '+' : ''}${(s.mean * scale).toFixed(digits)}${s.ci95 ? ` [${(s.ci95[0] * scale).toFixed(digits)}, ${(s.ci95[1] * scale).toFixed(digits)}]` : ''}${clearOfZero(s) ? ' *' : ''}`
+    : '-';
 
 export function markdownTable(t: CompareTable): string {
   const header =
@@ -258,14 +294,49 @@ export function markdownTable(t: CompareTable): string {
     (r) =>
       `| ${r.variant} | ${fmt(r.folded.accuracy, 100, 2)} | ${fmt(r.folded.nll)} | ${fmt(r.folded.ece)} | ${fmt(r.folded.oodAuroc)} | ${fmt(r.ensemble.accuracy, 100, 2)} | ${fmt(r.ensemble.nll)} | ${fmt(r.ensemble.ece)} | ${fmt(r.ensemble.oodAuroc)} | ${fmt(r.trainingSeconds, 1, 0)} |`,
   );
+  const paired = t.rows.filter((r) => r.vsBase);
+  const diffHeader =
+    '| variant - base | folded acc % | folded NLL | folded ECE | folded OOD AUROC | ensemble acc % | ensemble NLL | ensemble ECE | ensemble OOD AUROC |';
+  const diffLines = paired.map((r) => {
+    const d = r.vsBase!;
+    return `| ${r.variant} | ${fmtDiff(d.folded.accuracy, 100, 2)} | ${fmtDiff(d.folded.nll)} | ${fmtDiff(d.folded.ece)} | ${fmtDiff(d.folded.oodAuroc)} | ${fmtDiff(d.ensemble.accuracy, 100, 2)} | ${fmtDiff(d.ensemble.nll)} | ${fmtDiff(d.ensemble.ece)} | ${fmtDiff(d.ensemble.oodAuroc)} |`;
+  });
   return [
-    `Mean +- std over seeds ${t.seeds.join(', ')} (${t.config}); 'ensemble' is K independently trained base models (mean softmax).`,
+    `Mean +- std [95% interval of the mean, Student t] over seeds ${t.seeds.join(', ')} (${t.config}); 'ensemble' is K independently trained base models (mean softmax).`,
     '',
     header,
     `|${'---|'.repeat(10)}`,
     ...lines,
     '',
+    ...(paired.length
+      ? [
+          `Paired differences to base (the same seed: the same data order and start), mean [95% interval]; * where the interval clears zero (a difference the seeds support; the rest are not shown). A variant's ensemble is compared with base's model.`,
+          '',
+          diffHeader,
+          `|${'---|'.repeat(9)}`,
+          ...diffLines,
+          '',
+          plainReading(paired),
+          '',
+        ]
+      : []),
   ].join('\n');
+}
+
+/** The plain reading: which paired differences clear zero, and that the rest do not. */
+function plainReading(rows: readonly CompareRow[]): string {
+  const names: Record<keyof MetricSet, string> = { accuracy: 'accuracy', nll: 'NLL', ece: 'ECE', oodAuroc: 'OOD AUROC' };
+  const shown = rows.flatMap((r) =>
+    (['folded', 'ensemble'] as const).flatMap((which) =>
+      KEYS.filter((k) => clearOfZero(r.vsBase![which][k])).map(
+        (k) =>
+          `${r.variant} ${which === 'folded' ? 'folded model' : 'ensemble'} ${names[k]} ${fmtDiff(r.vsBase![which][k], k === 'accuracy' ? 100 : 1, k === 'accuracy' ? 2 : 4)}`,
+      ),
+    ),
+  );
+  return shown.length
+    ? `Differences the seeds support: ${shown.join('; ')}. Every other difference to base has an interval that includes zero: not shown.`
+    : 'No difference to base clears zero at 95%: none is shown by these seeds.';
 }
 
 /** Variants whose runs hold an ensemble of their own: K late-phase members, or K separate runs. Elsewhere the "ensemble" is the model itself. */
@@ -281,8 +352,8 @@ async function comparePlot(t: CompareTable): Promise<string> {
               variant: r.variant,
               model: which === 'folded' ? 'folded' : 'ensemble (mean softmax)',
               mean: 100 * s.mean,
-              lo: 100 * (s.mean - s.std),
-              hi: 100 * (s.mean + s.std),
+              lo: 100 * (s.ci95?.[0] ?? s.mean),
+              hi: 100 * (s.ci95?.[1] ?? s.mean),
             },
           ]
         : [];
@@ -290,7 +361,7 @@ async function comparePlot(t: CompareTable): Promise<string> {
   );
   return svg({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: 'held-out accuracy by variant (mean +- std over seeds)',
+    title: 'held-out accuracy by variant (mean and 95% interval over seeds)',
     width: 420,
     height: 240,
     data: { values },
@@ -322,23 +393,25 @@ export async function collectCompare(base: JobConfigInput, label: string, opts: 
     throw new ConfigError(
       `compare: ${missing.length} of ${runs.length} runs are not finished yet (e.g. ${missing[0]!.dir}); wait for the workers, then collect again`,
     );
-  const rows: CompareRow[] = [];
+  const measures = new Map<Variant, SeedMeasure[]>();
   for (const variant of opts.variants) {
     const mine = runs.filter((r) => r.variant === variant);
-    const ms =
+    const ms: SeedMeasure[] =
       variant === 'ensemble'
         ? await Promise.all(
-            opts.seeds.map((s) =>
-              deepEnsemble(
-                mine.filter((r) => r.seed === s).map((r) => r.dir),
+            opts.seeds.map(async (seed) => ({
+              seed,
+              m: await deepEnsemble(
+                mine.filter((r) => r.seed === seed).map((r) => r.dir),
                 planRun(mine[0]!.config),
               ),
-            ),
+            })),
           )
-        : mine.map((r) => measured(r.dir));
-    rows.push(row(variant, ms));
+        : mine.map((r) => ({ seed: r.seed, m: measured(r.dir) }));
+    measures.set(variant, ms);
   }
-  const table: CompareTable = { schema: 'latephase-compare/1', config: label, seeds: opts.seeds, rows };
+  const rows = opts.variants.map((v) => row(v, measures.get(v)!, measures.get('base')));
+  const table: CompareTable = { schema: 'latephase-compare/2', config: label, seeds: opts.seeds, rows };
   writeFileAtomic(path.join(opts.out, 'compare.json'), `${JSON.stringify(table, null, 2)}\n`);
   writeFileAtomic(path.join(opts.out, 'compare.md'), markdownTable(table));
   writeFileAtomic(path.join(opts.out, 'compare.svg'), await comparePlot(table));

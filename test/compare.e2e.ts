@@ -35,7 +35,22 @@ test('compare: five variants x two seeds, a table in three forms, finished runs 
   assert.equal(table.rows[4]!.folded.accuracy, null, 'the deep ensemble has no folded model');
   assert.ok(table.rows.every((r) => r.ensemble.accuracy!.mean > 0.3 && r.trainingSeconds!.mean > 0));
   const md = fs.readFileSync(path.join(dir, 'compare.md'), 'utf8');
-  assert.match(md, /\| late\+swa \| \d+\.\d\d \+- \d+\.\d\d \|/);
+  assert.match(md, /\| late\+swa \| \d+\.\d\d \+- \d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\] \|/, 'mean +- std [95% interval]');
+  // paired differences to base (2 seeds: t with 1 degree of freedom), and a plain reading of them
+  const lateRow = table.rows[1]!;
+  const pairs = [0, 1].map((i) => {
+    const seedRun = (variant: string): { folded: { accuracy: number } } =>
+      JSON.parse(fs.readFileSync(path.join(dir, variant, `seed-${i}`, 'metrics.json'), 'utf8')) as { folded: { accuracy: number } };
+    return seedRun('late').folded.accuracy - seedRun('base').folded.accuracy;
+  });
+  const meanDiff = (pairs[0]! + pairs[1]!) / 2;
+  assert.ok(Math.abs(lateRow.vsBase!.folded.accuracy!.mean - meanDiff) < 1e-12, 'the mean of the per-seed differences');
+  const half = (12.706 * Math.abs(pairs[0]! - pairs[1]!)) / Math.sqrt(2) / Math.sqrt(2);
+  assert.ok(Math.abs(lateRow.vsBase!.folded.accuracy!.ci95![1] - (meanDiff + half)) < 1e-9, 'the t interval with 1 degree of freedom');
+  assert.equal(table.rows[0]!.vsBase, undefined, 'base has no difference to itself');
+  assert.match(md, /\| variant - base \| folded acc % \|/);
+  assert.match(md, /\| late \| [+-]\d+\.\d\d \[/);
+  assert.match(md, /(Differences the seeds support: |No difference to base clears zero at 95%: none is shown by these seeds\.)/);
   const svg = fs.readFileSync(path.join(dir, 'compare.svg'), 'utf8');
   for (const v of ['base', 'late', 'swa', 'late+swa', 'ensemble']) assert.ok(svg.includes(`>${v}<`), `the plot names ${v}`);
   const ensemblePoints = [...svg.matchAll(/aria-label="variant: ([^;]+);[^"]*model: ensemble \(mean softmax\)"/g)].map((m) => m[1]);
