@@ -15,7 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Examples, exampleCount, rowRange, rowView } from '../src/data/dataset';
-import { buildFromRecipe, ModelRecipe, modelSignature } from '../src/nn/modelRecipe';
+import { buildFromRecipe, ModelRecipe } from '../src/nn/modelRecipe';
 import { TrainConfig, trainLatePhase } from '../src/train/trainer';
 import { useKernelThreads } from '../src/backend/kernelThreads';
 import { nativeModuleSource } from '../src/backend/nativeKernels';
@@ -75,11 +75,12 @@ async function stepMs(recipe: ModelRecipe, sample: Examples, train: TrainConfig,
 
 /**
  * The layout for a run allowed `workers` workers (already capped by cores and ghost batches) on
- * `cores` cores: measured (or remembered), or the one LATEPHASE_LAYOUT names. Leaves the kernel
- * threads set for the layout chosen.
+ * `cores` cores: measured (or remembered, keyed by the model's `signature`, modelSignature), or the
+ * one LATEPHASE_LAYOUT names. Leaves the kernel threads set for the layout chosen.
  */
 export async function chooseParallelLayout(
   recipe: ModelRecipe,
+  signature: readonly string[],
   data: Examples,
   train: TrainConfig,
   workers: number,
@@ -95,12 +96,11 @@ export async function chooseParallelLayout(
   if (forced && forced !== 'measure') throw new ConfigError(`LATEPHASE_LAYOUT must be measure, workers or kernels, got '${forced}'`);
   const rows = Math.min(exampleCount(data), train.batchSize * (WARMUP_STEPS + TIMED_STEPS));
   if (Math.floor(rows / train.batchSize) < WARMUP_STEPS + 2) return use(workers, 'workers (too little data to measure)');
-  const probe = buildFromRecipe(recipe);
   const key = crypto
     .createHash('sha256')
     .update(
       JSON.stringify({
-        model: modelSignature(probe),
+        model: signature,
         batch: train.batchSize,
         ghost: train.ghostBatches,
         augment: Boolean(train.augment),
@@ -114,7 +114,6 @@ export async function chooseParallelLayout(
     )
     .digest('hex')
     .slice(0, 24);
-  probe.dispose();
   const cache = readCache();
   let m = cache[key];
   const remembered = m !== undefined;

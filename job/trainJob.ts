@@ -38,7 +38,7 @@ import { Model } from '../src/nn/model';
 import { finishRun, RunSummary } from './finishRun';
 import { initFromPretrained } from './pretrainedWeights';
 import { chooseParallelLayout } from './parallelLayout';
-import { ModelRecipe } from '../src/nn/modelRecipe';
+import { ModelRecipe, modelSignature } from '../src/nn/modelRecipe';
 import { autoWorkers, availableCores } from '../src/train/dataParallel';
 
 export type { JobMetrics, RunSummary } from './finishRun';
@@ -183,7 +183,7 @@ async function runSetUp(
   let layout: string | undefined;
   if (plan.workers === 'auto' && workers > 0 && nativeKernelsInUse() && availableCores() > 1) {
     // both layouts compute the same bits: the faster one, measured (parallelLayout.ts)
-    const chosen = await chooseParallelLayout(recipe, data.train, train, workers, availableCores());
+    const chosen = await chooseParallelLayout(recipe, modelSignature(model), data.train, train, workers, availableCores());
     workers = chosen.workers;
     kernelThreadCount = kernelThreads();
     layout = chosen.how;

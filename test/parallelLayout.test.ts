@@ -21,6 +21,7 @@ before(async () => {
 const recipe = { module: require.resolve('../models/mlp'), exportName: 'mlp', args: [{ inputs: 6, hidden: [8], classes: 3, seed: 4 }] };
 const rng = new Rng(5);
 const data = { x: rng.normalArray(192 * 6), y: Int32Array.from({ length: 192 }, (_, i) => i % 3), featureShape: [6], classes: 3 };
+const signature = ['fc1.weight [6, 8]'];
 const train = { ...DEFAULT_TRAIN_CONFIG, epochs: 1, t0: 1, k: 1, batchSize: 32, ghostBatches: 2 };
 
 test('measured once, then remembered; the kernel threads follow the layout chosen', async () => {
@@ -28,10 +29,10 @@ test('measured once, then remembered; the kernel threads follow the layout chose
   const saved = process.env['XDG_CACHE_HOME'];
   process.env['XDG_CACHE_HOME'] = cache;
   try {
-    const first = await chooseParallelLayout(recipe, data, train, 1, 2);
+    const first = await chooseParallelLayout(recipe, signature, data, train, 1, 2);
     assert.match(first.how, /^(workers|kernel threads) \(auto, measured: [\d.]+ ms a step with 1 worker, [\d.]+ ms on 2 kernel threads\)$/);
     assert.equal(kernelThreads(), first.workers > 0 ? 1 : 2);
-    const second = await chooseParallelLayout(recipe, data, train, 1, 2);
+    const second = await chooseParallelLayout(recipe, signature, data, train, 1, 2);
     assert.equal(second.how, first.how.replace('measured', 'remembered'));
     assert.equal(second.workers, first.workers);
     assert.ok(fs.existsSync(path.join(cache, 'latephase', 'layouts.json')));
@@ -45,11 +46,14 @@ test('measured once, then remembered; the kernel threads follow the layout chose
 test('LATEPHASE_LAYOUT forces a layout without measuring; an unknown value is a ConfigError', async () => {
   try {
     process.env['LATEPHASE_LAYOUT'] = 'kernels';
-    assert.deepEqual(await chooseParallelLayout(recipe, data, train, 1, 2), { workers: 0, how: 'kernel threads (LATEPHASE_LAYOUT)' });
+    assert.deepEqual(await chooseParallelLayout(recipe, signature, data, train, 1, 2), { workers: 0, how: 'kernel threads (LATEPHASE_LAYOUT)' });
     process.env['LATEPHASE_LAYOUT'] = 'workers';
-    assert.deepEqual(await chooseParallelLayout(recipe, data, train, 1, 2), { workers: 1, how: 'workers (LATEPHASE_LAYOUT)' });
+    assert.deepEqual(await chooseParallelLayout(recipe, signature, data, train, 1, 2), { workers: 1, how: 'workers (LATEPHASE_LAYOUT)' });
     process.env['LATEPHASE_LAYOUT'] = 'fastest';
-    await assert.rejects(chooseParallelLayout(recipe, data, train, 1, 2), /LATEPHASE_LAYOUT must be measure, workers or kernels, got 'fastest'/);
+    await assert.rejects(
+      chooseParallelLayout(recipe, signature, data, train, 1, 2),
+      /LATEPHASE_LAYOUT must be measure, workers or kernels, got 'fastest'/,
+    );
   } finally {
     delete process.env['LATEPHASE_LAYOUT'];
     useKernelThreads(1);

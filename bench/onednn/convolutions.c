@@ -31,7 +31,9 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-static int cmp(const void *a, const void *b) { return *(const double *)a < *(const double *)b ? -1 : *(const double *)a > *(const double *)b; }
+static int cmp(const void *a, const void *b) {
+  return *(const double *)a < *(const double *)b ? -1 : *(const double *)a > *(const double *)b;
+}
 
 #define RUNS 15
 #define WARMUP 3
@@ -74,18 +76,19 @@ static dnnl_memory_t queried(dnnl_engine_t engine, const_dnnl_primitive_desc_t p
 }
 
 /*
- * oneDNN at its best: source, filter and output in the layouts it prefers (format any: blocked
- * nChw16c-style), the reorders from NHWC left out of the time; the direct algorithm and the best
- * of direct and Winograd (algorithm auto), forward, input and filter gradient.
+ * oneDNN's forward, input and filter gradient on one shape, each timed alone, with activations in
+ * `act` and filters in `filt`: NHWC / HWIO (the layouts our tensors have: oneDNN picks its GEMM
+ * path), or format any (the blocked nChw16c-style layouts it prefers; the reorders from NHWC are not
+ * timed). The direct algorithm, as PyTorch calls it. Buffers hold arbitrary values: only time counts.
  */
-static void onednn_native_layouts(dnnl_engine_t engine, dnnl_stream_t stream, int n, int h, int c, int o, int k, int s, double out[3],
-                                  const char *impl[3]) {
+static void onednn(dnnl_engine_t engine, dnnl_stream_t stream, int n, int h, int c, int o, int k, int s, dnnl_format_tag_t act,
+                   dnnl_format_tag_t filt, double out[3], const char *impl[3]) {
   const int pad = k / 2, oh = (h + 2 * pad - k) / s + 1;
   dnnl_memory_desc_t src, wei, dst;
   dnnl_dims_t src_dims = {n, c, h, h}, wei_dims = {o, c, k, k}, dst_dims = {n, o, oh, oh};
-  CHECK(dnnl_memory_desc_init_by_tag(&src, 4, src_dims, dnnl_f32, dnnl_format_tag_any));
-  CHECK(dnnl_memory_desc_init_by_tag(&wei, 4, wei_dims, dnnl_f32, dnnl_format_tag_any));
-  CHECK(dnnl_memory_desc_init_by_tag(&dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any));
+  CHECK(dnnl_memory_desc_init_by_tag(&src, 4, src_dims, dnnl_f32, act));
+  CHECK(dnnl_memory_desc_init_by_tag(&wei, 4, wei_dims, dnnl_f32, filt));
+  CHECK(dnnl_memory_desc_init_by_tag(&dst, 4, dst_dims, dnnl_f32, act));
   dnnl_dims_t strides = {s, s}, pl = {pad, pad}, pr = {pad, pad};
   dnnl_convolution_desc_t fd, bdd, bwd;
   CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, NULL, &dst, strides, pl, pr));
@@ -115,59 +118,39 @@ static void onednn_native_layouts(dnnl_engine_t engine, dnnl_stream_t stream, in
   /* the descriptors stay alive: impl[] points into them (a bench process, freed at exit) */
 }
 
+/* Ours against oneDNN in NHWC and in its blocked layouts on one shape: a JSON line per operation. */
 static void shape(dnnl_engine_t engine, dnnl_stream_t stream, int n, int h, int c, int o, int k, int s) {
   const int pad = k / 2, oh = (h + 2 * pad - k) / s + 1;
-  conv_geometry g = {.n = n, .h = h, .w = h, .c = c, .oh = oh, .ow = oh, .o = o, .kh = k, .kw = k, .sh = s, .sw = s, .dh = 1, .dw = 1, .pt = pad, .pl = pad};
+  conv_geometry g = {.n = n,
+                     .h = h,
+                     .w = h,
+                     .c = c,
+                     .oh = oh,
+                     .ow = oh,
+                     .o = o,
+                     .kh = k,
+                     .kw = k,
+                     .sh = s,
+                     .sw = s,
+                     .dh = 1,
+                     .dw = 1,
+                     .pt = pad,
+                     .pl = pad};
   const size_t nx = (size_t)n * h * h * c, nw = (size_t)k * k * c * o, ny = (size_t)n * oh * oh * o;
   float *x = filled(nx), *w = filled(nw), *dy = filled(ny), *y = calloc(ny, 4), *dx = calloc(nx, 4), *dw = calloc(nw, 4);
-
-  dnnl_memory_desc_t src, wei, dst;
-  dnnl_dims_t src_dims = {n, c, h, h}, wei_dims = {o, c, k, k}, dst_dims = {n, o, oh, oh};
-  CHECK(dnnl_memory_desc_init_by_tag(&src, 4, src_dims, dnnl_f32, dnnl_nhwc));
-  CHECK(dnnl_memory_desc_init_by_tag(&wei, 4, wei_dims, dnnl_f32, dnnl_hwio));
-  CHECK(dnnl_memory_desc_init_by_tag(&dst, 4, dst_dims, dnnl_f32, dnnl_nhwc));
-  dnnl_dims_t strides = {s, s}, pl = {pad, pad}, pr = {pad, pad};
-  dnnl_convolution_desc_t fd, bdd, bwd;
-  CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, NULL, &dst, strides, pl, pr));
-  CHECK(dnnl_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &src, &wei, &dst, strides, pl, pr));
-  CHECK(dnnl_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &src, &wei, NULL, &dst, strides, pl, pr));
-  dnnl_primitive_desc_t fpd, bdpd, bwpd;
-  CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL));
-  CHECK(dnnl_primitive_desc_create(&bdpd, &bdd, NULL, engine, fpd));
-  CHECK(dnnl_primitive_desc_create(&bwpd, &bwd, NULL, engine, fpd));
-  dnnl_primitive_t fwd, bdata, bweights;
-  CHECK(dnnl_primitive_create(&fwd, fpd));
-  CHECK(dnnl_primitive_create(&bdata, bdpd));
-  CHECK(dnnl_primitive_create(&bweights, bwpd));
-  dnnl_memory_t mx = memory(engine, &src, x), mw = memory(engine, &wei, w), my = memory(engine, &dst, y);
-  dnnl_memory_t mdy = memory(engine, &dst, dy), mdx = memory(engine, &src, dx), mdw = memory(engine, &wei, dw);
-  const dnnl_exec_arg_t fa[] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, my}};
-  const dnnl_exec_arg_t da[] = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DIFF_SRC, mdx}};
-  const dnnl_exec_arg_t wa[] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_WEIGHTS, mdw}};
-
-  double ours[3], theirs[3];
+  double ours[3], nhwc[3], blocked[3];
+  const char *nhwc_impl[3], *blocked_impl[3];
   MEDIAN_MS(ours[0], conv_forward(x, w, y, &g));
-  MEDIAN_MS(theirs[0], run_primitive(fwd, stream, 3, fa));
   MEDIAN_MS(ours[1], input_gradient(dy, w, dx, &g));
-  MEDIAN_MS(theirs[1], run_primitive(bdata, stream, 3, da));
   MEDIAN_MS(ours[2], filter_gradient(x, dy, dw, &g));
-  MEDIAN_MS(theirs[2], run_primitive(bweights, stream, 3, wa));
+  onednn(engine, stream, n, h, c, o, k, s, dnnl_nhwc, dnnl_hwio, nhwc, nhwc_impl);
+  onednn(engine, stream, n, h, c, o, k, s, dnnl_format_tag_any, dnnl_format_tag_any, blocked, blocked_impl);
   const char *ops[3] = {"forward", "input gradient", "filter gradient"};
-  double best[3];
-  const char *best_impl[3];
-  onednn_native_layouts(engine, stream, n, h, c, o, k, s, best, best_impl);
-  const char *impl[3];
-  CHECK(dnnl_primitive_desc_query(fpd, dnnl_query_impl_info_str, 0, &impl[0]));
-  CHECK(dnnl_primitive_desc_query(bdpd, dnnl_query_impl_info_str, 0, &impl[1]));
-  CHECK(dnnl_primitive_desc_query(bwpd, dnnl_query_impl_info_str, 0, &impl[2]));
   for (int i = 0; i < 3; i++)
-    printf("{\"shape\":\"[%d,%d,%d,%d] x [%d,%d,%d,%d] stride %d\",\"op\":\"%s\",\"ours_ms\":%.3f,\"onednn_nhwc_ms\":%.3f,\"onednn_nhwc_impl\":\"%s\","
+    printf("{\"shape\":\"[%d,%d,%d,%d] x [%d,%d,%d,%d] stride "
+           "%d\",\"op\":\"%s\",\"ours_ms\":%.3f,\"onednn_nhwc_ms\":%.3f,\"onednn_nhwc_impl\":\"%s\","
            "\"onednn_blocked_ms\":%.3f,\"onednn_blocked_impl\":\"%s\"}\n",
-           n, h, h, c, k, k, c, o, s, ops[i], ours[i], theirs[i], impl[i], best[i], best_impl[i]);
-  dnnl_primitive_destroy(fwd), dnnl_primitive_destroy(bdata), dnnl_primitive_destroy(bweights);
-  dnnl_primitive_desc_destroy(fpd), dnnl_primitive_desc_destroy(bdpd), dnnl_primitive_desc_destroy(bwpd);
-  dnnl_memory_destroy(mx), dnnl_memory_destroy(mw), dnnl_memory_destroy(my);
-  dnnl_memory_destroy(mdy), dnnl_memory_destroy(mdx), dnnl_memory_destroy(mdw);
+           n, h, h, c, k, k, c, o, s, ops[i], ours[i], nhwc[i], nhwc_impl[i], blocked[i], blocked_impl[i]);
   free(x), free(w), free(dy), free(y), free(dx), free(dw);
 }
 
