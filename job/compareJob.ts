@@ -58,13 +58,25 @@ export function parseVariants(raw: string): Variant[] {
   return list as Variant[];
 }
 
-/** The config of one variant and seed (plain JSON input; the output folder set). */
+/** `{seed}` in model.init's path: each compared seed fine-tunes its own pretrained network (its ensemble members too). */
+function initForSeed(model: JobConfig['model'], seed: number): JobConfig['model'] {
+  const init = model.init;
+  if (init === undefined) return model;
+  const at = (from: string): string => from.split('{seed}').join(String(seed));
+  return { ...model, init: typeof init === 'string' ? at(init) : { ...init, from: at(init.from) } };
+}
+
+/**
+ * The config of one variant and seed (plain JSON input; the output folder set). `seed` trains the
+ * run; `comparedSeed` (the row's seed, which differs for ensemble members) picks its pretrained start.
+ */
 function variantInput(
   base: JobConfigInput,
   variant: Exclude<Variant, 'ensemble'>,
   seed: number,
   dir: string,
   workers: number | 'auto',
+  comparedSeed = seed,
 ): JobConfigInput {
   const cfg = resolveConfig(base, 'the compared config');
   const late = variant === 'late' || variant === 'late+swa';
@@ -73,6 +85,7 @@ function variantInput(
     ...cfg,
     name: `${cfg.name}-${variant}-seed${seed}`,
     seed,
+    model: initForSeed(cfg.model, comparedSeed),
     latePhase: { ...cfg.latePhase, enabled: late && cfg.latePhase.enabled },
     output: dir,
     workers,
@@ -92,7 +105,12 @@ export function plannedRuns(base: JobConfigInput, opts: CompareOptions): Run[] {
       // K base models with seeds of their own, disjoint from the compared seeds.
       return Array.from({ length: k }, (_, m) => {
         const dir = path.join(at, `member-${m}`);
-        return { variant, seed, dir, config: resolveConfig(variantInput(base, 'base', 1000 * (seed + 1) + m, dir, workers), 'ensemble member') };
+        return {
+          variant,
+          seed,
+          dir,
+          config: resolveConfig(variantInput(base, 'base', 1000 * (seed + 1) + m, dir, workers, seed), 'ensemble member'),
+        };
       });
     }),
   );

@@ -30,6 +30,7 @@ import { resolveConfig } from '../src/config/resolve';
 import { JobConfigInput } from '../src/config/schema';
 import { DEFAULT_TRAIN_CONFIG, planRun } from '../job/runPlan';
 import { initFromPretrained } from '../job/pretrainedWeights';
+import { plannedRuns } from '../job/compareJob';
 import { useBackend } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-finetune-unit-'));
@@ -222,4 +223,27 @@ test('model.init errors: a BatchNorm-folded export, a head of another class coun
   );
   await assert.rejects(initFromPretrained(five, mlpPlan({ from: ckpt, exclude: ['fc9'] }).model, 5), /model\.init\.exclude: 'fc9' matches no tensor/);
   for (const m of [source, model, five]) m.dispose();
+});
+
+test("compare: model.init's {seed} gives each compared seed, and that seed's ensemble members, its own pretrained start", () => {
+  const runs = plannedRuns(
+    {
+      name: 'ft',
+      model: { zoo: 'mlp', init: { from: path.join(tmp, 'pre', 'seed-{seed}'), exclude: ['head'] } },
+      latePhase: { k: 2, t0: 0 },
+      data: { source: 'mnist' },
+    },
+    { seeds: [0, 3], variants: ['base', 'late', 'ensemble'], jobs: 2, out: path.join(tmp, 'cmp'), cli: 'unused' },
+  );
+  const startOf = (r: (typeof runs)[number]): unknown => r.config.model.init;
+  for (const r of runs) {
+    assert.deepEqual(startOf(r), { from: path.join(tmp, 'pre', `seed-${r.seed}`), exclude: ['head'] }, `${r.variant} seed ${r.seed}`);
+  }
+  // The ensemble's members train with seeds of their own but start where their row's seed starts.
+  const members = runs.filter((r) => r.variant === 'ensemble' && r.seed === 3);
+  assert.equal(members.length, 2);
+  assert.deepEqual(
+    members.map((r) => r.config.seed),
+    [4000, 4001],
+  );
 });
