@@ -18,7 +18,7 @@ import * as ort from 'onnxruntime-node';
 import { ConfigError } from '../src/errors';
 import { resolveConfig } from '../src/config/resolve';
 import { JobConfig, JobConfigInput } from '../src/config/schema';
-import { loadJobData } from '../src/config/dataSource';
+import { dataForModel, JobData, loadJobData } from '../src/config/dataSource';
 import { Examples, exampleCount, featureRows, rowRange } from '../src/data/dataset';
 import { clearOfZero, pairedDifference, summarize, Summary } from '../src/eval/intervals';
 import { auroc, ClassMetrics, classMetrics, entropy } from '../src/eval/metrics';
@@ -169,7 +169,7 @@ async function runAll(runs: readonly Run[], opts: CompareOptions): Promise<void>
     );
 }
 
-interface Measured {
+export interface Measured {
   readonly folded?: ClassMetrics;
   readonly ensemble: ClassMetrics;
   readonly oodFolded?: number;
@@ -203,10 +203,27 @@ async function bundleProbabilities(dir: string, data: Examples): Promise<Float32
   }
 }
 
+/**
+ * A bundle's per-example input shape in the toolkit's terms (an ONNX image input is [C, H, W], ours
+ * [H, W, C]), so held-out data loaded from the config is viewed the way training viewed it (a flat
+ * MNIST model on .npy images [28, 28, 1], through `dataForModel`'s rules).
+ */
+function bundleModel(dir: string, classes: number): Parameters<typeof dataForModel>[1] {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const dims = manifest.inputs[0]!.dims.slice(1);
+  if (!dims.every((d): d is number => typeof d === 'number')) throw new ConfigError(`bundle ${dir}: input dims [${dims.join(', ')}] are not fixed`);
+  const inputShape = dims.length === 3 ? [dims[1]!, dims[2]!, dims[0]!] : dims;
+  return { name: `the bundle ${dir}`, inputShape, outputShape: [classes] };
+}
+
 /** The deep ensemble of one seed: the mean softmax of its K member bundles. */
-async function deepEnsemble(dirs: readonly string[], plan: RunPlan): Promise<Measured> {
-  const data = await loadJobData(plan.data);
-  const ood = plan.evaluation.ood ? (await loadJobData(plan.evaluation.ood)).test : undefined;
+export async function deepEnsemble(dirs: readonly string[], plan: RunPlan): Promise<Measured> {
+  const loaded = await loadJobData(plan.data);
+  const model = bundleModel(dirs[0]!, loaded.train.classes);
+  const data = dataForModel(loaded, model);
+  // An OOD set's classes are its own: only its shape has to fit.
+  const viewed = (ood: JobData): Examples => dataForModel({ ...ood, train: ood.test }, { ...model, outputShape: [ood.test.classes] }).test;
+  const ood = plan.evaluation.ood ? viewed(await loadJobData(plan.evaluation.ood)) : undefined;
   const mean = async (set: Examples): Promise<Float32Array> => {
     const all = await Promise.all(dirs.map((d) => bundleProbabilities(d, set)));
     return all[0]!.map((_, i) => all.reduce((s, p) => s + p[i]!, 0) / all.length);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runCli, TINY_SETS } from './helpers';
+import { runCli, TINY_SETS, writeNpy } from './helpers';
+import { loadMnist } from '../src/data/mnist';
 import type { CompareTable } from '../job/compareJob';
 
 const SETS = TINY_SETS;
@@ -74,5 +75,35 @@ test('compare: five variants x two seeds, a table in three forms, finished runs 
   const bad = runCli(['compare', 'mnist-cnn', '--variants', 'late,magic']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--variants: unknown magic; choose from base, late, swa, late\+swa, ensemble/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("compare's deep ensemble views the data as training did: .npy images [N, 28, 28] for the flat-input MNIST CNN", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-compare-npy-'));
+  const digits = loadMnist();
+  // every 26th digit (the package's digits come sorted by class)
+  const picks = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => (from + 26 * i) % digits.y.length);
+  const rows = (at: number[]): Float32Array => Float32Array.from(at.flatMap((r) => Array.from(digits.x.subarray(r * 784, (r + 1) * 784))));
+  const labels = (at: number[]): Int32Array => Int32Array.from(at, (r) => digits.y[r]!);
+  const [train, test] = [picks(0, 384), picks(7, 200)];
+  writeNpy(path.join(dir, 'train_x.npy'), rows(train), [384, 28, 28]);
+  writeNpy(path.join(dir, 'train_y.npy'), labels(train), [384]);
+  writeNpy(path.join(dir, 'test_x.npy'), rows(test), [200, 28, 28]);
+  writeNpy(path.join(dir, 'test_y.npy'), labels(test), [200]);
+  const data = {
+    source: 'npy',
+    train: { x: path.join(dir, 'train_x.npy'), y: path.join(dir, 'train_y.npy') },
+    test: { x: path.join(dir, 'test_x.npy'), y: path.join(dir, 'test_y.npy') },
+    scale: 1,
+    classes: 10,
+  };
+  const sets = ['epochs=2', 'latePhase.t0=0', 'latePhase.k=2', 'batchSize=32', 'backend="wasm"', `data=${JSON.stringify(data)}`];
+  const args = ['compare', 'mnist-cnn', '--seeds', '0', '--variants', 'base,ensemble', '--jobs', '2', '--out', path.join(dir, 'out')];
+  const run = runCli([...args, ...sets.flatMap((s) => ['--set', s]), '--set', 'evaluation.ood={"source":"mnist"}'], {}, 300_000);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const table = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'compare.json'), 'utf8')) as CompareTable;
+  const ensemble = table.rows.find((r) => r.variant === 'ensemble')!;
+  assert.ok(ensemble.ensemble.accuracy!.mean > 0.6, `ensemble accuracy ${ensemble.ensemble.accuracy!.mean}`);
+  assert.ok(ensemble.ensemble.oodAuroc!.mean > 0 && ensemble.ensemble.oodAuroc!.mean < 1);
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -1,4 +1,5 @@
 /** Shared test helpers: backend set-up, seeded tensors and finite-difference gradient checks. */
+import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs-core';
@@ -140,3 +141,17 @@ export async function ortOutput(bytes: Uint8Array, dims: readonly number[]): Pro
 
 /** The largest absolute difference between two arrays of one length. */
 export const largestDifference = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+/** An .npy file of float32 or int32 values (NumPy's format, version 1). */
+export function writeNpy(file: string, values: Float32Array | Int32Array, shape: readonly number[]): void {
+  let header = `{'descr': '<${values instanceof Float32Array ? 'f4' : 'i4'}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  while ((10 + header.length + 1) % 64) header += ' ';
+  const prefix = Buffer.alloc(10);
+  prefix.write('\x93NUMPY', 0, 'latin1');
+  prefix[6] = 1;
+  prefix.writeUInt16LE(header.length + 1, 8);
+  fs.writeFileSync(
+    file,
+    Buffer.concat([prefix, Buffer.from(`${header}\n`, 'latin1'), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]),
+  );
+}

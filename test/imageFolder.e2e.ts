@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { CLI, runCli, useBackend } from './helpers';
+import { CLI, runCli, useBackend, writeNpy } from './helpers';
 import { decodeImageFolder, scanImageFolder } from '../src/data/imageFolder';
 import { Examples, featureRows, rowRange, subset } from '../src/data/dataset';
 import { loadJobData } from '../src/config/dataSource';
@@ -140,20 +140,6 @@ test(
   },
 );
 
-/** An .npy file of float32 or int32 values (NumPy's format, version 1). */
-function npy(file: string, values: Float32Array | Int32Array, shape: readonly number[]): void {
-  let header = `{'descr': '<${values instanceof Float32Array ? 'f4' : 'i4'}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  while ((10 + header.length + 1) % 64) header += ' ';
-  const prefix = Buffer.alloc(10);
-  prefix.write('\x93NUMPY', 0, 'latin1');
-  prefix[6] = 1;
-  prefix.writeUInt16LE(header.length + 1, 8);
-  fs.writeFileSync(
-    file,
-    Buffer.concat([prefix, Buffer.from(`${header}\n`, 'latin1'), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]),
-  );
-}
-
 test(
   'the same images as an image folder, as .npy files and as CSV train the same weights as in memory, bit for bit',
   { skip: needConvert },
@@ -169,8 +155,8 @@ test(
     });
     const n = folder.data.y.length;
     const x = featureRows(folder.data, rowRange(0, n));
-    npy(path.join(tmp, 'x.npy'), x, [n, 16, 16, 3]);
-    npy(path.join(tmp, 'y.npy'), folder.data.y, [n]);
+    writeNpy(path.join(tmp, 'x.npy'), x, [n, 16, 16, 3]);
+    writeNpy(path.join(tmp, 'y.npy'), folder.data.y, [n]);
     const columns = Array.from({ length: 768 }, (_, i) => `p${i}`);
     const csv = [
       `${columns.join(',')},label`,
