@@ -3,7 +3,7 @@
  * variant of one config trained with the same seeds and budget, each run a separate process in its
  * own output folder (a finished run is skipped; an interrupted one continues from its progress,
  * because a run of the same config into the same folder resumes), then one table: mean +- std
- * over seeds of accuracy, NLL, ECE and OOD AUROC for the folded model and the implicit ensemble,
+ * over seeds of accuracy, NLL, ECE, Brier and OOD AUROC for the folded model and the implicit ensemble,
  * and training time, as markdown, JSON and an SVG plot.
  *   base      the config without late-phase weights (plain training, no SWA)
  *   late      the config as given (late phase), no SWA
@@ -242,12 +242,14 @@ const METRICS = {
   accuracy: (c: ClassMetrics | undefined) => c?.accuracy,
   nll: (c: ClassMetrics | undefined) => c?.nll,
   ece: (c: ClassMetrics | undefined) => c?.ece,
+  brier: (c: ClassMetrics | undefined) => c?.brier,
 } as const;
 
 interface MetricSet {
   readonly accuracy: Stat | null;
   readonly nll: Stat | null;
   readonly ece: Stat | null;
+  readonly brier: Stat | null;
   readonly oodAuroc: Stat | null;
 }
 
@@ -279,18 +281,19 @@ type BySeed = Map<number, number>;
 const bySeed = (ms: readonly SeedMeasure[], f: (m: Measured) => number | undefined): BySeed =>
   new Map(ms.flatMap(({ seed, m }) => (f(m) === undefined ? [] : [[seed, f(m)!] as [number, number]])));
 
-/** Each metric of a row, by seed: folded and ensemble accuracy, NLL, ECE and OOD AUROC. */
+/** Each metric of a row, by seed: folded and ensemble accuracy, NLL, ECE, Brier and OOD AUROC. */
 function metricsBySeed(ms: readonly SeedMeasure[]): Record<'folded' | 'ensemble', Record<keyof MetricSet, BySeed>> {
   const of = (which: 'folded' | 'ensemble'): Record<keyof MetricSet, BySeed> => ({
     accuracy: bySeed(ms, (m) => METRICS.accuracy(which === 'folded' ? m.folded : m.ensemble)),
     nll: bySeed(ms, (m) => METRICS.nll(which === 'folded' ? m.folded : m.ensemble)),
     ece: bySeed(ms, (m) => METRICS.ece(which === 'folded' ? m.folded : m.ensemble)),
+    brier: bySeed(ms, (m) => METRICS.brier(which === 'folded' ? m.folded : m.ensemble)),
     oodAuroc: bySeed(ms, (m) => (which === 'folded' ? m.oodFolded : m.oodEnsemble)),
   });
   return { folded: of('folded'), ensemble: of('ensemble') };
 }
 
-const KEYS = ['accuracy', 'nll', 'ece', 'oodAuroc'] as const;
+const KEYS = ['accuracy', 'nll', 'ece', 'brier', 'oodAuroc'] as const;
 const summarizeSet = (m: Record<keyof MetricSet, BySeed>): MetricSet =>
   Object.fromEntries(KEYS.map((k) => [k, summarize([...m[k].values()])])) as unknown as MetricSet;
 const differenceSet = (a: Record<keyof MetricSet, BySeed>, b: Record<keyof MetricSet, BySeed>): MetricSet =>
@@ -324,23 +327,23 @@ const fmtDiff = (s: Stat | null, scale = 1, digits = 4): string =>
 
 export function markdownTable(t: CompareTable): string {
   const header =
-    '| variant | folded acc % | folded NLL | folded ECE | folded OOD AUROC | ensemble acc % | ensemble NLL | ensemble ECE | ensemble OOD AUROC | training s |';
+    '| variant | folded acc % | folded NLL | folded ECE | folded Brier | folded OOD AUROC | ensemble acc % | ensemble NLL | ensemble ECE | ensemble Brier | ensemble OOD AUROC | training s |';
   const lines = t.rows.map(
     (r) =>
-      `| ${r.variant} | ${fmt(r.folded.accuracy, 100, 2)} | ${fmt(r.folded.nll)} | ${fmt(r.folded.ece)} | ${fmt(r.folded.oodAuroc)} | ${fmt(r.ensemble.accuracy, 100, 2)} | ${fmt(r.ensemble.nll)} | ${fmt(r.ensemble.ece)} | ${fmt(r.ensemble.oodAuroc)} | ${fmt(r.trainingSeconds, 1, 0)} |`,
+      `| ${r.variant} | ${fmt(r.folded.accuracy, 100, 2)} | ${fmt(r.folded.nll)} | ${fmt(r.folded.ece)} | ${fmt(r.folded.brier)} | ${fmt(r.folded.oodAuroc)} | ${fmt(r.ensemble.accuracy, 100, 2)} | ${fmt(r.ensemble.nll)} | ${fmt(r.ensemble.ece)} | ${fmt(r.ensemble.brier)} | ${fmt(r.ensemble.oodAuroc)} | ${fmt(r.trainingSeconds, 1, 0)} |`,
   );
   const paired = t.rows.filter((r) => r.vsBase);
   const diffHeader =
-    '| variant - base | folded acc % | folded NLL | folded ECE | folded OOD AUROC | ensemble acc % | ensemble NLL | ensemble ECE | ensemble OOD AUROC |';
+    '| variant - base | folded acc % | folded NLL | folded ECE | folded Brier | folded OOD AUROC | ensemble acc % | ensemble NLL | ensemble ECE | ensemble Brier | ensemble OOD AUROC |';
   const diffLines = paired.map((r) => {
     const d = r.vsBase!;
-    return `| ${r.variant} | ${fmtDiff(d.folded.accuracy, 100, 2)} | ${fmtDiff(d.folded.nll)} | ${fmtDiff(d.folded.ece)} | ${fmtDiff(d.folded.oodAuroc)} | ${fmtDiff(d.ensemble.accuracy, 100, 2)} | ${fmtDiff(d.ensemble.nll)} | ${fmtDiff(d.ensemble.ece)} | ${fmtDiff(d.ensemble.oodAuroc)} |`;
+    return `| ${r.variant} | ${fmtDiff(d.folded.accuracy, 100, 2)} | ${fmtDiff(d.folded.nll)} | ${fmtDiff(d.folded.ece)} | ${fmtDiff(d.folded.brier)} | ${fmtDiff(d.folded.oodAuroc)} | ${fmtDiff(d.ensemble.accuracy, 100, 2)} | ${fmtDiff(d.ensemble.nll)} | ${fmtDiff(d.ensemble.ece)} | ${fmtDiff(d.ensemble.brier)} | ${fmtDiff(d.ensemble.oodAuroc)} |`;
   });
   return [
     `Mean +- std [95% interval of the mean, Student t] over seeds ${t.seeds.join(', ')} (${t.config}); 'ensemble' is K independently trained base models (mean softmax).`,
     '',
     header,
-    `|${'---|'.repeat(10)}`,
+    `|${'---|'.repeat(12)}`,
     ...lines,
     '',
     ...(paired.length
@@ -348,7 +351,7 @@ export function markdownTable(t: CompareTable): string {
           `Paired differences to base (the same seed: the same data order and start), mean [95% interval]; * where the interval clears zero (a difference the seeds support; the rest are not shown). A variant's ensemble is compared with base's model.`,
           '',
           diffHeader,
-          `|${'---|'.repeat(9)}`,
+          `|${'---|'.repeat(11)}`,
           ...diffLines,
           '',
           plainReading(paired),
@@ -360,7 +363,7 @@ export function markdownTable(t: CompareTable): string {
 
 /** The plain reading: which paired differences clear zero, and that the rest do not. */
 function plainReading(rows: readonly CompareRow[]): string {
-  const names: Record<keyof MetricSet, string> = { accuracy: 'accuracy', nll: 'NLL', ece: 'ECE', oodAuroc: 'OOD AUROC' };
+  const names: Record<keyof MetricSet, string> = { accuracy: 'accuracy', nll: 'NLL', ece: 'ECE', brier: 'Brier', oodAuroc: 'OOD AUROC' };
   const shown = rows.flatMap((r) =>
     (['folded', 'ensemble'] as const).flatMap((which) =>
       KEYS.filter((k) => clearOfZero(r.vsBase![which][k])).map(

@@ -105,5 +105,7 @@ test("compare's deep ensemble views the data as training did: .npy images [N, 28
   const ensemble = table.rows.find((r) => r.variant === 'ensemble')!;
   assert.ok(ensemble.ensemble.accuracy!.mean > 0.6, `ensemble accuracy ${ensemble.ensemble.accuracy!.mean}`);
   assert.ok(ensemble.ensemble.oodAuroc!.mean > 0 && ensemble.ensemble.oodAuroc!.mean < 1);
+  assert.ok(ensemble.ensemble.brier!.mean > 0 && ensemble.ensemble.brier!.mean < 1, 'the Brier score is in the table');
+  assert.match(fs.readFileSync(path.join(dir, 'out', 'compare.md'), 'utf8'), /\| folded ECE \| folded Brier \| folded OOD AUROC \|/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
