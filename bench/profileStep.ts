@@ -3,8 +3,9 @@
  * [batch] [steps] [threads]` runs the trainer's own path (as the bench rows do, one JS thread) under
  * tf.profile and prints, per tfjs kernel, its calls and milliseconds per step, and what is left of
  * the step outside any kernel (the tape, dispatch, the trainer's own work). Custom-gradient wrappers
- * (tfjs names them 'forward') are left out: the kernels inside them are counted. Not a benchmark: the
- * profiler's bookkeeping adds to every kernel call, so read shares, not totals.
+ * (tfjs names them 'forward') are left out: the kernels inside them are counted. A kernel whose
+ * implementation runs other kernels (our Mean override runs AvgPool) counts their time twice. Not a
+ * benchmark: the profiler's bookkeeping adds to every kernel call, so read shares, not totals.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, describeBackend } from '../src/backend/selectBackend';
