@@ -364,17 +364,22 @@ export function markdownTable(t: CompareTable): string {
 /** The plain reading: which paired differences clear zero, and that the rest do not. */
 function plainReading(rows: readonly CompareRow[]): string {
   const names: Record<keyof MetricSet, string> = { accuracy: 'accuracy', nll: 'NLL', ece: 'ECE', brier: 'Brier', oodAuroc: 'OOD AUROC' };
+  // A variant without an ensemble of its own repeats its model's numbers as its "ensemble": read once.
+  const models = (r: CompareRow): Array<'folded' | 'ensemble'> => (HAS_ENSEMBLE.has(r.variant) ? ['folded', 'ensemble'] : ['folded']);
   const shown = rows.flatMap((r) =>
-    (['folded', 'ensemble'] as const).flatMap((which) =>
+    models(r).flatMap((which) =>
       KEYS.filter((k) => clearOfZero(r.vsBase![which][k])).map(
         (k) =>
           `${r.variant} ${which === 'folded' ? 'folded model' : 'ensemble'} ${names[k]} ${fmtDiff(r.vsBase![which][k], k === 'accuracy' ? 100 : 1, k === 'accuracy' ? 2 : 4)}`,
       ),
     ),
   );
+  // Many intervals at 95% each: some clear zero by chance alone, which a reader should weigh.
+  const tested = rows.reduce((n, r) => n + models(r).reduce((m, w) => m + KEYS.filter((k) => r.vsBase![w][k]?.ci95).length, 0), 0);
+  const chance = `Of the ${tested} differences with an interval, about ${(tested / 20).toFixed(1)} would clear zero by chance alone at 95%: a single star is tentative unless it repeats across metrics, seeds or experiments.`;
   return shown.length
-    ? `Differences the seeds support: ${shown.join('; ')}. Every other difference to base has an interval that includes zero: not shown.`
-    : 'No difference to base clears zero at 95%: none is shown by these seeds.';
+    ? `Differences the seeds support: ${shown.join('; ')}. Every other difference to base has an interval that includes zero: not shown. ${chance}`
+    : `No difference to base clears zero at 95%: none is shown by these seeds. ${chance}`;
 }
 
 /** Variants whose runs hold an ensemble of their own: K late-phase members, or K separate runs. Elsewhere the "ensemble" is the model itself. */

@@ -52,6 +52,7 @@ test('compare: five variants x two seeds, a table in three forms, finished runs 
   assert.match(md, /\| variant - base \| folded acc % \|/);
   assert.match(md, /\| late \| [+-]\d+\.\d\d \[/);
   assert.match(md, /(Differences the seeds support: |No difference to base clears zero at 95%: none is shown by these seeds\.)/);
+  assert.match(md, /Of the \d+ differences with an interval, about \d+\.\d would clear zero by chance alone at 95%/, 'the multiplicity caveat');
   const svg = fs.readFileSync(path.join(dir, 'compare.svg'), 'utf8');
   for (const v of ['base', 'late', 'swa', 'late+swa', 'ensemble']) assert.ok(svg.includes(`>${v}<`), `the plot names ${v}`);
   const ensemblePoints = [...svg.matchAll(/aria-label="variant: ([^;]+);[^"]*model: ensemble \(mean softmax\)"/g)].map((m) => m[1]);
