@@ -27,6 +27,7 @@ import { onnxDims, toOnnxInput } from '../export/onnx/layout';
 import { Manifest } from '../export/bundle/bundle';
 import { CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, METRICS_LOG_FILE, MODEL_FILE } from '../export/bundle/layout';
 import { JobMetrics } from './finishRun';
+import type { TopLevelSpec } from 'vega-lite';
 import { svg } from './plots';
 import { planRun, RunPlan } from './runPlan';
 
@@ -385,41 +386,63 @@ function plainReading(rows: readonly CompareRow[]): string {
 /** Variants whose runs hold an ensemble of their own: K late-phase members, or K separate runs. Elsewhere the "ensemble" is the model itself. */
 const HAS_ENSEMBLE: ReadonlySet<Variant> = new Set<Variant>(['late', 'late+swa', 'ensemble']);
 
-async function comparePlot(t: CompareTable): Promise<string> {
+/** A statistic as a plotted point with its 95% interval (the mean where there is none), scaled. */
+const point = (s: Stat, scale: number): { mean: number; lo: number; hi: number } => ({
+  mean: scale * s.mean,
+  lo: scale * (s.ci95?.[0] ?? s.mean),
+  hi: scale * (s.ci95?.[1] ?? s.mean),
+});
+
+/**
+ * Two panels: held-out accuracy by variant, and each variant's paired difference to base (the
+ * quantity the plain reading judges), both with their 95% intervals; a zero rule on the second.
+ */
+export async function comparePlot(t: CompareTable): Promise<string> {
+  const models = (r: CompareRow): Array<'folded' | 'ensemble'> =>
+    (['folded', 'ensemble'] as const).filter((which) => which === 'folded' || HAS_ENSEMBLE.has(r.variant));
+  const label = (which: 'folded' | 'ensemble'): string => (which === 'folded' ? 'folded' : 'ensemble (mean softmax)');
   const values = t.rows.flatMap((r) =>
-    (['folded', 'ensemble'] as const).flatMap((which) => {
-      const s = which === 'ensemble' && !HAS_ENSEMBLE.has(r.variant) ? null : r[which].accuracy;
-      return s
-        ? [
-            {
-              variant: r.variant,
-              model: which === 'folded' ? 'folded' : 'ensemble (mean softmax)',
-              mean: 100 * s.mean,
-              lo: 100 * (s.ci95?.[0] ?? s.mean),
-              hi: 100 * (s.ci95?.[1] ?? s.mean),
-            },
-          ]
-        : [];
+    models(r).flatMap((which) => {
+      const s = r[which].accuracy;
+      return s ? [{ variant: r.variant, model: label(which), ...point(s, 100) }] : [];
     }),
   );
-  return svg({
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: 'held-out accuracy by variant (mean and 95% interval over seeds)',
+  const differences = t.rows.flatMap((r) =>
+    models(r).flatMap((which) => {
+      const s = r.vsBase?.[which].accuracy;
+      return s ? [{ variant: r.variant, model: label(which), ...point(s, 100) }] : [];
+    }),
+  );
+  const encoding = {
+    x: { field: 'variant', type: 'nominal', sort: null },
+    xOffset: { field: 'model' },
+    color: { field: 'model', type: 'nominal', title: 'model' },
+  } as const;
+  const panel = (title: string, data: object[], yTitle: string, zero: boolean): object => ({
+    title,
     width: 420,
-    height: 240,
-    data: { values },
-    // The legend below the plot, labels unclipped: at the right it was cut at the SVG's edge.
-    config: { legend: { orient: 'bottom', labelLimit: 0, titleLimit: 0 } },
-    encoding: {
-      x: { field: 'variant', type: 'nominal', sort: null },
-      xOffset: { field: 'model' },
-      color: { field: 'model', type: 'nominal', title: 'model' },
-    },
+    height: 200,
+    data: { values: data },
+    encoding,
     layer: [
-      { mark: 'rule', encoding: { y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title: 'accuracy %' }, y2: { field: 'hi' } } },
+      ...(zero
+        ? [{ mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { x: null, xOffset: null, color: null, y: { datum: 0 } } }]
+        : []),
+      { mark: 'rule', encoding: { y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title: yTitle }, y2: { field: 'hi' } } },
       { mark: { type: 'point', filled: true }, encoding: { y: { field: 'mean', type: 'quantitative' } } },
     ],
   });
+  return svg({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    // The legend below the plot, labels unclipped: at the right it was cut at the SVG's edge.
+    config: { legend: { orient: 'bottom', labelLimit: 0, titleLimit: 0 } },
+    vconcat: [
+      panel('held-out accuracy by variant (mean and 95% interval over seeds)', values, 'accuracy %', false),
+      ...(differences.length
+        ? [panel('paired difference to base, same seeds (mean and 95% interval); zero dashed', differences, 'accuracy points vs base', true)]
+        : []),
+    ],
+  } as TopLevelSpec);
 }
 
 /** Run every unfinished run here (`jobs` at a time), then build the table. */

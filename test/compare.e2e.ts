@@ -58,6 +58,7 @@ test('compare: five variants x two seeds, a table in three forms, finished runs 
   const ensemblePoints = [...svg.matchAll(/aria-label="variant: ([^;]+);[^"]*model: ensemble \(mean softmax\)"/g)].map((m) => m[1]);
   assert.deepEqual([...new Set(ensemblePoints)], ['late', 'late+swa', 'ensemble'], 'an ensemble mark only where a variant has one');
   assert.match(svg, />ensemble \(mean softmax\)</, 'the legend label whole');
+  assert.match(svg, /paired difference to base, same seeds/, 'a panel of the paired differences');
   assert.ok(fs.existsSync(path.join(dir, 'ensemble', 'seed-1', 'member-1', 'model.onnx')));
   const late = JSON.parse(fs.readFileSync(path.join(dir, 'late', 'seed-0', 'config.json'), 'utf8')) as {
     latePhase: { enabled: boolean };
