@@ -1,7 +1,8 @@
 /**
  * `latephase compare`: every variant over two seeds as separate runs (two at a time), the table
  * as markdown, JSON and SVG; a second call finds every run finished and runs nothing; the deep
- * ensemble row is the mean softmax of K base models; bad variants are named.
+ * ensemble row is the mean softmax of K base models, and reads .npy image rows as training views
+ * them (in process, on the finished members); bad variants are named.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,12 +10,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { runCli, TINY_SETS, writeNpy } from './helpers';
-import { loadMnist } from '../src/data/mnist';
+import { deepEnsemble } from '../job/compareJob';
 import type { CompareTable } from '../job/compareJob';
+import { planRun } from '../job/runPlan';
+import { resolveConfig } from '../src/config/resolve';
+import { JobConfigInput } from '../src/config/schema';
+import { loadJobData } from '../src/config/dataSource';
+import { exampleCount, featureRows, rowRange } from '../src/data/dataset';
 
 const SETS = TINY_SETS;
 
-test('compare: five variants x two seeds, a table in three forms, finished runs skipped', () => {
+test('compare: five variants x two seeds, a table in three forms, finished runs skipped', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-compare-'));
   const args = ['compare', 'mnist-cnn', '--seeds', '0,1', '--jobs', '2', '--out', dir, ...SETS.flatMap((s) => ['--set', s])];
   const first = runCli(args, {}, 600_000);
@@ -70,6 +76,10 @@ test('compare: five variants x two seeds, a table in three forms, finished runs 
   };
   assert.deepEqual([late.latePhase.enabled, late.swa, plain.latePhase.enabled, plain.swa.start], [true, undefined, false, 1]);
 
+  await deepEnsembleOnImageRows(path.join(dir, 'ensemble', 'seed-0'));
+  assert.match(md, /\| folded ECE \| folded Brier \| folded OOD AUROC \|/, 'the Brier score is in the table');
+  assert.ok(table.rows.every((r) => r.ensemble.brier!.mean > 0 && r.ensemble.brier!.mean < 1));
+
   const again = runCli(args, {}, 300_000);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /compare: 12 runs, 12 finished already, 0 to run/);
@@ -80,34 +90,30 @@ test('compare: five variants x two seeds, a table in three forms, finished runs 
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test("compare's deep ensemble views the data as training did: .npy images [N, 28, 28] for the flat-input MNIST CNN", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-compare-npy-'));
-  const digits = loadMnist();
-  // every 26th digit (the package's digits come sorted by class)
-  const picks = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => (from + 26 * i) % digits.y.length);
-  const rows = (at: number[]): Float32Array => Float32Array.from(at.flatMap((r) => Array.from(digits.x.subarray(r * 784, (r + 1) * 784))));
-  const labels = (at: number[]): Int32Array => Int32Array.from(at, (r) => digits.y[r]!);
-  const [train, test] = [picks(0, 384), picks(7, 200)];
-  writeNpy(path.join(dir, 'train_x.npy'), rows(train), [384, 28, 28]);
-  writeNpy(path.join(dir, 'train_y.npy'), labels(train), [384]);
-  writeNpy(path.join(dir, 'test_x.npy'), rows(test), [200, 28, 28]);
-  writeNpy(path.join(dir, 'test_y.npy'), labels(test), [200]);
-  const data = {
-    source: 'npy',
-    train: { x: path.join(dir, 'train_x.npy'), y: path.join(dir, 'train_y.npy') },
-    test: { x: path.join(dir, 'test_x.npy'), y: path.join(dir, 'test_y.npy') },
-    scale: 1,
-    classes: 10,
-  };
-  const sets = ['epochs=2', 'latePhase.t0=0', 'latePhase.k=2', 'batchSize=32', 'backend="wasm"', `data=${JSON.stringify(data)}`];
-  const args = ['compare', 'mnist-cnn', '--seeds', '0', '--variants', 'base,ensemble', '--jobs', '2', '--out', path.join(dir, 'out')];
-  const run = runCli([...args, ...sets.flatMap((s) => ['--set', s]), '--set', 'evaluation.ood={"source":"mnist"}'], {}, 300_000);
-  assert.equal(run.code, 0, run.stdout + run.stderr);
-  const table = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'compare.json'), 'utf8')) as CompareTable;
-  const ensemble = table.rows.find((r) => r.variant === 'ensemble')!;
-  assert.ok(ensemble.ensemble.accuracy!.mean > 0.6, `ensemble accuracy ${ensemble.ensemble.accuracy!.mean}`);
-  assert.ok(ensemble.ensemble.oodAuroc!.mean > 0 && ensemble.ensemble.oodAuroc!.mean < 1);
-  assert.ok(ensemble.ensemble.brier!.mean > 0 && ensemble.ensemble.brier!.mean < 1, 'the Brier score is in the table');
-  assert.match(fs.readFileSync(path.join(dir, 'out', 'compare.md'), 'utf8'), /\| folded ECE \| folded Brier \| folded OOD AUROC \|/);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+/**
+ * The deep ensemble of finished member bundles (flat-input MNIST CNNs), evaluated in process on the
+ * held-out digits as the config loads them and again from .npy images [N, 28, 28] of the same digits:
+ * the images are viewed as training views them, so the metrics agree exactly (they failed with
+ * onnxruntime's "Invalid rank" before).
+ */
+async function deepEnsembleOnImageRows(seedDir: string): Promise<void> {
+  const members = fs
+    .readdirSync(seedDir)
+    .filter((m) => m.startsWith('member-'))
+    .map((m) => path.join(seedDir, m));
+  const config = JSON.parse(fs.readFileSync(path.join(members[0]!, 'config.json'), 'utf8')) as JobConfigInput;
+  const withOod = { ...config, evaluation: { ood: { source: 'mnist' as const } } };
+  const flat = await deepEnsemble(members, planRun(resolveConfig(withOod, 'flat rows')));
+  const digits = (await loadJobData(planRun(resolveConfig(config, 'digits')).data)).test;
+  const n = exampleCount(digits);
+  const files = fs.mkdtempSync(path.join(os.tmpdir(), 'latephase-compare-npy-'));
+  const at = (name: string): string => path.join(files, name);
+  writeNpy(at('x.npy'), featureRows(digits, rowRange(0, n)), [n, 28, 28]);
+  writeNpy(at('y.npy'), Int32Array.from(digits.y), [n]);
+  const npy = { source: 'npy' as const, train: { x: at('x.npy'), y: at('y.npy') }, test: { x: at('x.npy'), y: at('y.npy') }, scale: 1, classes: 10 };
+  const images = await deepEnsemble(members, planRun(resolveConfig({ ...withOod, data: npy }, 'image rows')));
+  assert.deepEqual(images.ensemble, flat.ensemble, 'the same metrics from image-shaped rows');
+  assert.equal(images.oodEnsemble, flat.oodEnsemble);
+  assert.ok(flat.oodEnsemble! > 0 && flat.oodEnsemble! < 1 && flat.ensemble.accuracy > 0.3);
+  fs.rmSync(files, { recursive: true, force: true });
+}
