@@ -21,7 +21,9 @@ run() { # cpu level -> the harness's output (cpu "host": this CPU)
   if [ "$1" = host ]; then "$work/harness-$2"; else qemu-x86_64 -cpu "$1" "$work/harness-$2" 2>/dev/null; fi
 }
 same() { [ "$(sed 1d <<<"$1")" = "$(sed 1d <<<"$2")" ]; }
-threads_agree() { [ "$(sed -n 3,10p <<<"$1")" = "$(sed -n 12,19p <<<"$1")" ]; }
+threads_agree() { # the lines after "threads 1" equal those after "threads 3"
+  [ "$(sed -n '/^threads 1$/,/^threads 3$/{/^threads/d;p}' <<<"$1")" = "$(sed -n '/^threads 3$/,${/^threads/d;p}' <<<"$1")" ]
+}
 declare -A ref
 for level in $host_levels; do
   ref[$level]=$(run host "$level")

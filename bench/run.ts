@@ -3,7 +3,8 @@
  * their ratio per row). Absolute times on a shared machine are noise; the ratios are the result.
  * Not a test: it asserts nothing and CI does not run it.
  */
-import { spawnSync } from 'child_process';
+import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'child_process';
+import * as readline from 'readline';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -85,6 +86,65 @@ function useThreads(threads: number, noWorkers = false): number {
   return workers;
 }
 
+/**
+ * The PyTorch peer kept running (`torch_peer.py --serve`), answering one case at a time: the step
+ * rows alternate rounds of ours and the peer's in one time window. Null where it does not start.
+ */
+class TorchPeerServer {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: AsyncIterator<string>;
+  private constructor(
+    readonly version: string,
+    child: ChildProcessWithoutNullStreams,
+    lines: AsyncIterator<string>,
+  ) {
+    this.child = child;
+    this.lines = lines;
+  }
+
+  static async start(): Promise<TorchPeerServer | null> {
+    const child = spawn('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'torch_peer.py'), '--serve'], {
+      stdio: 'pipe',
+      env: { ...process.env, GLIBC_TUNABLES: PEER_MALLOC_TUNABLES },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => (stderr += err.message));
+    const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    if (first.done) {
+      console.log(`PyTorch peer skipped: ${stderr.trim().split('\n').pop() ?? 'failed'}; install it with: apt-get install python3-torch`);
+      return null;
+    }
+    return new TorchPeerServer((JSON.parse(first.value) as { torch: string }).torch, child, lines);
+  }
+
+  /** The faster layout's median step time (ms) of `key` on `threads` threads. */
+  async time(key: string, threads: number): Promise<number> {
+    this.child.stdin.write(`${JSON.stringify({ case: key, threads })}\n`);
+    const line = await this.lines.next();
+    if (line.done) throw new Error(`PyTorch peer stopped while timing ${key}`);
+    return (JSON.parse(line.value) as { ms: number }).ms;
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+/**
+ * glibc malloc for the timed peer as a PyTorch user tuning CPU speed sets it up (PyTorch's tuning
+ * guide: jemalloc or tcmalloc): freed blocks kept, not returned to the kernel. With glibc's defaults
+ * every step's large tensors were fresh mmaps, page-faulted again each step: here the peer's bench CNN
+ * step read 9.5 ms in one hour and 50 ms in the next (a quarter of it system time), its steady 11 ms
+ * with these settings. Our side allocates in the wasm heap, which it reuses. The peak-RSS row runs
+ * the peer with the defaults (keeping freed memory would only raise its peak).
+ */
+const PEER_MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295';
+
+/** Rounds of each step row: each side's best round is its value (see bench/README.md). */
+const STEP_ROUNDS = 3;
+
 async function stepRows(): Promise<void> {
   // [key, label, builder, batch, timed steps, warm-up steps]; bench/torch_peer.py times the same
   // counts (30 after 10 warm-up, WRN 5 after 3): the worker thread's JIT needs about 10 steps.
@@ -96,10 +156,17 @@ async function stepRows(): Promise<void> {
   ];
   const cores = availableCores();
   const threads = `${cores} thread${cores > 1 ? 's' : ''}`;
+  const peer = await TorchPeerServer.start();
+  if (peer) console.log(`PyTorch ${peer.version} (bench/torch_peer.py --serve), rounds alternating with ours: ${STEP_ROUNDS}`);
   // one thread; every core as a job with `workers: auto` uses them (data-parallel workers where the
   // minibatch has two ghost batches or more, else the native kernels' threads); and, where that was
-  // workers, every core on the native kernels' threads alone
+  // workers, every core on the native kernels' threads alone. Each side's best of STEP_ROUNDS
+  // rounds, ours and the peer's alternating.
   const times: Record<string, Record<string, number>> = { one: {}, many: {}, kernels: {} };
+  const torchTimes: Record<number, Record<string, number>> = { 1: {}, 2: {} };
+  const best = (table: Record<string, number>, key: string, ms: number): void => {
+    table[key] = Math.min(table[key] ?? Infinity, ms);
+  };
   for (const [key, , exportName, batch, steps, warmup] of cases) {
     const make = benchModels[exportName as keyof typeof benchModels] as () => Model;
     const oneGhostBatch = defaultGhostBatches(batch) < 2;
@@ -108,22 +175,30 @@ async function stepRows(): Promise<void> {
       ...(cores > 1 ? [{ name: 'many', threads: cores, noWorkers: oneGhostBatch }] : []),
       ...(cores > 1 && nativeKernelsInUse() && !oneGhostBatch ? [{ name: 'kernels', threads: cores, noWorkers: true }] : []),
     ];
-    for (const mode of modes) {
-      const workers = useThreads(mode.threads, mode.noWorkers);
-      const model = make();
-      const ms = await trainingStepMs(model, batch, steps, 0, warmup, workers ? { workers, recipe: benchRecipe(exportName) } : undefined);
-      times[mode.name]![key] = ms;
-      model.dispose();
-      console.log(
-        `ours ${key}, ${mode.threads} thread(s)${workers ? ' (data-parallel)' : mode.threads > 1 ? ' (kernel threads)' : ''}: ${ms.toFixed(1)} ms`,
-      );
+    for (let round = 1; round <= STEP_ROUNDS; round++) {
+      const said: string[] = [];
+      for (const mode of modes) {
+        const workers = useThreads(mode.threads, mode.noWorkers);
+        const model = make();
+        const ms = await trainingStepMs(model, batch, steps, 0, warmup, workers ? { workers, recipe: benchRecipe(exportName) } : undefined);
+        best(times[mode.name]!, key, ms);
+        model.dispose();
+        said.push(`${mode.threads} thread(s)${workers ? ' (data-parallel)' : mode.threads > 1 ? ' (kernel threads)' : ''} ${ms.toFixed(1)} ms`);
+      }
+      for (const t of peer ? [1, ...(cores > 1 ? [2] : [])] : []) {
+        const ms = await peer!.time(key, t);
+        best(torchTimes[t]!, key, ms);
+        said.push(`PyTorch ${t} thread(s) ${ms.toFixed(1)} ms`);
+      }
+      console.log(`${key}, round ${round}: ours ${said.join(', ')}`);
     }
   }
+  peer?.close();
   const one = times['one']!;
   const many = times['many']!;
   const kernels = times['kernels']!;
-  const torch1 = torchPeer(1)?.results;
-  const torch2 = torchPeer(2)?.results;
+  const torch1 = peer ? torchTimes[1] : undefined;
+  const torch2 = peer && cores > 1 ? torchTimes[2] : undefined;
   for (const [key, label] of cases) {
     rows.push({
       comparison: label,
@@ -454,6 +529,10 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes('--onednn')) {
     onednnRows();
+    return printTable();
+  }
+  if (process.argv.includes('--steps')) {
+    await stepRows();
     return printTable();
   }
   await stepRows();

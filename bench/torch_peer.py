@@ -4,6 +4,10 @@ Debian's python3-torch (1.13, oneDNN) is an independent peer, never a runtime de
 Usage: python3 bench/torch_peer.py --threads 1 --repeats 30 --warmup 10 [--cases a,b]
 Prints one JSON object: {"torch": version, "threads": n, "results": {name: median_ms},
 "peak_rss_mb": the process's peak resident set (run one case alone to read it for that case)}.
+With --serve it stays up and answers one JSON line per request line {"case", "threads"} on stdin
+(first line out: {"torch": version}), so that bench/run.ts can alternate rounds of its own steps
+and the peer's in one time window: on a shared machine a neighbour's burst then slows one round of
+each side, not one side of a row.
 Each step gathers a fresh minibatch from a synthetic training set by index, as latephase's
 trainer does (bench/timing.ts), so both sides pay for the gather.
 The peer runs the way a PyTorch user who cares about CPU speed runs it: gradients set to None
@@ -11,6 +15,7 @@ rather than zeroed (PyTorch 2's default), and image models timed in both memory 
 channels_last, the faster one reported ("layouts" in the JSON gives both).
 """
 import resource
+import sys
 import argparse
 import json
 import statistics
@@ -97,24 +102,40 @@ def time_steps(make, shape, repeats, warmup=3, channels_last=False):
     return statistics.median(times)
 
 
+def measure(name, repeats, warmup):
+    """Median step time (ms) of a case in each layout, and the faster."""
+    make, shape = CASES[name]
+    # WRN steps take seconds: fewer of them (as in bench/run.ts).
+    counts = (5, 3) if name.startswith("wrn") else (repeats, warmup)
+    layouts = {"nchw": time_steps(make, shape, *counts)}
+    if len(shape) == 4:
+        layouts["channels_last"] = time_steps(make, shape, *counts, channels_last=True)
+    return min(layouts.values()), layouts
+
+
+def serve(args):
+    print(json.dumps({"torch": torch.__version__}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        torch.set_num_threads(int(request["threads"]))
+        best, layouts = measure(request["case"], args.repeats, args.warmup)
+        print(json.dumps({"case": request["case"], "threads": torch.get_num_threads(), "ms": best, "layouts": layouts}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--serve", action="store_true")
     args = parser.parse_args()
+    if args.serve:
+        return serve(args)
     torch.set_num_threads(args.threads)
     results, layouts = {}, {}
     for name in args.cases.split(","):
-        make, shape = CASES[name]
-        # WRN steps take seconds: fewer of them (as in bench/run.ts).
-        slow = name.startswith("wrn")
-        counts = (5, 3) if slow else (args.repeats, args.warmup)
-        layouts[name] = {"nchw": time_steps(make, shape, *counts)}
-        if len(shape) == 4:
-            layouts[name]["channels_last"] = time_steps(make, shape, *counts, channels_last=True)
-        results[name] = min(layouts[name].values())
+        results[name], layouts[name] = measure(name, args.repeats, args.warmup)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results, "layouts": layouts, "peak_rss_mb": peak_mb}))
 

@@ -22,7 +22,7 @@ import { Rng } from '../src/nn/rng';
 import { wideResNet } from '../models/index';
 import { Model } from '../src/nn/model';
 import { benchCnn } from '../bench/benchModels';
-import { TRAIN } from '../src/nn/layer';
+import { EVAL, TRAIN } from '../src/nn/layer';
 import { softmaxCrossEntropy } from '../src/nn/loss';
 import { lossAndGrads } from '../src/train/gradients';
 import { Sgd, SgdConfig } from '../src/train/sgd';
@@ -34,7 +34,9 @@ import { BatchNorm } from '../src/nn/batchNorm';
 import { Sequential } from '../src/nn/sequential';
 import { BATCH_NORM_FORWARD_KERNEL } from '../src/backend/nativeBatchNorm';
 import { MAX_POOL_BACKWARD_KERNEL, MAX_POOL_FORWARD_KERNEL } from '../src/backend/nativeMaxPool';
-import { MaxPool } from '../src/nn/pooling';
+import { GlobalAvgPool, MaxPool } from '../src/nn/pooling';
+import { GLOBAL_AVG_POOL_BACKWARD_KERNEL, GLOBAL_AVG_POOL_FORWARD_KERNEL } from '../src/backend/nativeGlobalAvgPool';
+import { SOFTMAX_CROSS_ENTROPY_KERNEL } from '../src/backend/nativeSoftmaxCrossEntropy';
 
 const native = nativeKernels();
 const skip = native instanceof Error && process.env['LATEPHASE_REQUIRE_NATIVE'] !== '1' ? `native kernels unavailable: ${native.message}` : false;
@@ -187,7 +189,7 @@ test('native kernels refuse arrays that do not match the geometry', { skip }, ()
   assert.throws(() => native.conv2d(new Float32Array(32), new Float32Array(54), new Float32Array(47), g), /conv2d: array lengths/);
   const pool = { ...g, o: 2, kh: 2, kw: 2 };
   assert.throws(
-    () => native.maxPoolForward(new Float32Array(32), new Float32Array(32), new Int32Array(32), { ...pool, strides: [1, 0] }),
+    () => native.maxPoolForward(new Float32Array(32), new Float32Array(32), new Int32Array(32), { ...pool, strides: [1, 0] }, false),
     /maxPoolForward: sizes, strides and dilations must be positive/,
   );
 });
@@ -369,6 +371,112 @@ test('native max pooling with recorded indices equals the cpu backend (output an
     assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
   }
 });
+
+test(
+  'ReLU then max pooling runs as one native call (the ReLU on the pooled output) and equals the two on the cpu backend bit for bit (negatives, zeros, ties)',
+  { skip },
+  async () => {
+    const cases: Array<[[number, number, number, number], number, number, 'same' | 'valid']> = [
+      [[2, 9, 7, 5], 2, 2, 'valid'], // windows tile x, a row and a column left over
+      [[3, 7, 9, 4], 3, 2, 'same'], // overlapping windows: the scatter
+      [[2, 8, 8, 33], 2, 2, 'same'],
+    ];
+    for (const [shape, size, stride, pad] of cases) {
+      const step = (): Float32Array[] => {
+        const net = new Sequential('s', [new ReLU('r'), new MaxPool('p', size, stride, pad)]);
+        // negatives (whole windows of them), exact zeros and ties
+        const x = tf.tidy(() => {
+          const raw = tf.sub(seededTensor(shape, 71), 0.8);
+          const tied = tf.where(tf.less(seededTensor(shape, 72), -0.8), tf.onesLike(raw), raw);
+          return tf.where(tf.greater(seededTensor(shape, 73), 1.2), tf.zerosLike(raw), tied);
+        });
+        const r = seededTensor([shape[0], ...net.outputShape(shape.slice(1))], 74);
+        const y = net.forward(x, TRAIN);
+        const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(net.forward(xx, TRAIN), r)))(x);
+        const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
+        tf.dispose([x, r, y, dx]);
+        return out;
+      };
+      const { want, got, kernels } = await cpuThenWasm(step);
+      const what = `[${shape}] k${size} s${stride} ${pad}`;
+      assert.ok(kernels.has(MAX_POOL_FORWARD_KERNEL) && kernels.has(MAX_POOL_BACKWARD_KERNEL), `${what}: the native kernels ran`);
+      assert.ok(!kernels.has(tf.Relu) && !kernels.has(RELU_BACKWARD_KERNEL), `${what}: no separate ReLU ran: ${[...kernels].join(', ')}`);
+      const plusZero = (a: Float32Array): Float32Array => a.map((v) => v + 0);
+      assert.deepEqual(plusZero(got[0]!), plusZero(want[0]!), `${what}: pooled values differ`);
+      const worst = got[1]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[1]![j]!)), 0);
+      assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
+    }
+  },
+);
+
+test(
+  'native softmax cross-entropy equals log-softmax cross-entropy on the cpu backend: loss and gradient (one-hot and soft targets, rows of rank 3)',
+  { skip },
+  async () => {
+    const cases: Array<[number[], 'onehot' | 'soft']> = [
+      [[33, 10], 'onehot'],
+      [[7, 5, 4], 'onehot'],
+      [[6, 13], 'soft'],
+    ];
+    for (const [shape, kind] of cases) {
+      const step = (): Float32Array[] => {
+        const logits = tf.tidy(() => tf.mul(seededTensor(shape, 81), 4));
+        const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+        const classes = shape[shape.length - 1]!;
+        const targets = tf.tidy(() =>
+          kind === 'onehot'
+            ? tf.reshape(
+                tf.oneHot(
+                  tf.tensor1d(
+                    Array.from({ length: rows }, (_, i) => (i * 7) % classes),
+                    'int32',
+                  ),
+                  classes,
+                ),
+                shape,
+              )
+            : tf.abs(seededTensor(shape, 82)),
+        );
+        const loss = softmaxCrossEntropy(logits, targets);
+        const dz = tf.grad((z: tf.Tensor) => softmaxCrossEntropy(z, targets))(logits);
+        const out = [loss.dataSync() as Float32Array, dz.dataSync() as Float32Array];
+        tf.dispose([logits, targets, loss, dz]);
+        return out;
+      };
+      const { want, got, kernels } = await cpuThenWasm(step);
+      assert.ok(kernels.has(SOFTMAX_CROSS_ENTROPY_KERNEL), 'the native kernel ran');
+      const what = `[${shape}] ${kind}`;
+      assert.ok(Math.abs(got[0]![0]! - want[0]![0]!) <= 1e-6 * Math.abs(want[0]![0]!), `${what}: loss ${got[0]![0]} vs ${want[0]![0]}`);
+      const worst = got[1]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[1]![j]!)), 0);
+      assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
+    }
+  },
+);
+
+test(
+  'native global average pooling in training equals tfjs Mean and its gradient on the cpu backend to float rounding; inference keeps tfjs Mean',
+  { skip },
+  async () => {
+    const pool = new GlobalAvgPool('gap');
+    const step = (): Float32Array[] => {
+      const x = tf.tidy(() => tf.add(tf.mul(seededTensor([3, 9, 11, 37], 91), 50), 100));
+      const r = seededTensor([3, 37], 92);
+      const y = pool.forward(x, TRAIN);
+      const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(pool.forward(xx, TRAIN), r)))(x);
+      const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
+      tf.dispose([x, r, y, dx]);
+      return out;
+    };
+    const { want, got, kernels } = await cpuThenWasm(step);
+    assert.ok(kernels.has(GLOBAL_AVG_POOL_FORWARD_KERNEL) && kernels.has(GLOBAL_AVG_POOL_BACKWARD_KERNEL), 'the native kernels ran');
+    const worst = got[0]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[0]![j]!) / Math.abs(want[0]![j]!)), 0);
+    assert.ok(worst < 2e-7, `means differ by ${worst} (relative)`);
+    assert.deepEqual(got[1], want[1], 'the gradient is dy / pixels everywhere, exactly');
+    await useBackend('wasm');
+    const inference = await tf.profile(() => tf.dispose(pool.forward(tf.ones([1, 3, 3, 2]), EVAL)));
+    assert.ok(!inference.kernels.some((k) => k.name === GLOBAL_AVG_POOL_FORWARD_KERNEL), 'inference ran tfjs Mean');
+  },
+);
 
 test('native SGD step: bit-identical to the tfjs-op update over 3 steps for every option', { skip }, async () => {
   await useBackend('wasm');

@@ -167,40 +167,102 @@ static napi_value js_batch_norm_backward(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
-/* maxPoolForward(x, y, indices: Int32Array, geometry) */
+/* maxPoolForward(x, y, indices: Int32Array, geometry, relu) */
 static napi_value js_max_pool_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *x, *y;
   int32_t *indices;
   size_t nx, ny, ni;
+  bool relu;
   conv_geometry g;
-  if (argc != 4 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &y, &ny) || !int32_array(env, argv[2], &indices, &ni))
-    return fail(env, "maxPoolForward: expected (Float32Array, Float32Array, Int32Array, Int32Array(15))");
+  if (argc != 5 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &y, &ny) ||
+      !int32_array(env, argv[2], &indices, &ni) || napi_get_value_bool(env, argv[4], &relu) != napi_ok)
+    return fail(env, "maxPoolForward: expected (Float32Array, Float32Array, Int32Array, Int32Array(15), relu: boolean)");
   if (!geometry_arg(env, argv[3], "maxPoolForward", &g)) return NULL;
   if (nx != (size_t)g.n * g.h * g.w * g.c || ny != (size_t)g.n * g.oh * g.ow * g.c || ni != ny || nx > INT32_MAX)
     return fail(env, "maxPoolForward: array lengths do not match the geometry");
-  max_pool_forward(x, y, indices, &g);
+  max_pool_forward(x, y, indices, &g, relu);
   return NULL;
 }
 
-/* maxPoolBackward(dy, indices, dx): dx = 0, then dx[indices[i]] += dy[i] */
+/* maxPoolBackward(dy, indices, dx, mask: Float32Array | null, geometry): dx = 0, then dx[indices[i]] += dy[i] where mask[i] > 0 */
 static napi_value js_max_pool_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  float *dy, *dx;
+  float *dy, *dx, *mask = NULL;
   int32_t *indices;
-  size_t ndy, ni, ndx;
-  if (argc != 3 || !float_array(env, argv[0], &dy, &ndy) || !int32_array(env, argv[1], &indices, &ni) ||
-      !float_array(env, argv[2], &dx, &ndx))
-    return fail(env, "maxPoolBackward: expected (Float32Array, Int32Array, Float32Array)");
-  if (ni != ndy) return fail(env, "maxPoolBackward: dy and indices differ in length");
+  size_t ndy, ni, ndx, nm = 0;
+  napi_valuetype mask_type;
+  conv_geometry g;
+  if (argc != 5 || !float_array(env, argv[0], &dy, &ndy) || !int32_array(env, argv[1], &indices, &ni) ||
+      !float_array(env, argv[2], &dx, &ndx) || napi_typeof(env, argv[3], &mask_type) != napi_ok ||
+      (mask_type != napi_null && !float_array(env, argv[3], &mask, &nm)))
+    return fail(env, "maxPoolBackward: expected (Float32Array, Int32Array, Float32Array, Float32Array or null, Int32Array(15))");
+  if (!geometry_arg(env, argv[4], "maxPoolBackward", &g)) return NULL;
+  if (ndx != (size_t)g.n * g.h * g.w * g.c || ndy != (size_t)g.n * g.oh * g.ow * g.c)
+    return fail(env, "maxPoolBackward: array lengths do not match the geometry");
+  if (ni != ndy || (mask && nm != ndy)) return fail(env, "maxPoolBackward: dy, indices and the mask differ in length");
   for (size_t i = 0; i < ni; i++)
     if (indices[i] >= (int64_t)ndx) return fail(env, "maxPoolBackward: an index lies outside dx");
-  max_pool_backward(dy, indices, (long)ndy, dx, (long)ndx);
+  max_pool_backward(dy, indices, mask, (long)ndy, dx, (long)ndx, &g);
   return NULL;
+}
+
+/* The arrays (big [n, pixels, c], small [n, c]) and channel count c of a global pooling call; 0 after throwing. */
+static int global_pool_args(napi_env env, napi_callback_info info, const char *name, int big_first, float **big, float **small,
+                            long shape[3]) {
+  size_t argc = 3, nb, ns;
+  napi_value argv[3];
+  int32_t c;
+  char msg[160];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 3 || !float_array(env, argv[big_first ? 0 : 1], big, &nb) || !float_array(env, argv[big_first ? 1 : 0], small, &ns) ||
+      napi_get_value_int32(env, argv[2], &c) != napi_ok || c < 1) {
+    snprintf(msg, sizeof msg, "%s: expected two Float32Arrays and a channel count >= 1", name);
+    return fail(env, msg), 0;
+  }
+  if (ns == 0 || ns % (size_t)c || nb % ns) {
+    snprintf(msg, sizeof msg, "%s: the arrays must be [n, pixels, c] and [n, c]", name);
+    return fail(env, msg), 0;
+  }
+  shape[0] = (long)(ns / (size_t)c), shape[1] = (long)(nb / ns), shape[2] = c;
+  return 1;
+}
+
+/* globalAvgPool(x [n, pixels, c], y [n, c], c) */
+static napi_value js_global_avg_pool(napi_env env, napi_callback_info info) {
+  float *x, *y;
+  long s[3];
+  if (global_pool_args(env, info, "globalAvgPool", 1, &x, &y, s)) global_avg_pool(x, y, s[0], s[1], (int)s[2]);
+  return NULL;
+}
+
+/* globalAvgPoolGrad(dy [n, c], dx [n, pixels, c], c) */
+static napi_value js_global_avg_pool_grad(napi_env env, napi_callback_info info) {
+  float *dx, *dy;
+  long s[3];
+  if (global_pool_args(env, info, "globalAvgPoolGrad", 0, &dx, &dy, s)) global_avg_pool_grad(dy, dx, s[0], s[1], (int)s[2]);
+  return NULL;
+}
+
+/* softmaxCrossEntropy(logits [rows, c], targets [rows, c], dlogits [rows, c], c): returns the mean loss */
+static napi_value js_softmax_cross_entropy(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  float *d[3];
+  size_t len[3];
+  int32_t c;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 4 || napi_get_value_int32(env, argv[3], &c) != napi_ok || c < 1)
+    return fail(env, "softmaxCrossEntropy: expected three Float32Arrays and a class count >= 1");
+  if (!float_args(env, argv, 3, "softmaxCrossEntropy", d, len)) return NULL;
+  if (len[0] == 0 || len[0] % (size_t)c || len[1] != len[0] || len[2] != len[0])
+    return fail(env, "softmaxCrossEntropy: logits, targets and dlogits must all be [rows, c]");
+  napi_create_double(env, softmax_cross_entropy(d[0], d[1], (long)(len[0] / (size_t)c), c, d[2]), &result);
+  return result;
 }
 
 /* name(inputs Float32Arrays..., out): one length for all; fn over them on the pool. */
@@ -301,6 +363,9 @@ static const struct {
     {"sgdStep", js_sgd_step},
     {"reluForward", js_relu_forward},
     {"add", js_add},
+    {"globalAvgPool", js_global_avg_pool},
+    {"globalAvgPoolGrad", js_global_avg_pool_grad},
+    {"softmaxCrossEntropy", js_softmax_cross_entropy},
     {"setThreads", js_set_threads},
     {"cpuLevel", js_cpu_level},
 };

@@ -17,6 +17,7 @@
 #include "../kernels/batchNorm.c"
 #include "../kernels/pooling.c"
 #include "../kernels/elementwise.c"
+#include "../kernels/loss.c"
 #include "../kernels/cpuLevel.c"
 
 static uint64_t lcg = 0x2545f4914f6cdd1dULL;
@@ -67,15 +68,28 @@ static uint64_t batch_norm_case(long rows, int c, int relu) {
   return h;
 }
 
-static uint64_t pool_case(void) {
-  conv_geometry g = geometry(3, 9, 10, 5, 5, 2, 2, 0);
+static uint64_t pool_case(int relu, int k) {
+  conv_geometry g = geometry(3, 9, 10, 5, 5, k, 2, 0);
   const size_t nx = (size_t)g.n * g.h * g.w * g.c, ny = (size_t)g.n * g.oh * g.ow * g.o;
-  float *x = seeded(nx), *y = calloc(ny, 4), *dy = seeded(ny), *dx = calloc(nx, 4);
+  float *x = seeded(nx), *y = calloc(ny, 4), *dy = seeded(ny), *dx = calloc(nx, 4), *avg = calloc((size_t)g.n * g.c, 4);
   int32_t *idx = calloc(ny, 4);
-  max_pool_forward(x, y, idx, &g);
-  max_pool_backward(dy, idx, (long)ny, dx, (long)nx);
+  max_pool_forward(x, y, idx, &g, relu);
+  max_pool_backward(dy, idx, relu ? y : NULL, (long)ny, dx, (long)nx, &g);
   uint64_t h = fnv(fnv(1469598103934665603ULL, y, ny * 4), dx, nx * 4);
-  free(x), free(y), free(dy), free(dx), free(idx);
+  global_avg_pool(x, avg, g.n, (long)g.h * g.w, g.c), h = fnv(h, avg, (size_t)g.n * g.c * 4);
+  global_avg_pool_grad(avg, dx, g.n, (long)g.h * g.w, g.c), h = fnv(h, dx, nx * 4);
+  free(x), free(y), free(dy), free(dx), free(idx), free(avg);
+  return h;
+}
+
+static uint64_t loss_case(void) {
+  const long rows = 37;
+  const int c = 11;
+  float *z = seeded(rows * c), *t = calloc(rows * c, 4), *d = calloc(rows * c, 4);
+  for (long r = 0; r < rows; r++) t[r * c + r % c] = 1;
+  const float loss = (float)softmax_cross_entropy(z, t, rows, c, d);
+  uint64_t h = fnv(fnv(1469598103934665603ULL, &loss, 4), d, rows * c * 4);
+  free(z), free(t), free(d);
   return h;
 }
 
@@ -103,7 +117,10 @@ int main(void) {
     printf("conv 1x1 s2 c40           %016llx\n", (unsigned long long)conv_case(geometry(2, 8, 8, 40, 36, 1, 2, 0)));
     printf("batchnorm                 %016llx\n", (unsigned long long)batch_norm_case(1000, 48, 0));
     printf("batchnorm + relu          %016llx\n", (unsigned long long)batch_norm_case(777, 19, 1));
-    printf("max pool                  %016llx\n", (unsigned long long)pool_case());
+    printf("max pool, global average  %016llx\n", (unsigned long long)pool_case(0, 2));
+    printf("max pool + relu           %016llx\n", (unsigned long long)pool_case(1, 2));
+    printf("max pool 3x3 s2 + relu    %016llx\n", (unsigned long long)pool_case(1, 3));
+    printf("softmax cross-entropy     %016llx\n", (unsigned long long)loss_case());
     printf("relu, add, sgd            %016llx\n", (unsigned long long)elementwise_case());
   }
   pool_resize(1);

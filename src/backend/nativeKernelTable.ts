@@ -11,6 +11,8 @@ import { MAX_POOL_BACKWARD_KERNEL, MAX_POOL_FORWARD_KERNEL, MAX_POOL_KERNELS } f
 import { RELU_BACKWARD_KERNEL, RELU_KERNELS } from './nativeRelu';
 import { SGD_KERNELS, SGD_STEP_KERNEL } from './nativeSgd';
 import { ELEMENTWISE_KERNELS } from './nativeElementwise';
+import { GLOBAL_AVG_POOL_BACKWARD_KERNEL, GLOBAL_AVG_POOL_FORWARD_KERNEL, GLOBAL_AVG_POOL_KERNELS } from './nativeGlobalAvgPool';
+import { SOFTMAX_CROSS_ENTROPY_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNELS } from './nativeSoftmaxCrossEntropy';
 import { replaceKernel, stockKernel } from './kernels/registry';
 
 /** A C entry point that computes (setThreads only configures). */
@@ -49,6 +51,8 @@ const POOL: NativeConvGeometry = {
   dilations: [1, 1],
   padTopLeft: [1, 1],
 };
+/** 2 x 2, stride 2: windows that tile x (one row and column left over), the gradient's in-place path. */
+const TILED_POOL: NativeConvGeometry = { ...POOL, h: 31, w: 29, oh: 15, ow: 14, kh: 2, kw: 2, padTopLeft: [0, 0] };
 const [ROWS, CHANNELS] = [3000, 48];
 const size = (g: NativeConvGeometry, of: 'x' | 'w' | 'y'): number =>
   of === 'x' ? g.n * g.h * g.w * g.c : of === 'w' ? g.kh * g.kw * g.c * g.o : g.n * g.oh * g.ow * g.o;
@@ -104,23 +108,55 @@ export const NATIVE_ENTRY_POINTS: Readonly<Record<NativeEntry, NativeEntryPoint>
       }),
   },
   maxPoolForward: {
-    reason: 'max pooling that records the index of each maximum, so the gradient is a scatter',
-    check: (n, random) => {
-      const y = new Float32Array(size(POOL, 'y'));
-      const indices = new Int32Array(y.length);
-      n.maxPoolForward(random(size(POOL, 'x')), y, indices, POOL);
-      return [y, new Float32Array(indices)];
-    },
+    reason: 'max pooling that records the index of each maximum, so the gradient is a scatter; with a ReLU before it, the ReLU on the pooled quarter',
+    check: (n, random) =>
+      [false, true].flatMap((relu) => {
+        const y = new Float32Array(size(POOL, 'y'));
+        const indices = new Int32Array(y.length);
+        n.maxPoolForward(random(size(POOL, 'x')), y, indices, POOL, relu);
+        return [y, new Float32Array(indices)];
+      }),
   },
   maxPoolBackward: {
     reason: "max pooling's gradient from the recorded indices, instead of tfjs's MaxPoolGrad search over every window",
+    check: (n, random) =>
+      [POOL, TILED_POOL].flatMap((g) =>
+        [false, true].map((relu) => {
+          const y = new Float32Array(size(g, 'y'));
+          const indices = new Int32Array(y.length);
+          n.maxPoolForward(random(size(g, 'x')), y, indices, g, relu);
+          const dx = new Float32Array(size(g, 'x'));
+          n.maxPoolBackward(random(y.length), indices, dx, relu ? y : null, g);
+          return dx;
+        }),
+      ),
+  },
+  globalAvgPool: {
+    reason: "global average pooling in one pass (tfjs's Mean over two axes ran as an average pool, a cast and reshapes)",
     check: (n, random) => {
-      const y = new Float32Array(size(POOL, 'y'));
-      const indices = new Int32Array(y.length);
-      n.maxPoolForward(random(size(POOL, 'x')), y, indices, POOL);
-      const dx = new Float32Array(size(POOL, 'x'));
-      n.maxPoolBackward(random(y.length), indices, dx);
+      const y = new Float32Array(POOL.n * CHANNELS);
+      n.globalAvgPool(random(POOL.n * 300 * CHANNELS), y, CHANNELS);
+      return [y];
+    },
+  },
+  globalAvgPoolGrad: {
+    reason: "global average pooling's gradient in one pass, instead of a tensor of ones filled and multiplied",
+    check: (n, random) => {
+      const dx = new Float32Array(POOL.n * 300 * CHANNELS);
+      n.globalAvgPoolGrad(random(POOL.n * CHANNELS), dx, CHANNELS);
       return [dx];
+    },
+  },
+  softmaxCrossEntropy: {
+    reason: 'the loss and its gradient in one call, instead of about forty small kernels on the tape',
+    check: (n, random) => {
+      const classes = 10;
+      const logits = random(ROWS * classes, 3);
+      const targets = new Float32Array(logits.length);
+      for (let r = 0; r < ROWS; r++) targets[r * classes + (r % classes)] = 1;
+      const dlogits = new Float32Array(logits.length);
+      const loss = n.softmaxCrossEntropy(logits, targets, dlogits, classes);
+      return [Float32Array.of(loss), dlogits];
     },
   },
   reluBackward: {
@@ -177,6 +213,9 @@ export const NATIVE_WASM_KERNELS: readonly NativeWasmKernel[] = [
   kernel(BATCH_NORM_KERNELS, BATCH_NORM_BACKWARD_KERNEL, ['batchNormBackward']),
   kernel(MAX_POOL_KERNELS, MAX_POOL_FORWARD_KERNEL, ['maxPoolForward']),
   kernel(MAX_POOL_KERNELS, MAX_POOL_BACKWARD_KERNEL, ['maxPoolBackward']),
+  kernel(GLOBAL_AVG_POOL_KERNELS, GLOBAL_AVG_POOL_FORWARD_KERNEL, ['globalAvgPool']),
+  kernel(GLOBAL_AVG_POOL_KERNELS, GLOBAL_AVG_POOL_BACKWARD_KERNEL, ['globalAvgPoolGrad']),
+  kernel(SOFTMAX_CROSS_ENTROPY_KERNELS, SOFTMAX_CROSS_ENTROPY_KERNEL, ['softmaxCrossEntropy']),
   kernel(RELU_KERNELS, RELU_BACKWARD_KERNEL, ['reluBackward']),
   kernel(SGD_KERNELS, SGD_STEP_KERNEL, ['sgdStep']),
   kernel(ELEMENTWISE_KERNELS, tf.Relu, ['reluForward']),

@@ -37,14 +37,27 @@ const KERNEL_NAMES = [
   'sgdStep',
   'reluForward',
   'add',
+  'globalAvgPool',
+  'globalAvgPoolGrad',
+  'softmaxCrossEntropy',
   'setThreads',
 ] as const;
 type NativeModule = Record<'conv2d' | 'inputGradient' | 'filterGradient', NativeConvKernel> &
   Pick<
     NativeKernels,
-    'batchNormForward' | 'batchNormBackward' | 'maxPoolBackward' | 'reluBackward' | 'sgdStep' | 'reluForward' | 'add' | 'setThreads'
+    | 'batchNormForward'
+    | 'batchNormBackward'
+    | 'reluBackward'
+    | 'sgdStep'
+    | 'reluForward'
+    | 'add'
+    | 'globalAvgPool'
+    | 'globalAvgPoolGrad'
+    | 'softmaxCrossEntropy'
+    | 'setThreads'
   > & {
-    maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, geometry: Int32Array): void;
+    maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, geometry: Int32Array, relu: boolean): void;
+    maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array, mask: Float32Array | null, geometry: Int32Array): void;
   };
 
 /** Each writes into `out`; the arrays' lengths must match the geometry (else a thrown Error). */
@@ -87,11 +100,25 @@ export interface NativeKernels {
   ): void;
   /**
    * Max pooling of x [n, h, w, c] into y [n, oh, ow, c] (the geometry's o = c, kh x kw window),
-   * with the flat index into x of each output's maximum (first in window order; -1: empty window).
+   * with the flat index into x of each output's maximum (first in window order; -1: empty window);
+   * with `relu`, y = max(pool, 0): the pool of a ReLU's output, bit for bit.
    */
-  maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, g: NativeConvGeometry): void;
-  /** dx = 0, then dx[indices[i]] += dy[i]. */
-  maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array): void;
+  maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, g: NativeConvGeometry, relu: boolean): void;
+  /**
+   * dx = 0, then dx[indices[i]] += dy[i], where `mask` (the forward's y when it ran with relu) is > 0
+   * (mask null: everywhere); `g` is the forward's geometry (windows that tile x are written in place).
+   */
+  maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array, mask: Float32Array | null, g: NativeConvGeometry): void;
+  /** y [n, c] = the mean of x [n, pixels, c] over the pixels (each channel summed in pixel order, then divided). */
+  globalAvgPool(x: Float32Array, y: Float32Array, channels: number): void;
+  /** dx [n, pixels, c] = dy [n, c] / pixels at every pixel. */
+  globalAvgPoolGrad(dy: Float32Array, dx: Float32Array, channels: number): void;
+  /**
+   * Mean softmax cross-entropy of logits [rows, classes] against targets [rows, classes] (one-hot or
+   * non-negative weights); writes its gradient with respect to the logits, (softmax * sum t - t) / rows,
+   * into dlogits and returns the loss.
+   */
+  softmaxCrossEntropy(logits: Float32Array, targets: Float32Array, dlogits: Float32Array, classes: number): number;
   /** ReLU's gradient from its output: dx = y > 0 ? dy : 0. */
   reluBackward(dy: Float32Array, y: Float32Array, dx: Float32Array): void;
   /** y = x < 0 ? 0 : x (a NaN stays a NaN). */
@@ -245,12 +272,15 @@ function load(): NativeKernels | Error {
       filterGradient: (x, dy, out, g) => native.filterGradient(x, dy, out, geometryArray(g)),
       batchNormForward: native.batchNormForward,
       batchNormBackward: native.batchNormBackward,
-      maxPoolForward: (x, y, indices, g) => native.maxPoolForward(x, y, indices, geometryArray(g)),
-      maxPoolBackward: native.maxPoolBackward,
+      maxPoolForward: (x, y, indices, g, relu) => native.maxPoolForward(x, y, indices, geometryArray(g), relu),
+      maxPoolBackward: (dy, indices, dx, mask, g) => native.maxPoolBackward(dy, indices, dx, mask, geometryArray(g)),
       reluBackward: native.reluBackward,
       sgdStep: native.sgdStep,
       reluForward: native.reluForward,
       add: native.add,
+      globalAvgPool: native.globalAvgPool,
+      globalAvgPoolGrad: native.globalAvgPoolGrad,
+      softmaxCrossEntropy: native.softmaxCrossEntropy,
       setThreads: native.setThreads,
     };
   } catch (err) {

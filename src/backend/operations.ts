@@ -8,6 +8,8 @@ export { batchNormTrain } from './operations/batchNormTrain';
 export type { BatchNormTrainArgs, OnBatchStatistics } from './operations/batchNormTrain';
 export { relu } from './operations/relu';
 export { maxPool } from './operations/maxPool';
+export { globalAvgPool } from './operations/globalAvgPool';
+export { softmaxCrossEntropy } from './operations/softmaxCrossEntropy';
 export type { MaxPoolAttrs } from './operations/maxPool';
 export { sgdStep } from './operations/sgdStep';
 export type { SgdStepGroup } from './operations/sgdStep';

@@ -26,6 +26,18 @@ export function isReluFollowed(layer: Layer): layer is Layer & ReluFollowed {
   return typeof (layer as Layer & Partial<ReluFollowed>).forwardThenRelu === 'function';
 }
 
+/**
+ * A layer that computes itself on a ReLU's output in one call (max pooling: the ReLU then runs on
+ * the pooled output, the same bits on a quarter of the cells, and its gradient rides the pool's).
+ */
+export interface ReluPreceded {
+  reluThenForward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
+}
+
+export function isReluPreceded(layer: Layer | undefined): layer is Layer & ReluPreceded {
+  return typeof (layer as (Layer & Partial<ReluPreceded>) | undefined)?.reluThenForward === 'function';
+}
+
 export const TRAIN: ForwardContext = { training: true };
 export const EVAL: ForwardContext = { training: false };
 

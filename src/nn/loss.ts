@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { softmaxCrossEntropy as lossOperation } from '../backend/operations';
 
-/** Mean softmax cross-entropy of logits [n, c] against one-hot targets [n, c]. */
+/** Mean softmax cross-entropy of logits [n, c] against one-hot targets [n, c] (the backend picks fused or tfjs ops). */
 export function softmaxCrossEntropy(logits: tf.Tensor, oneHot: tf.Tensor): tf.Scalar {
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+  return lossOperation(logits, oneHot);
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, StatelessLayer } from './layer';
-import { maxPool, MaxPoolAttrs } from '../backend/operations';
+import { ForwardContext, ReluPreceded, StatelessLayer } from './layer';
+import { globalAvgPool, maxPool, MaxPoolAttrs } from '../backend/operations';
 import { Padding } from './conv2d';
 import { expectRank, samePads, windowOutput } from './shape';
 
@@ -27,11 +27,17 @@ abstract class WindowPool extends StatelessLayer {
   }
 }
 
-export class MaxPool extends WindowPool {
+export class MaxPool extends WindowPool implements ReluPreceded {
   readonly kind = 'maxpool';
   forward(x: tf.Tensor, ctx?: ForwardContext): tf.Tensor {
-    const attrs: MaxPoolAttrs = { filterSize: this.poolSize, strides: this.stride, pad: this.padding };
-    return maxPool(x, attrs, ctx?.training === true);
+    return maxPool(x, this.attrs(), ctx?.training === true);
+  }
+  /** The pool of ReLU(x), computed as the ReLU of the pool (equal bits, a quarter of the cells). */
+  reluThenForward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    return maxPool(x, this.attrs(), ctx.training, true);
+  }
+  private attrs(): MaxPoolAttrs {
+    return { filterSize: this.poolSize, strides: this.stride, pad: this.padding };
   }
 }
 
@@ -67,20 +73,7 @@ export class GlobalAvgPool extends StatelessLayer {
     expectRank(this.name, input, [3]);
     return [input[2]!];
   }
-  forward(x: tf.Tensor): tf.Tensor {
-    return globalAvgPool(x);
+  forward(x: tf.Tensor, ctx?: ForwardContext): tf.Tensor {
+    return globalAvgPool(x, ctx?.training === true);
   }
 }
-
-/**
- * Mean over [H, W] with its gradient written out as dy / (H * W) times a device-filled tensor of
- * ones: tfjs's own Mean gradient builds that tensor of ones as a host array on every step.
- */
-const globalAvgPool = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const x = args[0] as tf.Tensor;
-  const [n, h, w, c] = x.shape as [number, number, number, number];
-  return {
-    value: tf.mean(x, [1, 2]),
-    gradFunc: (dy: tf.Tensor) => tf.mul(tf.reshape(tf.div(dy, h * w), [n, 1, 1, c]), tf.fill([n, h, w, c], 1)),
-  };
-});

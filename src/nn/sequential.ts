@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, isReluFollowed, Layer, NamedVariable, Param } from './layer';
+import { ForwardContext, isReluFollowed, isReluPreceded, Layer, NamedVariable, Param } from './layer';
 import { ReLU } from './activation';
 
 /** Layers applied one after another. */
@@ -14,14 +14,21 @@ export class Sequential implements Layer {
     return this.layers.reduce<number[]>((shape, layer) => layer.outputShape(shape), [...input]);
   }
 
-  /** Applies the layers in order; a ReLU right after a layer that takes it (BatchNorm) is handed to that layer. */
+  /**
+   * Applies the layers in order; a ReLU right after a layer that takes it (BatchNorm) is handed to
+   * that layer, else a ReLU right before one that takes it (max pooling) is handed to the next.
+   */
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
-      if (this.layers[i + 1] instanceof ReLU && isReluFollowed(layer)) {
+      const next = this.layers[i + 1];
+      if (next instanceof ReLU && isReluFollowed(layer)) {
         h = layer.forwardThenRelu(h, ctx);
         i++; // that ReLU ran with `layer`
+      } else if (layer instanceof ReLU && isReluPreceded(next)) {
+        h = next.reluThenForward(h, ctx);
+        i++; // the next layer ran with this ReLU
       } else h = layer.forward(h, ctx);
     }
     return h;
