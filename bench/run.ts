@@ -91,16 +91,11 @@ function useThreads(threads: number, noWorkers = false): number {
  * rows alternate rounds of ours and the peer's in one time window. Null where it does not start.
  */
 class TorchPeerServer {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly lines: AsyncIterator<string>;
   private constructor(
     readonly version: string,
-    child: ChildProcessWithoutNullStreams,
-    lines: AsyncIterator<string>,
-  ) {
-    this.child = child;
-    this.lines = lines;
-  }
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly lines: AsyncIterator<string>,
+  ) {}
 
   static async start(): Promise<TorchPeerServer | null> {
     const child = spawn('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'torch_peer.py'), '--serve'], {

@@ -339,6 +339,15 @@ test(
   },
 );
 
+/** A layer's train-mode output and the gradient of sum(output * r) with respect to x, as host arrays; x and r are disposed. */
+function outputAndInputGradient(layer: { forward(x: tf.Tensor, ctx: typeof TRAIN): tf.Tensor }, x: tf.Tensor, r: tf.Tensor): Float32Array[] {
+  const y = layer.forward(x, TRAIN);
+  const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(layer.forward(xx, TRAIN), r)))(x);
+  const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
+  tf.dispose([x, r, y, dx]);
+  return out;
+}
+
 /** Train-mode MaxPool output and input gradient on the active backend (ties: a quarter of the inputs share one value). */
 function maxPoolStep(shape: [number, number, number, number], size: number, stride: number, pad: 'same' | 'valid'): Float32Array[] {
   const pool = new MaxPool('pool', size, stride, pad);
@@ -346,12 +355,7 @@ function maxPoolStep(shape: [number, number, number, number], size: number, stri
     const raw = seededTensor(shape, 21);
     return tf.where(tf.less(seededTensor(shape, 22), -0.7), tf.onesLike(raw), raw);
   });
-  const r = seededTensor([shape[0], ...pool.outputShape(shape.slice(1))], 23);
-  const y = pool.forward(x, TRAIN);
-  const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(pool.forward(xx, TRAIN), r)))(x);
-  const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
-  tf.dispose([x, r, y, dx]);
-  return out;
+  return outputAndInputGradient(pool, x, seededTensor([shape[0], ...pool.outputShape(shape.slice(1))], 23));
 }
 
 test('native max pooling with recorded indices equals the cpu backend (output and gradient, ties, same and valid)', { skip }, async () => {
@@ -390,12 +394,7 @@ test(
           const tied = tf.where(tf.less(seededTensor(shape, 72), -0.8), tf.onesLike(raw), raw);
           return tf.where(tf.greater(seededTensor(shape, 73), 1.2), tf.zerosLike(raw), tied);
         });
-        const r = seededTensor([shape[0], ...net.outputShape(shape.slice(1))], 74);
-        const y = net.forward(x, TRAIN);
-        const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(net.forward(xx, TRAIN), r)))(x);
-        const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
-        tf.dispose([x, r, y, dx]);
-        return out;
+        return outputAndInputGradient(net, x, seededTensor([shape[0], ...net.outputShape(shape.slice(1))], 74));
       };
       const { want, got, kernels } = await cpuThenWasm(step);
       const what = `[${shape}] k${size} s${stride} ${pad}`;
@@ -458,15 +457,12 @@ test(
   { skip },
   async () => {
     const pool = new GlobalAvgPool('gap');
-    const step = (): Float32Array[] => {
-      const x = tf.tidy(() => tf.add(tf.mul(seededTensor([3, 9, 11, 37], 91), 50), 100));
-      const r = seededTensor([3, 37], 92);
-      const y = pool.forward(x, TRAIN);
-      const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(pool.forward(xx, TRAIN), r)))(x);
-      const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
-      tf.dispose([x, r, y, dx]);
-      return out;
-    };
+    const step = (): Float32Array[] =>
+      outputAndInputGradient(
+        pool,
+        tf.tidy(() => tf.add(tf.mul(seededTensor([3, 9, 11, 37], 91), 50), 100)),
+        seededTensor([3, 37], 92),
+      );
     const { want, got, kernels } = await cpuThenWasm(step);
     assert.ok(kernels.has(GLOBAL_AVG_POOL_FORWARD_KERNEL) && kernels.has(GLOBAL_AVG_POOL_BACKWARD_KERNEL), 'the native kernels ran');
     const worst = got[0]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[0]![j]!) / Math.abs(want[0]![j]!)), 0);
