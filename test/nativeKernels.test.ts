@@ -364,6 +364,9 @@ test('native max pooling with recorded indices equals the cpu backend (output an
     [[3, 7, 9, 4], 3, 2, 'same'],
     [[1, 6, 5, 33], 2, 1, 'same'],
     [[2, 9, 9, 3], 3, 3, 'valid'],
+    // channels in 16s: windows inside x take the register path, edge windows the general one
+    [[2, 8, 8, 32], 2, 2, 'valid'],
+    [[3, 7, 9, 16], 3, 2, 'same'],
   ];
   for (const [shape, size, stride, pad] of cases) {
     const { want, got, kernels } = await cpuThenWasm(() => maxPoolStep(shape, size, stride, pad));
@@ -384,6 +387,8 @@ test(
       [[2, 9, 7, 5], 2, 2, 'valid'], // windows tile x, a row and a column left over
       [[3, 7, 9, 4], 3, 2, 'same'], // overlapping windows: the scatter
       [[2, 8, 8, 33], 2, 2, 'same'],
+      [[2, 9, 7, 32], 2, 2, 'valid'], // channels in 16s: the register path
+      [[2, 7, 8, 16], 3, 2, 'same'], // and edge windows beside it
     ];
     for (const [shape, size, stride, pad] of cases) {
       const step = (): Float32Array[] => {

@@ -12,47 +12,92 @@ typedef struct {
   int32_t *indices;
   const conv_geometry *g;
   int relu;
+  long rows_per_task;
 } pool_forward_job;
 
-/* One row of outputs (image b = row / oh, output row oy = row % oh). */
-static void max_pool_row(void *arg, long row) {
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
+
+/* a where take is set, else b (lane by lane) */
+static inline v16 select16(v16i take, v16 a, v16 b) { return (v16)((take & (v16i)a) | (~take & (v16i)b)); }
+static inline v16i select16i(v16i take, v16i a, v16i b) { return (take & a) | (~take & b); }
+
+/*
+ * A window wholly inside x, 16 channels at a time: the maximum and its index kept in registers
+ * over the window's cells (the general loop below re-reads and re-writes them per cell). The same
+ * comparisons in the same order, so the same results, NaNs included.
+ */
+static void max_pool_window16(const pool_forward_job *j, long first, float *yb, int32_t *ib) {
+  const conv_geometry *g = j->g;
+  const int c = g->c;
+  const v16i lanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const v16 zero = {0};
+  for (int ch = 0; ch < c; ch += 16) {
+    v16 m = load16(j->x + first + ch);
+    v16i at = lanes + (int32_t)(first + ch);
+    for (int i = 0; i < g->kh; i++)
+      for (int jx = i == 0; jx < g->kw; jx++) {
+        const long base = first + ((long)i * g->dh * g->w + (long)jx * g->dw) * c + ch;
+        const v16 v = load16(j->x + base);
+        const v16i take = v > m;
+        m = select16(take, v, m);
+        at = select16i(take, lanes + (int32_t)base, at);
+      }
+    if (j->relu) m = select16(m < zero, zero, m);
+    store16(yb + ch, m);
+    *(v16i *)(ib + ch) = at;
+  }
+}
+
+/* Rows [task * rows_per_task, ..) of outputs (image b = row / oh, output row oy = row % oh). */
+static void max_pool_rows(void *arg, long task) {
   const pool_forward_job *j = arg;
   const conv_geometry *g = j->g;
-  const int c = g->c, b = (int)(row / g->oh), oy = (int)(row % g->oh);
-  long out = row * g->ow * c;
-  for (int ox = 0; ox < g->ow; ox++, out += c) {
-    float *restrict yb = j->y + out;
-    int32_t *restrict ib = j->indices + out;
-    int first = 1;
-    for (int i = 0; i < g->kh; i++) {
-      const int iy = oy * g->sh - g->pt + i * g->dh;
-      if (iy < 0 || iy >= g->h) continue;
-      for (int jx = 0; jx < g->kw; jx++) {
-        const int ix = ox * g->sw - g->pl + jx * g->dw;
-        if (ix < 0 || ix >= g->w) continue;
-        const long base = (((long)b * g->h + iy) * g->w + ix) * c;
-        const float *restrict xb = j->x + base;
-        if (first) /* the window's first cell is taken whatever it holds (a NaN stays) */
-          for (int ch = 0; ch < c; ch++) yb[ch] = xb[ch], ib[ch] = (int32_t)(base + ch);
-        else /* selects, not branches: the compiler vectorises this over channels */
-          for (int ch = 0; ch < c; ch++) {
-            const int take = xb[ch] > yb[ch];
-            yb[ch] = take ? xb[ch] : yb[ch];
-            ib[ch] = take ? (int32_t)(base + ch) : ib[ch];
-          }
-        first = 0;
+  const int c = g->c;
+  const long rows = (long)g->n * g->oh, row_end = (task + 1) * j->rows_per_task < rows ? (task + 1) * j->rows_per_task : rows;
+  for (long row = task * j->rows_per_task; row < row_end; row++) {
+    const int b = (int)(row / g->oh), oy = (int)(row % g->oh);
+    const int iy0 = oy * g->sh - g->pt, rows_inside = iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h;
+    long out = row * g->ow * c;
+    for (int ox = 0; ox < g->ow; ox++, out += c) {
+      float *restrict yb = j->y + out;
+      int32_t *restrict ib = j->indices + out;
+      const int ix0 = ox * g->sw - g->pl;
+      if (c % 16 == 0 && rows_inside && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {
+        max_pool_window16(j, (((long)b * g->h + iy0) * g->w + ix0) * c, yb, ib);
+        continue;
       }
+      int first = 1;
+      for (int i = 0; i < g->kh; i++) {
+        const int iy = iy0 + i * g->dh;
+        if (iy < 0 || iy >= g->h) continue;
+        for (int jx = 0; jx < g->kw; jx++) {
+          const int ix = ix0 + jx * g->dw;
+          if (ix < 0 || ix >= g->w) continue;
+          const long base = (((long)b * g->h + iy) * g->w + ix) * c;
+          const float *restrict xb = j->x + base;
+          if (first) /* the window's first cell is taken whatever it holds (a NaN stays) */
+            for (int ch = 0; ch < c; ch++) yb[ch] = xb[ch], ib[ch] = (int32_t)(base + ch);
+          else /* selects, not branches: the compiler vectorises this over channels */
+            for (int ch = 0; ch < c; ch++) {
+              const int take = xb[ch] > yb[ch];
+              yb[ch] = take ? xb[ch] : yb[ch];
+              ib[ch] = take ? (int32_t)(base + ch) : ib[ch];
+            }
+          first = 0;
+        }
+      }
+      if (first)
+        for (int ch = 0; ch < c; ch++) yb[ch] = -INFINITY, ib[ch] = -1;
+      if (j->relu)
+        for (int ch = 0; ch < c; ch++) yb[ch] = yb[ch] < 0 ? 0 : yb[ch];
     }
-    if (first)
-      for (int ch = 0; ch < c; ch++) yb[ch] = -INFINITY, ib[ch] = -1;
-    if (j->relu)
-      for (int ch = 0; ch < c; ch++) yb[ch] = yb[ch] < 0 ? 0 : yb[ch];
   }
 }
 
 static void max_pool_forward(const float *x, float *y, int32_t *indices, const conv_geometry *g, int relu) {
-  pool_forward_job j = {.x = x, .y = y, .indices = indices, .g = g, .relu = relu};
-  parallel_for((long)g->n * g->oh, max_pool_row, &j);
+  const long rows = (long)g->n * g->oh;
+  pool_forward_job j = {.x = x, .y = y, .indices = indices, .g = g, .relu = relu, .rows_per_task = items_per_task(rows)};
+  parallel_for((rows + j.rows_per_task - 1) / j.rows_per_task, max_pool_rows, &j);
 }
 
 /*
@@ -66,10 +111,10 @@ typedef struct {
   const int32_t *indices;
   float *dx;
   const conv_geometry *g;
+  long rows_per_task;
 } pool_backward_job;
 
-static void max_pool_grad_row(void *arg, long row) {
-  const pool_backward_job *j = arg;
+static void max_pool_grad_row(const pool_backward_job *j, long row) {
   const conv_geometry *g = j->g;
   const int c = g->c, b = (int)(row / g->oh), oy = (int)(row % g->oh);
   for (int ox = 0; ox < g->ow; ox++) {
@@ -93,14 +138,21 @@ static void max_pool_grad_row(void *arg, long row) {
   }
 }
 
+static void max_pool_grad_rows(void *arg, long task) {
+  const pool_backward_job *j = arg;
+  const long rows = (long)j->g->n * j->g->oh;
+  for (long row = task * j->rows_per_task; row < (task + 1) * j->rows_per_task && row < rows; row++) max_pool_grad_row(j, row);
+}
+
 static void max_pool_backward(const float *dy, const int32_t *indices, const float *mask, long outputs, float *dx, long inputs,
                               const conv_geometry *g) {
   const int tiles = g->sh == g->kh && g->sw == g->kw && g->dh == 1 && g->dw == 1;
   if (tiles) {
     /* cells no window covers (a 'valid' pool's leftover rows or columns) stay 0 */
     if ((long)g->oh * g->sh - g->pt < g->h || (long)g->ow * g->sw - g->pl < g->w) memset(dx, 0, sizeof(float) * inputs);
-    pool_backward_job j = {.dy = dy, .mask = mask, .indices = indices, .dx = dx, .g = g};
-    parallel_for((long)g->n * g->oh, max_pool_grad_row, &j);
+    const long rows = (long)g->n * g->oh;
+    pool_backward_job j = {.dy = dy, .mask = mask, .indices = indices, .dx = dx, .g = g, .rows_per_task = items_per_task(rows)};
+    parallel_for((rows + j.rows_per_task - 1) / j.rows_per_task, max_pool_grad_rows, &j);
     return;
   }
   memset(dx, 0, sizeof(float) * inputs);
@@ -117,14 +169,13 @@ static void max_pool_backward(const float *dy, const int32_t *indices, const flo
 typedef struct {
   const float *in;
   float *out;
-  long pixels;
+  long pixels, n, images_per_task;
   int c;
 } global_pool_job;
 
 #define GLOBAL_POOL_BLOCK 256 /* channels summed together (their double sums stay on the stack) */
 
-static void global_avg_pool_image(void *arg, long b) {
-  const global_pool_job *j = arg;
+static void global_avg_pool_image(const global_pool_job *j, long b) {
   const int c = j->c;
   const float *restrict x = j->in + b * j->pixels * c;
   float *restrict y = j->out + b * c;
@@ -140,8 +191,7 @@ static void global_avg_pool_image(void *arg, long b) {
   }
 }
 
-static void global_avg_pool_grad_image(void *arg, long b) {
-  const global_pool_job *j = arg;
+static void global_avg_pool_grad_image(const global_pool_job *j, long b) {
   const int c = j->c;
   const float *restrict dy = j->in + b * c;
   float *restrict dx = j->out + b * j->pixels * c;
@@ -149,12 +199,21 @@ static void global_avg_pool_grad_image(void *arg, long b) {
   for (long p = 1; p < j->pixels; p++) memcpy(dx + p * c, dx, sizeof(float) * c);
 }
 
+/* Images [task * images_per_task, ..) of `image`. */
+#define GLOBAL_POOL_TASK(NAME, IMAGE)                                                                                                      \
+  static void NAME(void *arg, long task) {                                                                                                 \
+    const global_pool_job *j = arg;                                                                                                        \
+    for (long b = task * j->images_per_task; b < (task + 1) * j->images_per_task && b < j->n; b++) IMAGE(j, b);                            \
+  }
+GLOBAL_POOL_TASK(global_avg_pool_images, global_avg_pool_image)
+GLOBAL_POOL_TASK(global_avg_pool_grad_images, global_avg_pool_grad_image)
+
 static void global_avg_pool(const float *x, float *y, long n, long pixels, int c) {
-  global_pool_job j = {.in = x, .out = y, .pixels = pixels, .c = c};
-  parallel_for(n, global_avg_pool_image, &j);
+  global_pool_job j = {.in = x, .out = y, .pixels = pixels, .n = n, .images_per_task = items_per_task(n), .c = c};
+  parallel_for((n + j.images_per_task - 1) / j.images_per_task, global_avg_pool_images, &j);
 }
 
 static void global_avg_pool_grad(const float *dy, float *dx, long n, long pixels, int c) {
-  global_pool_job j = {.in = dy, .out = dx, .pixels = pixels, .c = c};
-  parallel_for(n, global_avg_pool_grad_image, &j);
+  global_pool_job j = {.in = dy, .out = dx, .pixels = pixels, .n = n, .images_per_task = items_per_task(n), .c = c};
+  parallel_for((n + j.images_per_task - 1) / j.images_per_task, global_avg_pool_grad_images, &j);
 }

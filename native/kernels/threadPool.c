@@ -11,9 +11,11 @@ typedef void (*task_fn)(void *ctx, long task);
 typedef struct {
   task_fn fn;
   void *ctx;
-  long tasks, done, generation;
+  long tasks, generation;
   atomic_long next;
-  int inside; /* workers that joined the job and have not left it */
+  /* changed under pool_lock; atomic so that the caller's spin may read them without it */
+  atomic_long done;
+  atomic_int inside; /* workers that joined the job and have not left it */
 } pool_job;
 
 #define MAX_THREADS 64
@@ -21,11 +23,44 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t pool_owner = PTHREAD_MUTEX_INITIALIZER; /* held while a job runs or the pool is resized */
 static pool_job *pool_current;
-static long pool_generation;
+/* changed under pool_lock; atomic so that an idle worker's spin may read them without it */
+static atomic_long pool_generation;
+static atomic_int pool_stop;
 /* read by every kernel to size its tasks, written by pool_resize (another Node thread may call it): atomic */
 static atomic_int pool_workers;
-static int pool_stop;
 static pthread_t pool_ids[MAX_THREADS];
+
+/*
+ * How long a thread spins before it sleeps on a condition variable: a training step runs dozens of
+ * kernels a few microseconds of JS apart, and a futex sleep and wake-up costs each kernel 5-10 us on
+ * this VM before the worker even starts (as OpenMP's threads, PyTorch's, spin by default).
+ */
+#define POOL_SPIN_NS 200000L
+
+static long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spins (POOL_SPIN_NS at most) until done() holds; returns whether it does. */
+#define SPIN_UNTIL(done)                                                                                                                   \
+  do {                                                                                                                                     \
+    const long spin_end_ = now_ns() + POOL_SPIN_NS;                                                                                        \
+    for (int spins_ = 1; !(done); spins_++)                                                                                                \
+      if (spins_ % 64 == 0 && now_ns() > spin_end_)                                                                                        \
+        break;                                                                                                                             \
+      else                                                                                                                                 \
+        cpu_relax();                                                                                                                       \
+  } while (0)
 
 static long run_tasks(pool_job *j) {
   long t, mine = 0;
@@ -36,10 +71,20 @@ static long run_tasks(pool_job *j) {
 static void *pool_worker(void *unused) {
   (void)unused;
   long seen = 0;
-  pthread_mutex_lock(&pool_lock);
   for (;;) {
+    SPIN_UNTIL(atomic_load(&pool_generation) != seen || atomic_load(&pool_stop));
+    pthread_mutex_lock(&pool_lock);
+    if (!pool_stop && !pool_current && pool_generation != seen) {
+      /* the caller finished that job alone: spin again for the next rather than sleep */
+      seen = pool_generation;
+      pthread_mutex_unlock(&pool_lock);
+      continue;
+    }
     while (!pool_stop && (!pool_current || pool_current->generation == seen)) pthread_cond_wait(&pool_wake, &pool_lock);
-    if (pool_stop) break;
+    if (pool_stop) {
+      pthread_mutex_unlock(&pool_lock);
+      break;
+    }
     pool_job *j = pool_current;
     seen = j->generation;
     j->inside++;
@@ -48,8 +93,8 @@ static void *pool_worker(void *unused) {
     pthread_mutex_lock(&pool_lock);
     j->done += mine;
     if (--j->inside == 0 && j->done == j->tasks) pthread_cond_signal(&pool_done);
+    pthread_mutex_unlock(&pool_lock);
   }
-  pthread_mutex_unlock(&pool_lock);
   free_scratch();
   return NULL;
 }
@@ -58,6 +103,8 @@ static void *pool_worker(void *unused) {
 static void parallel_for(long tasks, task_fn fn, void *ctx) {
   pool_job j = {.fn = fn, .ctx = ctx, .tasks = tasks};
   atomic_init(&j.next, 0);
+  atomic_init(&j.done, 0);
+  atomic_init(&j.inside, 0);
   if (tasks <= 1 || pool_workers == 0 || pthread_mutex_trylock(&pool_owner) != 0) {
     run_tasks(&j);
     return;
@@ -70,6 +117,10 @@ static void parallel_for(long tasks, task_fn fn, void *ctx) {
   const long mine = run_tasks(&j);
   pthread_mutex_lock(&pool_lock);
   j.done += mine;
+  pthread_mutex_unlock(&pool_lock);
+  /* the check under the lock below decides; the spin only spares the sleep */
+  SPIN_UNTIL(atomic_load(&j.done) == j.tasks && atomic_load(&j.inside) == 0);
+  pthread_mutex_lock(&pool_lock);
   while (j.done < j.tasks || j.inside > 0) pthread_cond_wait(&pool_done, &pool_lock);
   pool_current = NULL;
   pthread_mutex_unlock(&pool_lock);
@@ -90,6 +141,16 @@ static int pool_resize(int threads) {
   while (pool_workers < threads - 1 && pthread_create(&pool_ids[pool_workers], NULL, pool_worker, NULL) == 0) pool_workers++;
   pthread_mutex_unlock(&pool_owner);
   return pool_workers + 1;
+}
+
+/*
+ * Items per task for `items` cheap, independent items (output rows, images): about four tasks per
+ * thread, a little balance on a busy machine without a shared counter's cache line crossing cores
+ * for every row.
+ */
+static long items_per_task(long items) {
+  const long tasks = 4L * (pool_workers + 1);
+  return items <= tasks ? 1 : (items + tasks - 1) / tasks;
 }
 
 /* Tasks of about `grain` items each over `items` (at least one). */

@@ -53,26 +53,18 @@ static inline void tile_position(const winograd_job *j, long tile, int *b, int *
 }
 
 /*
- * Where the transformed patches go: [pos][t][c] for the forward GEMM, or packed for the filter
- * gradient's rank updates, [pos][channel group][t][RB] over channels [c_lo, c_hi).
+ * Where the transformed patches go: v [pos - 4 * row_lo][t][c - c_lo] for the positions of the 4 x 4
+ * transform's rows [row_lo, row_hi) (all four for the forward; the filter gradient's tasks take
+ * disjoint rows) and channels [c_lo, c_hi).
  */
 typedef struct {
   float *v;
-  int packed, c_lo, c_hi, block;
+  int c_lo, c_hi, block, row_lo, row_hi;
 } patch_layout;
 
 static inline void put_patch(const patch_layout *l, int pos, int t, int c0, v16 val) {
   const int width = l->c_hi - l->c_lo;
-  if (!l->packed) {
-    store16(l->v + ((long)pos * l->block + t) * width + (c0 - l->c_lo), val);
-    return;
-  }
-  float lanes[16];
-  store16(lanes, val);
-  for (int k = 0; k < 16; k += RB) {
-    const int group = (c0 - l->c_lo + k) / RB;
-    memcpy(l->v + (((long)pos * (width / RB) + group) * l->block + t) * RB, lanes + k, sizeof(float) * RB);
-  }
+  store16(l->v + ((long)(pos - 4 * l->row_lo) * l->block + t) * width + (c0 - l->c_lo), val);
 }
 
 /* B^T d B of each of the block's tiles' 4 x 4 patches (zeros outside x), channels [c_lo, c_hi). */
@@ -99,7 +91,7 @@ static void winograd_input(const winograd_job *j, long t0, int count, const patc
         s[2][k] = d[2][k] - d[1][k];
         s[3][k] = d[1][k] - d[3][k];
       }
-      for (int i = 0; i < 4; i++) {
+      for (int i = l->row_lo; i < l->row_hi; i++) {
         put_patch(l, i * 4, t, c0, s[i][0] - s[i][2]);
         put_patch(l, i * 4 + 1, t, c0, s[i][1] + s[i][2]);
         put_patch(l, i * 4 + 2, t, c0, s[i][2] - s[i][1]);
@@ -148,7 +140,7 @@ static void winograd_block(void *arg, long task) {
     return;
   }
   float *m = v + (size_t)(16 * block + RB) * c;
-  const patch_layout layout = {.v = v, .c_lo = 0, .c_hi = c, .block = block};
+  const patch_layout layout = {.v = v, .c_lo = 0, .c_hi = c, .block = block, .row_lo = 0, .row_hi = 4};
   winograd_input(j, t0, count, &layout);
   for (int pos = 0; pos < 16; pos++) {
     const float *vp = v + (long)pos * block * c, *up = j->u + (long)pos * c * o;

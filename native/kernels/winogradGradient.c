@@ -2,19 +2,22 @@
 /*
  * The filter gradient by the same transforms (F(3x3, 2x2)): for each tile, the 16 products of
  * B^T d B and A dY A^T summed over tiles (16 rank updates per block, as filter_gradient_direct's
- * panels), then dW = G^T M G. Threads take ranges of input channels, each over every block in
- * order (the block size depends on the geometry only), so the sums do not depend on the count.
+ * panels), then dW = G^T M G. A task takes some of the transforms' rows (so some of the 16
+ * positions) and a range of input channels, each over every block in order (the block size
+ * depends on the geometry only): every M[pos] sums the same products in the same order whatever
+ * the thread count. Splitting rows first keeps the transforms' work undivided-but-not-repeated:
+ * a channel split repeats all of dY's transform per range (at two threads, a third of the time).
  */
 typedef struct {
   winograd_job base;
   const float *dy;
   float *m, *dw;
-  int chunks_per_task;
+  int row_ranges, rows_per_task, chunks_per_task;
   atomic_int failed;
 } winograd_grad_job;
 
-/* e[pos][t][o] = A dY A^T of each of the block's tiles' 2 x 2 output gradients (zeros past the edges). */
-static void winograd_output_gradient(const winograd_job *j, const float *dy, long t0, int count, float *e) {
+/* e[pos - 4 * row_lo][t][o] = A dY A^T of each of the block's tiles' 2 x 2 output gradients (zeros past the edges), rows [row_lo, row_hi). */
+static void winograd_output_gradient(const winograd_job *j, const float *dy, long t0, int count, int row_lo, int row_hi, float *e) {
   const conv_geometry *g = j->g;
   const int o = g->o, block = j->block;
   const long step = (long)block * o;
@@ -31,49 +34,60 @@ static void winograd_output_gradient(const winograd_job *j, const float *dy, lon
       /* rows: f = A dY (4 x 2), then columns: e = f A^T (4 x 4) */
       const v16 f[4][2] = {{a0, a1}, {a0 + b0, a1 + b1}, {a0 - b0, a1 - b1}, {-b0, -b1}};
       float *et = e + (long)t * o + o0;
-      for (int k = 0; k < 4; k++) {
-        store16(et + (long)(k * 4) * step, f[k][0]);
-        store16(et + (long)(k * 4 + 1) * step, f[k][0] + f[k][1]);
-        store16(et + (long)(k * 4 + 2) * step, f[k][0] - f[k][1]);
-        store16(et + (long)(k * 4 + 3) * step, -f[k][1]);
+      for (int k = row_lo; k < row_hi; k++) {
+        float *ek = et + (long)((k - row_lo) * 4) * step;
+        store16(ek, f[k][0]);
+        store16(ek + step, f[k][0] + f[k][1]);
+        store16(ek + 2 * step, f[k][0] - f[k][1]);
+        store16(ek + 3 * step, -f[k][1]);
       }
     }
   }
 }
 
-static void winograd_filter_gradient_range(void *arg, long task) {
+/* M[pos] over every tile for the task's rows of positions and range of input channels. */
+static void winograd_filter_gradient_task(void *arg, long task) {
   winograd_grad_job *j = arg;
   const conv_geometry *g = j->base.g;
   const int c = g->c, o = g->o, block = j->base.block;
-  const int c_lo = (int)task * j->chunks_per_task * 16, c_hi = c_lo + j->chunks_per_task * 16 < c ? c_lo + j->chunks_per_task * 16 : c;
-  const int width = c_hi - c_lo, groups = width / RB;
-  float *v = scratch(0, (size_t)16 * width * block + (size_t)16 * block * o);
+  const int row_lo = (int)(task % j->row_ranges) * j->rows_per_task, row_hi = row_lo + j->rows_per_task;
+  const int c_lo = (int)(task / j->row_ranges) * j->chunks_per_task * 16;
+  const int c_hi = c_lo + j->chunks_per_task * 16 < c ? c_lo + j->chunks_per_task * 16 : c;
+  const int width = c_hi - c_lo, groups = width / RB, positions = 4 * (row_hi - row_lo);
+  float *v = scratch(0, (size_t)positions * block * (width + o));
   if (!v) {
     atomic_store(&j->failed, 1);
     return;
   }
-  float *e = v + (size_t)16 * width * block;
+  float *e = v + (size_t)positions * width * block;
   const long co = (long)c * o;
-  for (int pos = 0; pos < 16; pos++) memset(j->m + pos * co + (long)c_lo * o, 0, sizeof(float) * (size_t)width * o);
-  const patch_layout layout = {.v = v, .packed = 1, .c_lo = c_lo, .c_hi = c_hi, .block = block};
+  for (int pos = 4 * row_lo; pos < 4 * row_hi; pos++) memset(j->m + pos * co + (long)c_lo * o, 0, sizeof(float) * (size_t)width * o);
+  const patch_layout layout = {.v = v, .c_lo = c_lo, .c_hi = c_hi, .block = block, .row_lo = row_lo, .row_hi = row_hi};
   for (long t0 = 0; t0 < j->base.tiles; t0 += block) {
     const int count = (int)(j->base.tiles - t0 < block ? j->base.tiles - t0 : block);
     winograd_input(&j->base, t0, count, &layout);
-    winograd_output_gradient(&j->base, j->dy, t0, count, e);
-    for (int pos = 0; pos < 16; pos++) {
-      const float *ep = e + (long)pos * block * o;
-      float *mp = j->m + pos * co;
+    winograd_output_gradient(&j->base, j->dy, t0, count, row_lo, row_hi, e);
+    for (int q = 0; q < positions; q++) {
+      const float *ep = e + (long)q * block * o;
+      float *mp = j->m + (4 * row_lo + q) * co;
       for (int grp = 0; grp < groups; grp++) {
-        const float *pg = v + ((long)pos * groups + grp) * block * RB;
+        /* the patches as the forward lays them out: a tile's RB channels sit together, tiles width apart */
+        const float *pg = v + (long)q * block * width + grp * RB;
         const int r0 = c_lo + grp * RB;
         int o0 = 0;
-        for (; o0 + 32 <= o; o0 += 32) update_2(pg, ep, count, o, o0, mp, r0, c);
-        if (o0 < o) update_1(pg, ep, count, o, o0, mp, r0, c);
+        for (; o0 + 32 <= o; o0 += 32) update_2(pg, width, ep, count, o, o0, mp, r0, c);
+        if (o0 < o) update_1(pg, width, ep, count, o, o0, mp, r0, c);
       }
     }
   }
-  /* dW[i][k] = G^T M G for the range's channels */
-  for (int ci = c_lo; ci < c_hi; ci++)
+}
+
+/* dW[i][k] = G^T M G for the 16 input channels of chunk `chunk`. */
+static void winograd_filter_from_m(void *arg, long chunk) {
+  winograd_grad_job *j = arg;
+  const int c = j->base.g->c, o = j->base.g->o;
+  const long co = (long)c * o;
+  for (int ci = (int)chunk * 16; ci < (int)chunk * 16 + 16; ci++)
     for (int o0 = 0; o0 < o; o0 += 16) {
       v16 r[3][4];
       for (int l = 0; l < 4; l++) {
@@ -100,10 +114,15 @@ static int filter_gradient_winograd(const float *x, const float *dy, float *dw, 
   const int widest = g->c > g->o ? g->c : g->o;
   j.base.block = PANEL_FLOATS * 2 / (16 * widest) / RB * RB;
   j.base.block = j.base.block < RB ? RB : j.base.block > 128 ? 128 : j.base.block;
-  /* one range of whole 16-channel chunks per thread: each range transforms all of dy again */
-  const int chunks = g->c / 16, ranges = pool_workers + 1 < chunks ? pool_workers + 1 : chunks;
-  j.chunks_per_task = pool_workers == 0 ? chunks : (chunks + ranges - 1) / ranges;
+  /* 1, 2 or 4 ranges of the transforms' rows, then whole 16-channel chunks for threads beyond 4 */
+  const int threads = pool_workers + 1, chunks = g->c / 16;
+  j.row_ranges = threads >= 4 ? 4 : threads >= 2 ? 2 : 1;
+  j.rows_per_task = 4 / j.row_ranges;
+  const int wanted = (threads + j.row_ranges - 1) / j.row_ranges, channel_ranges = wanted < chunks ? wanted : chunks;
+  j.chunks_per_task = (chunks + channel_ranges - 1) / channel_ranges;
   atomic_init(&j.failed, 0);
-  parallel_for((chunks + j.chunks_per_task - 1) / j.chunks_per_task, winograd_filter_gradient_range, &j);
-  return !atomic_load(&j.failed);
+  parallel_for((long)j.row_ranges * ((chunks + j.chunks_per_task - 1) / j.chunks_per_task), winograd_filter_gradient_task, &j);
+  if (atomic_load(&j.failed)) return 0;
+  parallel_for(chunks, winograd_filter_from_m, &j);
+  return 1;
 }

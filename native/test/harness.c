@@ -68,8 +68,8 @@ static uint64_t batch_norm_case(long rows, int c, int relu) {
   return h;
 }
 
-static uint64_t pool_case(int relu, int k) {
-  conv_geometry g = geometry(3, 9, 10, 5, 5, k, 2, 0);
+static uint64_t pool_case(int relu, int k, int c, int pad) {
+  conv_geometry g = geometry(3, 9, 10, c, c, k, 2, pad);
   const size_t nx = (size_t)g.n * g.h * g.w * g.c, ny = (size_t)g.n * g.oh * g.ow * g.o;
   float *x = seeded(nx), *y = calloc(ny, 4), *dy = seeded(ny), *dx = calloc(nx, 4), *avg = calloc((size_t)g.n * g.c, 4);
   int32_t *idx = calloc(ny, 4);
@@ -117,9 +117,10 @@ int main(void) {
     printf("conv 1x1 s2 c40           %016llx\n", (unsigned long long)conv_case(geometry(2, 8, 8, 40, 36, 1, 2, 0)));
     printf("batchnorm                 %016llx\n", (unsigned long long)batch_norm_case(1000, 48, 0));
     printf("batchnorm + relu          %016llx\n", (unsigned long long)batch_norm_case(777, 19, 1));
-    printf("max pool, global average  %016llx\n", (unsigned long long)pool_case(0, 2));
-    printf("max pool + relu           %016llx\n", (unsigned long long)pool_case(1, 2));
-    printf("max pool 3x3 s2 + relu    %016llx\n", (unsigned long long)pool_case(1, 3));
+    printf("max pool, global average  %016llx\n", (unsigned long long)pool_case(0, 2, 5, 0));
+    printf("max pool + relu           %016llx\n", (unsigned long long)pool_case(1, 2, 5, 0));
+    printf("max pool 3x3 s2 + relu    %016llx\n", (unsigned long long)pool_case(1, 3, 5, 0));
+    printf("max pool 3x3 s2 c32 pad 1 %016llx\n", (unsigned long long)pool_case(1, 3, 32, 1));
     printf("softmax cross-entropy     %016llx\n", (unsigned long long)loss_case());
     printf("relu, add, sgd            %016llx\n", (unsigned long long)elementwise_case());
   }
