@@ -15,6 +15,11 @@ typedef float v16 __attribute__((vector_size(64), aligned(4)));
 static inline v16 load16(const float *p) { return *(const v16 *)p; }
 static inline void store16(float *p, v16 v) { *(v16 *)p = v; }
 
+/* Lane masks (a comparison's result: all ones or zero) and selects by them: a where take is set, else b. */
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
+static inline v16 select16(v16i take, v16 a, v16 b) { return (v16)((take & (v16i)a) | (~take & (v16i)b)); }
+static inline v16i select16i(v16i take, v16i a, v16i b) { return (take & a) | (~take & b); }
+
 /* Geometry of a 2-D convolution, NHWC input [n, h, w, c], filter [kh, kw, c, o], output [n, oh, ow, o]. */
 typedef struct {
   int n, h, w, c, oh, ow, o, kh, kw, sh, sw, dh, dw, pt, pl;

@@ -15,12 +15,6 @@ typedef struct {
   long rows_per_task;
 } pool_forward_job;
 
-typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
-
-/* a where take is set, else b (lane by lane) */
-static inline v16 select16(v16i take, v16 a, v16 b) { return (v16)((take & (v16i)a) | (~take & (v16i)b)); }
-static inline v16i select16i(v16i take, v16i a, v16i b) { return (take & a) | (~take & b); }
-
 /*
  * A window wholly inside x, 16 channels at a time: the maximum and its index kept in registers
  * over the window's cells (the general loop below re-reads and re-writes them per cell). The same
