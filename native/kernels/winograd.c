@@ -59,12 +59,19 @@ static inline void tile_position(const winograd_job *j, long tile, int *b, int *
  */
 typedef struct {
   float *v;
-  int c_lo, c_hi, block, row_lo, row_hi;
+  long stride; /* floats from one position's [t][c] to the next: position_stride */
+  int c_lo, c_hi, row_lo, row_hi;
 } patch_layout;
 
+/*
+ * Floats from one position's block of tiles to the next, [block][width] plus one cache line: at
+ * a multiple of 4 KB the 16 streams of a patch's stores (or of the output transform's loads)
+ * fall in the same L1 sets and evict each other.
+ */
+static inline long position_stride(int block, int width) { return (long)block * width + 16; }
+
 static inline void put_patch(const patch_layout *l, int pos, int t, int c0, v16 val) {
-  const int width = l->c_hi - l->c_lo;
-  store16(l->v + ((long)(pos - 4 * l->row_lo) * l->block + t) * width + (c0 - l->c_lo), val);
+  store16(l->v + (long)(pos - 4 * l->row_lo) * l->stride + (long)t * (l->c_hi - l->c_lo) + (c0 - l->c_lo), val);
 }
 
 /* B^T d B of each of the block's tiles' 4 x 4 patches (zeros outside x), channels [c_lo, c_hi). */
@@ -101,11 +108,10 @@ static void winograd_input(const winograd_job *j, long t0, int count, const patc
   }
 }
 
-/* y's 2 x 2 tiles (clipped at the edges) from m[pos][t][o]: A^T M A. */
-static void winograd_output(const winograd_job *j, long t0, int count, const float *m) {
+/* y's 2 x 2 tiles (clipped at the edges) from m[pos][t][o] (positions `step` floats apart): A^T M A. */
+static void winograd_output(const winograd_job *j, long t0, int count, const float *m, long step) {
   const conv_geometry *g = j->g;
-  const int o = g->o, block = j->block;
-  const long step = (long)block * o;
+  const int o = g->o;
   for (int t = 0; t < count; t++) {
     int b, ty, tx;
     tile_position(j, t0 + t, &b, &ty, &tx);
@@ -134,17 +140,18 @@ static void winograd_block(void *arg, long task) {
   const long t0 = task * block;
   const int count = (int)(j->tiles - t0 < block ? j->tiles - t0 : block);
   /* RB spare rows after v's last position: a short last tile of the GEMM reads them */
-  float *v = scratch(0, (size_t)(16 * block + RB) * c + (size_t)16 * block * o);
+  const long sv = position_stride(block, c), sm = position_stride(block, o);
+  float *v = scratch(0, (size_t)(16 * sv + RB * c + 16 * sm));
   if (!v) {
     atomic_store(&j->failed, 1);
     return;
   }
-  float *m = v + (size_t)(16 * block + RB) * c;
-  const patch_layout layout = {.v = v, .c_lo = 0, .c_hi = c, .block = block, .row_lo = 0, .row_hi = 4};
+  float *m = v + 16 * sv + RB * c;
+  const patch_layout layout = {.v = v, .stride = sv, .c_lo = 0, .c_hi = c, .row_lo = 0, .row_hi = 4};
   winograd_input(j, t0, count, &layout);
   for (int pos = 0; pos < 16; pos++) {
-    const float *vp = v + (long)pos * block * c, *up = j->u + (long)pos * c * o;
-    float *mp = m + (long)pos * block * o;
+    const float *vp = v + pos * sv, *up = j->u + (long)pos * c * o;
+    float *mp = m + pos * sm;
     for (int r0 = 0; r0 < c; r0 += KC) {
       const int r1 = r0 + KC < c ? r0 + KC : c;
       int o0 = 0;
@@ -156,7 +163,7 @@ static void winograd_block(void *arg, long task) {
           forward_1(vp + (long)tb * c, c, r0, r1, count - tb < RB ? count - tb : RB, up, o, o0, mp + (long)tb * o);
     }
   }
-  winograd_output(j, t0, count, m);
+  winograd_output(j, t0, count, m, sm);
 }
 
 static int conv_winograd(const float *x, const float *w, float *y, const conv_geometry *g) {

@@ -16,11 +16,14 @@ typedef struct {
   atomic_int failed;
 } winograd_grad_job;
 
-/* e[pos - 4 * row_lo][t][o] = A dY A^T of each of the block's tiles' 2 x 2 output gradients (zeros past the edges), rows [row_lo, row_hi). */
-static void winograd_output_gradient(const winograd_job *j, const float *dy, long t0, int count, int row_lo, int row_hi, float *e) {
+/*
+ * e[pos - 4 * row_lo][t][o] (positions `step` floats apart) = A dY A^T of each of the block's
+ * tiles' 2 x 2 output gradients (zeros past the edges), rows [row_lo, row_hi).
+ */
+static void winograd_output_gradient(const winograd_job *j, const float *dy, long t0, int count, int row_lo, int row_hi, float *e,
+                                     long step) {
   const conv_geometry *g = j->g;
-  const int o = g->o, block = j->block;
-  const long step = (long)block * o;
+  const int o = g->o;
   for (int t = 0; t < count; t++) {
     int b, ty, tx;
     tile_position(j, t0 + t, &b, &ty, &tx);
@@ -54,25 +57,26 @@ static void winograd_filter_gradient_task(void *arg, long task) {
   const int c_lo = (int)(task / j->row_ranges) * j->chunks_per_task * 16;
   const int c_hi = c_lo + j->chunks_per_task * 16 < c ? c_lo + j->chunks_per_task * 16 : c;
   const int width = c_hi - c_lo, groups = width / RB, positions = 4 * (row_hi - row_lo);
-  float *v = scratch(0, (size_t)positions * block * (width + o));
+  const long sv = position_stride(block, width), se = position_stride(block, o);
+  float *v = scratch(0, (size_t)(positions * (sv + se)));
   if (!v) {
     atomic_store(&j->failed, 1);
     return;
   }
-  float *e = v + (size_t)positions * width * block;
+  float *e = v + positions * sv;
   const long co = (long)c * o;
   for (int pos = 4 * row_lo; pos < 4 * row_hi; pos++) memset(j->m + pos * co + (long)c_lo * o, 0, sizeof(float) * (size_t)width * o);
-  const patch_layout layout = {.v = v, .c_lo = c_lo, .c_hi = c_hi, .block = block, .row_lo = row_lo, .row_hi = row_hi};
+  const patch_layout layout = {.v = v, .stride = sv, .c_lo = c_lo, .c_hi = c_hi, .row_lo = row_lo, .row_hi = row_hi};
   for (long t0 = 0; t0 < j->base.tiles; t0 += block) {
     const int count = (int)(j->base.tiles - t0 < block ? j->base.tiles - t0 : block);
     winograd_input(&j->base, t0, count, &layout);
-    winograd_output_gradient(&j->base, j->dy, t0, count, row_lo, row_hi, e);
+    winograd_output_gradient(&j->base, j->dy, t0, count, row_lo, row_hi, e, se);
     for (int q = 0; q < positions; q++) {
-      const float *ep = e + (long)q * block * o;
+      const float *ep = e + q * se;
       float *mp = j->m + (4 * row_lo + q) * co;
       for (int grp = 0; grp < groups; grp++) {
         /* the patches as the forward lays them out: a tile's RB channels sit together, tiles width apart */
-        const float *pg = v + (long)q * block * width + grp * RB;
+        const float *pg = v + q * sv + grp * RB;
         const int r0 = c_lo + grp * RB;
         int o0 = 0;
         for (; o0 + 32 <= o; o0 += 32) update_2(pg, width, ep, count, o, o0, mp, r0, c);
