@@ -3,6 +3,7 @@
  * reason they are not, for the backend report. `LATEPHASE_NATIVE=off` turns them off (the
  * onnxruntime formulations run; tests compare the two paths).
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -248,6 +249,21 @@ export function buildNativeKernels(nodedir?: string): string | null {
 /** Which native binary is loaded ('built here, -march=native', 'prebuilt x86-64-v4'), or null when none is. */
 export function nativeModuleSource(): string | null {
   return chosen?.what ?? null;
+}
+
+/**
+ * The loaded binary's identity: its source and a hash of its bytes (a rebuild in a clone keeps the
+ * source's words but may run at another speed), or null when none is loaded.
+ */
+export function nativeModuleIdentity(): string | null {
+  if (!chosen) return null;
+  let digest: string;
+  try {
+    digest = crypto.createHash('sha256').update(fs.readFileSync(chosen.file)).digest('hex').slice(0, 16);
+  } catch {
+    digest = 'unreadable';
+  }
+  return `${chosen.what} ${digest}`;
 }
 
 function load(): NativeKernels | Error {
