@@ -26,6 +26,7 @@ static void max_pool_window16(const pool_forward_job *j, long first, float *yb, 
   const v16i lanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   const v16 zero = {0};
   for (int ch = 0; ch < c; ch += 16) {
+    /* the window's first cell is taken whatever it holds (a NaN stays); the others from (0, 1) on */
     v16 m = load16(j->x + first + ch);
     v16i at = lanes + (int32_t)(first + ch);
     for (int i = 0; i < g->kh; i++)

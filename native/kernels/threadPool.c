@@ -59,7 +59,7 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Spins (POOL_SPIN_NS at most) until done() holds; returns whether it does. */
+/* Spins until `done` holds or POOL_SPIN_NS have passed (the caller then checks again under the lock). */
 #define SPIN_UNTIL(done)                                                                                                                   \
   do {                                                                                                                                     \
     const long spin_end_ = now_ns() + POOL_SPIN_NS;                                                                                        \
