@@ -5,8 +5,10 @@
  * panels), then dW = G^T M G. A task takes some of the transforms' rows (so some of the 16
  * positions) and a range of input channels, each over every block in order (the block size
  * depends on the geometry only): every M[pos] sums the same products in the same order whatever
- * the thread count. Splitting rows first keeps the transforms' work undivided-but-not-repeated:
- * a channel split repeats all of dY's transform per range (at two threads, a third of the time).
+ * the thread count. Rows are split first because that divides the transforms' work between the
+ * threads; a channel split repeats all of dY's transform in every range (at two threads, a third
+ * of the time). Transformed patches use the forward's layout: a packed one cost more in narrow
+ * stores than the rank updates gained.
  */
 typedef struct {
   winograd_job base;
