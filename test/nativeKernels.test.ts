@@ -29,7 +29,7 @@ import { Sgd, SgdConfig } from '../src/train/sgd';
 import { SGD_STEP_KERNEL } from '../src/backend/nativeSgd';
 import { RELU_BACKWARD_KERNEL } from '../src/backend/nativeRelu';
 import { ReLU } from '../src/nn/activation';
-import { seededTensor, useBackend } from './helpers';
+import { largestDifference, seededTensor, useBackend } from './helpers';
 import { BatchNorm } from '../src/nn/batchNorm';
 import { Sequential } from '../src/nn/sequential';
 import { BATCH_NORM_FORWARD_KERNEL } from '../src/backend/nativeBatchNorm';
@@ -374,7 +374,7 @@ test('native max pooling with recorded indices equals the cpu backend (output an
     const what = `[${shape}] k${size} s${stride} ${pad}`;
     assert.deepEqual(got[0], want[0], `${what}: pooled values differ`);
     // Overlapping windows add into the same cell in another order: equal up to rounding.
-    const worst = got[1]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[1]![j]!)), 0);
+    const worst = largestDifference(got[1]!, want[1]!);
     assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
   }
 });
@@ -407,7 +407,7 @@ test(
       assert.ok(!kernels.has(tf.Relu) && !kernels.has(RELU_BACKWARD_KERNEL), `${what}: no separate ReLU ran: ${[...kernels].join(', ')}`);
       const plusZero = (a: Float32Array): Float32Array => a.map((v) => v + 0);
       assert.deepEqual(plusZero(got[0]!), plusZero(want[0]!), `${what}: pooled values differ`);
-      const worst = got[1]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[1]![j]!)), 0);
+      const worst = largestDifference(got[1]!, want[1]!);
       assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
     }
   },
@@ -451,7 +451,7 @@ test(
       assert.ok(kernels.has(SOFTMAX_CROSS_ENTROPY_KERNEL), 'the native kernel ran');
       const what = `[${shape}] ${kind}`;
       assert.ok(Math.abs(got[0]![0]! - want[0]![0]!) <= 1e-6 * Math.abs(want[0]![0]!), `${what}: loss ${got[0]![0]} vs ${want[0]![0]}`);
-      const worst = got[1]!.reduce((m, v, j) => Math.max(m, Math.abs(v - want[1]![j]!)), 0);
+      const worst = largestDifference(got[1]!, want[1]!);
       assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
     }
   },
