@@ -10,7 +10,7 @@
 /*
  * One translation unit, the files by topic in dependency order (the small helpers inline across
  * them, as when this was one file): types and scratch, the thread pool, the convolution
- * formulations and their drivers, BatchNorm, pooling, elementwise and SGD, the loss, then the N-API glue.
+ * formulations and their drivers, BatchNorm, pooling, the fused first layer, elementwise and SGD, the loss, then the N-API glue.
  */
 #include "kernels/common.h"
 #include "kernels/threadPool.c"
@@ -21,6 +21,7 @@
 #include "kernels/convolution.c"
 #include "kernels/batchNorm.c"
 #include "kernels/pooling.c"
+#include "kernels/convPool.c"
 #include "kernels/elementwise.c"
 #include "kernels/loss.c"
 #include "kernels/cpuLevel.c"

@@ -35,6 +35,9 @@ import { Sequential } from '../src/nn/sequential';
 import { BATCH_NORM_FORWARD_KERNEL } from '../src/backend/nativeBatchNorm';
 import { MAX_POOL_BACKWARD_KERNEL, MAX_POOL_FORWARD_KERNEL } from '../src/backend/nativeMaxPool';
 import { GlobalAvgPool, MaxPool } from '../src/nn/pooling';
+import { Conv2d } from '../src/nn/conv2d';
+import { CONV_POOL_FILTER_GRAD_KERNEL, CONV_POOL_FORWARD_KERNEL } from '../src/backend/nativeConvPool';
+import { valueAndGradients } from '../src/train/backward';
 import { GLOBAL_AVG_POOL_BACKWARD_KERNEL, GLOBAL_AVG_POOL_FORWARD_KERNEL } from '../src/backend/nativeGlobalAvgPool';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL } from '../src/backend/nativeSoftmaxCrossEntropy';
 
@@ -409,6 +412,97 @@ test(
       assert.deepEqual(plusZero(got[0]!), plusZero(want[0]!), `${what}: pooled values differ`);
       const worst = largestDifference(got[1]!, want[1]!);
       assert.ok(worst < 1e-6, `${what}: gradient differs by ${worst}`);
+    }
+  },
+);
+
+/** Train-mode output and gradients (of sum(output * r): filter, bias if any, then x where `withX`) of conv -> ReLU -> pool, fused by Sequential or layer by layer; and the kernels run. */
+async function convReluPoolStep(
+  shape: [number, number, number, number],
+  kernelSize: number,
+  outChannels: number,
+  opts: { stride: number; padding: 'same' | 'valid'; bias: boolean },
+  fused: boolean,
+  withX: boolean,
+): Promise<{ out: Float32Array[]; kernels: Set<string> }> {
+  const conv = new Conv2d('c', shape[3], outChannels, { kernelSize, stride: opts.stride, padding: opts.padding, bias: opts.bias, rng: new Rng(5) });
+  const [relu, pool] = [new ReLU('r'), new MaxPool('p', 2)];
+  const net = new Sequential('s', [conv, relu, pool]);
+  // negatives (whole windows of them), exact zeros and ties
+  const x = tf.tidy(() => {
+    const raw = tf.sub(seededTensor(shape, 81), 0.3);
+    return tf.where(tf.greater(seededTensor(shape, 82), 1.2), tf.zerosLike(raw), raw);
+  });
+  const r = seededTensor([shape[0], ...net.outputShape(shape.slice(1))], 83);
+  const forward = (): tf.Tensor => (fused ? net.forward(x, TRAIN) : pool.forward(relu.forward(conv.forward(x, TRAIN), TRAIN), TRAIN));
+  const xs = [...conv.params().map((p) => p.variable), ...(withX ? [x] : [])];
+  let out: Float32Array[] = [];
+  const profile = await tf.profile(() => {
+    const y = forward();
+    const { value, grads } = valueAndGradients(() => tf.sum(tf.mul(forward(), r)), xs);
+    out = [y, ...grads].map((t) => t.dataSync() as Float32Array);
+    tf.dispose([y, value, ...grads]);
+  });
+  tf.dispose([x, r]);
+  net.dispose();
+  return { out, kernels: new Set(profile.kernels.map((k) => k.name)) };
+}
+
+test(
+  "a first layer's conv, ReLU and 2x2 max pool run as one native kernel: output, filter and data gradients equal the unfused native kernels bit for bit, the bias gradient up to summation order",
+  { skip },
+  async () => {
+    await useBackend('wasm');
+    const cases: Array<[[number, number, number, number], number, number, { stride: number; padding: 'same' | 'valid'; bias: boolean }]> = [
+      [[3, 28, 28, 1], 3, 32, { stride: 1, padding: 'same', bias: false }], // the bench CNN's first layer
+      [[2, 29, 27, 3], 3, 48, { stride: 1, padding: 'same', bias: true }], // a row and a column left over; 16 channels past the 32s
+      [[2, 20, 21, 1], 5, 32, { stride: 1, padding: 'valid', bias: true }],
+      [[2, 30, 29, 2], 3, 16, { stride: 2, padding: 'same', bias: false }],
+    ];
+    for (const [shape, k, o, opts] of cases) {
+      const what = `[${shape}] k${k} o${o} s${opts.stride} ${opts.padding}${opts.bias ? ' bias' : ''}`;
+      for (const withX of [false, true]) {
+        const unfused = await convReluPoolStep(shape, k, o, opts, false, withX);
+        const fused = await convReluPoolStep(shape, k, o, opts, true, withX);
+        assert.ok(fused.kernels.has(CONV_POOL_FORWARD_KERNEL) && fused.kernels.has(CONV_POOL_FILTER_GRAD_KERNEL), `${what}: the fused kernels ran`);
+        assert.ok(!fused.kernels.has('Conv2D') && !fused.kernels.has('Conv2DBackpropFilter'), `${what}: no unfused convolution ran`);
+        // a first layer's data gradient is never computed; asked for, it takes the unfused kernels
+        assert.equal(fused.kernels.has('Conv2DBackpropInput'), withX, `${what}: the data gradient ran exactly when asked (${withX})`);
+        const [y, dw, ...rest] = fused.out;
+        const [wantY, wantDw, ...wantRest] = unfused.out;
+        assert.deepEqual(y, wantY, `${what}: pooled values differ`);
+        assert.deepEqual(dw, wantDw, `${what}: filter gradients differ`);
+        if (opts.bias) {
+          // sums of a few hundred terms of size ~1 in another order (ours in double): relative 1e-6
+          const [db, wantDb] = [rest.shift()!, wantRest.shift()!];
+          const scale = wantDb.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+          const worst = largestDifference(db, wantDb);
+          assert.ok(worst < 1e-6 * scale * 10, `${what}: bias gradient differs by ${worst} (largest ${scale})`);
+        }
+        if (withX) assert.deepEqual(rest[0], wantRest[0], `${what}: data gradients differ`);
+      }
+    }
+  },
+);
+
+test(
+  'the fused conv, ReLU and pool is skipped where it does not apply (eval mode, 8 output channels, overlapping pool windows)',
+  { skip },
+  async () => {
+    await useBackend('wasm');
+    for (const [o, poolSize, ctx, what] of [
+      [32, 2, EVAL, 'eval'],
+      [8, 2, TRAIN, '8 channels'],
+      [32, 3, TRAIN, '3x3 pool, stride 2'],
+    ] as const) {
+      const layers = [new Conv2d('c', 1, o, { kernelSize: 3, bias: false, rng: new Rng(1) }), new ReLU('r'), new MaxPool('p', poolSize, 2)];
+      const net = new Sequential('s', layers);
+      const x = seededTensor([2, 12, 12, 1], 3);
+      const profile = await tf.profile(() => tf.dispose(net.forward(x, ctx)));
+      const kernels = new Set(profile.kernels.map((k) => k.name));
+      assert.ok(!kernels.has(CONV_POOL_FORWARD_KERNEL) && kernels.has('Conv2D'), `${what}: the unfused kernels ran: ${[...kernels].join(', ')}`);
+      tf.dispose(x);
+      net.dispose();
     }
   },
 );

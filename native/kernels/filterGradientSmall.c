@@ -12,6 +12,10 @@ typedef struct {
   const float *x, *dy;
   float *partials;
   const conv_geometry *g;
+  /* set when dy is a max pool's (convReluMaxPool's gradient): the pooled y and the argmax indices, dy pooled */
+  const float *pooled_y;
+  const int32_t *indices;
+  const conv_geometry *pool;
   int rows;
   long chunk, pixels;
   /* each row's offset in x from its window's first cell, and its tap and channel; padding rows zero */
@@ -27,11 +31,29 @@ static inline float edge_value(const small_grad_job *j, int r, int b, int iy0, i
 }
 
 /*
+ * dy at pixel p = (b, oy, ox), channels [oc, oc + 16). After a ReLU and a max pool that tiles the
+ * output (`pool`), it is the pooled dy where this pixel was its window's maximum and the pooled
+ * output is positive, else 0: the value the pool's gradient writes (max_pool_grad_row), read in
+ * place, so the sums below (the POOLED tiles) are the unfused path's bit for bit and the full-resolution dy is never
+ * written. Pixels no window covers get 0.
+ */
+static inline v16 pooled_dy(const small_grad_job *j, long p, int b, int oy, int ox, int oc) {
+  const conv_geometry *pg = j->pool;
+  const int py = oy / pg->kh, px = ox / pg->kw;
+  const v16 zero = {0};
+  if (py >= pg->oh || px >= pg->ow) return zero;
+  const v16i lanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const long q = (((long)b * pg->oh + py) * pg->ow + px) * pg->c + oc;
+  const v16i hit = (*(const v16i *)(j->indices + q) == lanes + (int32_t)(p * j->g->o + oc)) & (load16(j->pooled_y + q) > zero);
+  return select16(hit, load16(j->dy + q), zero);
+}
+
+/*
  * part[r0 .. r0 + R) x [o0, o0 + 16 * V) = sums over pixels [p0, p1): R x V accumulators. Inside
  * the image a window's rows are fixed offsets from its first cell (padding rows read that cell;
  * their sums are never stored).
  */
-#define SMALL_GRADIENT_TILE(NAME, R, V)                                                                                                    \
+#define SMALL_GRADIENT_TILE(NAME, R, V, POOLED)                                                                                            \
   static void NAME(const small_grad_job *j, long p0, long p1, int r0, int o0, float *part) {                                               \
     const conv_geometry *g = j->g;                                                                                                         \
     const int o = g->o;                                                                                                                    \
@@ -42,7 +64,7 @@ static inline float edge_value(const small_grad_job *j, int r, int b, int iy0, i
     for (long p = p0; p < p1; p++) {                                                                                                       \
       const int iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;                                                                        \
       v16 d[V];                                                                                                                            \
-      for (int v = 0; v < V; v++) d[v] = load16(j->dy + p * o + o0 + 16 * v);                                                              \
+      for (int v = 0; v < V; v++) d[v] = POOLED ? pooled_dy(j, p, b, oy, ox, o0 + 16 * v) : load16(j->dy + p * o + o0 + 16 * v);           \
       if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {                                  \
         const float *base = j->x + (((long)b * g->h + iy0) * g->w + ix0) * g->c;                                                           \
         for (int k = 0; k < R; k++) {                                                                                                      \
@@ -68,8 +90,10 @@ static inline float edge_value(const small_grad_job *j, int r, int b, int iy0, i
 #else
 #define SMALL_TILE_ROWS 8
 #endif
-SMALL_GRADIENT_TILE(small_gradient_2, SMALL_TILE_ROWS, 2)
-SMALL_GRADIENT_TILE(small_gradient_1, SMALL_TILE_ROWS, 1)
+SMALL_GRADIENT_TILE(small_gradient_2, SMALL_TILE_ROWS, 2, 0)
+SMALL_GRADIENT_TILE(small_gradient_1, SMALL_TILE_ROWS, 1, 0)
+SMALL_GRADIENT_TILE(pooled_gradient_2, SMALL_TILE_ROWS, 2, 1)
+SMALL_GRADIENT_TILE(pooled_gradient_1, SMALL_TILE_ROWS, 1, 1)
 
 static void small_gradient_chunk(void *arg, long task) {
   const small_grad_job *j = arg;
@@ -78,9 +102,9 @@ static void small_gradient_chunk(void *arg, long task) {
   float *part = j->partials + task * (long)j->rows * o;
   for (int r0 = 0; r0 < j->rows; r0 += SMALL_TILE_ROWS) {
     int o0 = 0;
-    for (; o0 + 32 <= o; o0 += 32) small_gradient_2(j, p0, p1, r0, o0, part);
-    if (o0 + 16 <= o) small_gradient_1(j, p0, p1, r0, o0, part), o0 += 16;
-    for (; o0 < o; o0++) /* a few output channels past the vectors */
+    for (; o0 + 32 <= o; o0 += 32) (j->pool ? pooled_gradient_2 : small_gradient_2)(j, p0, p1, r0, o0, part);
+    if (o0 + 16 <= o) (j->pool ? pooled_gradient_1 : small_gradient_1)(j, p0, p1, r0, o0, part), o0 += 16;
+    for (; o0 < o; o0++) /* a few output channels past the vectors (never with a pool: it needs o in 16s) */
       for (int r = r0; r < r0 + SMALL_TILE_ROWS && r < j->rows; r++) {
         float s = 0;
         int ox = (int)(p0 % j->g->ow), oy = (int)(p0 / j->g->ow % j->g->oh), b = (int)(p0 / ((long)j->g->ow * j->g->oh));
@@ -96,10 +120,19 @@ static void small_gradient_chunk(void *arg, long task) {
   }
 }
 
-static int filter_gradient_small(const float *x, const float *dy, float *dw, const conv_geometry *g) {
+/* With `pool` (else NULL, and dy is the convolution's): dy, pooled_y and indices are a ReLU + max pool's, as small_dy reads them. */
+static int filter_gradient_small_pooled(const float *x, const float *dy, const float *pooled_y, const int32_t *indices,
+                                        const conv_geometry *pool, float *dw, const conv_geometry *g) {
   small_grad_job *j = malloc(sizeof *j);
   if (!j) return 0;
-  *j = (small_grad_job){.x = x, .dy = dy, .g = g, .rows = g->kh * g->kw * g->c, .pixels = (long)g->n * g->oh * g->ow};
+  *j = (small_grad_job){.x = x,
+                        .dy = dy,
+                        .g = g,
+                        .pooled_y = pooled_y,
+                        .indices = indices,
+                        .pool = pool,
+                        .rows = g->kh * g->kw * g->c,
+                        .pixels = (long)g->n * g->oh * g->ow};
   for (int r = 0; r < j->rows; r++) {
     const int tap = r / g->c, i = tap / g->kw, k = tap % g->kw;
     j->tap_y[r] = i * g->dh, j->tap_x[r] = k * g->dw, j->channel[r] = r % g->c;
@@ -117,4 +150,8 @@ static int filter_gradient_small(const float *x, const float *dy, float *dw, con
     for (long i = 0; i < size; i++) dw[i] += j->partials[t * size + i];
   free(j);
   return 1;
+}
+
+static int filter_gradient_small(const float *x, const float *dy, float *dw, const conv_geometry *g) {
+  return filter_gradient_small_pooled(x, dy, NULL, NULL, NULL, dw, g);
 }

@@ -211,6 +211,71 @@ static napi_value js_max_pool_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* A Float32Array argument, or null when `optional` (then *data = NULL, *length = 0); 0 otherwise. */
+static int float_or_null(napi_env env, napi_value v, int optional, float **data, size_t *length) {
+  napi_valuetype type;
+  if (optional && napi_typeof(env, v, &type) == napi_ok && type == napi_null) {
+    *data = NULL, *length = 0;
+    return 1;
+  }
+  return float_array(env, v, data, length);
+}
+
+/* The two geometries of a convReluMaxPool call (argv[first], argv[first + 1]), checked to be a fusion the kernels compute; 0 after throwing. */
+static int conv_pool_geometries(napi_env env, napi_value *argv, const char *name, conv_geometry *conv, conv_geometry *pool) {
+  if (!geometry_arg(env, argv[0], name, conv) || !geometry_arg(env, argv[1], name, pool)) return 0;
+  if (!conv_pool_applies(conv, pool) || output_count(conv) > INT32_MAX) {
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "%s: not a fusable convolution and pool (few input channels, output channels in 16s, a pool that tiles the output)", name);
+    napi_throw_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+/* convReluMaxPool(x, w, bias: Float32Array | null, y, indices: Int32Array, convGeometry, poolGeometry) */
+static napi_value js_conv_relu_max_pool(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *w, *bias, *y;
+  int32_t *indices;
+  size_t nx, nw, nb, ny, ni;
+  conv_geometry conv, pool;
+  if (argc != 7 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &w, &nw) ||
+      !float_or_null(env, argv[2], 1, &bias, &nb) || !float_array(env, argv[3], &y, &ny) || !int32_array(env, argv[4], &indices, &ni))
+    return fail(env, "convReluMaxPool: expected (Float32Array, Float32Array, Float32Array or null, Float32Array, Int32Array, "
+                     "Int32Array(15), Int32Array(15))");
+  if (!conv_pool_geometries(env, argv + 5, "convReluMaxPool", &conv, &pool)) return NULL;
+  if (nx != input_count(&conv) || nw != filter_count(&conv) || (bias && nb != (size_t)conv.o) || ny != output_count(&pool) || ni != ny)
+    return fail(env, "convReluMaxPool: array lengths do not match the geometries");
+  if (!conv_relu_max_pool(x, w, bias, y, indices, &conv, &pool)) return fail(env, "convReluMaxPool: out of memory");
+  return NULL;
+}
+
+/* convReluMaxPoolFilterGradient(x, dy, y, indices, dw, db: Float32Array | null, convGeometry, poolGeometry): dy, y and indices pooled */
+static napi_value js_conv_pool_filter_gradient(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *dy, *y, *dw, *db;
+  int32_t *indices;
+  size_t nx, ndy, ny, ni, ndw, ndb;
+  conv_geometry conv, pool;
+  if (argc != 8 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &dy, &ndy) || !float_array(env, argv[2], &y, &ny) ||
+      !int32_array(env, argv[3], &indices, &ni) || !float_array(env, argv[4], &dw, &ndw) || !float_or_null(env, argv[5], 1, &db, &ndb))
+    return fail(env, "convReluMaxPoolFilterGradient: expected (Float32Array, Float32Array, Float32Array, Int32Array, Float32Array, "
+                     "Float32Array or null, "
+                     "Int32Array(15), Int32Array(15))");
+  if (!conv_pool_geometries(env, argv + 6, "convReluMaxPoolFilterGradient", &conv, &pool)) return NULL;
+  if (nx != input_count(&conv) || ndy != output_count(&pool) || ny != ndy || ni != ndy || ndw != filter_count(&conv) ||
+      (db && ndb != (size_t)conv.o))
+    return fail(env, "convReluMaxPoolFilterGradient: array lengths do not match the geometries");
+  if (!conv_pool_filter_gradient(x, dy, y, indices, dw, db, &conv, &pool)) return fail(env, "convReluMaxPoolFilterGradient: out of memory");
+  return NULL;
+}
+
 /* The arrays (big [n, pixels, c], small [n, c]) and channel count c of a global pooling call; 0 after throwing. */
 static int global_pool_args(napi_env env, napi_callback_info info, const char *name, int big_first, float **big, float **small,
                             long shape[3]) {
@@ -359,6 +424,8 @@ static const struct {
     {"batchNormBackward", js_batch_norm_backward},
     {"maxPoolForward", js_max_pool_forward},
     {"maxPoolBackward", js_max_pool_backward},
+    {"convReluMaxPool", js_conv_relu_max_pool},
+    {"convReluMaxPoolFilterGradient", js_conv_pool_filter_gradient},
     {"reluBackward", js_relu_backward},
     {"sgdStep", js_sgd_step},
     {"reluForward", js_relu_forward},

@@ -16,28 +16,27 @@ typedef struct {
 } pool_forward_job;
 
 /*
- * A window wholly inside x, 16 channels at a time: the maximum and its index kept in registers
+ * A window wholly inside x (`cells`: its first cell, at flat index `first`), 16 channels at a time: the maximum and its index kept in registers
  * over the window's cells (the general loop below re-reads and re-writes them per cell). The same
  * comparisons in the same order, so the same results, NaNs included.
  */
-static void max_pool_window16(const pool_forward_job *j, long first, float *yb, int32_t *ib) {
-  const conv_geometry *g = j->g;
+static void max_pool_window16(const float *cells, long first, const conv_geometry *g, int relu, float *yb, int32_t *ib) {
   const int c = g->c;
   const v16i lanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   const v16 zero = {0};
   for (int ch = 0; ch < c; ch += 16) {
     /* the window's first cell is taken whatever it holds (a NaN stays); the others from (0, 1) on */
-    v16 m = load16(j->x + first + ch);
+    v16 m = load16(cells + ch);
     v16i at = lanes + (int32_t)(first + ch);
     for (int i = 0; i < g->kh; i++)
       for (int jx = i == 0; jx < g->kw; jx++) {
-        const long base = first + ((long)i * g->dh * g->w + (long)jx * g->dw) * c + ch;
-        const v16 v = load16(j->x + base);
+        const long cell = ((long)i * g->dh * g->w + (long)jx * g->dw) * c + ch;
+        const v16 v = load16(cells + cell);
         const v16i take = v > m;
         m = select16(take, v, m);
-        at = select16i(take, lanes + (int32_t)base, at);
+        at = select16i(take, lanes + (int32_t)(first + cell), at);
       }
-    if (j->relu) m = select16(m < zero, zero, m);
+    if (relu) m = select16(m < zero, zero, m);
     store16(yb + ch, m);
     *(v16i *)(ib + ch) = at;
   }
@@ -58,7 +57,8 @@ static void max_pool_rows(void *arg, long task) {
       int32_t *restrict ib = j->indices + out;
       const int ix0 = ox * g->sw - g->pl;
       if (c % 16 == 0 && rows_inside && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {
-        max_pool_window16(j, (((long)b * g->h + iy0) * g->w + ix0) * c, yb, ib);
+        const long first = (((long)b * g->h + iy0) * g->w + ix0) * c;
+        max_pool_window16(j->x + first, first, g, j->relu, yb, ib);
         continue;
       }
       int first = 1;

@@ -1,7 +1,7 @@
 /*
  * The native kernels without Node: every kernel on seeded inputs over geometries that reach each
  * formulation (direct and Winograd forward, unstrided and strided input gradients, panel, small and
- * Winograd filter gradients, BatchNorm with and without ReLU, max pooling, ReLU, addition, SGD), on
+ * Winograd filter gradients, BatchNorm with and without ReLU, max pooling, the fused first layer (checked against the unfused kernels bit for bit), ReLU, addition, SGD), on
  * 1 and 3 threads, printing one FNV-1a hash of the output bits per kernel. .ci/native-isa.sh builds it
  * per x86-64 level and runs it on this CPU and under qemu-user's emulated CPUs (Nehalem: v2 only;
  * Haswell: v3): the same level must print the same hashes everywhere, and v3 and v4 the same as
@@ -16,6 +16,7 @@
 #include "../kernels/convolution.c"
 #include "../kernels/batchNorm.c"
 #include "../kernels/pooling.c"
+#include "../kernels/convPool.c"
 #include "../kernels/elementwise.c"
 #include "../kernels/loss.c"
 #include "../kernels/cpuLevel.c"
@@ -105,6 +106,32 @@ static uint64_t elementwise_case(void) {
   return h;
 }
 
+/* The fused conv + bias + ReLU + 2 x 2 pool and its gradients, which must equal the unfused kernels' bits (dbias: its own sum). */
+static uint64_t conv_pool_case(int c, int k, int pad) {
+  conv_geometry g = geometry(3, 29, 27, c, 48, k, 1, pad), pg = geometry(3, g.oh, g.ow, 48, 48, 2, 2, 0);
+  const size_t nx = (size_t)g.n * g.h * g.w * c, nw = (size_t)k * k * c * 48, nc = (size_t)g.n * g.oh * g.ow * 48,
+               np = (size_t)pg.n * pg.oh * pg.ow * 48;
+  float *x = seeded(nx), *w = seeded(nw), *bias = seeded(48), *dy = seeded(np), *y = calloc(np, 4), *dw = calloc(nw, 4),
+        *db = calloc(48, 4);
+  float *conv = calloc(nc, 4), *y2 = calloc(np, 4), *dconv = calloc(nc, 4), *dw2 = calloc(nw, 4);
+  int32_t *idx = calloc(np, 4), *idx2 = calloc(np, 4);
+  if (!conv_pool_applies(&g, &pg) || !conv_relu_max_pool(x, w, bias, y, idx, &g, &pg) ||
+      !conv_pool_filter_gradient(x, dy, y, idx, dw, db, &g, &pg) || !conv_forward(x, w, conv, &g)) {
+    fprintf(stderr, "harness: the fused first layer failed (out of memory, or it does not apply)\n");
+    exit(1);
+  }
+  for (size_t i = 0; i < nc; i++) conv[i] += bias[i % 48];
+  max_pool_forward(conv, y2, idx2, &pg, 1);
+  max_pool_backward(dy, idx2, y2, (long)np, dconv, (long)nc, &pg);
+  if (!filter_gradient(x, dconv, dw2, &g) || memcmp(y, y2, np * 4) || memcmp(idx, idx2, np * 4) || memcmp(dw, dw2, nw * 4)) {
+    fprintf(stderr, "harness: the fused first layer differs from the unfused kernels\n");
+    exit(1);
+  }
+  uint64_t h = fnv(fnv(fnv(fnv(1469598103934665603ULL, y, np * 4), idx, np * 4), dw, nw * 4), db, 48 * 4);
+  free(x), free(w), free(bias), free(dy), free(y), free(dw), free(db), free(conv), free(y2), free(dconv), free(dw2), free(idx), free(idx2);
+  return h;
+}
+
 int main(void) {
   printf("cpu level v%d\n", cpu_level());
   for (int threads = 1; threads <= 3; threads += 2) {
@@ -123,6 +150,8 @@ int main(void) {
     printf("max pool 3x3 s2 c32 pad 1 %016llx\n", (unsigned long long)pool_case(1, 3, 32, 1));
     printf("softmax cross-entropy     %016llx\n", (unsigned long long)loss_case());
     printf("relu, add, sgd            %016llx\n", (unsigned long long)elementwise_case());
+    printf("conv+relu+pool c3 k3 pad1 %016llx\n", (unsigned long long)conv_pool_case(3, 3, 1));
+    printf("conv+relu+pool c1 k5      %016llx\n", (unsigned long long)conv_pool_case(1, 5, 0));
   }
   pool_resize(1);
   return 0;

@@ -9,6 +9,7 @@ import { NativeConvGeometry, NativeKernelMakers, NativeKernels } from './nativeK
 import { BATCH_NORM_BACKWARD_KERNEL, BATCH_NORM_FORWARD_KERNEL, BATCH_NORM_KERNELS } from './nativeBatchNorm';
 import { MAX_POOL_BACKWARD_KERNEL, MAX_POOL_FORWARD_KERNEL, MAX_POOL_KERNELS } from './nativeMaxPool';
 import { RELU_BACKWARD_KERNEL, RELU_KERNELS } from './nativeRelu';
+import { CONV_POOL_FILTER_GRAD_KERNEL, CONV_POOL_FORWARD_KERNEL, CONV_POOL_KERNELS, convPoolGeometries, ConvPoolGeometries } from './nativeConvPool';
 import { SGD_KERNELS, SGD_STEP_KERNEL } from './nativeSgd';
 import { ELEMENTWISE_KERNELS } from './nativeElementwise';
 import { GLOBAL_AVG_POOL_BACKWARD_KERNEL, GLOBAL_AVG_POOL_FORWARD_KERNEL, GLOBAL_AVG_POOL_KERNELS } from './nativeGlobalAvgPool';
@@ -53,6 +54,11 @@ const POOL: NativeConvGeometry = {
 };
 /** 2 x 2, stride 2: windows that tile x (one row and column left over), the gradient's in-place path. */
 const TILED_POOL: NativeConvGeometry = { ...POOL, h: 31, w: 29, oh: 15, ow: 14, kh: 2, kw: 2, padTopLeft: [0, 0] };
+/** A first layer's convolution, ReLU and 2 x 2 pool: 'same' with a row and column left over, and a 5 x 5 'valid' one. */
+const CONV_POOLS: readonly ConvPoolGeometries[] = [
+  convPoolGeometries([3, 29, 27, 3], [3, 3, 3, 48], { strides: 1, pad: 'same', pool: { filterSize: 2, strides: 2, pad: 'valid' } })!,
+  convPoolGeometries([2, 20, 21, 1], [5, 5, 1, 32], { strides: 1, pad: 'valid', pool: { filterSize: 2, strides: 2, pad: 'valid' } })!,
+];
 const [ROWS, CHANNELS] = [3000, 48];
 const size = (g: NativeConvGeometry, of: 'x' | 'w' | 'y'): number =>
   of === 'x' ? g.n * g.h * g.w * g.c : of === 'w' ? g.kh * g.kw * g.c * g.o : g.n * g.oh * g.ow * g.o;
@@ -68,6 +74,15 @@ function convolutionCheck(
     run(random(size(g, a)), random(size(g, b)), result, g);
     return result;
   });
+}
+
+/** convReluMaxPool on seeded data (with a bias or not): y, indices and the inputs. */
+function convPoolOnce(n: NativeKernels, random: SeededArray, { conv, pool }: ConvPoolGeometries, bias: boolean) {
+  const [x, w] = [random(size(conv, 'x')), random(size(conv, 'w'))];
+  const y = new Float32Array(size(pool, 'y'));
+  const indices = new Int32Array(y.length);
+  n.convReluMaxPool(x, w, bias ? random(conv.o) : null, y, indices, conv, pool);
+  return { x, y, indices };
 }
 
 /** Train-mode BatchNorm forward on seeded data, with or without the ReLU: [y, mean, variance, invStd] and the inputs. */
@@ -128,6 +143,28 @@ export const NATIVE_ENTRY_POINTS: Readonly<Record<NativeEntry, NativeEntryPoint>
           const dx = new Float32Array(size(g, 'x'));
           n.maxPoolBackward(random(y.length), indices, dx, relu ? y : null, g);
           return dx;
+        }),
+      ),
+  },
+  convReluMaxPool: {
+    reason: "a first layer's convolution, ReLU and max pool in one pass: the full-resolution convolution output is never written and read back",
+    check: (n, random) =>
+      CONV_POOLS.flatMap((g) =>
+        [false, true].flatMap((bias) => {
+          const { y, indices } = convPoolOnce(n, random, g, bias);
+          return [y, new Float32Array(indices)];
+        }),
+      ),
+  },
+  convReluMaxPoolFilterGradient: {
+    reason: "that fusion's filter (and bias) gradient from the pooled gradient, without writing the full-resolution one",
+    check: (n, random) =>
+      CONV_POOLS.flatMap((g) =>
+        [false, true].flatMap((bias) => {
+          const { x, y, indices } = convPoolOnce(n, random, g, false);
+          const [dw, db] = [new Float32Array(size(g.conv, 'w')), new Float32Array(g.conv.o)];
+          n.convReluMaxPoolFilterGradient(x, random(y.length), y, indices, dw, bias ? db : null, g.conv, g.pool);
+          return bias ? [dw, db] : [dw];
         }),
       ),
   },
@@ -213,6 +250,8 @@ export const NATIVE_WASM_KERNELS: readonly NativeWasmKernel[] = [
   kernel(BATCH_NORM_KERNELS, BATCH_NORM_BACKWARD_KERNEL, ['batchNormBackward']),
   kernel(MAX_POOL_KERNELS, MAX_POOL_FORWARD_KERNEL, ['maxPoolForward']),
   kernel(MAX_POOL_KERNELS, MAX_POOL_BACKWARD_KERNEL, ['maxPoolBackward']),
+  kernel(CONV_POOL_KERNELS, CONV_POOL_FORWARD_KERNEL, ['convReluMaxPool']),
+  kernel(CONV_POOL_KERNELS, CONV_POOL_FILTER_GRAD_KERNEL, ['convReluMaxPoolFilterGradient']),
   kernel(GLOBAL_AVG_POOL_KERNELS, GLOBAL_AVG_POOL_FORWARD_KERNEL, ['globalAvgPool']),
   kernel(GLOBAL_AVG_POOL_KERNELS, GLOBAL_AVG_POOL_BACKWARD_KERNEL, ['globalAvgPoolGrad']),
   kernel(SOFTMAX_CROSS_ENTROPY_KERNELS, SOFTMAX_CROSS_ENTROPY_KERNEL, ['softmaxCrossEntropy']),

@@ -25,7 +25,6 @@ export interface NativeConvGeometry {
   readonly padTopLeft: readonly [number, number];
 }
 
-type NativeConvKernel = (a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array) => void;
 const KERNEL_NAMES = [
   'conv2d',
   'inputGradient',
@@ -34,6 +33,8 @@ const KERNEL_NAMES = [
   'batchNormBackward',
   'maxPoolForward',
   'maxPoolBackward',
+  'convReluMaxPool',
+  'convReluMaxPoolFilterGradient',
   'reluBackward',
   'sgdStep',
   'reluForward',
@@ -43,23 +44,11 @@ const KERNEL_NAMES = [
   'softmaxCrossEntropy',
   'setThreads',
 ] as const;
-type NativeModule = Record<'conv2d' | 'inputGradient' | 'filterGradient', NativeConvKernel> &
-  Pick<
-    NativeKernels,
-    | 'batchNormForward'
-    | 'batchNormBackward'
-    | 'reluBackward'
-    | 'sgdStep'
-    | 'reluForward'
-    | 'add'
-    | 'globalAvgPool'
-    | 'globalAvgPoolGrad'
-    | 'softmaxCrossEntropy'
-    | 'setThreads'
-  > & {
-    maxPoolForward(x: Float32Array, y: Float32Array, indices: Int32Array, geometry: Int32Array, relu: boolean): void;
-    maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array, mask: Float32Array | null, geometry: Int32Array): void;
-  };
+/** A kernel as the binary exports it: each geometry argument as its Int32Array (geometryArray). */
+type WithRawGeometry<F> = F extends (...args: infer A) => infer R
+  ? (...args: { [I in keyof A]: A[I] extends NativeConvGeometry ? Int32Array : A[I] }) => R
+  : never;
+type NativeModule = { [K in (typeof KERNEL_NAMES)[number]]: WithRawGeometry<NativeKernels[K]> };
 
 /** Each writes into `out`; the arrays' lengths must match the geometry (else a thrown Error). */
 export interface NativeKernels {
@@ -110,6 +99,35 @@ export interface NativeKernels {
    * (mask null: everywhere); `g` is the forward's geometry (windows that tile x are written in place).
    */
   maxPoolBackward(dy: Float32Array, indices: Int32Array, dx: Float32Array, mask: Float32Array | null, g: NativeConvGeometry): void;
+  /**
+   * y = maxPoolForward(ReLU(conv2d(x, w) + bias)) with its indices (flat into the convolution's
+   * output), without writing that output: the same bits as the three unfused. Only where
+   * `convReluMaxPoolApplies(conv, pool)` (few input channels, output channels in 16s, a pool that
+   * tiles the convolution's output); bias may be null.
+   */
+  convReluMaxPool(
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    indices: Int32Array,
+    conv: NativeConvGeometry,
+    pool: NativeConvGeometry,
+  ): void;
+  /**
+   * convReluMaxPool's filter gradient dw from x and the pooled dy, y and indices (the unfused bits,
+   * the full-resolution dy never written); with db, the bias gradient too.
+   */
+  convReluMaxPoolFilterGradient(
+    x: Float32Array,
+    dy: Float32Array,
+    y: Float32Array,
+    indices: Int32Array,
+    dw: Float32Array,
+    db: Float32Array | null,
+    conv: NativeConvGeometry,
+    pool: NativeConvGeometry,
+  ): void;
   /** y [n, c] = the mean of x [n, pixels, c] over the pixels (each channel summed in pixel order, then divided). */
   globalAvgPool(x: Float32Array, y: Float32Array, channels: number): void;
   /** dx [n, pixels, c] = dy [n, c] / pixels at every pixel. */
@@ -290,6 +308,10 @@ function load(): NativeKernels | Error {
       batchNormBackward: native.batchNormBackward,
       maxPoolForward: (x, y, indices, g, relu) => native.maxPoolForward(x, y, indices, geometryArray(g), relu),
       maxPoolBackward: (dy, indices, dx, mask, g) => native.maxPoolBackward(dy, indices, dx, mask, geometryArray(g)),
+      convReluMaxPool: (x, w, bias, y, indices, conv, pool) =>
+        native.convReluMaxPool(x, w, bias, y, indices, geometryArray(conv), geometryArray(pool)),
+      convReluMaxPoolFilterGradient: (x, dy, y, indices, dw, db, conv, pool) =>
+        native.convReluMaxPoolFilterGradient(x, dy, y, indices, dw, db, geometryArray(conv), geometryArray(pool)),
       reluBackward: native.reluBackward,
       sgdStep: native.sgdStep,
       reluForward: native.reluForward,

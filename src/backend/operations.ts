@@ -8,6 +8,8 @@ export { batchNormTrain } from './operations/batchNormTrain';
 export type { BatchNormTrainArgs, OnBatchStatistics } from './operations/batchNormTrain';
 export { relu } from './operations/relu';
 export { maxPool } from './operations/maxPool';
+export { convReluMaxPool } from './operations/convReluMaxPool';
+export type { ConvAttrs } from './operations/convReluMaxPool';
 export { globalAvgPool } from './operations/globalAvgPool';
 export { softmaxCrossEntropy } from './operations/softmaxCrossEntropy';
 export type { MaxPoolAttrs } from './operations/maxPool';

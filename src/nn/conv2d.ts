@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext } from './layer';
+import { ForwardContext, ReluMaxPoolFollowed } from './layer';
+import { convReluMaxPool, maxPool, MaxPoolAttrs } from '../backend/operations';
 import { constant, kaimingNormal } from './init';
 import { Rng } from './rng';
 import { Conv2dOptions, ConvGeometry, convGeometry, convOutputShape, fanIn, filterShape, Padding } from './convGeometry';
@@ -14,7 +15,7 @@ interface Conv2dWeights {
 }
 
 /** 2-D convolution on NHWC input with filter [kh, kw, in, out] (tfjs layout). */
-export class Conv2d extends WeightedLayer {
+export class Conv2d extends WeightedLayer implements ReluMaxPoolFollowed {
   readonly kind = 'conv2d';
   readonly geometry: ConvGeometry;
   readonly filter: Weight;
@@ -57,6 +58,19 @@ export class Conv2d extends WeightedLayer {
     const g = this.geometry;
     const filter = g.groups === 1 ? this.filter.value() : groupedFilter(this.filter.value(), g.groups);
     return conv2dForward(x, filter, this.bias?.value() ?? null, g.stride, g.padding);
+  }
+
+  /**
+   * maxPool(ReLU(this(x))): one fused kernel where the backend has it and the geometry fits (a
+   * first layer in training: src/backend/operations/convReluMaxPool.ts), else the three in turn.
+   */
+  forwardThenReluMaxPool(x: tf.Tensor, ctx: ForwardContext, pool: MaxPoolAttrs): tf.Tensor {
+    const g = this.geometry;
+    const fused =
+      g.groups === 1
+        ? convReluMaxPool(x, this.filter.value(), this.bias?.value() ?? null, { strides: g.stride, pad: g.padding }, pool, ctx.training)
+        : null;
+    return fused ?? maxPool(this.forward(x, ctx), pool, ctx.training, true);
   }
 
   weights(): readonly Weight[] {

@@ -3,6 +3,7 @@
  * Shapes exclude the batch dimension; image tensors are NHWC (tfjs's layout).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { MaxPoolAttrs } from '../backend/operations';
 
 export interface ForwardContext {
   /** Train mode: BatchNorm uses batch statistics and updates its running statistics. */
@@ -36,6 +37,18 @@ export interface ReluPreceded {
 
 export function isReluPreceded(layer: Layer | undefined): layer is Layer & ReluPreceded {
   return typeof (layer as (Layer & Partial<ReluPreceded>) | undefined)?.reluThenForward === 'function';
+}
+
+/**
+ * A layer that computes itself, a ReLU and a max pool in one call (a convolution), so that the
+ * backend can fuse the three where it has the kernels (a first layer: the result is the same).
+ */
+export interface ReluMaxPoolFollowed {
+  forwardThenReluMaxPool(x: tf.Tensor, ctx: ForwardContext, pool: MaxPoolAttrs): tf.Tensor;
+}
+
+export function isReluMaxPoolFollowed(layer: Layer): layer is Layer & ReluMaxPoolFollowed {
+  return typeof (layer as Layer & Partial<ReluMaxPoolFollowed>).forwardThenReluMaxPool === 'function';
 }
 
 export const TRAIN: ForwardContext = { training: true };

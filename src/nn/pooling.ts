@@ -36,7 +36,8 @@ export class MaxPool extends WindowPool implements ReluPreceded {
   reluThenForward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return maxPool(x, this.attrs(), ctx.training, true);
   }
-  private attrs(): MaxPoolAttrs {
+  /** The pool as the backend's operations take it. */
+  attrs(): MaxPoolAttrs {
     return { filterSize: this.poolSize, strides: this.stride, pad: this.padding };
   }
 }

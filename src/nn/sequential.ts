@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, isReluFollowed, isReluPreceded, Layer, NamedVariable, Param } from './layer';
+import { ForwardContext, isReluFollowed, isReluMaxPoolFollowed, isReluPreceded, Layer, NamedVariable, Param } from './layer';
 import { ReLU } from './activation';
+import { MaxPool } from './pooling';
 
 /** Layers applied one after another. */
 export class Sequential implements Layer {
@@ -15,15 +16,21 @@ export class Sequential implements Layer {
   }
 
   /**
-   * Applies the layers in order; a ReLU right after a layer that takes it (BatchNorm) is handed to
-   * that layer, else a ReLU right before one that takes it (max pooling) is handed to the next.
+   * Applies the layers in order; a ReLU and a max pool right after a layer that takes both (a
+   * convolution) are handed to that layer; else a ReLU right after a layer that takes it
+   * (BatchNorm) is handed to that layer, else a ReLU right before one that takes it (max pooling)
+   * is handed to the next.
    */
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
       const next = this.layers[i + 1];
-      if (next instanceof ReLU && isReluFollowed(layer)) {
+      const afterNext = this.layers[i + 2];
+      if (next instanceof ReLU && afterNext instanceof MaxPool && isReluMaxPoolFollowed(layer)) {
+        h = layer.forwardThenReluMaxPool(h, ctx, afterNext.attrs());
+        i += 2; // that ReLU and pool ran with `layer`
+      } else if (next instanceof ReLU && isReluFollowed(layer)) {
         h = layer.forwardThenRelu(h, ctx);
         i++; // that ReLU ran with `layer`
       } else if (layer instanceof ReLU && isReluPreceded(next)) {
