@@ -16,6 +16,8 @@ typedef struct {
   const float *pooled_y;
   const int32_t *indices;
   const conv_geometry *pool;
+  /* with a pool: each conv row's offset in the pooled arrays (its window row's), then each column's; -1 where no window covers it */
+  long *pool_offsets;
   int rows;
   long chunk, pixels;
   /* each row's offset in x from its window's first cell, and its tap and channel; padding rows zero */
@@ -38,12 +40,11 @@ static inline float edge_value(const small_grad_job *j, int r, int b, int iy0, i
  * written. Pixels no window covers get 0.
  */
 static inline v16 pooled_dy(const small_grad_job *j, long p, int b, int oy, int ox, int oc) {
-  const conv_geometry *pg = j->pool;
-  const int py = oy / pg->kh, px = ox / pg->kw;
   const v16 zero = {0};
-  if (py >= pg->oh || px >= pg->ow) return zero;
+  const long row = j->pool_offsets[oy], col = j->pool_offsets[j->g->oh + ox];
+  if (row < 0 || col < 0) return zero;
   const v16i lanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  const long q = (((long)b * pg->oh + py) * pg->ow + px) * pg->c + oc;
+  const long q = (long)b * j->pool->oh * j->pool->ow * j->pool->c + row + col + oc;
   const v16i hit = (*(const v16i *)(j->indices + q) == lanes + (int32_t)(p * j->g->o + oc)) & (load16(j->pooled_y + q) > zero);
   return select16(hit, load16(j->dy + q), zero);
 }
@@ -51,38 +52,35 @@ static inline v16 pooled_dy(const small_grad_job *j, long p, int b, int oy, int 
 /*
  * part[r0 .. r0 + R) x [o0, o0 + 16 * V) = sums over pixels [p0, p1): R x V accumulators. Inside
  * the image a window's rows are fixed offsets from its first cell (padding rows read that cell;
- * their sums are never stored).
+ * their sums are never stored). Each pixel's R values are gathered first, then every loop over the
+ * accumulators is unrolled: indexed by a run-time k anywhere, they lived on the stack (a load and a
+ * store per product, 3x the time).
  */
 #define SMALL_GRADIENT_TILE(NAME, R, V, POOLED)                                                                                            \
   static void NAME(const small_grad_job *j, long p0, long p1, int r0, int o0, float *part) {                                               \
     const conv_geometry *g = j->g;                                                                                                         \
     const int o = g->o;                                                                                                                    \
     v16 acc[R][V];                                                                                                                         \
-    for (int k = 0; k < R; k++)                                                                                                            \
-      for (int v = 0; v < V; v++) acc[k][v] = (v16){0};                                                                                    \
+    _Pragma("GCC unroll 16") for (int k = 0; k < R; k++) _Pragma("GCC unroll 2") for (int v = 0; v < V; v++) acc[k][v] = (v16){0};         \
     int ox = (int)(p0 % g->ow), oy = (int)(p0 / g->ow % g->oh), b = (int)(p0 / ((long)g->ow * g->oh));                                     \
     for (long p = p0; p < p1; p++) {                                                                                                       \
       const int iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;                                                                        \
       v16 d[V];                                                                                                                            \
       for (int v = 0; v < V; v++) d[v] = POOLED ? pooled_dy(j, p, b, oy, ox, o0 + 16 * v) : load16(j->dy + p * o + o0 + 16 * v);           \
+      float a[R];                                                                                                                          \
       if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {                                  \
         const float *base = j->x + (((long)b * g->h + iy0) * g->w + ix0) * g->c;                                                           \
-        for (int k = 0; k < R; k++) {                                                                                                      \
-          const float a = base[j->off[r0 + k]];                                                                                            \
-          for (int v = 0; v < V; v++) acc[k][v] += a * d[v];                                                                               \
-        }                                                                                                                                  \
+        for (int k = 0; k < R; k++) a[k] = base[j->off[r0 + k]];                                                                           \
       } else                                                                                                                               \
-        for (int k = 0; k < R; k++) {                                                                                                      \
-          const float a = edge_value(j, r0 + k, b, iy0, ix0);                                                                              \
-          for (int v = 0; v < V; v++) acc[k][v] += a * d[v];                                                                               \
-        }                                                                                                                                  \
+        for (int k = 0; k < R; k++) a[k] = edge_value(j, r0 + k, b, iy0, ix0);                                                             \
+      _Pragma("GCC unroll 16") for (int k = 0; k < R; k++) _Pragma("GCC unroll 2") for (int v = 0; v < V; v++) acc[k][v] += a[k] * d[v];   \
       if (++ox == g->ow) {                                                                                                                 \
         ox = 0;                                                                                                                            \
         if (++oy == g->oh) oy = 0, b++;                                                                                                    \
       }                                                                                                                                    \
     }                                                                                                                                      \
-    for (int k = 0; k < R && r0 + k < j->rows; k++)                                                                                        \
-      for (int v = 0; v < V; v++) store16(part + (long)(r0 + k) * o + o0 + 16 * v, acc[k][v]);                                             \
+    _Pragma("GCC unroll 16") for (int k = 0; k < R; k++) if (r0 + k < j->rows) _Pragma("GCC unroll 2") for (int v = 0; v < V; v++)         \
+        store16(part + (long)(r0 + k) * o + o0 + 16 * v, acc[k][v]);                                                                       \
   }
 /* 12 rows x 32 channels is 24 of AVX-512's 32 registers; 8 x 16 elsewhere fits AVX2's 16 as 2 halves each */
 #ifdef __AVX512F__
@@ -133,6 +131,12 @@ static int filter_gradient_small_pooled(const float *x, const float *dy, const f
                         .pool = pool,
                         .rows = g->kh * g->kw * g->c,
                         .pixels = (long)g->n * g->oh * g->ow};
+  if (pool) { /* pooled offsets by table: a division per pixel cost more than the pixel's products */
+    j->pool_offsets = malloc(sizeof(long) * ((size_t)g->oh + g->ow));
+    if (!j->pool_offsets) return free(j), 0;
+    for (int oy = 0; oy < g->oh; oy++) j->pool_offsets[oy] = oy / pool->kh < pool->oh ? (long)(oy / pool->kh) * pool->ow * pool->c : -1;
+    for (int ox = 0; ox < g->ow; ox++) j->pool_offsets[g->oh + ox] = ox / pool->kw < pool->ow ? (long)(ox / pool->kw) * pool->c : -1;
+  }
   for (int r = 0; r < j->rows; r++) {
     const int tap = r / g->c, i = tap / g->kw, k = tap % g->kw;
     j->tap_y[r] = i * g->dh, j->tap_x[r] = k * g->dw, j->channel[r] = r % g->c;
@@ -142,12 +146,13 @@ static int filter_gradient_small_pooled(const float *x, const float *dy, const f
   j->chunk = (j->pixels + 63) / 64 > 2048 ? (j->pixels + 63) / 64 : 2048;
   const long chunks = (j->pixels + j->chunk - 1) / j->chunk;
   j->partials = scratch(1, (size_t)chunks * j->rows * g->o);
-  if (!j->partials) return free(j), 0;
+  if (!j->partials) return free(j->pool_offsets), free(j), 0;
   parallel_for(chunks, small_gradient_chunk, j);
   const long size = (long)j->rows * g->o;
   memcpy(dw, j->partials, sizeof(float) * size);
   for (long t = 1; t < chunks; t++)
     for (long i = 0; i < size; i++) dw[i] += j->partials[t * size + i];
+  free(j->pool_offsets);
   free(j);
   return 1;
 }
