@@ -63,7 +63,8 @@ export function convPoolGeometries(
   const [n, h, w] = xShape as [number, number, number, number];
   const [oh, ow] = [info.outHeight, info.outWidth];
   const [poh, pow] = [Math.floor(oh / filterSize), Math.floor(ow / filterSize)];
-  if (poh < 1 || pow < 1) return null;
+  // the indices are int32, flat into the convolution's output
+  if (poh < 1 || pow < 1 || n * oh * ow * o > 2 ** 31 - 1) return null;
   return {
     conv: {
       ...{ n, h, w, c, oh, ow, o, kh, kw },
