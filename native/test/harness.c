@@ -152,6 +152,7 @@ int main(void) {
     printf("relu, add, sgd            %016llx\n", (unsigned long long)elementwise_case());
     printf("conv+relu+pool c3 k3 pad1 %016llx\n", (unsigned long long)conv_pool_case(3, 3, 1));
     printf("conv+relu+pool c1 k5      %016llx\n", (unsigned long long)conv_pool_case(1, 5, 0));
+    printf("conv winograd 2 segments  %016llx\n", (unsigned long long)conv_case(geometry(6, 23, 21, 48, 32, 3, 1, 1)));
   }
   pool_resize(1);
   return 0;
