@@ -508,6 +508,43 @@ test(
 );
 
 test(
+  "BatchNorm, ReLU and a global average pool: the pool's gradient reaches the native BatchNorm backward one row per image (never written out), the same bits as the separate layers",
+  { skip },
+  async () => {
+    await useBackend('wasm');
+    for (const shape of [
+      [3, 7, 6, 48],
+      [2, 5, 5, 20],
+    ] as Array<[number, number, number, number]>) {
+      const c = shape[3];
+      const run = async (fused: boolean): Promise<{ out: Float32Array[]; kernels: Set<string> }> => {
+        const [bn, relu, gap] = [new BatchNorm('bn', c), new ReLU('r'), new GlobalAvgPool('g')];
+        const net = new Sequential('s', [bn, relu, gap]);
+        const x = tf.tidy(() => tf.add(seededTensor(shape, 91), 0.2));
+        const r = seededTensor([shape[0], c], 92);
+        const forward = (): tf.Tensor => (fused ? net.forward(x, TRAIN) : gap.forward(bn.forwardThenRelu(x, TRAIN), TRAIN));
+        let out: Float32Array[] = [];
+        const profile = await tf.profile(() => {
+          const { value, grads } = valueAndGradients(() => tf.sum(tf.mul(forward(), r)), [x, ...bn.params().map((p) => p.variable)]);
+          out = [value, ...grads].map((t) => t.dataSync() as Float32Array);
+          tf.dispose([value, ...grads]);
+        });
+        tf.dispose([x, r]);
+        net.dispose();
+        return { out, kernels: new Set(profile.kernels.map((k) => k.name)) };
+      };
+      const [separate, fused] = [await run(false), await run(true)];
+      assert.ok(separate.kernels.has(GLOBAL_AVG_POOL_BACKWARD_KERNEL), 'the separate pool writes its gradient out');
+      assert.ok(
+        !fused.kernels.has(GLOBAL_AVG_POOL_BACKWARD_KERNEL) && fused.kernels.has(BATCH_NORM_FORWARD_KERNEL),
+        `fused: ${[...fused.kernels].join(', ')}`,
+      );
+      ['loss', 'dx', 'dgamma', 'dbeta'].forEach((what, i) => assert.deepEqual(fused.out[i], separate.out[i], `[${shape}] ${what} differs`));
+    }
+  },
+);
+
+test(
   'native softmax cross-entropy equals log-softmax cross-entropy on the cpu backend: loss and gradient (one-hot and soft targets, rows of rank 3)',
   { skip },
   async () => {

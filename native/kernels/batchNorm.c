@@ -22,7 +22,12 @@ typedef struct {
   float *out, *parts, *parts2;
   int mode, c, relu;
   long rows, blocks, rows_per_task;
+  /* rows of the job per row of a: 1, or (the backward after a global average pool) the pixels of an image */
+  long rows_per_a;
 } bn_job;
+
+/* Row r's values of a: its own row, or its image's when one row of a serves rows_per_a rows. */
+static inline const float *bn_a_row(const bn_job *j, long r) { return j->a + (j->rows_per_a == 1 ? r : r / j->rows_per_a) * j->c; }
 
 /*
  * Rows taken together by the sums and the elementwise passes, about 4K floats (16 KB of each array):
@@ -44,7 +49,7 @@ static inline long bn_rows_together(int c) { return c >= 512 ? 8 : 4096 / c; }
     for (long r = r0; r < r1; r++)                                                                                                         \
       for (int v = 0; v < V; v++) {                                                                                                        \
         const long at = r * c + ch0 + 16 * v;                                                                                              \
-        const v16 a = load16(j->a + at);                                                                                                   \
+        const v16 a = load16(bn_a_row(j, r) + ch0 + 16 * v);                                                                               \
         if (j->mode == 0)                                                                                                                  \
           s[v] += a;                                                                                                                       \
         else if (j->mode == 1) {                                                                                                           \
@@ -65,7 +70,7 @@ BN_SUMS_IN_REGISTERS(1)
 static void bn_sums_rest(const bn_job *j, long r0, long r1, int ch0, float *part, float *part2) {
   const int c = j->c;
   for (long r = r0; r < r1; r++) {
-    const float *ar = j->a + r * c, *br = j->mode == 2 ? j->b + r * c : NULL, *mr = j->mask ? j->mask + r * c : NULL;
+    const float *ar = bn_a_row(j, r), *br = j->mode == 2 ? j->b + r * c : NULL, *mr = j->mask ? j->mask + r * c : NULL;
     if (j->mode == 0)
       for (int ch = ch0; ch < c; ch++) part[ch] += ar[ch];
     else if (j->mode == 1)
@@ -135,7 +140,7 @@ static void bn_gradient_16(const bn_job *j, long r0, long r1, int ch0) {
   const v16 k = load16(j->k + ch0), m = load16(j->m + ch0), mean = load16(j->mean + ch0), shift = load16(j->shift + ch0), zero = {0};
   for (long r = r0; r < r1; r++) {
     const long at = r * j->c + ch0;
-    const v16 dy = load16(j->a + at), g = j->mask ? select16(load16(j->mask + at) > zero, dy, zero) : dy;
+    const v16 dy = load16(bn_a_row(j, r) + ch0), g = j->mask ? select16(load16(j->mask + at) > zero, dy, zero) : dy;
     store16(j->out + at, k * g - m * (load16(j->b + at) - mean) - shift);
   }
 }
@@ -172,7 +177,7 @@ static void bn_normalize_rest(const bn_job *j, long r0, long r1, int ch0) {
 static void bn_gradient_rest(const bn_job *j, long r0, long r1, int ch0) {
   const int c = j->c;
   for (long r = r0; r < r1; r++) {
-    const float *dyr = j->a + r * c, *xr = j->b + r * c;
+    const float *dyr = bn_a_row(j, r), *xr = j->b + r * c;
     float *dxr = j->out + r * c;
     if (!j->mask)
       for (int ch = ch0; ch < c; ch++) dxr[ch] = j->k[ch] * dyr[ch] - j->m[ch] * (xr[ch] - j->mean[ch]) - j->shift[ch];
@@ -193,7 +198,7 @@ BN_ELEMENTWISE_TASK(bn_gradient_rows, bn_gradient_16, bn_gradient_rest)
 static float *bn_job_init(bn_job *j, long rows, int c) {
   const long blocks = (rows + BN_BLOCK - 1) / BN_BLOCK;
   float *mem = malloc(sizeof(float) * (2 * (size_t)blocks * c + 3 * (size_t)c));
-  *j = (bn_job){.parts = mem, .parts2 = mem ? mem + blocks * c : NULL, .c = c, .rows = rows, .blocks = blocks};
+  *j = (bn_job){.parts = mem, .parts2 = mem ? mem + blocks * c : NULL, .c = c, .rows = rows, .blocks = blocks, .rows_per_a = 1};
   j->rows_per_task = ELEMENTWISE_GRAIN / c > 0 ? ELEMENTWISE_GRAIN / c : 1;
   return mem;
 }
@@ -227,15 +232,17 @@ static int batch_norm_forward(const float *x, const float *gamma, const float *b
  * dbeta = sum g, dgamma = sum g * xhat, dx = gamma * invStd * (g - (dbeta + xhat * dgamma) / rows),
  * with xhat = (x - mean) * invStd recomputed from the saved input and g the gradient reaching
  * BatchNorm: dy, or with `mask` (the output of a forward with relu) dy where mask > 0, else 0.
+ * dy has a row per `rows_per_dy` rows of x (1; or a global average pool's gradient, already
+ * divided by the pixels: each image's row serves its pixels, never written out at full size).
  */
-static int batch_norm_backward(const float *dy, const float *mask, const float *x, const float *gamma, const float *mean,
+static int batch_norm_backward(const float *dy, long rows_per_dy, const float *mask, const float *x, const float *gamma, const float *mean,
                                const float *inv_std, long rows, int c, float *dx, float *dgamma, float *dbeta) {
   bn_job j;
   double *sums = malloc(sizeof(double) * 2 * c);
   float *mem = bn_job_init(&j, rows, c);
   if (!sums || !mem) return free(sums), free(mem), 0;
   float *k = mem + 2 * j.blocks * c, *a = k + c, *b = a + c;
-  j.a = dy, j.mask = mask, j.b = x, j.mean = mean;
+  j.a = dy, j.rows_per_a = rows_per_dy, j.mask = mask, j.b = x, j.mean = mean;
   channel_sums(&j, 2, sums, sums + c);
   for (int ch = 0; ch < c; ch++) {
     dbeta[ch] = (float)sums[ch];

@@ -159,10 +159,11 @@ static napi_value js_batch_norm_backward(napi_env env, napi_callback_info info) 
   const int masked = mask_type != napi_null;
   if (!float_args(env, argv, masked ? 9 : 8, "batchNormBackward", d, len)) return NULL;
   const size_t c = len[2];
-  if (c == 0 || len[0] % c || len[1] != len[0] || len[3] != c || len[4] != c || len[5] != len[0] || len[6] != c || len[7] != c ||
-      (masked && len[8] != len[0]))
-    return fail(env, "batchNormBackward: dy, x, dx and the mask must be [rows, C], the others [C]");
-  if (!batch_norm_backward(d[0], d[8], d[1], d[2], d[3], d[4], (long)(len[0] / c), (int)c, d[5], d[6], d[7]))
+  /* dy: [rows, C], or [images, C] with rows a multiple of images (a global average pool's gradient) */
+  if (c == 0 || len[1] % c || len[0] == 0 || len[0] % c || len[1] % len[0] || len[3] != c || len[4] != c || len[5] != len[1] ||
+      len[6] != c || len[7] != c || (masked && len[8] != len[1]))
+    return fail(env, "batchNormBackward: x, dx and the mask must be [rows, C], dy [rows, C] or [images, C], the others [C]");
+  if (!batch_norm_backward(d[0], (long)(len[1] / len[0]), d[8], d[1], d[2], d[3], d[4], (long)(len[1] / c), (int)c, d[5], d[6], d[7]))
     return fail(env, "batchNormBackward: out of memory");
   return NULL;
 }

@@ -63,7 +63,7 @@ static uint64_t batch_norm_case(long rows, int c, int relu) {
   float *y = calloc(rows * c, 4), *mean = calloc(c, 4), *var = calloc(c, 4), *inv = calloc(c, 4);
   float *dx = calloc(rows * c, 4), *dg = calloc(c, 4), *db = calloc(c, 4);
   batch_norm_forward(x, gamma, beta, 1e-5f, rows, c, relu, y, mean, var, inv);
-  batch_norm_backward(dy, relu ? y : NULL, x, gamma, mean, inv, rows, c, dx, dg, db);
+  batch_norm_backward(dy, 1, relu ? y : NULL, x, gamma, mean, inv, rows, c, dx, dg, db);
   uint64_t h = fnv(fnv(fnv(fnv(fnv(1469598103934665603ULL, y, rows * c * 4), var, c * 4), dx, rows * c * 4), dg, c * 4), db, c * 4);
   free(x), free(gamma), free(beta), free(dy), free(y), free(mean), free(var), free(inv), free(dx), free(dg), free(db);
   return h;
@@ -132,6 +132,29 @@ static uint64_t conv_pool_case(int c, int k, int pad) {
   return h;
 }
 
+/* BatchNorm + ReLU backward from a global average pool's gradient, one row per image: the bits of the same dy written out per row. */
+static uint64_t batch_norm_pooled_case(void) {
+  const long images = 7, pixels = 45, rows = images * pixels;
+  const int c = 40;
+  float *x = seeded(rows * c), *gamma = seeded(c), *beta = seeded(c), *pooled = seeded(images * c), *dy = calloc(rows * c, 4);
+  float *y = calloc(rows * c, 4), *mean = calloc(c, 4), *var = calloc(c, 4), *inv = calloc(c, 4);
+  float *dx = calloc(rows * c, 4), *dg = calloc(c, 4), *db = calloc(c, 4), *dx2 = calloc(rows * c, 4), *dg2 = calloc(c, 4),
+        *db2 = calloc(c, 4);
+  for (long i = 0; i < images * c; i++) pooled[i] /= (float)pixels;
+  for (long r = 0; r < rows; r++) memcpy(dy + r * c, pooled + r / pixels * c, sizeof(float) * c);
+  batch_norm_forward(x, gamma, beta, 1e-5f, rows, c, 1, y, mean, var, inv);
+  batch_norm_backward(pooled, pixels, y, x, gamma, mean, inv, rows, c, dx, dg, db);
+  batch_norm_backward(dy, 1, y, x, gamma, mean, inv, rows, c, dx2, dg2, db2);
+  if (memcmp(dx, dx2, rows * c * 4) || memcmp(dg, dg2, c * 4) || memcmp(db, db2, c * 4)) {
+    fprintf(stderr, "harness: BatchNorm's backward from a pooled gradient differs from the same gradient written out\n");
+    exit(1);
+  }
+  uint64_t h = fnv(fnv(fnv(1469598103934665603ULL, dx, rows * c * 4), dg, c * 4), db, c * 4);
+  free(x), free(gamma), free(beta), free(pooled), free(dy), free(y), free(mean), free(var), free(inv);
+  free(dx), free(dg), free(db), free(dx2), free(dg2), free(db2);
+  return h;
+}
+
 int main(void) {
   printf("cpu level v%d\n", cpu_level());
   for (int threads = 1; threads <= 3; threads += 2) {
@@ -153,6 +176,7 @@ int main(void) {
     printf("conv+relu+pool c3 k3 pad1 %016llx\n", (unsigned long long)conv_pool_case(3, 3, 1));
     printf("conv+relu+pool c1 k5      %016llx\n", (unsigned long long)conv_pool_case(1, 5, 0));
     printf("conv winograd 2 segments  %016llx\n", (unsigned long long)conv_case(geometry(6, 23, 21, 48, 32, 3, 1, 1)));
+    printf("batchnorm from pooled dy  %016llx\n", (unsigned long long)batch_norm_pooled_case());
   }
   pool_resize(1);
   return 0;

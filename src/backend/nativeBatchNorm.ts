@@ -14,7 +14,11 @@ import { NativeKernelMakers } from './nativeKernels';
 
 /** inputs {x [.., C], gamma [C], beta [C]}, attrs {epsilon, relu}; outputs [y (after a ReLU with relu), mean, variance (biased), invStd]. */
 export const BATCH_NORM_FORWARD_KERNEL = 'LatephaseBatchNormForward';
-/** inputs {dy, x, gamma, mean, invStd, and y where the forward ran with relu}; outputs [dx, dgamma, dbeta]. */
+/**
+ * inputs {dy, x, gamma, mean, invStd, and y where the forward ran with relu}; outputs [dx, dgamma,
+ * dbeta]. dy is x's shape, or [n, C] for x [n, h, w, C]: a global average pool's gradient divided
+ * by h * w, one row per image (batchNormTrain's `globalAvgPool`).
+ */
 export const BATCH_NORM_BACKWARD_KERNEL = 'LatephaseBatchNormBackward';
 
 /** Float views of `tensors` on the wasm heap, taken after every allocation (allocation may move the heap). */

@@ -113,12 +113,13 @@ export const NATIVE_ENTRY_POINTS: Readonly<Record<NativeEntry, NativeEntryPoint>
     check: (n, random) => [false, true].flatMap((relu) => batchNormForwardOnce(n, random, relu).outs),
   },
   batchNormBackward: {
-    reason: "BatchNorm's gradient (masked by a fused ReLU's output) in two passes",
+    reason: "BatchNorm's gradient (masked by a fused ReLU's output; from a global average pool's gradient, one row per image) in two passes",
     check: (n, random) =>
-      [false, true].flatMap((relu) => {
-        const { x, gamma, outs } = batchNormForwardOnce(n, random, relu);
+      [false, true, 'pooled' as const].flatMap((mode) => {
+        const { x, gamma, outs } = batchNormForwardOnce(n, random, mode !== false);
         const grads = [ROWS * CHANNELS, CHANNELS, CHANNELS].map((len) => new Float32Array(len));
-        n.batchNormBackward(random(ROWS * CHANNELS), x, gamma, outs[1]!, outs[3]!, grads[0]!, grads[1]!, grads[2]!, relu ? outs[0]! : null);
+        const dy = random(mode === 'pooled' ? (ROWS / 100) * CHANNELS : ROWS * CHANNELS); // 30 images of 100 pixels
+        n.batchNormBackward(dy, x, gamma, outs[1]!, outs[3]!, grads[0]!, grads[1]!, grads[2]!, mode !== false ? outs[0]! : null);
         return grads;
       }),
   },

@@ -76,6 +76,8 @@ export interface NativeKernels {
   /**
    * batchNormForward's gradient: dx, dgamma, dbeta from dy and the forward's x, gamma, mean,
    * invStd; `mask` is the forward's y when it ran with `relu` (dy counts where y > 0), else null.
+   * dy is [rows, C] like x, or [images, C] (rows a multiple of images): each of its rows then
+   * serves rows / images consecutive rows of x (a global average pool's gradient, already divided).
    */
   batchNormBackward(
     dy: Float32Array,

@@ -9,10 +9,10 @@
  *   variance (n / (n - 1)), as PyTorch does.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cloneVariable, ForwardContext, Layer, makeParam, makeState, NamedVariable, Param, ReluFollowed } from './layer';
+import { cloneVariable, ForwardContext, Layer, makeParam, makeState, NamedVariable, Param, ReluFollowed, ReluGlobalAvgPoolFollowed } from './layer';
 import { constant } from './init';
 import { expectLastDim, expectRank } from './shape';
-import { batchNormTrain } from '../backend/operations';
+import { batchNormTrain, globalAvgPool } from '../backend/operations';
 
 export const BN_EPSILON = 1e-5;
 export const BN_MOMENTUM = 0.1;
@@ -31,13 +31,22 @@ export interface BatchNormConfig {
 
 /**
  * Shared by plain and late-phase BatchNorm: one implementation of the math and the running update.
- * `relu`: a ReLU follows (Sequential hands both over); in train mode the backend computes the two
- * together where it has fused kernels.
+ * `relu`: a ReLU follows (Sequential hands both over); `pool`: then a global average pool; in
+ * train mode the backend computes them together where it has fused kernels.
  */
-export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNormConfig, ctx: ForwardContext, relu = false): tf.Tensor {
+export function batchNormForward(
+  x: tf.Tensor,
+  t: BatchNormTensors,
+  cfg: BatchNormConfig,
+  ctx: ForwardContext,
+  relu = false,
+  pool = false,
+): tf.Tensor {
   if (!ctx.training) {
     const evaluate = (): tf.Tensor => batchNormEval(x, t.gamma, t.beta, t.runningMean, t.runningVar, cfg.epsilon);
-    return relu ? tf.tidy(() => tf.relu(evaluate())) : evaluate();
+    if (!relu) return evaluate();
+    const activated = tf.tidy(() => tf.relu(evaluate()));
+    return pool ? reluThenPooled(activated, ctx) : activated;
   }
   return batchNormTrain({
     x,
@@ -45,6 +54,7 @@ export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNo
     beta: t.beta,
     epsilon: cfg.epsilon,
     relu,
+    globalAvgPool: pool,
     onStatistics: (mean, variance, n) => {
       const m = ctx.runningMomentum ?? cfg.momentum;
       const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
@@ -52,6 +62,13 @@ export function batchNormForward(x: tf.Tensor, t: BatchNormTensors, cfg: BatchNo
       t.runningVar.assign(tf.add(tf.mul(t.runningVar, 1 - m), tf.mul(unbiased, m)));
     },
   });
+}
+
+/** The global average pool of an activation computed separately (eval mode, a late-phase average), disposing it. */
+export function reluThenPooled(activated: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+  const pooled = globalAvgPool(activated, ctx.training);
+  activated.dispose();
+  return pooled;
 }
 
 export function batchNormEval(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: number): tf.Tensor {
@@ -68,7 +85,7 @@ export function checkBatchNormInput(name: string, channels: number, input: reado
 }
 
 /** Plain BatchNorm layer: what a late-phase BatchNorm folds into. */
-export class BatchNorm implements Layer, ReluFollowed {
+export class BatchNorm implements Layer, ReluFollowed, ReluGlobalAvgPoolFollowed {
   readonly kind = 'batchnorm';
   readonly gamma: Param;
   readonly beta: Param;
@@ -103,6 +120,10 @@ export class BatchNorm implements Layer, ReluFollowed {
 
   forwardThenRelu(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return batchNormForward(x, this.tensors, this.config, ctx, true);
+  }
+
+  forwardThenReluGlobalAvgPool(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    return batchNormForward(x, this.tensors, this.config, ctx, true, true);
   }
 
   params(): Param[] {

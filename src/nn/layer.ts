@@ -28,6 +28,19 @@ export function isReluFollowed(layer: Layer): layer is Layer & ReluFollowed {
 }
 
 /**
+ * A layer that computes itself, a ReLU and a global average pool in one call (BatchNorm), so that
+ * the backend can fuse them where it has the kernels (the pool's gradient is never written out at
+ * the input's size; the result is the same).
+ */
+export interface ReluGlobalAvgPoolFollowed {
+  forwardThenReluGlobalAvgPool(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
+}
+
+export function isReluGlobalAvgPoolFollowed(layer: Layer): layer is Layer & ReluGlobalAvgPoolFollowed {
+  return typeof (layer as Layer & Partial<ReluGlobalAvgPoolFollowed>).forwardThenReluGlobalAvgPool === 'function';
+}
+
+/**
  * A layer that computes itself on a ReLU's output in one call (max pooling: the ReLU then runs on
  * the pooled output, the same bits on a quarter of the cells, and its gradient rides the pool's).
  */

@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, isReluFollowed, isReluMaxPoolFollowed, isReluPreceded, Layer, NamedVariable, Param } from './layer';
+import {
+  ForwardContext,
+  isReluFollowed,
+  isReluGlobalAvgPoolFollowed,
+  isReluMaxPoolFollowed,
+  isReluPreceded,
+  Layer,
+  NamedVariable,
+  Param,
+} from './layer';
 import { ReLU } from './activation';
-import { MaxPool } from './pooling';
+import { GlobalAvgPool, MaxPool } from './pooling';
 
 /** Layers applied one after another. */
 export class Sequential implements Layer {
@@ -17,7 +26,7 @@ export class Sequential implements Layer {
 
   /**
    * Applies the layers in order; a ReLU and a max pool right after a layer that takes both (a
-   * convolution) are handed to that layer; else a ReLU right after a layer that takes it
+   * convolution), or a ReLU and a global average pool (BatchNorm), are handed to that layer; else a ReLU right after a layer that takes it
    * (BatchNorm) is handed to that layer, else a ReLU right before one that takes it (max pooling)
    * is handed to the next.
    */
@@ -30,6 +39,9 @@ export class Sequential implements Layer {
       if (next instanceof ReLU && afterNext instanceof MaxPool && isReluMaxPoolFollowed(layer)) {
         h = layer.forwardThenReluMaxPool(h, ctx, afterNext.attrs());
         i += 2; // that ReLU and pool ran with `layer`
+      } else if (next instanceof ReLU && afterNext instanceof GlobalAvgPool && isReluGlobalAvgPoolFollowed(layer) && h.rank === 4) {
+        h = layer.forwardThenReluGlobalAvgPool(h, ctx);
+        i += 2;
       } else if (next instanceof ReLU && isReluFollowed(layer)) {
         h = layer.forwardThenRelu(h, ctx);
         i++; // that ReLU ran with `layer`

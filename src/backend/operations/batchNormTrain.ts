@@ -8,6 +8,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_NORM_BACKWARD_KERNEL, BATCH_NORM_FORWARD_KERNEL } from '../nativeBatchNorm';
 import { relu as reluOp } from './relu';
+import { globalAvgPool } from './globalAvgPool';
+import { GLOBAL_AVG_POOL_FORWARD_KERNEL } from '../nativeGlobalAvgPool';
 
 /** Receives the batch mean, biased variance and the count they are over (for the running statistics). */
 export type OnBatchStatistics = (mean: tf.Tensor, variance: tf.Tensor, count: number) => void;
@@ -19,16 +21,26 @@ export interface BatchNormTrainArgs {
   readonly epsilon: number;
   /** Apply max(y, 0) after the normalisation (a ReLU that follows the BatchNorm). */
   readonly relu: boolean;
+  /**
+   * Return the mean of the result over [h, w] of x [n, h, w, c] (a global average pool that follows):
+   * the pool's gradient then reaches the backward kernel as one row per image, never written out
+   * at x's size (the same values, so the same bits as the separate pool).
+   */
+  readonly globalAvgPool?: boolean;
   readonly onStatistics: OnBatchStatistics;
 }
 
 export function batchNormTrain(args: BatchNormTrainArgs): tf.Tensor {
-  return tf.getKernel(BATCH_NORM_FORWARD_KERNEL, tf.getBackend()) ? fused(args) : composite(args);
+  if (tf.getKernel(BATCH_NORM_FORWARD_KERNEL, tf.getBackend()) && tf.getKernel(GLOBAL_AVG_POOL_FORWARD_KERNEL, tf.getBackend())) return fused(args);
+  const y = composite(args);
+  return args.globalAvgPool ? globalAvgPool(y, true) : y;
 }
 
 /** One forward and one backward kernel; the backward recomputes xhat from the saved input instead of saving xhat. */
-function fused({ x, gamma, beta, epsilon, relu, onStatistics }: BatchNormTrainArgs): tf.Tensor {
+function fused({ x, gamma, beta, epsilon, relu, globalAvgPool: pooled, onStatistics }: BatchNormTrainArgs): tf.Tensor {
   const count = x.size / x.shape[x.rank - 1]!;
+  if (pooled && x.rank !== 4) throw new Error(`batchNormTrain: a global average pool needs x [n, h, w, c], got [${x.shape}]`);
+  const pixels = pooled ? x.shape[1]! * x.shape[2]! : 1;
   const normalize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const [y, mean, variance, invStd] = tf
@@ -37,10 +49,12 @@ function fused({ x, gamma, beta, epsilon, relu, onStatistics }: BatchNormTrainAr
     onStatistics(mean!, variance!, count);
     save(relu ? [xIn, g, mean!, invStd!, y!] : [xIn, g, mean!, invStd!]);
     return {
-      value: y!,
+      value: pooled ? (tf.engine().runKernel(GLOBAL_AVG_POOL_FORWARD_KERNEL, { x: y! }) as tf.Tensor) : y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, gs, ms, is, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-        const inputs = { dy, x: xs, gamma: gs, mean: ms, invStd: is, ...(ys ? { y: ys } : {}) };
+        // the pool's gradient dy / pixels at every pixel, as one row per image (the backward kernel reads it per image)
+        const rows = pooled ? tf.div(dy, pixels) : dy;
+        const inputs = { dy: rows, x: xs, gamma: gs, mean: ms, invStd: is, ...(ys ? { y: ys } : {}) };
         return tf.engine().runKernel(BATCH_NORM_BACKWARD_KERNEL, inputs) as tf.Tensor[];
       },
     };

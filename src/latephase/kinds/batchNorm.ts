@@ -4,8 +4,8 @@
  * outputs. Fold option `batchNorm`: 'exact' (default) or 'mean'.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ForwardContext, ReluFollowed } from '../../nn/layer';
-import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput } from '../../nn/batchNorm';
+import { ForwardContext, ReluFollowed, ReluGlobalAvgPoolFollowed } from '../../nn/layer';
+import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput, reluThenPooled } from '../../nn/batchNorm';
 import { constant } from '../../nn/init';
 import { FoldOptions } from '../latePhaseLayer';
 import { MemberLayer } from '../memberLayer';
@@ -28,7 +28,7 @@ const BATCHNORM_FOLD: FoldOptionSpec = {
 type BnTensor = 'gamma' | 'beta' | 'runningMean' | 'runningVar';
 type FoldedTensors = Record<'gamma' | 'beta' | 'mean' | 'variance', tf.Tensor>;
 
-export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFollowed {
+export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFollowed, ReluGlobalAvgPoolFollowed {
   readonly kind = 'latephase-batchnorm';
   readonly latePhaseKind = 'batchnorm';
   readonly config: BatchNormConfig;
@@ -59,6 +59,12 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFol
   forwardThenRelu(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     if (this.members.selected !== 'average') return batchNormForward(x, this.members.active(), this.config, ctx, true);
     return tf.tidy(() => tf.relu(this.forward(x, ctx)));
+  }
+
+  /** The same, then a global average pool. */
+  forwardThenReluGlobalAvgPool(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    if (this.members.selected !== 'average') return batchNormForward(x, this.members.active(), this.config, ctx, true, true);
+    return reluThenPooled(this.forwardThenRelu(x, ctx), ctx);
   }
 
   fold(options: FoldOptions): BatchNorm {
