@@ -25,10 +25,10 @@ export class Sequential implements Layer {
   }
 
   /**
-   * Applies the layers in order; a ReLU and a max pool right after a layer that takes both (a
-   * convolution), or a ReLU and a global average pool (BatchNorm), are handed to that layer; else a ReLU right after a layer that takes it
-   * (BatchNorm) is handed to that layer, else a ReLU right before one that takes it (max pooling)
-   * is handed to the next.
+   * Applies the layers in order. A ReLU and a max pool right after a layer that takes both (a
+   * convolution), or a ReLU and a global average pool (BatchNorm), are handed to that layer; else
+   * a ReLU right after a layer that takes it (BatchNorm) is handed to that layer; else a ReLU right
+   * before one that takes it (max pooling) is handed to the next.
    */
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     let h = x;
@@ -41,7 +41,7 @@ export class Sequential implements Layer {
         i += 2; // that ReLU and pool ran with `layer`
       } else if (next instanceof ReLU && afterNext instanceof GlobalAvgPool && isReluGlobalAvgPoolFollowed(layer) && h.rank === 4) {
         h = layer.forwardThenReluGlobalAvgPool(h, ctx);
-        i += 2;
+        i += 2; // that ReLU and pool ran with `layer`
       } else if (next instanceof ReLU && isReluFollowed(layer)) {
         h = layer.forwardThenRelu(h, ctx);
         i++; // that ReLU ran with `layer`
