@@ -79,7 +79,7 @@ static void conv_row(const conv_pool_job *j, const long *off, float *panel, int 
   if (lo > hi) lo = hi;
   for (int ox = 0; ox < g->ow;) {
     const int direct = ox >= lo && ox + RB <= hi;
-    const int count = direct ? RB : ox < lo ? lo - ox : g->ow - ox < RB ? g->ow - ox : RB;
+    const int left = ox < lo ? lo - ox : g->ow - ox, count = direct || left > RB ? RB : left; /* at most RB: the panel holds RB windows */
     float *yp = y + (long)ox * o;
     int o0 = 0;
     if (direct) {
