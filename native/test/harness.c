@@ -177,6 +177,7 @@ int main(void) {
     printf("conv+relu+pool c1 k5      %016llx\n", (unsigned long long)conv_pool_case(1, 5, 0));
     printf("conv winograd 2 segments  %016llx\n", (unsigned long long)conv_case(geometry(6, 23, 21, 48, 32, 3, 1, 1)));
     printf("batchnorm from pooled dy  %016llx\n", (unsigned long long)batch_norm_pooled_case());
+    printf("conv+relu+pool pad 10     %016llx\n", (unsigned long long)conv_pool_case(1, 3, 10));
   }
   pool_resize(1);
   return 0;
