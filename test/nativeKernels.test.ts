@@ -38,6 +38,8 @@ import { GlobalAvgPool, MaxPool } from '../src/nn/pooling';
 import { Conv2d } from '../src/nn/conv2d';
 import { CONV_POOL_FILTER_GRAD_KERNEL, CONV_POOL_FORWARD_KERNEL } from '../src/backend/nativeConvPool';
 import { valueAndGradients } from '../src/train/backward';
+import { LatePhaseBatchNorm } from '../src/latephase/kinds/batchNorm';
+import { releaseMembers, selectMember } from '../src/latephase/members';
 import { GLOBAL_AVG_POOL_BACKWARD_KERNEL, GLOBAL_AVG_POOL_FORWARD_KERNEL } from '../src/backend/nativeGlobalAvgPool';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL } from '../src/backend/nativeSoftmaxCrossEntropy';
 
@@ -543,6 +545,30 @@ test(
     }
   },
 );
+
+test('a late-phase BatchNorm takes a following ReLU and global average pool along: the same values as the layers one by one (a member in training, the average in eval)', async () => {
+  await useBackend('wasm');
+  const [bn, relu, gap] = [new LatePhaseBatchNorm('bn', 20), new ReLU('r'), new GlobalAvgPool('g')];
+  const model = new Model('m', new Sequential('s', [bn, relu, gap]), [5, 6, 20]);
+  releaseMembers(model, 3, 0.5, 7);
+  const x = tf.tidy(() => tf.add(seededTensor([2, 5, 6, 20], 95), 0.3));
+  const values = (fused: boolean, ctx: typeof TRAIN): Float32Array => {
+    const out = tf.tidy(() => (fused ? model.forward(x, ctx) : gap.forward(bn.forwardThenRelu(x, ctx), ctx)));
+    const data = out.dataSync() as Float32Array;
+    out.dispose();
+    return data;
+  };
+  for (const [member, ctx] of [
+    [1, TRAIN],
+    [1, EVAL],
+    ['average', EVAL],
+  ] as const) {
+    selectMember(model, member);
+    assert.deepEqual(values(true, ctx), values(false, ctx), `member ${member}, training ${ctx.training}`);
+  }
+  x.dispose();
+  model.dispose();
+});
 
 test(
   'native softmax cross-entropy equals log-softmax cross-entropy on the cpu backend: loss and gradient (one-hot and soft targets, rows of rank 3)',

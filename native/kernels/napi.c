@@ -21,6 +21,16 @@ static int float_array(napi_env env, napi_value v, float **data, size_t *length)
   return 1;
 }
 
+/* A Float32Array argument or null (then *data = NULL, *length = 0); 0 otherwise. */
+static int float_or_null(napi_env env, napi_value v, float **data, size_t *length) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) == napi_ok && type == napi_null) {
+    *data = NULL, *length = 0;
+    return 1;
+  }
+  return float_array(env, v, data, length);
+}
+
 static int int32_array(napi_env env, napi_value v, int32_t **data, size_t *length) {
   void *ptr;
   if (!typed_array(env, v, napi_int32_array, &ptr, length)) return 0;
@@ -196,11 +206,9 @@ static napi_value js_max_pool_backward(napi_env env, napi_callback_info info) {
   float *dy, *dx, *mask = NULL;
   int32_t *indices;
   size_t ndy, ni, ndx, nm = 0;
-  napi_valuetype mask_type;
   conv_geometry g;
   if (argc != 5 || !float_array(env, argv[0], &dy, &ndy) || !int32_array(env, argv[1], &indices, &ni) ||
-      !float_array(env, argv[2], &dx, &ndx) || napi_typeof(env, argv[3], &mask_type) != napi_ok ||
-      (mask_type != napi_null && !float_array(env, argv[3], &mask, &nm)))
+      !float_array(env, argv[2], &dx, &ndx) || !float_or_null(env, argv[3], &mask, &nm))
     return fail(env, "maxPoolBackward: expected (Float32Array, Int32Array, Float32Array, Float32Array or null, Int32Array(15))");
   if (!geometry_arg(env, argv[4], "maxPoolBackward", &g)) return NULL;
   if (ndx != (size_t)g.n * g.h * g.w * g.c || ndy != (size_t)g.n * g.oh * g.ow * g.c)
@@ -212,17 +220,7 @@ static napi_value js_max_pool_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* A Float32Array argument, or null when `optional` (then *data = NULL, *length = 0); 0 otherwise. */
-static int float_or_null(napi_env env, napi_value v, int optional, float **data, size_t *length) {
-  napi_valuetype type;
-  if (optional && napi_typeof(env, v, &type) == napi_ok && type == napi_null) {
-    *data = NULL, *length = 0;
-    return 1;
-  }
-  return float_array(env, v, data, length);
-}
-
-/* The two geometries of a convReluMaxPool call (argv[first], argv[first + 1]), checked to be a fusion the kernels compute; 0 after throwing. */
+/* The two geometries of a convReluMaxPool call (argv[0], argv[1]), checked to be a fusion the kernels compute; 0 after throwing. */
 static int conv_pool_geometries(napi_env env, napi_value *argv, const char *name, conv_geometry *conv, conv_geometry *pool) {
   if (!geometry_arg(env, argv[0], name, conv) || !geometry_arg(env, argv[1], name, pool)) return 0;
   if (!conv_pool_applies(conv, pool) || output_count(conv) > INT32_MAX) {
@@ -244,8 +242,8 @@ static napi_value js_conv_relu_max_pool(napi_env env, napi_callback_info info) {
   int32_t *indices;
   size_t nx, nw, nb, ny, ni;
   conv_geometry conv, pool;
-  if (argc != 7 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &w, &nw) ||
-      !float_or_null(env, argv[2], 1, &bias, &nb) || !float_array(env, argv[3], &y, &ny) || !int32_array(env, argv[4], &indices, &ni))
+  if (argc != 7 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &w, &nw) || !float_or_null(env, argv[2], &bias, &nb) ||
+      !float_array(env, argv[3], &y, &ny) || !int32_array(env, argv[4], &indices, &ni))
     return fail(env, "convReluMaxPool: expected (Float32Array, Float32Array, Float32Array or null, Float32Array, Int32Array, "
                      "Int32Array(15), Int32Array(15))");
   if (!conv_pool_geometries(env, argv + 5, "convReluMaxPool", &conv, &pool)) return NULL;
@@ -265,7 +263,7 @@ static napi_value js_conv_pool_filter_gradient(napi_env env, napi_callback_info 
   size_t nx, ndy, ny, ni, ndw, ndb;
   conv_geometry conv, pool;
   if (argc != 8 || !float_array(env, argv[0], &x, &nx) || !float_array(env, argv[1], &dy, &ndy) || !float_array(env, argv[2], &y, &ny) ||
-      !int32_array(env, argv[3], &indices, &ni) || !float_array(env, argv[4], &dw, &ndw) || !float_or_null(env, argv[5], 1, &db, &ndb))
+      !int32_array(env, argv[3], &indices, &ni) || !float_array(env, argv[4], &dw, &ndw) || !float_or_null(env, argv[5], &db, &ndb))
     return fail(env, "convReluMaxPoolFilterGradient: expected (Float32Array, Float32Array, Float32Array, Int32Array, Float32Array, "
                      "Float32Array or null, "
                      "Int32Array(15), Int32Array(15))");

@@ -46,7 +46,7 @@ export function batchNormForward(
     const evaluate = (): tf.Tensor => batchNormEval(x, t.gamma, t.beta, t.runningMean, t.runningVar, cfg.epsilon);
     if (!relu) return evaluate();
     const activated = tf.tidy(() => tf.relu(evaluate()));
-    return pool ? reluThenPooled(activated, ctx) : activated;
+    return pool ? globalAvgPoolOf(activated, ctx) : activated;
   }
   return batchNormTrain({
     x,
@@ -64,8 +64,8 @@ export function batchNormForward(
   });
 }
 
-/** The global average pool of an activation computed separately (eval mode, a late-phase average), disposing it. */
-export function reluThenPooled(activated: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+/** The global average pool of `activated` (computed apart: eval mode, a late-phase average), which it disposes. */
+export function globalAvgPoolOf(activated: tf.Tensor, ctx: ForwardContext): tf.Tensor {
   const pooled = globalAvgPool(activated, ctx.training);
   activated.dispose();
   return pooled;

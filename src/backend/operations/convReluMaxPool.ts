@@ -32,13 +32,10 @@ tf.registerGradient({
       ...a,
       filterShape: filter.shape,
     } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-    const [n, , , o] = y.shape as [number, number, number, number];
-    const convShape = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, a.strides, 1, a.pad).outShape;
     return {
       x: () => {
-        const dconv = tf
-          .engine()
-          .runKernel(MAX_POOL_BACKWARD_KERNEL, { dy, indices, y }, { ...a.pool, inputShape: [n, convShape[1], convShape[2], o] }) as tf.Tensor4D;
+        const inputShape = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, a.strides, 1, a.pad).outShape;
+        const dconv = tf.engine().runKernel(MAX_POOL_BACKWARD_KERNEL, { dy, indices, y }, { ...a.pool, inputShape }) as tf.Tensor4D;
         return tf.conv2dTranspose(dconv, filter, x.shape, a.strides, a.pad);
       },
       filter: () => weights[0]!,

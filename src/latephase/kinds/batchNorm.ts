@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ForwardContext, ReluFollowed, ReluGlobalAvgPoolFollowed } from '../../nn/layer';
-import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput, reluThenPooled } from '../../nn/batchNorm';
+import { BatchNorm, batchNormForward, BatchNormConfig, BN_EPSILON, BN_MOMENTUM, checkBatchNormInput, globalAvgPoolOf } from '../../nn/batchNorm';
 import { constant } from '../../nn/init';
 import { FoldOptions } from '../latePhaseLayer';
 import { MemberLayer } from '../memberLayer';
@@ -64,7 +64,7 @@ export class LatePhaseBatchNorm extends MemberLayer<BnTensor> implements ReluFol
   /** The same, then a global average pool. */
   forwardThenReluGlobalAvgPool(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     if (this.members.selected !== 'average') return batchNormForward(x, this.members.active(), this.config, ctx, true, true);
-    return reluThenPooled(this.forwardThenRelu(x, ctx), ctx);
+    return globalAvgPoolOf(this.forwardThenRelu(x, ctx), ctx);
   }
 
   fold(options: FoldOptions): BatchNorm {
